@@ -1,0 +1,19 @@
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>A job as the ResultApi shows it (<c>GET /v1/jobs/{id}</c>).</summary>
+public sealed record JobView
+{
+    public required Guid Id { get; init; }
+    public required JobKind Kind { get; init; }
+    public required string Model { get; init; }
+    public int? ModelVersion { get; init; }
+    public required JobStatus Status { get; init; }
+    public required DateTimeOffset SubmittedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public string? Device { get; init; }
+    public int? BatchSize { get; init; }
+    public string? BatchId { get; init; }
+    public string? WorkerId { get; init; }
+    public string? Error { get; init; }
+}

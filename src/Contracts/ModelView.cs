@@ -1,0 +1,15 @@
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>One registered version of a model.</summary>
+public sealed record ModelView
+{
+    public required string Name { get; init; }
+    public required int Version { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required long SizeBytes { get; init; }
+    public required string Sha256 { get; init; }
+    public required IReadOnlyList<TensorSpec> Inputs { get; init; }
+    public required IReadOnlyList<TensorSpec> Outputs { get; init; }
+    public BatchingSettings? Batching { get; init; }
+    public string? Description { get; init; }
+}

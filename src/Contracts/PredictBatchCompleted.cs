@@ -1,0 +1,18 @@
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>
+/// Event: a worker finished one model call and stored the results of every job in it.
+/// One event per batch rather than per job keeps the broker's work proportional to model calls.
+/// </summary>
+public sealed record PredictBatchCompleted
+{
+    public required string BatchId { get; init; }
+    public required string Model { get; init; }
+    public required int ModelVersion { get; init; }
+    public required string Device { get; init; }
+    public required string WorkerId { get; init; }
+    public required int BatchSize { get; init; }
+    public required double ModelMilliseconds { get; init; }
+    public required IReadOnlyList<JobOutcome> Jobs { get; init; }
+    public required DateTimeOffset CompletedAt { get; init; }
+}

@@ -1,0 +1,24 @@
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>
+/// Command: run one prediction. Workers merge many of these into one model call (dynamic batching).
+/// </summary>
+public sealed record SubmitPredictJob
+{
+    /// <summary>Client-chosen or SDK-generated id; also the idempotency key: a repeated id yields one job.</summary>
+    public required Guid JobId { get; init; }
+
+    /// <summary>Registered model name.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Model version; null means the latest version when the worker picks the job up.</summary>
+    public int? ModelVersion { get; init; }
+
+    /// <summary>The record for a model with a single input: one row, flattened, without the batch dimension.</summary>
+    public float[]? Features { get; init; }
+
+    /// <summary>The record for a model with several inputs, by input name. Use either this or <see cref="Features"/>.</summary>
+    public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
+
+    public required DateTimeOffset SubmittedAt { get; init; }
+}

@@ -1,0 +1,21 @@
+namespace AIaaS.Queue.Store;
+
+/// <summary>Jobs and their results. Every method is safe to call concurrently.</summary>
+public interface IJobStore
+{
+    /// <summary>Inserts each job whose id is not stored yet and leaves existing ones untouched,
+    /// so a late "queued" record never overwrites a job a worker already finished.</summary>
+    Task InsertIfAbsentAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default);
+
+    /// <summary>Inserts or replaces the given jobs as one bulk write (a worker stores a whole batch's results this way).</summary>
+    Task UpsertAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default);
+
+    /// <summary>One job with its outputs, or null when unknown.</summary>
+    Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>The stored jobs among <paramref name="jobIds"/> (unknown ids are left out), with outputs only when asked.</summary>
+    Task<IReadOnlyList<JobRecord>> GetManyAsync(IReadOnlyCollection<Guid> jobIds, bool includeOutputs, CancellationToken cancellationToken = default);
+
+    /// <summary>A page of jobs matching the query, without outputs.</summary>
+    Task<JobPage> ListAsync(JobQuery query, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,18 @@
+namespace AIaaS.Queue.Store;
+
+/// <summary>A registry of named, versioned model files. Versions start at 1 and are immutable once added.</summary>
+public interface IModelStore
+{
+    /// <summary>Stores the file and registers it as the next version of <see cref="NewModelVersion.Name"/>.
+    /// Concurrent registrations of one name get distinct, consecutive versions.</summary>
+    Task<ModelVersionRecord> AddVersionAsync(NewModelVersion model, Stream content, CancellationToken cancellationToken = default);
+
+    /// <summary>The given version, or the latest when <paramref name="version"/> is null; null when there is none.</summary>
+    Task<ModelVersionRecord?> GetVersionAsync(string name, int? version, CancellationToken cancellationToken = default);
+
+    /// <summary>All versions of one model (or of every model when <paramref name="name"/> is null), by name then version.</summary>
+    Task<IReadOnlyList<ModelVersionRecord>> ListAsync(string? name = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Copies the model file to <paramref name="destination"/>, streaming; throws <see cref="KeyNotFoundException"/> for an unknown version.</summary>
+    Task CopyFileToAsync(string name, int version, Stream destination, CancellationToken cancellationToken = default);
+}

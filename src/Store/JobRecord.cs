@@ -1,0 +1,26 @@
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.Store;
+
+/// <summary>A job as stored: its lifecycle and, once it succeeded, its outputs.</summary>
+public sealed record JobRecord
+{
+    public required Guid JobId { get; init; }
+    public required JobKind Kind { get; init; }
+    public required string Model { get; init; }
+    public int? ModelVersion { get; init; }
+    public required JobStatus Status { get; init; }
+    public required DateTimeOffset SubmittedAt { get; init; }
+    public DateTimeOffset? StartedAt { get; init; }
+    public DateTimeOffset? CompletedAt { get; init; }
+    public string? Device { get; init; }
+    public int? BatchSize { get; init; }
+    public string? BatchId { get; init; }
+    public string? WorkerId { get; init; }
+    public string? Error { get; init; }
+
+    /// <summary>Outputs by model output name; null until the job succeeded (and in listings, which leave outputs out).</summary>
+    public IReadOnlyDictionary<string, TensorValue>? Outputs { get; init; }
+
+    public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled;
+}

@@ -1,0 +1,29 @@
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.Store;
+
+/// <summary>What a caller supplies to register a new model version; the store assigns the version number.</summary>
+public sealed record NewModelVersion
+{
+    public required string Name { get; init; }
+    public required IReadOnlyList<TensorSpec> Inputs { get; init; }
+    public required IReadOnlyList<TensorSpec> Outputs { get; init; }
+    public BatchingSettings? Batching { get; init; }
+    public string? Description { get; init; }
+}
+
+/// <summary>A registered, immutable model version. The file itself is read with <see cref="IModelStore.CopyFileToAsync"/>.</summary>
+public sealed record ModelVersionRecord
+{
+    public required string Name { get; init; }
+    public required int Version { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+    public required long SizeBytes { get; init; }
+
+    /// <summary>Lower-case hex SHA-256 of the file.</summary>
+    public required string Sha256 { get; init; }
+    public required IReadOnlyList<TensorSpec> Inputs { get; init; }
+    public required IReadOnlyList<TensorSpec> Outputs { get; init; }
+    public BatchingSettings? Batching { get; init; }
+    public string? Description { get; init; }
+}
