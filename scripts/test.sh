@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every test. On a machine without a broker it installs RabbitMQ from Debian's packages, starts it for the
+# run and stops it afterwards. AIAAS_TEST_RABBITMQ (an amqp:// URI) points the tests at a broker of your own instead;
+# AIAAS_TEST_MONGO (a connection string) adds the MongoDB store's contract run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started_broker=""
+stop_broker() {
+  if [ -n "$started_broker" ]; then
+    rabbitmqctl stop >/dev/null 2>&1 || true
+  fi
+}
+trap stop_broker EXIT
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ -z "${AIAAS_TEST_RABBITMQ:-}" ]; then
+  if ! command -v rabbitmq-server >/dev/null 2>&1; then
+    echo "== installing rabbitmq-server from Debian's packages"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
+  fi
+  # The management plugin gives tests a vhost each, so that test classes can run side by side.
+  as_root rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
+  if ! rabbitmqctl -q status >/dev/null 2>&1; then
+    echo "== starting RabbitMQ"
+    as_root rabbitmq-server -detached
+    started_broker=1
+  fi
+  timeout 120 rabbitmqctl await_startup >/dev/null
+  # The plugin may have been enabled while the node ran: make sure it is on now.
+  as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
+  for _ in $(seq 1 60); do
+    curl -fsS -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null 2>&1 && break
+    sleep 1
+  done
+fi
+
+results="$(mktemp -d)"
+status=0
+timeout 2400 dotnet test AIaaS.Queue.sln -c Release --logger "trx" --results-directory "$results" -- xUnit.MaxParallelThreads=2 || status=$?
+
+# One closing line for CI, summed over every test project.
+python3 - "$results" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+p = f = s = 0
+for path in glob.glob(sys.argv[1] + "/*.trx"):
+    c = ET.parse(path).getroot().find("t:ResultSummary/t:Counters", ns)
+    p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0))
+    s += int(c.get("total", 0)) - int(c.get("executed", 0))
+print(f"tests: {p} passed, {f} failed, {s} skipped")
+PY
+exit $status

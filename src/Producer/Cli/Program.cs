@@ -1,0 +1,3 @@
+using AIaaS.Queue.Cli;
+
+return await CliApp.Build().Parse(args).InvokeAsync();

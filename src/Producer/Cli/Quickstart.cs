@@ -1,0 +1,130 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Onnx;
+using AIaaS.Queue.Producer;
+using AIaaS.Queue.ResultApi;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
+
+namespace AIaaS.Queue.Cli;
+
+/// <summary>
+/// The system's main job on the embedded default, in one process: in-memory transport, embedded store, workers and
+/// the ResultApi on a loopback port. Registers a real ONNX model, submits predict jobs through the SDK and prints
+/// the results, the job statuses and the batch sizes the workers actually used.
+/// </summary>
+internal static class Quickstart
+{
+    private const string ModelName = "quickstart-mlp";
+
+    public static Command Command()
+    {
+        var jobs = new Option<int>("--jobs") { Description = "predict jobs to submit", DefaultValueFactory = _ => 300 };
+        var dataDir = new Option<DirectoryInfo>("--data-dir")
+        {
+            Description = "where the embedded store keeps its file",
+            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), $"aiaas-quickstart-{Environment.ProcessId}")),
+        };
+        var command = new Command("quickstart", "Run the whole system in this process and push predict jobs through it") { jobs, dataDir };
+        command.SetAction((parse, ct) => RunAsync(parse.GetValue(jobs), parse.GetValue(dataDir)!, ct));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(int jobCount, DirectoryInfo dataDir, CancellationToken cancellationToken)
+    {
+        dataDir.Create();
+        if (Console.IsOutputRedirected)
+        {
+            AnsiConsole.Profile.Width = 140;
+        }
+
+        await using var app = BuildEmbeddedServer(dataDir, args: []);
+        await app.StartAsync(cancellationToken);
+        var apiUrl = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        AnsiConsole.MarkupLineInterpolated($"[bold]AIaaS.Queue quickstart[/]: embedded default, in-memory transport, embedded store at [grey]{dataDir.FullName}[/], workers in this process, ResultApi at {apiUrl}");
+
+        var client = app.Services.GetRequiredService<IAiaasClient>();
+
+        // 1. A real ONNX file, written by the project's own writer, registered through the SDK.
+        var mlp = MlpModel.CreateRandom(inputSize: 4, hiddenSizes: [64, 64], outputSize: 3, Activation.Relu, OutputActivation.Softmax, seed: 7);
+        using var onnx = new MemoryStream(OnnxModelWriter.Write(mlp));
+        var model = await client.RegisterModelAsync(ModelName, onnx,
+            new BatchingSettings { MaxBatchSize = 32, MaxQueueDelayMilliseconds = 5 }, "4 → 64 → 64 → 3 softmax MLP (random weights)", cancellationToken);
+        AnsiConsole.MarkupLineInterpolated($"registered [green]{model.Name}[/] v{model.Version}: {CliApp.Describe(model.Inputs)} → {CliApp.Describe(model.Outputs)}, max batch 32, max delay 5 ms");
+
+        // 2. Predict jobs through the SDK, all at once, plus two malformed ones that must fail alone.
+        var random = new Random(1);
+        var requests = Enumerable.Range(0, jobCount)
+            .Select(_ => new PredictRequest { Model = ModelName, Features = [.. Enumerable.Range(0, 4).Select(_ => (float)(random.NextDouble() * 8))] })
+            .Append(new PredictRequest { Model = ModelName, Features = [1f, 2f, 3f] })
+            .Append(new PredictRequest { Model = ModelName, Features = [1f, float.NaN, 3f, 4f] })
+            .ToList();
+        var stopwatch = Stopwatch.StartNew();
+        var ids = await client.SubmitPredictManyAsync(requests, cancellationToken);
+        var views = await Task.WhenAll(ids.Select(id => client.WaitForCompletionAsync(id, cancellationToken)));
+        var elapsed = stopwatch.Elapsed;
+
+        // 3. What happened.
+        var table = new Table().AddColumns("job", "features", "class probabilities", "status", "batch", "device");
+        for (var i = 0; i < Math.Min(8, jobCount); i++)
+        {
+            var output = await client.GetOutputAsync(ids[i], cancellationToken);
+            table.AddRow(ShortId(ids[i]), Format(requests[i].Features!), Format(output.Outputs[mlp.OutputName].Data),
+                views[i].Status.ToString(), $"{views[i].BatchSize} ({views[i].BatchId?[^6..]})", views[i].Device ?? "");
+        }
+
+        AnsiConsole.Write(table);
+        foreach (var failed in views.Where(v => v.Status == JobStatus.Failed))
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]failed as it should[/] {ShortId(failed.Id)}: {failed.Error}");
+        }
+
+        var statuses = views.GroupBy(v => v.Status).OrderBy(g => g.Key).Select(g => $"{g.Key.ToString().ToLowerInvariant()} {g.Count()}");
+        var batches = views.Where(v => v.BatchId is not null).GroupBy(v => v.BatchId).Select(g => g.First().BatchSize ?? 0).ToList();
+        var histogram = batches.GroupBy(size => size).OrderByDescending(g => g.Key).Select(g => $"{g.Key}×{g.Count()}");
+        AnsiConsole.MarkupLineInterpolated($"statuses: {string.Join(", ", statuses)}");
+        AnsiConsole.MarkupLineInterpolated($"batches: {batches.Count} model calls for {batches.Sum()} jobs, mean size {(batches.Count == 0 ? 0 : batches.Average()):F1}, max {(batches.Count == 0 ? 0 : batches.Max())} (limit 32); sizes {string.Join(" ", histogram)}");
+        AnsiConsole.MarkupLineInterpolated($"throughput: {views.Length} jobs in {elapsed.TotalSeconds:F2} s = {views.Length / elapsed.TotalSeconds:F0} jobs/s, submit to completion seen by the SDK");
+
+        await app.StopAsync(cancellationToken);
+        var ok = views.Take(jobCount).All(v => v.Status == JobStatus.Succeeded) && views.Skip(jobCount).All(v => v.Status == JobStatus.Failed);
+        AnsiConsole.MarkupLine(ok ? "[green]quickstart succeeded[/]" : "[red]quickstart found unexpected job states[/]");
+        return ok ? 0 : 1;
+    }
+
+    /// <summary>The embedded default as a web application on a free loopback port, with the SDK publishing on its bus.</summary>
+    public static WebApplication BuildEmbeddedServer(DirectoryInfo dataDir, string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Transport:Kind"] = "InMemory",
+            ["Store:Kind"] = "Embedded",
+            ["Store:EmbeddedPath"] = Path.Combine(dataDir.FullName, "aiaas.db"),
+            ["Workers:ModelCacheDirectory"] = Path.Combine(dataDir.FullName, "models"),
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddResultApi();
+        builder.Services.AddAiaasClient(_ => { });
+        builder.Services.AddOptions<AiaasClientOptions>().PostConfigure<IServer>((options, server) =>
+            options.ApiUrl = new Uri(server.Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()));
+        var app = builder.Build();
+        app.MapResultApi();
+        return app;
+    }
+
+    private static string Format(float[] values) =>
+        string.Join(" ", values.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)));
+
+    // Version-7 ids start with their timestamp: the tail tells jobs apart.
+    private static string ShortId(Guid id) => "…" + id.ToString()[^8..];
+}

@@ -1,0 +1,156 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using AIaaS.Queue.Contracts;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Producer;
+
+internal sealed class AiaasClient(
+    HttpClient http,
+    IJobPublisher publisher,
+    CompletionWatcher watcher,
+    IOptions<AiaasClientOptions> options,
+    TimeProvider time) : IAiaasClient
+{
+    public async Task<Guid> SubmitPredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.Model))
+        {
+            throw new ArgumentException("Model is required.", nameof(request));
+        }
+
+        var jobId = request.JobId ?? Guid.CreateVersion7();
+        await publisher.PublishAsync(new SubmitPredictJob
+        {
+            JobId = jobId,
+            Model = request.Model,
+            ModelVersion = request.ModelVersion,
+            Features = request.Features,
+            Inputs = request.Inputs,
+            SubmittedAt = time.GetUtcNow(),
+        }, cancellationToken).ConfigureAwait(false);
+        return jobId;
+    }
+
+    public async Task<IReadOnlyList<Guid>> SubmitPredictManyAsync(IEnumerable<PredictRequest> requests, CancellationToken cancellationToken = default)
+    {
+        var list = requests.ToList();
+        var ids = new Guid[list.Count];
+        await Parallel.ForAsync(0, list.Count,
+            new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxPublishConcurrency, CancellationToken = cancellationToken },
+            async (i, ct) => ids[i] = await SubmitPredictAsync(list[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+        return ids;
+    }
+
+    public async Task<JobView?> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        using var response = await http.GetAsync($"v1/jobs/{jobId}", cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        return await ReadAsync<JobView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task<JobView> WaitForCompletionAsync(Guid jobId, CancellationToken cancellationToken = default) =>
+        watcher.WaitAsync(jobId, cancellationToken);
+
+    public async Task<JobOutputView> GetOutputAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        using var response = await http.GetAsync($"v1/jobs/{jobId}/output", cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<JobOutputView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<PredictResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
+    {
+        var jobId = await SubmitPredictAsync(request, cancellationToken).ConfigureAwait(false);
+        var job = await WaitForCompletionAsync(jobId, cancellationToken).ConfigureAwait(false);
+        if (job.Status != JobStatus.Succeeded)
+        {
+            throw new JobFailedException(job);
+        }
+
+        var output = await GetOutputAsync(jobId, cancellationToken).ConfigureAwait(false);
+        return new PredictResult(job, output.Outputs);
+    }
+
+    public async Task<JobPageView> ListJobsAsync(JobStatus? status = null, string? model = null, int limit = 50, string? cursor = null,
+        CancellationToken cancellationToken = default)
+    {
+        var query = new List<string> { $"limit={limit}" };
+        if (status is not null)
+        {
+            query.Add($"status={status}");
+        }
+
+        if (model is not null)
+        {
+            query.Add($"model={Uri.EscapeDataString(model)}");
+        }
+
+        if (cursor is not null)
+        {
+            query.Add($"cursor={Uri.EscapeDataString(cursor)}");
+        }
+
+        using var response = await http.GetAsync($"v1/jobs?{string.Join('&', query)}", cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<JobPageView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ModelView> RegisterModelAsync(string name, Stream onnxFile, BatchingSettings? batching = null, string? description = null,
+        CancellationToken cancellationToken = default)
+    {
+        var query = new List<string>();
+        if (batching?.MaxBatchSize is { } size)
+        {
+            query.Add($"maxBatchSize={size}");
+        }
+
+        if (batching?.MaxQueueDelayMilliseconds is { } delay)
+        {
+            query.Add(FormattableString.Invariant($"maxQueueDelayMs={delay}"));
+        }
+
+        if (description is not null)
+        {
+            query.Add($"description={Uri.EscapeDataString(description)}");
+        }
+
+        using var content = new StreamContent(onnxFile);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        var uri = $"v1/models/{Uri.EscapeDataString(name)}" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
+        using var response = await http.PutAsync(uri, content, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<ModelView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<ModelView>> ListModelsAsync(CancellationToken cancellationToken = default)
+    {
+        using var response = await http.GetAsync("v1/models", cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<List<ModelView>>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (!response.IsSuccessStatusCode)
+        {
+            ProblemBody? problem = null;
+            try
+            {
+                problem = await response.Content.ReadFromJsonAsync<ProblemBody>(WireJson.Options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (System.Text.Json.JsonException)
+            {
+            }
+
+            throw new AiaasApiException(response.StatusCode, problem?.Title ?? response.ReasonPhrase, problem?.Detail);
+        }
+
+        return await response.Content.ReadFromJsonAsync<T>(WireJson.Options, cancellationToken).ConfigureAwait(false)
+            ?? throw new AiaasException($"The ResultApi answered {response.RequestMessage?.RequestUri} with an empty body.");
+    }
+
+    private sealed record ProblemBody(string? Title, string? Detail);
+}

@@ -1,0 +1,22 @@
+namespace AIaaS.Queue.Producer;
+
+/// <summary>Where the SDK publishes jobs and where it reads their results.</summary>
+public sealed class AiaasClientOptions
+{
+    /// <summary>Base address of the ResultApi, which serves job status, outputs and the model registry.</summary>
+    public Uri ApiUrl { get; set; } = new("http://127.0.0.1:5080");
+
+    /// <summary>The broker to publish jobs to, for example <c>amqp://user:password@rabbit:5672/</c>.
+    /// Leave null to publish through the MassTransit bus already configured in the host (the embedded default).</summary>
+    public Uri? RabbitMqUri { get; set; }
+
+    /// <summary>First interval between status checks while waiting; it doubles up to <see cref="MaxPollInterval"/>
+    /// while nothing finishes and drops back when something does.</summary>
+    public TimeSpan MinPollInterval { get; set; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Longest interval between status checks while waiting.</summary>
+    public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Publishes in flight at once when submitting many jobs (each awaits the broker's confirmation).</summary>
+    public int MaxPublishConcurrency { get; set; } = 64;
+}

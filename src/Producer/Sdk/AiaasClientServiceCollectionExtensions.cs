@@ -1,0 +1,58 @@
+using AIaaS.Queue.Contracts;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Producer;
+
+/// <summary>Registers the AIaaS.Queue client SDK.</summary>
+public static class AiaasClientServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds <see cref="IAiaasClient"/>. With <see cref="AiaasClientOptions.RabbitMqUri"/> set, the SDK opens its own
+    /// bus to that broker (publisher confirms on, so a failed publish throws); without it, the SDK publishes through
+    /// the MassTransit bus the host already has (the embedded default).
+    /// </summary>
+    public static IServiceCollection AddAiaasClient(this IServiceCollection services, Action<AiaasClientOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new AiaasClientOptions();
+        configure(options);
+        services.AddOptions<AiaasClientOptions>().Configure(configure);
+        services.TryAddSingleton(TimeProvider.System);
+
+        if (options.RabbitMqUri is { } broker)
+        {
+            services.AddMassTransit<IAiaasBus>(x => x.UsingRabbitMq((_, cfg) =>
+            {
+                cfg.Host(broker, h => h.ConnectionName("aiaas-client"));
+                cfg.ConfigureJsonSerializerOptions(json =>
+                {
+                    json.NumberHandling |= WireJson.NumberHandling;
+                    return json;
+                });
+            }));
+            services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>()));
+        }
+        else
+        {
+            services.AddSingleton<IJobPublisher>(sp => new HostBusJobPublisher(sp));
+        }
+
+        // One watcher per client process, so that all waits share its status requests.
+        services.AddHttpClient(nameof(CompletionWatcher), ConfigureHttp);
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<CompletionWatcher>(sp,
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(CompletionWatcher))));
+        services.AddHttpClient<IAiaasClient, AiaasClient>(ConfigureHttp);
+        return services;
+    }
+
+    private static void ConfigureHttp(IServiceProvider services, HttpClient http)
+    {
+        var options = services.GetRequiredService<IOptions<AiaasClientOptions>>().Value;
+        var baseUri = options.ApiUrl.AbsoluteUri.EndsWith('/') ? options.ApiUrl : new Uri(options.ApiUrl.AbsoluteUri + "/");
+        http.BaseAddress = baseUri;
+        http.Timeout = TimeSpan.FromMinutes(10);
+    }
+}

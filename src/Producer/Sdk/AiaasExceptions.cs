@@ -1,0 +1,27 @@
+using System.Net;
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.Producer;
+
+/// <summary>Base of the errors the SDK raises.</summary>
+public class AiaasException : Exception
+{
+    public AiaasException() { }
+    public AiaasException(string message) : base(message) { }
+    public AiaasException(string message, Exception innerException) : base(message, innerException) { }
+}
+
+/// <summary>The job ended failed or cancelled; <see cref="Job"/> holds its reason.</summary>
+public sealed class JobFailedException(JobView job)
+    : AiaasException($"Job {job.Id} {job.Status.ToString().ToLowerInvariant()}: {job.Error}")
+{
+    public JobView Job { get; } = job;
+}
+
+/// <summary>The ResultApi refused a request; <see cref="Detail"/> is its explanation.</summary>
+public sealed class AiaasApiException(HttpStatusCode statusCode, string? title, string? detail)
+    : AiaasException($"{(int)statusCode} {title}: {detail}")
+{
+    public HttpStatusCode StatusCode { get; } = statusCode;
+    public string? Detail { get; } = detail;
+}

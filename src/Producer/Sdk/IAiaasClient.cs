@@ -1,0 +1,37 @@
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.Producer;
+
+/// <summary>The AIaaS.Queue client: submits jobs to the broker and reads their state from the ResultApi.</summary>
+public interface IAiaasClient
+{
+    /// <summary>Publishes one predict job and returns its id once the broker has confirmed it.</summary>
+    Task<Guid> SubmitPredictAsync(PredictRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Publishes many predict jobs, several at a time, and returns their ids in order.</summary>
+    Task<IReadOnlyList<Guid>> SubmitPredictManyAsync(IEnumerable<PredictRequest> requests, CancellationToken cancellationToken = default);
+
+    /// <summary>The job's current state, or null while it is unknown (not yet registered, or never submitted).</summary>
+    Task<JobView?> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Waits until the job is succeeded, failed or cancelled and returns it. Waits share status checks,
+    /// so waiting for thousands of jobs costs a few requests per interval, not one per job.</summary>
+    Task<JobView> WaitForCompletionAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>The outputs of a succeeded job.</summary>
+    Task<JobOutputView> GetOutputAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Submits, waits and returns the outputs; throws <see cref="JobFailedException"/> when the job fails.</summary>
+    Task<PredictResult> PredictAsync(PredictRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>A page of jobs, newest first.</summary>
+    Task<JobPageView> ListJobsAsync(JobStatus? status = null, string? model = null, int limit = 50, string? cursor = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Uploads an ONNX file as the next version of <paramref name="name"/>; the server validates it with ONNX Runtime.</summary>
+    Task<ModelView> RegisterModelAsync(string name, Stream onnxFile, BatchingSettings? batching = null, string? description = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Every registered model version.</summary>
+    Task<IReadOnlyList<ModelView>> ListModelsAsync(CancellationToken cancellationToken = default);
+}

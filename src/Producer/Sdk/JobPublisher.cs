@@ -1,0 +1,31 @@
+using AIaaS.Queue.Contracts;
+using MassTransit;
+
+namespace AIaaS.Queue.Producer;
+
+/// <summary>A bus of the SDK's own, so that an application's MassTransit setup and the SDK's broker connection never collide.</summary>
+public interface IAiaasBus : IBus;
+
+internal interface IJobPublisher
+{
+    Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken);
+}
+
+/// <summary>Publishes on a bus: the SDK's own RabbitMQ bus, or the host's bus in the embedded default.</summary>
+internal sealed class BusJobPublisher(IPublishEndpoint bus) : IJobPublisher
+{
+    public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
+        // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
+        bus.Publish(job, context => context.MessageId = job.JobId, cancellationToken);
+}
+
+/// <summary>Publishes through the host's own bus, resolved at first use so that read-only clients need no bus at all.</summary>
+internal sealed class HostBusJobPublisher(IServiceProvider services) : IJobPublisher
+{
+    private readonly Lazy<BusJobPublisher> _publisher = new(() => new BusJobPublisher(
+        (IBus?)services.GetService(typeof(IBus)) ?? throw new AiaasException(
+            "No broker to publish to: set AiaasClientOptions.RabbitMqUri, or add MassTransit to the host.")));
+
+    public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
+        _publisher.Value.PublishAsync(job, cancellationToken);
+}

@@ -1,0 +1,20 @@
+namespace AIaaS.Queue.Producer;
+
+/// <summary>One prediction to run.</summary>
+public sealed record PredictRequest
+{
+    /// <summary>Registered model name.</summary>
+    public required string Model { get; init; }
+
+    /// <summary>Model version; null runs the latest version.</summary>
+    public int? ModelVersion { get; init; }
+
+    /// <summary>One record for a single-input model, without the batch dimension.</summary>
+    public float[]? Features { get; init; }
+
+    /// <summary>One record for a multi-input model, by input name.</summary>
+    public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
+
+    /// <summary>Idempotency key: submitting the same id twice yields one job. Null lets the SDK choose one.</summary>
+    public Guid? JobId { get; init; }
+}

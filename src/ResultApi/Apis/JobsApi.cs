@@ -1,0 +1,112 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AIaaS.Queue.ResultApi.Apis;
+
+public static class JobsApi
+{
+    private const int MaxLookupIds = 1000;
+
+    public static IEndpointRouteBuilder MapJobsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/jobs").WithTags("Jobs");
+        api.MapGet("/{id:guid}", GetJob).WithName("GetJob").WithSummary("A job's status, timestamps, device and batch.");
+        api.MapGet("/{id:guid}/output", GetJobOutput).WithName("GetJobOutput").WithSummary("A succeeded job's outputs.");
+        api.MapGet("/", ListJobs).WithName("ListJobs").WithSummary("Jobs newest first, filtered by status, model and kind; cursor-paged.");
+        api.MapPost("/lookup", LookupJobs).WithName("LookupJobs").WithSummary("The state of many jobs at once; unknown ids are left out.");
+        return app;
+    }
+
+    public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(Guid id, IJobStore jobs, CancellationToken cancellationToken)
+    {
+        var job = await jobs.GetAsync(id, cancellationToken);
+        return job is null ? UnknownJob(id) : TypedResults.Ok(job.ToView());
+    }
+
+    public static async Task<Results<Ok<JobOutputView>, ProblemHttpResult>> GetJobOutput(
+        Guid id, IJobStore jobs, CancellationToken cancellationToken)
+    {
+        var job = await jobs.GetAsync(id, cancellationToken);
+        if (job is null)
+        {
+            return UnknownJob(id);
+        }
+
+        if (job.Status != JobStatus.Succeeded || job.Outputs is null || job.ModelVersion is null)
+        {
+            return TypedResults.Problem(new ProblemDetails
+            {
+                Title = "The job has no output",
+                Detail = job.Status == JobStatus.Failed ? $"The job failed: {job.Error}" : $"The job is {job.Status.ToString().ToLowerInvariant()}.",
+                Status = StatusCodes.Status409Conflict,
+            });
+        }
+
+        return TypedResults.Ok(new JobOutputView { Id = job.JobId, Model = job.Model, ModelVersion = job.ModelVersion.Value, Outputs = job.Outputs });
+    }
+
+    public static async Task<Results<Ok<JobPageView>, ProblemHttpResult>> ListJobs(
+        IJobStore jobs, CancellationToken cancellationToken,
+        JobStatus? status = null, string? model = null, JobKind? kind = null, int limit = 50, string? cursor = null)
+    {
+        if (limit is < 1 or > 1000)
+        {
+            return BadRequest("limit must be between 1 and 1000.");
+        }
+
+        try
+        {
+            var page = await jobs.ListAsync(new JobQuery { Status = status, Model = model, Kind = kind, Limit = limit, Cursor = cursor }, cancellationToken);
+            return TypedResults.Ok(new JobPageView { Items = page.Items.Select(j => j.ToView()).ToArray(), NextCursor = page.NextCursor });
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException)
+        {
+            return BadRequest("cursor is not one this API returned.");
+        }
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<JobView>>, ProblemHttpResult>> LookupJobs(
+        JobLookupRequest request, IJobStore jobs, CancellationToken cancellationToken)
+    {
+        if (request.Ids is null || request.Ids.Count > MaxLookupIds)
+        {
+            return BadRequest($"Give between 0 and {MaxLookupIds} ids.");
+        }
+
+        var found = await jobs.GetManyAsync(request.Ids.Distinct().ToArray(), includeOutputs: false, cancellationToken);
+        return TypedResults.Ok<IReadOnlyList<JobView>>(found.Select(j => j.ToView()).ToArray());
+    }
+
+    internal static JobView ToView(this JobRecord job) => new()
+    {
+        Id = job.JobId,
+        Kind = job.Kind,
+        Model = job.Model,
+        ModelVersion = job.ModelVersion,
+        Status = job.Status,
+        SubmittedAt = job.SubmittedAt,
+        StartedAt = job.StartedAt,
+        CompletedAt = job.CompletedAt,
+        Device = job.Device,
+        BatchSize = job.BatchSize,
+        BatchId = job.BatchId,
+        WorkerId = job.WorkerId,
+        Error = job.Error,
+    };
+
+    private static ProblemHttpResult UnknownJob(Guid id) => TypedResults.Problem(new ProblemDetails
+    {
+        Title = "Unknown job",
+        Detail = $"No job with id {id} is known. A job submitted a moment ago may still be on its way to the queue.",
+        Status = StatusCodes.Status404NotFound,
+    });
+
+    private static ProblemHttpResult BadRequest(string detail) => TypedResults.Problem(new ProblemDetails
+    {
+        Title = "Invalid request",
+        Detail = detail,
+        Status = StatusCodes.Status400BadRequest,
+    });
+}

@@ -1,0 +1,148 @@
+using System.Text.RegularExpressions;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Onnx;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.ResultApi.Apis;
+
+public static partial class ModelsApi
+{
+    public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/models").WithTags("Models");
+        api.MapGet("/", ListModels).WithName("ListModels").WithSummary("Every registered model version, by name then version.");
+        api.MapGet("/{name}", ListVersions).WithName("ListModelVersions").WithSummary("The versions of one model.");
+        api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetModelVersion").WithSummary("One version, or 'latest'.");
+        api.MapPut("/{name}", RegisterVersion).WithName("RegisterModelVersion")
+            .WithSummary("Registers the ONNX file in the body (application/octet-stream) as the model's next version.");
+        return app;
+    }
+
+    public static async Task<Ok<IReadOnlyList<ModelView>>> ListModels(IModelStore models, CancellationToken cancellationToken) =>
+        TypedResults.Ok<IReadOnlyList<ModelView>>((await models.ListAsync(null, cancellationToken)).Select(ToView).ToArray());
+
+    public static async Task<Results<Ok<IReadOnlyList<ModelView>>, ProblemHttpResult>> ListVersions(
+        string name, IModelStore models, CancellationToken cancellationToken)
+    {
+        var versions = await models.ListAsync(name, cancellationToken);
+        return versions.Count == 0 ? UnknownModel(name) : TypedResults.Ok<IReadOnlyList<ModelView>>(versions.Select(ToView).ToArray());
+    }
+
+    public static async Task<Results<Ok<ModelView>, ProblemHttpResult>> GetVersion(
+        string name, string version, IModelStore models, CancellationToken cancellationToken)
+    {
+        int? number = version == "latest" ? null : int.TryParse(version, out var parsed) ? parsed : -1;
+        var record = number == -1 ? null : await models.GetVersionAsync(name, number, cancellationToken);
+        return record is null ? UnknownModel($"{name}:{version}") : TypedResults.Ok(ToView(record));
+    }
+
+    public static async Task<Results<Created<ModelView>, ProblemHttpResult>> RegisterVersion(
+        string name, HttpRequest request, IModelStore models, IOptions<ResultApiOptions> options, CancellationToken cancellationToken,
+        int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null)
+    {
+        if (!ModelName().IsMatch(name))
+        {
+            return Invalid("Model names are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+        }
+
+        if (maxBatchSize is < 1 or > 4096 || maxQueueDelayMs is < 0 or > 60_000)
+        {
+            return Invalid("maxBatchSize must be 1-4096 and maxQueueDelayMs 0-60000.");
+        }
+
+        var limit = options.Value.MaxModelBytes;
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = limit;
+        }
+
+        // Spool to disk: ONNX Runtime must load the file to validate it, and model files can be large.
+        var path = Path.Combine(Path.GetTempPath(), $"aiaas-upload-{Guid.NewGuid():N}.onnx");
+        try
+        {
+            long length;
+            await using (var file = File.Create(path))
+            {
+                await request.Body.CopyToAsync(file, cancellationToken);
+                length = file.Length;
+            }
+
+            if (length == 0)
+            {
+                return Invalid("The request body is empty; send the ONNX file as application/octet-stream.");
+            }
+
+            ModelSignature signature;
+            try
+            {
+                signature = OnnxModelInspector.Inspect(path);
+            }
+            catch (InvalidModelException ex)
+            {
+                return Invalid(ex.Message);
+            }
+
+            var problem = ServingRules.FindProblem(signature.Inputs, signature.Outputs);
+            if (problem is not null)
+            {
+                return Invalid($"The model cannot be served: {problem}");
+            }
+
+            await using var content = File.OpenRead(path);
+            var record = await models.AddVersionAsync(new NewModelVersion
+            {
+                Name = name,
+                Inputs = signature.Inputs,
+                Outputs = signature.Outputs,
+                Description = description,
+                Batching = maxBatchSize is null && maxQueueDelayMs is null
+                    ? null
+                    : new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxQueueDelayMs },
+            }, content, cancellationToken);
+            return TypedResults.Created($"/v1/models/{record.Name}/versions/{record.Version}", ToView(record));
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Invalid($"The model file is larger than the {limit} bytes allowed.");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    internal static ModelView ToView(ModelVersionRecord record) => new()
+    {
+        Name = record.Name,
+        Version = record.Version,
+        CreatedAt = record.CreatedAt,
+        SizeBytes = record.SizeBytes,
+        Sha256 = record.Sha256,
+        Inputs = record.Inputs,
+        Outputs = record.Outputs,
+        Batching = record.Batching,
+        Description = record.Description,
+    };
+
+    private static ProblemHttpResult UnknownModel(string name) => TypedResults.Problem(new ProblemDetails
+    {
+        Title = "Unknown model",
+        Detail = $"No model '{name}' is registered.",
+        Status = StatusCodes.Status404NotFound,
+    });
+
+    private static ProblemHttpResult Invalid(string detail) => TypedResults.Problem(new ProblemDetails
+    {
+        Title = "Invalid model",
+        Detail = detail,
+        Status = StatusCodes.Status400BadRequest,
+    });
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    private static partial Regex ModelName();
+}

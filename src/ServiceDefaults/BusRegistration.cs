@@ -1,0 +1,70 @@
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.ServiceDefaults;
+
+public static class BusRegistration
+{
+    /// <summary>
+    /// Reads the <c>Transport</c> section, the one switch between the embedded default and a broker.
+    /// </summary>
+    public static TransportOptions GetTransportOptions(this IConfiguration configuration)
+    {
+        var options = new TransportOptions();
+        configuration.GetSection(TransportOptions.SectionName).Bind(options);
+        return options;
+    }
+
+    /// <summary>
+    /// Adds MassTransit on the configured transport; <paramref name="configure"/> adds the process's consumers.
+    /// Endpoints are kebab-case and configured from their consumer definitions.
+    /// </summary>
+    public static IServiceCollection AddAiaasBus(this IServiceCollection services, IConfiguration configuration,
+        Action<IBusRegistrationConfigurator>? configure = null)
+    {
+        var transport = configuration.GetTransportOptions();
+        services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.SectionName)
+            .ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<TransportOptions>, TransportOptionsValidator>();
+
+        services.AddMassTransit(x =>
+        {
+            x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(transport.EndpointPrefix, false));
+            configure?.Invoke(x);
+
+            if (transport.EffectiveKind == TransportKind.RabbitMq)
+            {
+                x.UsingRabbitMq((context, cfg) =>
+                {
+                    cfg.AllowNonFiniteNumbers();
+                    cfg.Host(transport.RabbitMqUri!, h => h.ConnectionName(AppDomain.CurrentDomain.FriendlyName));
+                    if (transport.QuorumQueues)
+                    {
+                        cfg.SetQuorumQueue();
+                    }
+
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
+            else
+            {
+                x.UsingInMemory((context, cfg) =>
+                {
+                    cfg.AllowNonFiniteNumbers();
+                    cfg.ConfigureEndpoints(context);
+                });
+            }
+        });
+        return services;
+    }
+
+    private sealed class TransportOptionsValidator : IValidateOptions<TransportOptions>
+    {
+        public ValidateOptionsResult Validate(string? name, TransportOptions options) =>
+            options.EffectiveKind == TransportKind.RabbitMq && options.RabbitMqUri is null
+                ? ValidateOptionsResult.Fail("Transport:Kind is RabbitMq but Transport:RabbitMqUri is not set.")
+                : ValidateOptionsResult.Success;
+    }
+}

@@ -1,0 +1,33 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AIaaS.Queue.ServiceDefaults;
+
+public enum TransportKind
+{
+    /// <summary>MassTransit's in-memory transport: one process hosts producers, workers and API.</summary>
+    InMemory,
+
+    /// <summary>A RabbitMQ broker or cluster.</summary>
+    RabbitMq,
+}
+
+/// <summary>Which message transport the process uses (configuration section <c>Transport</c>).</summary>
+public sealed class TransportOptions
+{
+    public const string SectionName = "Transport";
+
+    /// <summary>Null picks RabbitMQ when <see cref="RabbitMqUri"/> is set and the in-memory transport otherwise.</summary>
+    public TransportKind? Kind { get; set; }
+
+    /// <summary>For example <c>amqp://user:password@rabbit-1:5672/vhost</c>.</summary>
+    public Uri? RabbitMqUri { get; set; }
+
+    /// <summary>Prepended to every queue name, so that several deployments can share a broker.</summary>
+    [RegularExpression("^[a-z0-9-]*$")]
+    public string EndpointPrefix { get; set; } = "";
+
+    /// <summary>Declare queues as quorum queues (replicated; use on a RabbitMQ cluster).</summary>
+    public bool QuorumQueues { get; set; }
+
+    public TransportKind EffectiveKind => Kind ?? (RabbitMqUri is null ? TransportKind.InMemory : TransportKind.RabbitMq);
+}

@@ -1,0 +1,151 @@
+using System.Buffers.Binary;
+using AIaaS.Queue.Contracts;
+using MongoDB.Bson;
+
+namespace AIaaS.Queue.Store;
+
+// The shapes MongoDB stores, mapped element by element in MongoMappings. The public records never reach the driver,
+// so renaming a record property cannot silently change what is on disk.
+// Times are UTC ticks (Int64): BSON dates hold milliseconds only, and paging, cursors and round-trips must be exact
+// and the same as in the embedded store.
+
+internal sealed class JobDocument
+{
+    public Guid Id { get; set; }
+    public JobKind Kind { get; set; }
+    public string Model { get; set; } = "";
+    public int? ModelVersion { get; set; }
+    public JobStatus Status { get; set; }
+    public long SubmittedAt { get; set; }
+    public long? StartedAt { get; set; }
+    public long? CompletedAt { get; set; }
+    public string? Device { get; set; }
+    public int? BatchSize { get; set; }
+    public string? BatchId { get; set; }
+    public string? WorkerId { get; set; }
+    public string? Error { get; set; }
+
+    /// <summary>An array rather than a sub-document keyed by name: output names may hold '.' or start with '$'.</summary>
+    public List<OutputDocument>? Outputs { get; set; }
+
+    public static JobDocument From(JobRecord job) => new()
+    {
+        Id = job.JobId,
+        Kind = job.Kind,
+        Model = job.Model,
+        ModelVersion = job.ModelVersion,
+        Status = job.Status,
+        SubmittedAt = job.SubmittedAt.UtcTicks,
+        StartedAt = job.StartedAt?.UtcTicks,
+        CompletedAt = job.CompletedAt?.UtcTicks,
+        Device = job.Device,
+        BatchSize = job.BatchSize,
+        BatchId = job.BatchId,
+        WorkerId = job.WorkerId,
+        Error = job.Error,
+        Outputs = job.Outputs?.Select(o => OutputDocument.From(o.Key, o.Value)).ToList(),
+    };
+
+    public JobRecord ToRecord() => new()
+    {
+        JobId = Id,
+        Kind = Kind,
+        Model = Model,
+        ModelVersion = ModelVersion,
+        Status = Status,
+        SubmittedAt = JobCursor.FromUtcTicks(SubmittedAt),
+        StartedAt = StartedAt is { } started ? JobCursor.FromUtcTicks(started) : null,
+        CompletedAt = CompletedAt is { } completed ? JobCursor.FromUtcTicks(completed) : null,
+        Device = Device,
+        BatchSize = BatchSize,
+        BatchId = BatchId,
+        WorkerId = WorkerId,
+        Error = Error,
+        Outputs = Outputs?.ToDictionary(o => o.Name, o => o.ToTensor(), StringComparer.Ordinal),
+    };
+}
+
+internal sealed class OutputDocument
+{
+    public string Name { get; set; } = "";
+    public int[] Shape { get; set; } = [];
+
+    /// <summary>float32 little-endian: exact, and a quarter of the size of a BSON array of doubles.</summary>
+    public byte[] Data { get; set; } = [];
+
+    public static OutputDocument From(string name, TensorValue tensor)
+    {
+        var data = new byte[tensor.Data.Length * sizeof(float)];
+        for (var i = 0; i < tensor.Data.Length; i++)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(i * sizeof(float)), tensor.Data[i]);
+        }
+
+        return new OutputDocument { Name = name, Shape = [.. tensor.Shape], Data = data };
+    }
+
+    public TensorValue ToTensor()
+    {
+        var values = new float[Data.Length / sizeof(float)];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = BinaryPrimitives.ReadSingleLittleEndian(Data.AsSpan(i * sizeof(float)));
+        }
+
+        return new TensorValue { Shape = Shape, Data = values };
+    }
+}
+
+internal sealed class ModelDocument
+{
+    public ObjectId Id { get; set; }
+    public string Name { get; set; } = "";
+    public int Version { get; set; }
+    public long CreatedAt { get; set; }
+    public long SizeBytes { get; set; }
+    public string Sha256 { get; set; } = "";
+    public List<TensorSpecDocument> Inputs { get; set; } = [];
+    public List<TensorSpecDocument> Outputs { get; set; } = [];
+    public BatchingDocument? Batching { get; set; }
+    public string? Description { get; set; }
+
+    /// <summary>The GridFS file in bucket "models".</summary>
+    public ObjectId FileId { get; set; }
+
+    public ModelVersionRecord ToRecord() => new()
+    {
+        Name = Name,
+        Version = Version,
+        CreatedAt = JobCursor.FromUtcTicks(CreatedAt),
+        SizeBytes = SizeBytes,
+        Sha256 = Sha256,
+        Inputs = Inputs.ConvertAll(i => i.ToSpec()),
+        Outputs = Outputs.ConvertAll(o => o.ToSpec()),
+        Batching = Batching?.ToSettings(),
+        Description = Description,
+    };
+}
+
+internal sealed class TensorSpecDocument
+{
+    public string Name { get; set; } = "";
+    public string ElementType { get; set; } = "";
+    public int[] Shape { get; set; } = [];
+
+    public static TensorSpecDocument From(TensorSpec spec) =>
+        new() { Name = spec.Name, ElementType = spec.ElementType, Shape = [.. spec.Shape] };
+
+    public TensorSpec ToSpec() => new() { Name = Name, ElementType = ElementType, Shape = Shape };
+}
+
+internal sealed class BatchingDocument
+{
+    public int? MaxBatchSize { get; set; }
+    public double? MaxQueueDelayMilliseconds { get; set; }
+
+    public static BatchingDocument From(BatchingSettings settings) =>
+        new() { MaxBatchSize = settings.MaxBatchSize, MaxQueueDelayMilliseconds = settings.MaxQueueDelayMilliseconds };
+
+    public BatchingSettings ToSettings() =>
+        new() { MaxBatchSize = MaxBatchSize, MaxQueueDelayMilliseconds = MaxQueueDelayMilliseconds };
+}

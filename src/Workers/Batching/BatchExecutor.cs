@@ -1,0 +1,197 @@
+using System.Buffers;
+using System.Diagnostics;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Inference;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Workers.Batching;
+
+/// <summary>
+/// Runs one formed batch: skips jobs that already ended (a redelivery, a repeated JobId), calls the model once,
+/// stores every result in one bulk write and only then lets the consumers acknowledge their messages.
+/// </summary>
+internal sealed class BatchExecutor(
+    IJobStore jobs,
+    IBus bus,
+    IOptions<WorkerOptions> options,
+    TimeProvider time,
+    ILogger<BatchExecutor> logger)
+{
+    public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch)
+    {
+        try
+        {
+            var startedAt = time.GetUtcNow();
+            var toRun = await WithoutFinishedJobsAsync(batch).ConfigureAwait(false);
+            if (toRun.Count > 0)
+            {
+                var stopwatch = Stopwatch.StartNew();
+                var outcomes = await Task.Run(() => RunIsolating(model, toRun)).ConfigureAwait(false);
+                var modelMilliseconds = stopwatch.Elapsed.TotalMilliseconds;
+                var batchId = $"{options.Value.WorkerId}-{Guid.NewGuid():N}";
+                var completedAt = time.GetUtcNow();
+                var records = new JobRecord[toRun.Count];
+                for (var i = 0; i < toRun.Count; i++)
+                {
+                    var job = toRun[i].Job;
+                    var (outputs, error) = outcomes[i];
+                    records[i] = new JobRecord
+                    {
+                        JobId = job.JobId,
+                        Kind = JobKind.Predict,
+                        Model = model.Name,
+                        ModelVersion = model.Version,
+                        Status = error is null ? JobStatus.Succeeded : JobStatus.Failed,
+                        SubmittedAt = job.SubmittedAt,
+                        StartedAt = startedAt,
+                        CompletedAt = completedAt,
+                        Device = model.Device,
+                        BatchSize = toRun.Count,
+                        BatchId = batchId,
+                        WorkerId = options.Value.WorkerId,
+                        Error = error,
+                        Outputs = outputs,
+                    };
+                }
+
+                await jobs.UpsertAsync(records).ConfigureAwait(false);
+                await PublishCompletedAsync(model, batchId, records, modelMilliseconds, completedAt).ConfigureAwait(false);
+            }
+
+            foreach (var prediction in batch)
+            {
+                prediction.Stored();
+            }
+        }
+        catch (Exception ex)
+        {
+            // Nothing was acknowledged: the consumers fail and the broker redelivers, so no job is lost.
+            logger.LogError(ex, "Batch of {Count} for {Model} v{Version} could not be completed", batch.Count, model.Name, model.Version);
+            foreach (var prediction in batch)
+            {
+                prediction.Abandon(ex);
+            }
+        }
+    }
+
+    private async Task<List<PendingPrediction>> WithoutFinishedJobsAsync(List<PendingPrediction> batch)
+    {
+        var ids = new HashSet<Guid>(batch.Count);
+        foreach (var prediction in batch)
+        {
+            ids.Add(prediction.Job.JobId);
+        }
+
+        var stored = await jobs.GetManyAsync(ids, includeOutputs: false).ConfigureAwait(false);
+        foreach (var job in stored)
+        {
+            if (job.IsFinal)
+            {
+                ids.Remove(job.JobId);
+            }
+        }
+
+        var toRun = new List<PendingPrediction>(ids.Count);
+        foreach (var prediction in batch)
+        {
+            // Remove as we go so that a JobId repeated inside one batch runs once.
+            if (ids.Remove(prediction.Job.JobId))
+            {
+                toRun.Add(prediction);
+            }
+        }
+
+        return toRun;
+    }
+
+    /// <summary>Runs the batch in one model call; should that call fail, runs each record alone so that one
+    /// bad record fails only its own job.</summary>
+    private (Dictionary<string, TensorValue>? Outputs, string? Error)[] RunIsolating(LoadedModel model, List<PendingPrediction> batch)
+    {
+        var outcomes = new (Dictionary<string, TensorValue>?, string?)[batch.Count];
+        try
+        {
+            var outputs = Run(model, batch, 0, batch.Count);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                outcomes[i] = (outputs[i], null);
+            }
+
+            return outcomes;
+        }
+        catch (Exception ex) when (batch.Count > 1 && ex is not OutOfMemoryException)
+        {
+            logger.LogWarning(ex, "Batch of {Count} for {Model} failed; running its records one by one", batch.Count, model.Name);
+        }
+
+        for (var i = 0; i < batch.Count; i++)
+        {
+            try
+            {
+                outcomes[i] = (Run(model, batch, i, 1)[0], null);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                outcomes[i] = (null, $"Model '{model.Name}' v{model.Version} failed on this input: {ex.Message}");
+            }
+        }
+
+        return outcomes;
+    }
+
+    private static Dictionary<string, TensorValue>[] Run(LoadedModel model, List<PendingPrediction> batch, int offset, int count)
+    {
+        var buffers = new float[model.Inputs.Count][];
+        try
+        {
+            for (var i = 0; i < model.Inputs.Count; i++)
+            {
+                var length = model.Inputs[i].RecordLength;
+                buffers[i] = ArrayPool<float>.Shared.Rent(length * count);
+                for (var r = 0; r < count; r++)
+                {
+                    batch[offset + r].Inputs[i].CopyTo(buffers[i].AsSpan(r * length, length));
+                }
+            }
+
+            return model.Run(buffers, count);
+        }
+        finally
+        {
+            foreach (var buffer in buffers)
+            {
+                if (buffer is not null)
+                {
+                    ArrayPool<float>.Shared.Return(buffer);
+                }
+            }
+        }
+    }
+
+    private async Task PublishCompletedAsync(LoadedModel model, string batchId, JobRecord[] records, double modelMilliseconds, DateTimeOffset completedAt)
+    {
+        try
+        {
+            await bus.Publish(new PredictBatchCompleted
+            {
+                BatchId = batchId,
+                Model = model.Name,
+                ModelVersion = model.Version,
+                Device = model.Device,
+                WorkerId = options.Value.WorkerId,
+                BatchSize = records.Length,
+                ModelMilliseconds = modelMilliseconds,
+                CompletedAt = completedAt,
+                Jobs = records.Select(r => new JobOutcome { JobId = r.JobId, Status = r.Status, Error = r.Error }).ToArray(),
+            }).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The results are stored; the event only informs listeners, so its loss must not fail the jobs.
+            logger.LogWarning(ex, "Could not publish completion of batch {BatchId}", batchId);
+        }
+    }
+}

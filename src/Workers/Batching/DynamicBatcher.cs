@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using AIaaS.Queue.Workers.Inference;
+using Microsoft.Extensions.Logging;
+
+namespace AIaaS.Queue.Workers.Batching;
+
+/// <summary>
+/// Triton-style dynamic batcher for one model version. When a model instance is free it takes up to
+/// <see cref="LoadedModel.MaxBatchSize"/> waiting requests; a full batch runs at once, a partial one runs when its
+/// oldest request has waited <see cref="LoadedModel.MaxQueueDelay"/>. Requests that arrive while every instance is
+/// busy accumulate, so batches grow with load.
+/// </summary>
+/// <remarks>
+/// MassTransit's <c>Batch&lt;T&gt;</c> fixes one message limit per consumer and groups only by message, so it can
+/// neither size batches per model nor share a batch between consumers. This batcher sits behind an ordinary
+/// consumer whose bounded concurrency is the backpressure: a message is acknowledged only after its result is stored.
+/// </remarks>
+internal sealed class DynamicBatcher : IAsyncDisposable
+{
+    private readonly Channel<PendingPrediction> _queue = Channel.CreateUnbounded<PendingPrediction>(
+        new UnboundedChannelOptions { SingleReader = true });
+    private readonly LoadedModel _model;
+    private readonly BatchExecutor _executor;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _instances;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _loop;
+    private CancellationTokenSource _wait = new();
+    private int _running;
+
+    public DynamicBatcher(LoadedModel model, int instances, BatchExecutor executor, ILogger logger)
+    {
+        _model = model;
+        _executor = executor;
+        _logger = logger;
+        _instances = new SemaphoreSlim(instances, instances);
+        _loop = Task.Run(() => RunAsync(_stopping.Token));
+    }
+
+    public Task EnqueueAsync(PendingPrediction prediction)
+    {
+        if (!_queue.Writer.TryWrite(prediction))
+        {
+            prediction.Abandon(new OperationCanceledException("The worker is stopping."));
+        }
+
+        return prediction.Completion;
+    }
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        var reader = _queue.Reader;
+        var maxDelayTicks = (long)(_model.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
+        try
+        {
+            while (await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+            {
+                await _instances.WaitAsync(stopping).ConfigureAwait(false);
+                var batch = new List<PendingPrediction>(Math.Min(_model.MaxBatchSize, 1024));
+                while (batch.Count < _model.MaxBatchSize)
+                {
+                    if (reader.TryRead(out var next))
+                    {
+                        batch.Add(next);
+                        continue;
+                    }
+
+                    if (batch.Count == 0)
+                    {
+                        break;
+                    }
+
+                    var remaining = batch[0].EnqueuedAt + maxDelayTicks - Stopwatch.GetTimestamp();
+                    if (remaining <= 0 || !await WaitForMoreAsync(reader, TimeSpan.FromSeconds((double)remaining / Stopwatch.Frequency), stopping).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+
+                if (batch.Count == 0)
+                {
+                    _instances.Release();
+                    continue;
+                }
+
+                Interlocked.Increment(ref _running);
+                _ = RunBatchAsync(batch);
+            }
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            _logger.LogCritical(ex, "Batcher for {Model} v{Version} stopped", _model.Name, _model.Version);
+        }
+
+        // Whatever is still queued was never run: fail its consumers so the broker redelivers the messages.
+        while (reader.TryRead(out var orphan))
+        {
+            orphan.Abandon(new OperationCanceledException("The worker stopped before the job ran."));
+        }
+    }
+
+    private async ValueTask<bool> WaitForMoreAsync(ChannelReader<PendingPrediction> reader, TimeSpan timeout, CancellationToken stopping)
+    {
+        // One timer source is reused while it has not fired; a fired one cannot be reset and is replaced.
+        if (!_wait.TryReset())
+        {
+            _wait.Dispose();
+            _wait = new CancellationTokenSource();
+        }
+
+        _wait.CancelAfter(timeout);
+        using var linked = stopping.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), _wait);
+        try
+        {
+            return await reader.WaitToReadAsync(_wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private async Task RunBatchAsync(List<PendingPrediction> batch)
+    {
+        try
+        {
+            await _executor.ExecuteAsync(_model, batch).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+            _instances.Release();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _loop.ConfigureAwait(false);
+        // Let batches already running store their results.
+        for (var i = 0; i < 500 && Volatile.Read(ref _running) > 0; i++)
+        {
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+
+        _stopping.Dispose();
+        _wait.Dispose();
+        _instances.Dispose();
+    }
+}

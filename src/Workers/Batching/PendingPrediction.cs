@@ -1,0 +1,25 @@
+using System.Diagnostics;
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.Workers.Batching;
+
+/// <summary>A validated predict job waiting for its batch. Its message is acknowledged when <see cref="Completion"/> ends.</summary>
+internal sealed class PendingPrediction(SubmitPredictJob job, float[][] inputs)
+{
+    public SubmitPredictJob Job { get; } = job;
+
+    /// <summary>Per model input, in the model's input order, this record's values.</summary>
+    public float[][] Inputs { get; } = inputs;
+
+    /// <summary>When the batcher received the job; max-delay counts from here.</summary>
+    public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
+
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Ends once the job's result (or failure) is stored.</summary>
+    public Task Completion => _completion.Task;
+
+    public void Stored() => _completion.TrySetResult();
+
+    public void Abandon(Exception reason) => _completion.TrySetException(reason);
+}

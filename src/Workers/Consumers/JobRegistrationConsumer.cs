@@ -1,0 +1,57 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
+using MassTransit;
+
+namespace AIaaS.Queue.Workers.Consumers;
+
+/// <summary>Records submitted jobs as queued while they still wait in the broker, many per store write.
+/// Insert-if-absent, so a late registration never overwrites a job a worker already finished.</summary>
+internal sealed class JobRegistrationConsumer(IJobStore jobs) : IConsumer<Batch<SubmitPredictJob>>
+{
+    public async Task Consume(ConsumeContext<Batch<SubmitPredictJob>> context)
+    {
+        var records = new List<JobRecord>(context.Message.Length);
+        foreach (var item in context.Message)
+        {
+            var job = item.Message;
+            if (job.JobId == Guid.Empty)
+            {
+                continue;
+            }
+
+            records.Add(new JobRecord
+            {
+                JobId = job.JobId,
+                Kind = JobKind.Predict,
+                Model = job.Model ?? "",
+                ModelVersion = job.ModelVersion,
+                Status = JobStatus.Queued,
+                SubmittedAt = job.SubmittedAt,
+            });
+        }
+
+        await jobs.InsertIfAbsentAsync(records, context.CancellationToken).ConfigureAwait(false);
+    }
+}
+
+internal sealed class JobRegistrationConsumerDefinition : ConsumerDefinition<JobRegistrationConsumer>
+{
+    private const int BatchLimit = 200;
+
+    public JobRegistrationConsumerDefinition()
+    {
+        EndpointName = "job-registry";
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<JobRegistrationConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        // Prefetch above the batch limit, else the batch never fills (MassTransit's batching guidance).
+        endpointConfigurator.PrefetchCount = BatchLimit * 2;
+        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400)));
+        consumerConfigurator.Options<BatchOptions>(o => o
+            .SetMessageLimit(BatchLimit)
+            .SetTimeLimit(TimeSpan.FromMilliseconds(20))
+            .SetConcurrencyLimit(2));
+    }
+}

@@ -1,0 +1,32 @@
+using AIaaS.Queue.Workers.Inference;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Workers.Consumers;
+
+internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJobConsumer>
+{
+    private readonly WorkerOptions _options;
+
+    public PredictJobConsumerDefinition(IOptions<WorkerOptions> options)
+    {
+        _options = options.Value;
+        EndpointName = "predict-jobs";
+        // Concurrency equals prefetch: each message waits in its batch until its result is stored,
+        // so these two bound the jobs a worker holds and leave the rest in the broker.
+        ConcurrentMessageLimit = _options.PrefetchCount;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<PredictJobConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.PrefetchCount = _options.PrefetchCount;
+        // Transient faults (store or model cache unavailable) are retried; a message that cannot be a job is not.
+        endpointConfigurator.UseMessageRetry(r =>
+        {
+            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
+            r.Ignore<InvalidJobException>();
+            r.Ignore<ModelNotSupportedException>();
+        });
+    }
+}

@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Workers.Inference;
+
+/// <summary>
+/// Loads each model version once and shares it. Versions are immutable, so a loaded version is kept for the
+/// life of the worker; "latest" is re-resolved after <see cref="WorkerOptions.LatestVersionTtl"/> so that a
+/// newly registered version is picked up without a restart.
+/// </summary>
+internal sealed class ModelCache(
+    IModelStore models,
+    OnnxSessionFactory sessions,
+    IOptions<WorkerOptions> options,
+    TimeProvider time,
+    ILogger<ModelCache> logger) : IDisposable
+{
+    private readonly ConcurrentDictionary<(string Name, int Version), Lazy<Task<LoadedModel>>> _loaded = new();
+    private readonly ConcurrentDictionary<string, (ModelVersionRecord Record, DateTimeOffset ResolvedAt)> _latest = new(StringComparer.Ordinal);
+
+    public async Task<LoadedModel> GetAsync(string name, int? version, CancellationToken cancellationToken)
+    {
+        var record = await ResolveAsync(name, version, cancellationToken).ConfigureAwait(false);
+        var key = (record.Name, record.Version);
+        var lazy = _loaded.GetOrAdd(key, _ => new Lazy<Task<LoadedModel>>(() => LoadAsync(record)));
+        try
+        {
+            return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Forget a failed load so that the next job tries again (the store may have been down).
+            _loaded.TryRemove(new KeyValuePair<(string, int), Lazy<Task<LoadedModel>>>(key, lazy));
+            throw;
+        }
+    }
+
+    private async Task<ModelVersionRecord> ResolveAsync(string name, int? version, CancellationToken cancellationToken)
+    {
+        if (version is null && _latest.TryGetValue(name, out var cached)
+            && time.GetUtcNow() - cached.ResolvedAt < options.Value.LatestVersionTtl)
+        {
+            return cached.Record;
+        }
+
+        var record = await models.GetVersionAsync(name, version, cancellationToken).ConfigureAwait(false)
+            ?? throw new ModelNotFoundException(version is null
+                ? $"Model '{name}' is not registered."
+                : $"Model '{name}' has no version {version}.");
+        if (version is null)
+        {
+            _latest[name] = (record, time.GetUtcNow());
+        }
+
+        return record;
+    }
+
+    private async Task<LoadedModel> LoadAsync(ModelVersionRecord record)
+    {
+        var directory = Path.Combine(options.Value.ModelCacheDirectory, SafeFileName(record.Name));
+        Directory.CreateDirectory(directory);
+        var path = Path.Combine(directory, $"{record.Version}-{record.Sha256[..16]}.onnx");
+        if (!File.Exists(path))
+        {
+            // Write under a temporary name first: another worker process may share the cache directory.
+            var temporary = $"{path}.{Guid.NewGuid():N}.part";
+            await using (var file = File.Create(temporary))
+            {
+                await models.CopyFileToAsync(record.Name, record.Version, file, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            File.Move(temporary, path, overwrite: true);
+        }
+
+        try
+        {
+            var (session, device) = sessions.Create(path);
+            var model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record));
+            logger.LogInformation("Loaded model {Model} v{Version} on {Device}: max batch {MaxBatch}, max delay {MaxDelay} ms",
+                record.Name, record.Version, device, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds);
+            return model;
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException ex)
+        {
+            throw new ModelNotSupportedException($"Model '{record.Name}' v{record.Version} could not be loaded by ONNX Runtime: {ex.Message}", ex);
+        }
+    }
+
+    private BatchingSettings BatchingFor(ModelVersionRecord record)
+    {
+        var configured = options.Value.Models.GetValueOrDefault(record.Name);
+        return new BatchingSettings
+        {
+            MaxBatchSize = configured?.MaxBatchSize ?? record.Batching?.MaxBatchSize ?? options.Value.MaxBatchSize,
+            MaxQueueDelayMilliseconds = configured?.MaxQueueDelayMilliseconds
+                ?? record.Batching?.MaxQueueDelayMilliseconds ?? options.Value.MaxQueueDelayMilliseconds,
+        };
+    }
+
+    private static string SafeFileName(string name) =>
+        string.Concat(name.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+
+    public void Dispose()
+    {
+        foreach (var lazy in _loaded.Values)
+        {
+            if (lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully)
+            {
+                lazy.Value.Result.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+using System.ComponentModel.DataAnnotations;
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.Workers;
+
+/// <summary>Worker settings (configuration section <c>Workers</c>).</summary>
+public sealed class WorkerOptions
+{
+    public const string SectionName = "Workers";
+
+    /// <summary>Names this worker on every job it runs; defaults to host name and process id.</summary>
+    public string WorkerId { get; set; } = $"{Environment.MachineName}-{Environment.ProcessId}";
+
+    /// <summary>Unacknowledged predict messages a worker holds at most. This is the backpressure bound:
+    /// whatever does not fit stays in the broker. Keep it at or above MaxBatchSize × (ModelInstances + 1)
+    /// or batches cannot fill.</summary>
+    [Range(1, 65535)]
+    public int PrefetchCount { get; set; } = 256;
+
+    /// <summary>Defaults for models that neither the model registration nor <see cref="Models"/> configures.</summary>
+    [Range(1, 4096)]
+    public int MaxBatchSize { get; set; } = 64;
+
+    [Range(0, 60_000)]
+    public double MaxQueueDelayMilliseconds { get; set; } = 5;
+
+    /// <summary>Model calls that may run at once per loaded model (Triton's instance count).</summary>
+    [Range(1, 64)]
+    public int ModelInstances { get; set; } = 1;
+
+    /// <summary>ONNX Runtime intra-op threads per session; 0 lets ONNX Runtime choose.</summary>
+    [Range(0, 256)]
+    public int IntraOpThreads { get; set; }
+
+    /// <summary>Use the CUDA execution provider when the GPU build runs on a machine with a GPU.</summary>
+    public bool PreferCuda { get; set; } = true;
+
+    /// <summary>Per-model batching overrides, by model name; they win over the model's registration.</summary>
+    public Dictionary<string, BatchingSettings> Models { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How long "latest" stays resolved to one version before the registry is asked again.</summary>
+    public TimeSpan LatestVersionTtl { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Where model files are cached on local disk for ONNX Runtime.</summary>
+    public string ModelCacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "aiaas-models");
+
+    /// <summary>Record each submitted job as queued as soon as it reaches the broker, so that status shows
+    /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
+    public bool RegisterQueuedJobs { get; set; } = true;
+}

@@ -1,0 +1,46 @@
+using AIaaS.Queue.ServiceDefaults;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Batching;
+using AIaaS.Queue.Workers.Consumers;
+using AIaaS.Queue.Workers.Inference;
+using MassTransit;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+
+namespace AIaaS.Queue.Workers;
+
+public static class WorkersExtensions
+{
+    /// <summary>A worker host: store, model runtime and the predict consumers on the configured transport.</summary>
+    public static IHostApplicationBuilder AddWorkers(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddAiaasStore();
+        builder.Services.AddWorkerServices();
+        builder.Services.AddAiaasBus(builder.Configuration, x => x.AddWorkerConsumers(builder.Configuration));
+        return builder;
+    }
+
+    /// <summary>The services the worker consumers need; call before the bus is added so that batchers stop after it.</summary>
+    public static IServiceCollection AddWorkerServices(this IServiceCollection services)
+    {
+        services.AddOptions<WorkerOptions>().BindConfiguration(WorkerOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<OnnxSessionFactory>();
+        services.TryAddSingleton<ModelCache>();
+        services.TryAddSingleton<BatchExecutor>();
+        services.TryAddSingleton<BatcherRegistry>();
+        services.AddHostedService(sp => sp.GetRequiredService<BatcherRegistry>());
+        return services;
+    }
+
+    public static void AddWorkerConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
+    {
+        bus.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
+        if (configuration.GetValue($"{WorkerOptions.SectionName}:{nameof(WorkerOptions.RegisterQueuedJobs)}", true))
+        {
+            bus.AddConsumer<JobRegistrationConsumer, JobRegistrationConsumerDefinition>();
+        }
+    }
+}

@@ -1,0 +1,149 @@
+using AIaaS.Queue.Producer;
+using AIaaS.Queue.ResultApi;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AIaaS.Queue.Integration.Tests.Infrastructure;
+
+/// <summary>
+/// The distributed layout on one machine: a real RabbitMQ virtual host, the ResultApi on a loopback port (hosting no
+/// workers), worker processes started from <c>src/Workers</c>, and an SDK client with its own broker connection.
+/// The processes share the embedded store file, as they would share MongoDB in production.
+/// </summary>
+public class DistributedSystem : IAsyncLifetime
+{
+    private readonly List<WorkerProcess> _workers = [];
+    private WebApplication? _api;
+    private IHost? _client;
+
+    public RabbitMqBroker Broker { get; } = new();
+    public DirectoryInfo DataDirectory { get; } = Directory.CreateTempSubdirectory("aiaas-it-");
+    public Uri ApiUrl { get; private set; } = null!;
+    public IAiaasClient Client => _client!.Services.GetRequiredService<IAiaasClient>();
+    public IServiceProvider ApiServices => _api!.Services;
+    public IReadOnlyList<WorkerProcess> Workers => _workers;
+
+    protected virtual int WorkerCount => 1;
+
+    /// <summary>Worker settings beyond the transport and store, as environment variables.</summary>
+    protected virtual IReadOnlyDictionary<string, string> WorkerSettings => new Dictionary<string, string>();
+
+    public string StorePath => Path.Combine(DataDirectory.FullName, "aiaas.db");
+
+    public async ValueTask InitializeAsync()
+    {
+        await Broker.InitializeAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Transport:RabbitMqUri"] = Broker.Uri.ToString(),
+            ["Store:Kind"] = "Embedded",
+            ["Store:EmbeddedPath"] = StorePath,
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.AddResultApi();
+        _api = builder.Build();
+        _api.MapResultApi();
+        await _api.StartAsync(timeout.Token);
+        ApiUrl = new Uri(_api.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+
+        for (var i = 0; i < WorkerCount; i++)
+        {
+            var environment = new Dictionary<string, string>(WorkerSettings)
+            {
+                ["Transport__RabbitMqUri"] = Broker.Uri.ToString(),
+                ["Store__Kind"] = "Embedded",
+                ["Store__EmbeddedPath"] = StorePath,
+                ["Workers__WorkerId"] = $"worker-{i + 1}",
+                ["Workers__ModelCacheDirectory"] = Path.Combine(DataDirectory.FullName, $"models-{i + 1}"),
+            };
+            _workers.Add(WorkerProcess.Start(environment));
+        }
+
+        await WaitForConsumersAsync("predict-jobs", WorkerCount, timeout.Token);
+
+        var client = Host.CreateApplicationBuilder();
+        client.Logging.SetMinimumLevel(LogLevel.Warning);
+        client.Services.AddAiaasClient(o =>
+        {
+            o.ApiUrl = ApiUrl;
+            o.RabbitMqUri = Broker.Uri;
+        });
+        _client = client.Build();
+        await _client.StartAsync(timeout.Token);
+    }
+
+    private async Task WaitForConsumersAsync(string queue, int count, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (_workers.FirstOrDefault(w => w.HasExited) is { } dead)
+            {
+                throw new InvalidOperationException("A worker process exited during start-up:\n" + dead.Output);
+            }
+
+            try
+            {
+                if ((await Broker.GetQueueAsync(queue, cancellationToken)).Consumers >= count)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // The queue does not exist until the first worker declares it.
+            }
+
+            try
+            {
+                await Task.Delay(250, cancellationToken);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException("Workers did not start consuming in time:\n" + string.Join("\n---\n", _workers.Select(w => w.Output)));
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_client is not null)
+        {
+            await _client.StopAsync();
+            _client.Dispose();
+        }
+
+        foreach (var worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        if (_api is not null)
+        {
+            await _api.StopAsync();
+            await _api.DisposeAsync();
+        }
+
+        await Broker.DisposeAsync();
+        try
+        {
+            DataDirectory.Delete(recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,101 @@
+using AIaaS.Queue.Contracts;
+using MongoDB.Bson;
+using MongoDB.Bson.Serialization;
+using MongoDB.Driver;
+
+namespace AIaaS.Queue.Store.Tests;
+
+/// <summary>What the MongoDB store writes and asks, checked without a server, so it is verified on every machine.</summary>
+public sealed class MongoMappingTests
+{
+    private static readonly Guid JobId = Guid.Parse("00112233-4455-6677-8899-aabbccddeeff");
+
+    private static readonly JobRecord Job = new()
+    {
+        JobId = JobId,
+        Kind = JobKind.Predict,
+        Model = "iris",
+        ModelVersion = 2,
+        Status = JobStatus.Succeeded,
+        SubmittedAt = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.FromHours(1)).AddTicks(5),
+        CompletedAt = new DateTimeOffset(2026, 11, 22, 9, 0, 1, TimeSpan.Zero),
+        Device = "cpu",
+        Outputs = new Dictionary<string, TensorValue> { ["a.b"] = new() { Shape = [2], Data = [-1.5f, float.Epsilon] } },
+    };
+
+    public MongoMappingTests() => MongoMappings.EnsureRegistered();
+
+    [Fact]
+    public void JobsAreWrittenWithStandardGuidIdsStringEnumsAndTickTimes()
+    {
+        var bson = JobDocument.From(Job).ToBsonDocument();
+
+        var id = bson["_id"].AsBsonBinaryData;
+        Assert.Equal(BsonBinarySubType.UuidStandard, id.SubType);
+        Assert.Equal(JobId.ToByteArray(bigEndian: true), id.Bytes);
+        Assert.Equal("Predict", bson["kind"].AsString);
+        Assert.Equal("Succeeded", bson["status"].AsString);
+        Assert.Equal(Job.SubmittedAt.UtcTicks, bson["submittedAt"].AsInt64);
+        Assert.Equal(Job.CompletedAt!.Value.UtcTicks, bson["completedAt"].AsInt64);
+        Assert.False(bson.Contains("startedAt"));
+        Assert.False(bson.Contains("error"));
+        var output = bson["outputs"].AsBsonArray.Single().AsBsonDocument;
+        Assert.Equal("a.b", output["name"].AsString);
+        Assert.Equal(8, output["data"].AsBsonBinaryData.Bytes.Length);
+    }
+
+    [Fact]
+    public void JobsReadBackAsWritten()
+    {
+        var bson = JobDocument.From(Job).ToBsonDocument();
+
+        var back = BsonSerializer.Deserialize<JobDocument>(bson).ToRecord();
+
+        Assert.Equal(Job with { Outputs = null }, back with { Outputs = null });
+        Assert.Equal(Job.Outputs!["a.b"].Data, back.Outputs!["a.b"].Data);
+        Assert.Equal(Job.Outputs["a.b"].Shape, back.Outputs["a.b"].Shape);
+    }
+
+    [Fact]
+    public void InsertIfAbsentIsAnUpsertThatOnlySetsOnInsert()
+    {
+        var model = Assert.IsType<UpdateOneModel<JobDocument>>(MongoStore.InsertIfAbsentModel(Job));
+
+        var update = model.Update.Render(Args()).AsBsonDocument;
+        var filter = model.Filter.Render(Args());
+
+        Assert.True(model.IsUpsert);
+        Assert.Equal(["$setOnInsert"], update.Names);
+        Assert.False(update["$setOnInsert"].AsBsonDocument.Contains("_id"));
+        Assert.Equal("Succeeded", update["$setOnInsert"]["status"].AsString);
+        Assert.Equal(new BsonDocument("_id", new BsonBinaryData(JobId, GuidRepresentation.Standard)), filter);
+    }
+
+    [Fact]
+    public void ListAfterACursorAsksForOlderJobsOrSmallerIdsAtTheSameTime()
+    {
+        var cursor = JobCursor.Encode(Job);
+
+        var filter = MongoStore.ListFilter(new JobQuery { Status = JobStatus.Failed, Model = "iris", Kind = JobKind.Train, Cursor = cursor })
+            .Render(Args());
+
+        var ticks = Job.SubmittedAt.UtcTicks;
+        var id = new BsonBinaryData(JobId, GuidRepresentation.Standard);
+        var expected = new BsonDocument
+        {
+            ["status"] = "Failed",
+            ["model"] = "iris",
+            ["kind"] = "Train",
+            ["$or"] = new BsonArray
+            {
+                new BsonDocument("submittedAt", new BsonDocument("$lt", ticks)),
+                new BsonDocument { ["submittedAt"] = ticks, ["_id"] = new BsonDocument("$lt", id) },
+            },
+        };
+        Assert.Equal(expected, filter);
+        Assert.Equal(new BsonDocument(), MongoStore.ListFilter(new JobQuery()).Render(Args()));
+    }
+
+    private static RenderArgs<JobDocument> Args() =>
+        new(BsonSerializer.LookupSerializer<JobDocument>(), BsonSerializer.SerializerRegistry);
+}
