@@ -37,6 +37,7 @@ if [ -z "${AIAAS_TEST_RABBITMQ:-}" ]; then
   done
 fi
 
+export MASSTRANSIT_USAGE_TELEMETRY=false
 results="$(mktemp -d)"
 status=0
 timeout 2400 dotnet test AIaaS.Queue.sln -c Release --logger "trx" --results-directory "$results" -- xUnit.MaxParallelThreads=2 || status=$?

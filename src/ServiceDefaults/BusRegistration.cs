@@ -31,6 +31,8 @@ public static class BusRegistration
 
         services.AddMassTransit(x =>
         {
+            // A job system must not call out to third parties: MassTransit's usage telemetry stays off.
+            x.ConfigureUsageTelemetryOptions(o => o.Enabled = false);
             x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(transport.EndpointPrefix, false));
             configure?.Invoke(x);
 

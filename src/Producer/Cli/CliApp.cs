@@ -20,6 +20,7 @@ internal static class CliApp
     {
         Description = "ResultApi base address (env AIAAS_API_URL)",
         DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("AIAAS_API_URL") ?? "http://127.0.0.1:5080"),
+        CustomParser = ParseUri,
         Recursive = true,
     };
 
@@ -27,6 +28,7 @@ internal static class CliApp
     {
         Description = "RabbitMQ to publish jobs to (env AIAAS_RABBITMQ_URI)",
         DefaultValueFactory = _ => new Uri(Environment.GetEnvironmentVariable("AIAAS_RABBITMQ_URI") ?? "amqp://127.0.0.1:5672/"),
+        CustomParser = ParseUri,
         Recursive = true,
     };
 
@@ -47,7 +49,8 @@ internal static class CliApp
         var model = new Option<string>("--model", "-m") { Description = "NAME or NAME:VERSION", Required = true };
         var features = new Option<string>("--features", "-f") { Description = "comma-separated values of one record", Required = true };
         var noWait = new Option<bool>("--no-wait") { Description = "print the job id and return without waiting" };
-        var command = new Command("predict", "Submit one predict job and print its result") { model, features, noWait };
+        var timeout = new Option<int>("--timeout") { Description = "seconds to wait for the result", DefaultValueFactory = _ => 300 };
+        var command = new Command("predict", "Submit one predict job and print its result") { model, features, noWait, timeout };
         command.SetAction(async (parse, ct) =>
         {
             var (name, version) = ParseModel(parse.GetValue(model)!);
@@ -60,7 +63,20 @@ internal static class CliApp
             Console.WriteLine($"submitted {jobId}");
             if (!parse.GetValue(noWait))
             {
-                var job = await client.WaitForCompletionAsync(jobId, ct);
+                using var waiting = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                waiting.CancelAfter(TimeSpan.FromSeconds(parse.GetValue(timeout)));
+                JobView job;
+                try
+                {
+                    job = await client.WaitForCompletionAsync(jobId, waiting.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    var current = await client.GetJobAsync(jobId, ct);
+                    await Console.Error.WriteLineAsync($"timed out after {parse.GetValue(timeout)} s; the job is {current?.Status.ToString().ToLowerInvariant() ?? "not known to the ResultApi yet"}");
+                    return 3;
+                }
+
                 Console.WriteLine(JsonSerializer.Serialize(job, Pretty));
                 if (job.Status == JobStatus.Succeeded)
                 {
@@ -102,8 +118,9 @@ internal static class CliApp
             var table = new Table().AddColumns("name", "version", "inputs", "outputs", "size", "created");
             foreach (var m in await host.Services.GetRequiredService<IAiaasClient>().ListModelsAsync(ct))
             {
-                table.AddRow(m.Name, m.Version.ToString(CultureInfo.InvariantCulture), Describe(m.Inputs), Describe(m.Outputs),
-                    m.SizeBytes.ToString("N0", CultureInfo.InvariantCulture), m.CreatedAt.ToString("u", CultureInfo.InvariantCulture));
+                table.AddRow(new[] { m.Name, m.Version.ToString(CultureInfo.InvariantCulture), Describe(m.Inputs), Describe(m.Outputs),
+                    m.SizeBytes.ToString("N0", CultureInfo.InvariantCulture), m.CreatedAt.ToString("u", CultureInfo.InvariantCulture) }
+                    .Select(cell => new Text(cell)));
             }
 
             AnsiConsole.Write(table);
@@ -154,6 +171,18 @@ internal static class CliApp
             o.RabbitMqUri = withBroker ? parse.GetValue(RabbitOption) : null;
         });
         return builder.Build();
+    }
+
+    private static Uri? ParseUri(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var text = result.Tokens.Single().Value;
+        if (Uri.TryCreate(text, UriKind.Absolute, out var uri))
+        {
+            return uri;
+        }
+
+        result.AddError($"'{text}' is not an absolute URI.");
+        return null;
     }
 
     internal static (string Name, int? Version) ParseModel(string text)

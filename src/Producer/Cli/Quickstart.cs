@@ -77,8 +77,8 @@ internal static class Quickstart
         for (var i = 0; i < Math.Min(8, jobCount); i++)
         {
             var output = await client.GetOutputAsync(ids[i], cancellationToken);
-            table.AddRow(ShortId(ids[i]), Format(requests[i].Features!), Format(output.Outputs[mlp.OutputName].Data),
-                views[i].Status.ToString(), $"{views[i].BatchSize} ({views[i].BatchId?[^6..]})", views[i].Device ?? "");
+            table.AddRow(new[] { ShortId(ids[i]), Format(requests[i].Features!), Format(output.Outputs[mlp.OutputName].Data),
+                views[i].Status.ToString(), $"{views[i].BatchSize} (…{views[i].BatchId?[^6..]})", views[i].Device ?? "" }.Select(cell => new Text(cell)));
         }
 
         AnsiConsole.Write(table);

@@ -24,15 +24,19 @@ public static class AiaasClientServiceCollectionExtensions
 
         if (options.RabbitMqUri is { } broker)
         {
-            services.AddMassTransit<IAiaasBus>(x => x.UsingRabbitMq((_, cfg) =>
+            services.AddMassTransit<IAiaasBus>(x =>
             {
-                cfg.Host(broker, h => h.ConnectionName("aiaas-client"));
-                cfg.ConfigureJsonSerializerOptions(json =>
+                x.ConfigureUsageTelemetryOptions(o => o.Enabled = false);
+                x.UsingRabbitMq((_, cfg) =>
                 {
-                    json.NumberHandling |= WireJson.NumberHandling;
-                    return json;
+                    cfg.Host(broker, h => h.ConnectionName("aiaas-client"));
+                    cfg.ConfigureJsonSerializerOptions(json =>
+                    {
+                        json.NumberHandling |= WireJson.NumberHandling;
+                        return json;
+                    });
                 });
-            }));
+            });
             services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>()));
         }
         else
