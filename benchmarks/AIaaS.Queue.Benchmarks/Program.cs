@@ -4,12 +4,6 @@ using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Producer;
 using AIaaS.Queue.ResultApi;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -23,8 +17,7 @@ var rounds = int.Parse(args.ElementAtOrDefault(2) ?? "2", CultureInfo.InvariantC
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(10));
 var data = Directory.CreateTempSubdirectory("aiaas-bench-");
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+await using var app = AiaasServer.Build(new Dictionary<string, string?>
 {
     ["Transport:RabbitMqUri"] = broker.ToString(),
     ["Transport:EndpointPrefix"] = $"bench-{Environment.ProcessId}-",
@@ -33,15 +26,9 @@ builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
     ["Store:EmbeddedPath"] = Path.Combine(data.FullName, "aiaas.db"),
     ["Workers:ModelCacheDirectory"] = Path.Combine(data.FullName, "models"),
     ["Workers:PrefetchCount"] = "512",
-    ["Logging:LogLevel:Default"] = "Warning",
 });
-builder.WebHost.UseUrls("http://127.0.0.1:0");
-builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.AddResultApi();
-await using var app = builder.Build();
-app.MapResultApi();
 await app.StartAsync(deadline.Token);
-var apiUrl = new Uri(app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+var apiUrl = app.GetAddress();
 
 var clientBuilder = Host.CreateApplicationBuilder();
 clientBuilder.Logging.SetMinimumLevel(LogLevel.Warning);

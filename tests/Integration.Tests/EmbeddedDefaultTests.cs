@@ -4,10 +4,8 @@ using AIaaS.Queue.Cli;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
+using AIaaS.Queue.ResultApi;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AIaaS.Queue.Integration.Tests;
@@ -23,10 +21,9 @@ public sealed class EmbeddedDefaultTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        _app = Quickstart.BuildEmbeddedServer(_data, []);
+        _app = Quickstart.BuildEmbeddedServer(_data);
         await _app.StartAsync(TestContext.Current.CancellationToken);
-        var url = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        _http = new HttpClient { BaseAddress = new Uri(url) };
+        _http = new HttpClient { BaseAddress = _app.GetAddress() };
     }
 
     public async ValueTask DisposeAsync()

@@ -6,11 +6,7 @@ using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Producer;
 using AIaaS.Queue.ResultApi;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 
@@ -31,7 +27,7 @@ internal static class Quickstart
         var dataDir = new Option<DirectoryInfo>("--data-dir")
         {
             Description = "where the embedded store keeps its file",
-            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), $"aiaas-quickstart-{Environment.ProcessId}")),
+            DefaultValueFactory = _ => new DirectoryInfo(Path.Combine(Path.GetTempPath(), "aiaas-quickstart")),
         };
         var command = new Command("quickstart", "Run the whole system in this process and push predict jobs through it") { jobs, dataDir };
         command.SetAction((parse, ct) => RunAsync(parse.GetValue(jobs), parse.GetValue(dataDir)!, ct));
@@ -46,9 +42,9 @@ internal static class Quickstart
             AnsiConsole.Profile.Width = 140;
         }
 
-        await using var app = BuildEmbeddedServer(dataDir, args: []);
+        await using var app = BuildEmbeddedServer(dataDir);
         await app.StartAsync(cancellationToken);
-        var apiUrl = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var apiUrl = app.GetAddress();
         AnsiConsole.MarkupLineInterpolated($"[bold]AIaaS.Queue quickstart[/]: embedded default, in-memory transport, embedded store at [grey]{dataDir.FullName}[/], workers in this process, ResultApi at {apiUrl}");
 
         var client = app.Services.GetRequiredService<IAiaasClient>();
@@ -101,26 +97,19 @@ internal static class Quickstart
     }
 
     /// <summary>The embedded default as a web application on a free loopback port, with the SDK publishing on its bus.</summary>
-    public static WebApplication BuildEmbeddedServer(DirectoryInfo dataDir, string[] args)
-    {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+    public static WebApplication BuildEmbeddedServer(DirectoryInfo dataDir) => AiaasServer.Build(
+        new Dictionary<string, string?>
         {
             ["Transport:Kind"] = "InMemory",
             ["Store:Kind"] = "Embedded",
             ["Store:EmbeddedPath"] = Path.Combine(dataDir.FullName, "aiaas.db"),
             ["Workers:ModelCacheDirectory"] = Path.Combine(dataDir.FullName, "models"),
-            ["Logging:LogLevel:Default"] = "Warning",
+        },
+        builder =>
+        {
+            builder.Services.AddAiaasClient(_ => { });
+            builder.Services.AddOptions<AiaasClientOptions>().PostConfigure<IServer>((options, server) => options.ApiUrl = server.GetAddress());
         });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddResultApi();
-        builder.Services.AddAiaasClient(_ => { });
-        builder.Services.AddOptions<AiaasClientOptions>().PostConfigure<IServer>((options, server) =>
-            options.ApiUrl = new Uri(server.Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()));
-        var app = builder.Build();
-        app.MapResultApi();
-        return app;
-    }
 
     private static string Format(float[] values) =>
         string.Join(" ", values.Select(v => v.ToString("F2", CultureInfo.InvariantCulture)));

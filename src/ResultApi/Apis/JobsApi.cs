@@ -36,12 +36,8 @@ public static class JobsApi
 
         if (job.Status != JobStatus.Succeeded || job.Outputs is null || job.ModelVersion is null)
         {
-            return TypedResults.Problem(new ProblemDetails
-            {
-                Title = "The job has no output",
-                Detail = job.Status == JobStatus.Failed ? $"The job failed: {job.Error}" : $"The job is {job.Status.ToString().ToLowerInvariant()}.",
-                Status = StatusCodes.Status409Conflict,
-            });
+            return Problems.Create(StatusCodes.Status409Conflict, "The job has no output",
+                job.Status == JobStatus.Failed ? $"The job failed: {job.Error}" : $"The job is {job.Status.ToString().ToLowerInvariant()}.");
         }
 
         return TypedResults.Ok(new JobOutputView { Id = job.JobId, Model = job.Model, ModelVersion = job.ModelVersion.Value, Outputs = job.Outputs });
@@ -96,17 +92,8 @@ public static class JobsApi
         Error = job.Error,
     };
 
-    private static ProblemHttpResult UnknownJob(Guid id) => TypedResults.Problem(new ProblemDetails
-    {
-        Title = "Unknown job",
-        Detail = $"No job with id {id} is known. A job submitted a moment ago may still be on its way to the queue.",
-        Status = StatusCodes.Status404NotFound,
-    });
+    private static ProblemHttpResult UnknownJob(Guid id) => Problems.Create(StatusCodes.Status404NotFound, "Unknown job",
+        $"No job with id {id} is known. A job submitted a moment ago may still be on its way to the queue.");
 
-    private static ProblemHttpResult BadRequest(string detail) => TypedResults.Problem(new ProblemDetails
-    {
-        Title = "Invalid request",
-        Detail = detail,
-        Status = StatusCodes.Status400BadRequest,
-    });
+    private static ProblemHttpResult BadRequest(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid request", detail);
 }

@@ -129,19 +129,9 @@ public static partial class ModelsApi
         Description = record.Description,
     };
 
-    private static ProblemHttpResult UnknownModel(string name) => TypedResults.Problem(new ProblemDetails
-    {
-        Title = "Unknown model",
-        Detail = $"No model '{name}' is registered.",
-        Status = StatusCodes.Status404NotFound,
-    });
+    private static ProblemHttpResult UnknownModel(string name) => Problems.Create(StatusCodes.Status404NotFound, "Unknown model", $"No model '{name}' is registered.");
 
-    private static ProblemHttpResult Invalid(string detail) => TypedResults.Problem(new ProblemDetails
-    {
-        Title = "Invalid model",
-        Detail = detail,
-        Status = StatusCodes.Status400BadRequest,
-    });
+    private static ProblemHttpResult Invalid(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid model", detail);
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
     private static partial Regex ModelName();

@@ -1,11 +1,6 @@
 using AIaaS.Queue.Producer;
 using AIaaS.Queue.ResultApi;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -42,21 +37,14 @@ public class DistributedSystem : IAsyncLifetime
         await Broker.InitializeAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
 
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        _api = AiaasServer.Build(new Dictionary<string, string?>
         {
             ["Transport:RabbitMqUri"] = Broker.Uri.ToString(),
             ["Store:Kind"] = "Embedded",
             ["Store:EmbeddedPath"] = StorePath,
-            ["Logging:LogLevel:Default"] = "Warning",
         });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.AddResultApi();
-        _api = builder.Build();
-        _api.MapResultApi();
         await _api.StartAsync(timeout.Token);
-        ApiUrl = new Uri(_api.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+        ApiUrl = _api.GetAddress();
 
         for (var i = 0; i < WorkerCount; i++)
         {

@@ -1,0 +1,34 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace AIaaS.Queue.ResultApi;
+
+/// <summary>Builds the ResultApi as a web application in code: for the quickstart, tests and benchmarks.</summary>
+public static class AiaasServer
+{
+    /// <summary>The ResultApi with <paramref name="settings"/> over its configuration, listening on a free loopback
+    /// port unless the settings name <c>Urls</c>. Logging defaults to warnings.</summary>
+    public static WebApplication Build(IReadOnlyDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Urls"] = "http://127.0.0.1:0",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.AddResultApi();
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.MapResultApi();
+        return app;
+    }
+
+    /// <summary>The address a started server listens on.</summary>
+    public static Uri GetAddress(this IServer server) =>
+        new(server.Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First());
+
+    /// <inheritdoc cref="GetAddress(IServer)"/>
+    public static Uri GetAddress(this WebApplication app) => app.Services.GetRequiredService<IServer>().GetAddress();
+}
