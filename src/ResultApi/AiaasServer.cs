@@ -16,6 +16,7 @@ public static class AiaasServer
         {
             ["Urls"] = "http://127.0.0.1:0",
             ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
         });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.AddResultApi();
