@@ -28,7 +28,12 @@ if [ -z "${AIAAS_TEST_RABBITMQ:-}" ]; then
     as_root rabbitmq-server -detached
     started_broker=1
   fi
-  timeout 120 rabbitmqctl await_startup >/dev/null
+  # await_startup fails at once until the node has registered with epmd, so ask again until it answers.
+  for attempt in $(seq 1 60); do
+    timeout 120 rabbitmqctl -q await_startup >/dev/null 2>&1 && break
+    [ "$attempt" = 60 ] && { echo "RabbitMQ did not start"; exit 1; }
+    sleep 2
+  done
   # The plugin may have been enabled while the node ran: make sure it is on now.
   as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
   for _ in $(seq 1 60); do
