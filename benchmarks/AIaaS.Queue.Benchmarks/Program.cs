@@ -1,83 +1,169 @@
 using System.Diagnostics;
 using System.Globalization;
+using AIaaS.Queue.Benchmarks;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.ResultApi;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
 
-// Dynamic batching through RabbitMQ: the same model under saturating load, batching on versus max batch size 1,
-// measured side by side in one run (this machine is shared and noisy: only the ratio is meaningful).
-// Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks -- [amqp-uri] [jobs] [rounds]
-var broker = new Uri(args.ElementAtOrDefault(0) ?? "amqp://guest:guest@127.0.0.1:5672/");
-var jobs = int.Parse(args.ElementAtOrDefault(1) ?? "3000", CultureInfo.InvariantCulture);
-var rounds = int.Parse(args.ElementAtOrDefault(2) ?? "2", CultureInfo.InvariantCulture);
-using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-var data = Directory.CreateTempSubdirectory("aiaas-bench-");
+// The system against its ceilings, every figure a ratio taken side by side in one run (the machine is shared and
+// noisy). Workers and the ResultApi run as separate processes on a real RabbitMQ broker (a virtual host of its own).
+// Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick]
+var quick = args.Contains("--quick");
+var jobs = quick ? 600 : 3000;
+var rounds = quick ? 1 : 2;
+using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+var ct = deadline.Token;
+var report = new Report();
 
-await using var app = AiaasServer.Build(new Dictionary<string, string?>
+var small = MlpModel.CreateRandom(4, [32, 32], 3, Activation.Relu, OutputActivation.Softmax, seed: 7);
+var big = MlpModel.CreateRandom(32, [512, 512, 512], 10, Activation.Relu, OutputActivation.Softmax, seed: 1);
+const int MaxBatch = 64;
+const double MaxDelayMs = 5;
+int[] sweep = [1, 2, 4, 8, 16, 32, 64];
+
+await using var broker = new RabbitMqBroker();
+await broker.InitializeAsync();
+await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, ct);
+var client = cluster.Client;
+
+await Register("small-batched", small, MaxBatch, MaxDelayMs);
+await Register("small-single", small, 1, 0);
+foreach (var size in sweep)
 {
-    ["Transport:RabbitMqUri"] = broker.ToString(),
-    ["Transport:EndpointPrefix"] = $"bench-{Environment.ProcessId}-",
-    ["ResultApi:HostWorkers"] = "true",
-    ["Store:Kind"] = "Embedded",
-    ["Store:EmbeddedPath"] = Path.Combine(data.FullName, "aiaas.db"),
-    ["Workers:ModelCacheDirectory"] = Path.Combine(data.FullName, "models"),
-    ["Workers:PrefetchCount"] = "512",
-});
-await app.StartAsync(deadline.Token);
-var apiUrl = app.GetAddress();
-
-var clientBuilder = Host.CreateApplicationBuilder();
-clientBuilder.Logging.SetMinimumLevel(LogLevel.Warning);
-clientBuilder.Services.AddAiaasClient(o => { o.ApiUrl = apiUrl; o.RabbitMqUri = broker; });
-using var clientHost = clientBuilder.Build();
-await clientHost.StartAsync(deadline.Token);
-var client = clientHost.Services.GetRequiredService<IAiaasClient>();
-
-// Big enough that batching matters on a CPU: 32 → 512 → 512 → 512 → 10.
-var mlp = MlpModel.CreateRandom(32, [512, 512, 512], 10, Activation.Relu, OutputActivation.Softmax, seed: 1);
-var onnx = OnnxModelWriter.Write(mlp);
-await client.RegisterModelAsync("bench-batched", new MemoryStream(onnx), new BatchingSettings { MaxBatchSize = 64, MaxQueueDelayMilliseconds = 5 }, cancellationToken: deadline.Token);
-await client.RegisterModelAsync("bench-single", new MemoryStream(onnx), new BatchingSettings { MaxBatchSize = 1, MaxQueueDelayMilliseconds = 0 }, cancellationToken: deadline.Token);
-
-var random = new Random(3);
-var records = Enumerable.Range(0, jobs).Select(_ => Enumerable.Range(0, 32).Select(_ => (float)random.NextDouble()).ToArray()).ToArray();
-
-async Task<(double JobsPerSecond, double MeanBatch)> RunAsync(string model, int count)
-{
-    var stopwatch = Stopwatch.StartNew();
-    var ids = await client.SubmitPredictManyAsync(records.Take(count).Select(r => new PredictRequest { Model = model, Features = r }), deadline.Token);
-    var done = await Task.WhenAll(ids.Select(id => client.WaitForCompletionAsync(id, deadline.Token)));
-    var elapsed = stopwatch.Elapsed.TotalSeconds;
-    if (done.Any(j => j.Status != JobStatus.Succeeded))
-    {
-        throw new InvalidOperationException($"{done.Count(j => j.Status != JobStatus.Succeeded)} jobs did not succeed");
-    }
-
-    return (count / elapsed, done.Average(j => j.BatchSize ?? 0));
+    await Register($"big-{size}", big, size, size == 1 ? 0 : MaxDelayMs);
 }
 
-// Warm up both models (session load, JIT), then alternate so that machine noise hits both alike.
-await RunAsync("bench-batched", 200);
-await RunAsync("bench-single", 200);
-var batched = new List<(double, double)>();
-var single = new List<(double, double)>();
+string[] smallModels = ["small-batched", "small-single"];
+foreach (var name in smallModels.Concat(sweep.Select(s => $"big-{s}")))
+{
+    await Throughput(name, name.StartsWith("small", StringComparison.Ordinal) ? small : big, 100); // load sessions, JIT
+}
+
+// 1. Dynamic batching: the same model under saturating load, batching on versus max batch size 1, alternated.
+var bigOn = new List<double>();
+var bigOff = new List<double>();
+var smallOn = new List<double>();
+var smallOff = new List<double>();
 for (var round = 0; round < rounds; round++)
 {
-    batched.Add(await RunAsync("bench-batched", jobs));
-    single.Add(await RunAsync("bench-single", jobs));
+    bigOn.Add(await Throughput($"big-{MaxBatch}", big, jobs));
+    bigOff.Add(await Throughput("big-1", big, jobs));
+    smallOn.Add(await Throughput("small-batched", small, jobs));
+    smallOff.Add(await Throughput("small-single", small, jobs));
 }
 
-var b = batched.Average(r => r.Item1);
-var s = single.Average(r => r.Item1);
-Console.WriteLine(FormattableString.Invariant($"model 32-512-512-512-10 MLP, {jobs} jobs × {rounds} rounds each, RabbitMQ at {broker.Host}, {Environment.ProcessorCount} cores"));
-Console.WriteLine(FormattableString.Invariant($"batching on (max 64, 5 ms): {b:F0} jobs/s, mean batch {batched.Average(r => r.Item2):F1}"));
-Console.WriteLine(FormattableString.Invariant($"max batch size 1:           {s:F0} jobs/s"));
-Console.WriteLine(FormattableString.Invariant($"ratio: {b / s:F2}x"));
+report.Figure("1. dynamic batching, 32-512-512-512-10 MLP", $"{bigOn.Average():F0} vs {bigOff.Average():F0} jobs/s", bigOn.Average() / bigOff.Average(), 4);
+report.Figure("1. dynamic batching, 4-32-32-3 MLP (quickstart size)", $"{smallOn.Average():F0} vs {smallOff.Average():F0} jobs/s", smallOn.Average() / smallOff.Average(), null);
 
-await clientHost.StopAsync(deadline.Token);
-await app.StopAsync(deadline.Token);
-data.Delete(recursive: true);
+var curve = new List<(int Size, double JobsPerSecond)>();
+foreach (var size in sweep)
+{
+    curve.Add((size, await Throughput($"big-{size}", big, jobs / 2)));
+}
+
+// 2. Queue overhead: one-record predict jobs end to end versus MassTransit publish + empty consume on the same broker.
+var ceiling = await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency: 64, ct);
+var endToEnd = await Throughput("small-batched", small, jobs);
+report.Figure("2. queue overhead: predict jobs end to end / raw MassTransit ceiling", $"{endToEnd:F0} vs {ceiling:F0} msg/s", endToEnd / ceiling, 0.8);
+
+// 3. Bulk scoring arrives with bulk jobs (issue 4).
+report.Missing("3. bulk scoring / direct ONNX Runtime", "bulk jobs are not built yet");
+
+// 4. Latency at half the measured maximum throughput, against max-delay + 3 × one batch's model time.
+var offered = smallOn.Max() / 2;
+var latencies = await OpenLoop("small-batched", small, offered, TimeSpan.FromSeconds(quick ? 4 : 8));
+var batchMs = ModelBatchMilliseconds(small, MaxBatch);
+var p = Percentiles(latencies, 50, 95, 99);
+var bound = MaxDelayMs + 3 * batchMs;
+report.Figure($"4. latency at {offered:F0} jobs/s offered: p50 / p95 / p99 (ms)", $"{p[0]:F1} / {p[1]:F1} / {p[2]:F1}; bound {bound:F1} ms", bound / p[2], 1);
+
+// 5. Footprint and scale-out: peak memory under load, and throughput from one worker process to two.
+var oneWorker = await Throughput($"big-{MaxBatch}", big, jobs);
+await cluster.AddWorkerAsync(ct);
+await Throughput($"big-{MaxBatch}", big, 100);
+var twoWorkers = await Throughput($"big-{MaxBatch}", big, jobs);
+report.Figure("5. scale-out, 32-512-512-512-10 MLP: 2 worker processes / 1", $"{twoWorkers:F0} vs {oneWorker:F0} jobs/s", twoWorkers / oneWorker, null);
+report.Figure("5. peak memory: worker / ResultApi (MiB)",
+    $"{Mib(cluster.Workers[0].PeakMemoryBytes())} / {Mib(cluster.Api.PeakMemoryBytes())}", null, null);
+
+report.Write(jobs, rounds, curve, p, bound);
+return 0;
+
+async Task Register(string name, MlpModel model, int maxBatch, double maxDelay) =>
+    await client.RegisterModelAsync(name, new MemoryStream(OnnxModelWriter.Write(model)),
+        new BatchingSettings { MaxBatchSize = maxBatch, MaxQueueDelayMilliseconds = maxDelay }, cancellationToken: ct);
+
+float[][] Records(MlpModel model, int count)
+{
+    var random = new Random(count);
+    return [.. Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, model.InputSize).Select(_ => (float)random.NextDouble()).ToArray())];
+}
+
+async Task<double> Throughput(string name, MlpModel model, int count)
+{
+    var records = Records(model, count);
+    var stopwatch = Stopwatch.StartNew();
+    var ids = await client.SubmitPredictManyAsync(records.Select(r => new PredictRequest { Model = name, Features = r }), ct);
+    var done = await Task.WhenAll(ids.Select(id => client.WaitForCompletionAsync(id, ct)));
+    var seconds = stopwatch.Elapsed.TotalSeconds;
+    if (done.Any(j => j.Status != JobStatus.Succeeded))
+    {
+        throw new InvalidOperationException($"{name}: {done.Count(j => j.Status != JobStatus.Succeeded)} jobs did not succeed");
+    }
+
+    Console.WriteLine(FormattableString.Invariant($"  {name,-14} {count,5} jobs {count / seconds,8:F0} jobs/s  mean batch {done.Average(j => j.BatchSize ?? 0),5:F1}"));
+    return count / seconds;
+}
+
+// Jobs arrive at a fixed rate whatever the system does (open loop); latency is the stored completion time minus
+// the SDK's submit time, so the client's polling does not count.
+async Task<double[]> OpenLoop(string name, MlpModel model, double rate, TimeSpan duration)
+{
+    var count = (int)(rate * duration.TotalSeconds);
+    var records = Records(model, count);
+    var submissions = new List<Task<Guid>>(count);
+    var stopwatch = Stopwatch.StartNew();
+    for (var i = 0; i < count;)
+    {
+        var due = (int)Math.Min(count, stopwatch.Elapsed.TotalSeconds * rate);
+        for (; i < due; i++)
+        {
+            submissions.Add(client.SubmitPredictAsync(new PredictRequest { Model = name, Features = records[i] }, ct));
+        }
+
+        await Task.Delay(2, ct);
+    }
+
+    var ids = await Task.WhenAll(submissions);
+    var done = await Task.WhenAll(ids.Select(id => client.WaitForCompletionAsync(id, ct)));
+    return [.. done.Select(j => (j.CompletedAt!.Value - j.SubmittedAt).TotalMilliseconds)];
+}
+
+static double ModelBatchMilliseconds(MlpModel model, int batch)
+{
+    using var session = new InferenceSession(OnnxModelWriter.Write(model));
+    var input = new float[batch * model.InputSize];
+    var times = new List<double>();
+    for (var i = 0; i < 220; i++)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input, [batch, model.InputSize]);
+        var stopwatch = Stopwatch.StartNew();
+        using var outputs = session.Run(new RunOptions(), [model.InputName], [value], [model.OutputName]);
+        if (i >= 20)
+        {
+            times.Add(stopwatch.Elapsed.TotalMilliseconds);
+        }
+    }
+
+    return Percentiles([.. times], 50)[0];
+}
+
+static double[] Percentiles(double[] values, params int[] percentiles)
+{
+    var sorted = values.Order().ToArray();
+    return [.. percentiles.Select(p => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100.0 * sorted.Length) - 1)])];
+}
+
+static string Mib(long? bytes) => bytes is null ? "n/a" : (bytes.Value / 1048576.0).ToString("F0", CultureInfo.InvariantCulture);

@@ -10,7 +10,7 @@ namespace AIaaS.Queue.Integration.Tests.Infrastructure;
 /// otherwise the local broker the test script started. Never skipped: without a broker these tests fail.
 /// Each fixture gets a virtual host of its own (through the management API) so that test classes run side by side.
 /// </summary>
-public sealed class RabbitMqBroker : IAsyncLifetime
+public sealed partial class RabbitMqBroker : IAsyncDisposable
 {
     private RabbitMqContainer? _container;
     private HttpClient? _management;

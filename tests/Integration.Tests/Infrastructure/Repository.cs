@@ -15,11 +15,16 @@ internal static class Repository
         return directory ?? throw new InvalidOperationException("AIaaS.Queue.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>The built Workers assembly from the same configuration as this test assembly.</summary>
-    public static string WorkersAssembly()
+    /// <summary>The built Workers assembly from the same configuration as this assembly.</summary>
+    public static string WorkersAssembly() => ServiceAssembly("Workers", "AIaaS.Queue.Workers.dll");
+
+    /// <summary>The built ResultApi assembly from the same configuration as this assembly.</summary>
+    public static string ResultApiAssembly() => ServiceAssembly("ResultApi", "AIaaS.Queue.ResultApi.dll");
+
+    private static string ServiceAssembly(string project, string file)
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<configuration>/net10.0/
-        var path = Path.Combine(Root.FullName, "src", "Workers", "bin", configuration, "net10.0", "AIaaS.Queue.Workers.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException("Build the solution first: the Workers process is started from its build output.", path);
+        var path = Path.Combine(Root.FullName, "src", project, "bin", configuration, "net10.0", file);
+        return File.Exists(path) ? path : throw new FileNotFoundException($"Build the solution first: {project} is started from its build output.", path);
     }
 }

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace AIaaS.Queue.Integration.Tests.Infrastructure;
 
-/// <summary>A real <c>src/Workers</c> process, configured by environment variables as in a deployment.</summary>
+/// <summary>A real <c>src/Workers</c> (or other service) process, configured by environment variables as in a deployment.</summary>
 public sealed class WorkerProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -24,16 +24,28 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static WorkerProcess Start(IReadOnlyDictionary<string, string> environment)
+    public int ProcessId => _process.Id;
+
+    /// <summary>Peak resident memory of the process so far (Linux: VmHWM), or null where it cannot be read.</summary>
+    public long? PeakMemoryBytes()
     {
+        var status = $"/proc/{_process.Id}/status";
+        var line = File.Exists(status) ? File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
+        return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+    }
+
+    /// <summary>Starts the Workers host, or the given service assembly, with <paramref name="environment"/> over its configuration.</summary>
+    public static WorkerProcess Start(IReadOnlyDictionary<string, string> environment, string? assembly = null)
+    {
+        assembly ??= Repository.WorkersAssembly();
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(Repository.WorkersAssembly())!,
+            WorkingDirectory = Path.GetDirectoryName(assembly)!,
         };
-        start.ArgumentList.Add(Repository.WorkersAssembly());
+        start.ArgumentList.Add(assembly);
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
         start.Environment["Logging__Console__FormatterName"] = "simple";
         foreach (var (key, value) in environment)

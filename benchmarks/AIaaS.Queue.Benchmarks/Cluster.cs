@@ -1,0 +1,111 @@
+using System.Net;
+using System.Net.Sockets;
+using AIaaS.Queue.Integration.Tests.Infrastructure;
+using AIaaS.Queue.Producer;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace AIaaS.Queue.Benchmarks;
+
+/// <summary>The distributed layout for measurement: the ResultApi and N workers as separate processes on one broker
+/// (its own queue prefix), sharing an embedded store file; an SDK client in this process.</summary>
+internal sealed class Cluster : IAsyncDisposable
+{
+    private readonly List<WorkerProcess> _workers = [];
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("aiaas-bench-");
+    private readonly Uri _broker;
+    private WorkerProcess _api = null!;
+    private IHost _client = null!;
+
+    private Cluster(Uri broker) => _broker = broker;
+
+    public IAiaasClient Client => _client.Services.GetRequiredService<IAiaasClient>();
+    public WorkerProcess Api => _api;
+    public IReadOnlyList<WorkerProcess> Workers => _workers;
+
+    public static async Task<Cluster> StartAsync(Uri broker, int workers, CancellationToken cancellationToken)
+    {
+        var cluster = new Cluster(broker);
+        var port = FreePort();
+        cluster._api = WorkerProcess.Start(cluster.Settings(new Dictionary<string, string>
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Logging__LogLevel__Default"] = "Warning",
+        }), Repository.ResultApiAssembly());
+        for (var i = 0; i < workers; i++)
+        {
+            await cluster.AddWorkerAsync(cancellationToken);
+        }
+
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddAiaasClient(o =>
+        {
+            o.ApiUrl = new Uri($"http://127.0.0.1:{port}");
+            o.RabbitMqUri = broker;
+        });
+        cluster._client = builder.Build();
+        await cluster._client.StartAsync(cancellationToken);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        while (true)
+        {
+            try
+            {
+                if ((await http.GetAsync("health/ready", cancellationToken)).StatusCode == HttpStatusCode.OK)
+                {
+                    break;
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(200, cancellationToken);
+        }
+
+        return cluster;
+    }
+
+    public Task AddWorkerAsync(CancellationToken cancellationToken)
+    {
+        _workers.Add(WorkerProcess.Start(Settings(new Dictionary<string, string>
+        {
+            ["Workers__WorkerId"] = $"bench-worker-{_workers.Count + 1}",
+            ["Workers__ModelCacheDirectory"] = Path.Combine(_data.FullName, $"models-{_workers.Count + 1}"),
+            ["Workers__PrefetchCount"] = "512",
+            ["Logging__LogLevel__Default"] = "Warning",
+        })));
+        // Workers declare their queues and bind within a few seconds; give the new one time to join.
+        return Task.Delay(TimeSpan.FromSeconds(4), cancellationToken);
+    }
+
+    private Dictionary<string, string> Settings(Dictionary<string, string> extra)
+    {
+        extra["Transport__RabbitMqUri"] = _broker.ToString();
+        extra["Store__Kind"] = "Embedded";
+        extra["Store__EmbeddedPath"] = Path.Combine(_data.FullName, "aiaas.db");
+        extra["MASSTRANSIT_USAGE_TELEMETRY"] = "false";
+        return extra;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _client.StopAsync();
+        _client.Dispose();
+        foreach (var worker in _workers)
+        {
+            await worker.DisposeAsync();
+        }
+
+        await _api.DisposeAsync();
+        _data.Delete(recursive: true);
+    }
+}
