@@ -12,4 +12,7 @@ public sealed record ModelView
     public required IReadOnlyList<TensorSpec> Outputs { get; init; }
     public BatchingSettings? Batching { get; init; }
     public string? Description { get; init; }
+
+    /// <summary>Set on versions registered by a train job.</summary>
+    public ModelTrainingInfo? Training { get; init; }
 }

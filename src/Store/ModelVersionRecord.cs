@@ -10,6 +10,10 @@ public sealed record NewModelVersion
     public required IReadOnlyList<TensorSpec> Outputs { get; init; }
     public BatchingSettings? Batching { get; init; }
     public string? Description { get; init; }
+
+    /// <summary>Set by train jobs. Registration is idempotent on <see cref="ModelTrainingInfo.TrainingJobId"/>: a second
+    /// registration for the same job returns the version the first one made and stores nothing.</summary>
+    public ModelTrainingInfo? Training { get; init; }
 }
 
 /// <summary>A registered, immutable model version. The file itself is read with <see cref="IModelStore.CopyFileToAsync"/>.</summary>
@@ -26,4 +30,6 @@ public sealed record ModelVersionRecord
     public required IReadOnlyList<TensorSpec> Outputs { get; init; }
     public BatchingSettings? Batching { get; init; }
     public string? Description { get; init; }
+
+    public ModelTrainingInfo? Training { get; init; }
 }

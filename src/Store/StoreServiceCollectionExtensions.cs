@@ -29,6 +29,7 @@ public static class StoreServiceCollectionExtensions
             sp.GetService<TimeProvider>()));
         services.TryAddSingleton(sp => (IModelStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (IStoreHealth)sp.GetRequiredService<IJobStore>());
+        services.TryAddSingleton(sp => (ITrainingStore)sp.GetRequiredService<IJobStore>());
 
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return services;

@@ -3,6 +3,7 @@ using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Batching;
 using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Inference;
+using AIaaS.Queue.Workers.Training;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,12 +40,15 @@ public static class WorkersExtensions
         services.TryAddSingleton<BatchExecutor>();
         services.TryAddSingleton<BatcherRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<BatcherRegistry>());
+        services.AddTrainingServices();
         return services;
     }
 
     public static void AddWorkerConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
     {
         bus.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
+        bus.AddConsumer<TrainJobConsumer, TrainJobConsumerDefinition>();
+        bus.AddConsumer<CancelJobConsumer, CancelJobConsumerDefinition>();
         if (configuration.GetValue($"{WorkerOptions.SectionName}:{nameof(WorkerOptions.RegisterQueuedJobs)}", true))
         {
             bus.AddConsumer<JobRegistrationConsumer, JobRegistrationConsumerDefinition>();

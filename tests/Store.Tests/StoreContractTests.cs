@@ -8,7 +8,7 @@ namespace AIaaS.Queue.Store.Tests;
 /// tests keep to their own model names (and far-future times where they list across models) so they never see each
 /// other's data.
 /// </summary>
-public abstract class StoreContractTests : IDisposable
+public abstract partial class StoreContractTests : IDisposable
 {
     private static readonly TimeSpan TestTimeLimit = TimeSpan.FromSeconds(60);
     private readonly CancellationTokenSource _timeout;

@@ -12,7 +12,7 @@ using Spectre.Console;
 namespace AIaaS.Queue.Cli;
 
 /// <summary>The <c>aiaas</c> command line: a thin layer over the SDK, plus the embedded quickstart.</summary>
-internal static class CliApp
+internal static partial class CliApp
 {
     private static readonly JsonSerializerOptions Pretty = new(JsonSerializerDefaults.Web) { WriteIndented = true };
 
@@ -41,6 +41,9 @@ internal static class CliApp
         root.Subcommands.Add(PredictCommand());
         root.Subcommands.Add(StatusCommand());
         root.Subcommands.Add(ModelsCommand());
+        root.Subcommands.Add(TrainCommand());
+        root.Subcommands.Add(CancelCommand());
+        root.Subcommands.Add(EventsCommand());
         return root;
     }
 

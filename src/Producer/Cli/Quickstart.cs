@@ -90,10 +90,95 @@ internal static class Quickstart
         AnsiConsole.MarkupLineInterpolated($"batches: {batches.Count} model calls for {batches.Sum()} jobs, mean size {(batches.Count == 0 ? 0 : batches.Average()):F1}, max {(batches.Count == 0 ? 0 : batches.Max())} (limit 32); sizes {string.Join(" ", histogram)}");
         AnsiConsole.MarkupLineInterpolated($"throughput: {views.Length} jobs in {elapsed.TotalSeconds:F2} s = {views.Length / elapsed.TotalSeconds:F0} jobs/s, submit to completion seen by the SDK");
 
+        // 4. Training: the bundled Iris data, trained in a TorchSharp child process, registered, then scored.
+        var trained = await TrainAndScoreAsync(client, cancellationToken);
+
         await app.StopAsync(cancellationToken);
-        var ok = views.Take(jobCount).All(v => v.Status == JobStatus.Succeeded) && views.Skip(jobCount).All(v => v.Status == JobStatus.Failed);
+        var ok = views.Take(jobCount).All(v => v.Status == JobStatus.Succeeded) && views.Skip(jobCount).All(v => v.Status == JobStatus.Failed)
+            && trained;
         AnsiConsole.MarkupLine(ok ? "[green]quickstart succeeded[/]" : "[red]quickstart found unexpected job states[/]");
         return ok ? 0 : 1;
+    }
+
+    private const string TrainedModelName = "quickstart-iris";
+
+    private static async Task<bool> TrainAndScoreAsync(IAiaasClient client, CancellationToken cancellationToken)
+    {
+        if (FindIris() is not { } iris)
+        {
+            AnsiConsole.MarkupLine("[yellow]training skipped[/]: data/iris.csv not found above this program or the current folder");
+            return true;
+        }
+
+        AnsiConsole.MarkupLineInterpolated($"training an MLP on [grey]{iris.FullName}[/] (Fisher's Iris, 150 rows) with the default settings");
+        DatasetView dataset;
+        await using (var stream = iris.OpenRead())
+        {
+            dataset = await client.UploadDatasetAsync(iris.Name, stream, cancellationToken);
+        }
+
+        var jobId = await client.SubmitTrainAsync(new TrainRequest
+        {
+            Model = TrainedModelName,
+            Dataset = new TrainingDataset { FileId = dataset.Id },
+            LabelColumn = "species",
+        }, cancellationToken);
+        var job = await TrainingProgressView.WatchAsync(client, jobId, cancellationToken);
+        if (job.Status != JobStatus.Succeeded)
+        {
+            return false;
+        }
+
+        var model = (await client.ListModelsAsync(cancellationToken)).Single(m => m.Name == TrainedModelName && m.Version == job.ModelVersion);
+        var metrics = model.Training!.Metrics;
+        AnsiConsole.MarkupLineInterpolated(
+            $"registered [green]{model.Name}[/] v{model.Version}: val accuracy {metrics["val_accuracy"]:F3}, {metrics["epochs_run"]} epochs at {metrics["epochs_per_second"]:F0} epochs/s, ONNX Runtime vs TorchSharp max diff {metrics["onnx_max_abs_diff"]:G2}, data {model.Training.DatasetFingerprint[..19]}…");
+
+        // Score every flower with the trained model through the predict path (batched like any other model).
+        var rows = File.ReadLines(iris.FullName).Skip(1).Where(l => l.Length > 0).Select(l => l.Split(',')).ToList();
+        var requests = rows.Select(r => new PredictRequest
+        {
+            Model = TrainedModelName,
+            ModelVersion = job.ModelVersion,
+            Features = [.. r.Take(4).Select(v => float.Parse(v, CultureInfo.InvariantCulture))],
+        }).ToList();
+        var ids = await client.SubmitPredictManyAsync(requests, cancellationToken);
+        await Task.WhenAll(ids.Select(id => client.WaitForCompletionAsync(id, cancellationToken)));
+        var classes = model.Training.ClassLabels!;
+        var correct = 0;
+        var table = new Table().AddColumns("flower", "features", "predicted", "probability");
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var p = (await client.GetOutputAsync(ids[i], cancellationToken)).Outputs["output"].Data;
+            var best = Array.IndexOf(p, p.Max());
+            correct += classes[best] == rows[i][4] ? 1 : 0;
+            if (i % 50 is 0 or 25)
+            {
+                table.AddRow(new[] { $"#{i + 1} {rows[i][4]}", Format(requests[i].Features!), classes[best], p[best].ToString("F3", CultureInfo.InvariantCulture) }
+                    .Select(cell => new Text(cell)));
+            }
+        }
+
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated($"scored all {ids.Count} flowers with the trained model: {correct} correct ({(double)correct / ids.Count:P1})");
+        return correct >= 0.9 * ids.Count;
+    }
+
+    private static FileInfo? FindIris()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = new FileInfo(Path.Combine(dir.FullName, "data", "iris.csv"));
+                if (candidate.Exists)
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The embedded default as a web application on a free loopback port, with the SDK publishing on its bus.</summary>

@@ -132,6 +132,60 @@ internal sealed class AiaasClient(
         return await ReadAsync<List<ModelView>>(response, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<Guid> SubmitTrainAsync(TrainRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (string.IsNullOrWhiteSpace(request.Model))
+        {
+            throw new ArgumentException("Model is required.", nameof(request));
+        }
+
+        if (string.IsNullOrWhiteSpace(request.LabelColumn))
+        {
+            throw new ArgumentException("LabelColumn is required.", nameof(request));
+        }
+
+        ArgumentNullException.ThrowIfNull(request.Dataset, nameof(request.Dataset));
+        var jobId = request.JobId ?? Guid.CreateVersion7();
+        await publisher.PublishAsync(new SubmitTrainJob
+        {
+            JobId = jobId,
+            Model = request.Model,
+            Dataset = request.Dataset,
+            LabelColumn = request.LabelColumn,
+            FeatureColumns = request.FeatureColumns,
+            Task = request.Task,
+            Architecture = request.Architecture ?? new TrainingArchitecture(),
+            Hyperparameters = request.Hyperparameters ?? new TrainingHyperparameters(),
+            TimeoutSeconds = request.Timeout?.TotalSeconds ?? 3600,
+            SubmittedAt = time.GetUtcNow(),
+        }, jobId, cancellationToken).ConfigureAwait(false);
+        return jobId;
+    }
+
+    public async Task<DatasetView> UploadDatasetAsync(string name, Stream content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        using var body = new StreamContent(content);
+        body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await http.PostAsync($"v1/datasets?name={Uri.EscapeDataString(name)}", body, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<DatasetView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<JobEventView>> GetJobEventsAsync(Guid jobId, long afterSequence = 0, CancellationToken cancellationToken = default)
+    {
+        using var response = await http.GetAsync($"v1/jobs/{jobId}/events?after={afterSequence}", cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound)
+        {
+            return [];
+        }
+
+        return await ReadAsync<List<JobEventView>>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task CancelAsync(Guid jobId, CancellationToken cancellationToken = default) =>
+        publisher.PublishAsync(new CancelJob { JobId = jobId, RequestedAt = time.GetUtcNow() }, Guid.NewGuid(), cancellationToken);
+
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (!response.IsSuccessStatusCode)

@@ -34,4 +34,19 @@ public interface IAiaasClient
 
     /// <summary>Every registered model version.</summary>
     Task<IReadOnlyList<ModelView>> ListModelsAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Publishes a train job and returns its id once the broker has confirmed it. The job id is the
+    /// idempotency key: submitting the same id again trains and registers at most one model version.</summary>
+    Task<Guid> SubmitTrainAsync(TrainRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Uploads a CSV (with a header line) or JSON-lines file for training; use the returned id in
+    /// <see cref="TrainingDataset.FileId"/>.</summary>
+    Task<DatasetView> UploadDatasetAsync(string name, Stream content, CancellationToken cancellationToken = default);
+
+    /// <summary>A job's history after <paramref name="afterSequence"/>: lifecycle changes and, for train jobs, per-epoch metrics.</summary>
+    Task<IReadOnlyList<JobEventView>> GetJobEventsAsync(Guid jobId, long afterSequence = 0, CancellationToken cancellationToken = default);
+
+    /// <summary>Asks for a job to be cancelled: a queued job never starts, a running train job's process is ended within seconds.
+    /// Wait for the job to see its final state.</summary>
+    Task CancelAsync(Guid jobId, CancellationToken cancellationToken = default);
 }

@@ -9,6 +9,9 @@ public interface IAiaasBus : IBus;
 internal interface IJobPublisher
 {
     Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken);
+
+    /// <summary>Publishes any other command; <paramref name="messageId"/> is the job id, as for predict jobs.</summary>
+    Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class;
 }
 
 /// <summary>Publishes on a bus: the SDK's own RabbitMQ bus, or the host's bus in the embedded default.</summary>
@@ -17,6 +20,9 @@ internal sealed class BusJobPublisher(IPublishEndpoint bus) : IJobPublisher
     public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
         // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
         bus.Publish(job, context => context.MessageId = job.JobId, cancellationToken);
+
+    public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
+        bus.Publish(message, context => context.MessageId = messageId, cancellationToken);
 }
 
 /// <summary>Publishes through the host's own bus, resolved at first use so that read-only clients need no bus at all.</summary>
@@ -28,4 +34,7 @@ internal sealed class HostBusJobPublisher(IServiceProvider services) : IJobPubli
 
     public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
         _publisher.Value.PublishAsync(job, cancellationToken);
+
+    public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
+        _publisher.Value.PublishAsync(message, messageId, cancellationToken);
 }

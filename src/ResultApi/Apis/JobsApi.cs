@@ -16,6 +16,9 @@ public static class JobsApi
         api.MapGet("/{id:guid}/output", GetJobOutput).WithName("GetJobOutput").WithSummary("A succeeded job's outputs.");
         api.MapGet("/", ListJobs).WithName("ListJobs").WithSummary("Jobs newest first, filtered by status, model and kind; cursor-paged.");
         api.MapPost("/lookup", LookupJobs).WithName("LookupJobs").WithSummary("The state of many jobs at once; unknown ids are left out.");
+        api.MapGet("/{id:guid}/events", GetJobEvents).WithName("GetJobEvents")
+            .WithSummary("A job's history, oldest first: lifecycle changes and, for train jobs, one entry per epoch with its metrics.");
+        app.MapDatasetsApi();
         return app;
     }
 
@@ -73,6 +76,23 @@ public static class JobsApi
 
         var found = await jobs.GetManyAsync(request.Ids.Distinct().ToArray(), includeOutputs: false, cancellationToken);
         return TypedResults.Ok<IReadOnlyList<JobView>>(found.Select(j => j.ToView()).ToArray());
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<JobEventView>>, ProblemHttpResult>> GetJobEvents(
+        Guid id, IJobStore jobs, ITrainingStore training, CancellationToken cancellationToken, long after = 0, int limit = 1000)
+    {
+        if (limit is < 1 or > 10_000)
+        {
+            return BadRequest("limit must be between 1 and 10000.");
+        }
+
+        var events = await training.ListJobEventsAsync(id, after, limit, cancellationToken);
+        if (events.Count == 0 && after == 0 && await jobs.GetAsync(id, cancellationToken) is null)
+        {
+            return UnknownJob(id);
+        }
+
+        return TypedResults.Ok(events);
     }
 
     internal static JobView ToView(this JobRecord job) => new()

@@ -127,6 +127,7 @@ public static partial class ModelsApi
         Outputs = record.Outputs,
         Batching = record.Batching,
         Description = record.Description,
+        Training = record.Training,
     };
 
     private static ProblemHttpResult UnknownModel(string name) => Problems.Create(StatusCodes.Status404NotFound, "Unknown model", $"No model '{name}' is registered.");

@@ -112,6 +112,12 @@ internal sealed class ModelDocument
     /// <summary>The GridFS file in bucket "models".</summary>
     public ObjectId FileId { get; set; }
 
+    /// <summary>The train job that registered this version; unique where set, which makes registration idempotent.</summary>
+    public Guid? TrainingJobId { get; set; }
+
+    /// <summary>JSON of <see cref="ModelTrainingInfo"/>: read and written whole, never queried field by field.</summary>
+    public string? Training { get; set; }
+
     public ModelVersionRecord ToRecord() => new()
     {
         Name = Name,
@@ -123,6 +129,7 @@ internal sealed class ModelDocument
         Outputs = Outputs.ConvertAll(o => o.ToSpec()),
         Batching = Batching?.ToSettings(),
         Description = Description,
+        Training = Training is null ? null : System.Text.Json.JsonSerializer.Deserialize<ModelTrainingInfo>(Training, StoreJson.Options),
     };
 }
 

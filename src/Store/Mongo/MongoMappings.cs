@@ -58,6 +58,9 @@ internal static class MongoMappings
             map.MapMember(d => d.Batching).SetElementName("batching").SetIgnoreIfNull(true);
             map.MapMember(d => d.Description).SetElementName("description").SetIgnoreIfNull(true);
             map.MapMember(d => d.FileId).SetElementName("fileId");
+            map.MapMember(d => d.TrainingJobId).SetElementName("trainingJobId").SetIgnoreIfNull(true)
+                .SetSerializer(new NullableSerializer<Guid>(guid));
+            map.MapMember(d => d.Training).SetElementName("training").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 

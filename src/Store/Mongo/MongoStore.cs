@@ -8,7 +8,7 @@ namespace AIaaS.Queue.Store;
 /// The distributed store: jobs in collection "jobs" (_id is the JobId as a standard UUID), model versions in
 /// "models" (unique on name and version), model files in the GridFS bucket "models".
 /// </summary>
-public sealed class MongoStore : IJobStore, IModelStore, IStoreHealth, IDisposable
+public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, IDisposable
 {
     private const string JobsCollection = "jobs";
     private const string ModelsCollection = "models";
@@ -211,6 +211,10 @@ public sealed class MongoStore : IJobStore, IModelStore, IStoreHealth, IDisposab
         ArgumentNullException.ThrowIfNull(content);
         ArgumentException.ThrowIfNullOrWhiteSpace(model.Name);
         await EnsureIndexesAsync(cancellationToken);
+        if (model.Training is { } training && await FindByTrainingJobAsync(training.TrainingJobId, cancellationToken) is { } registered)
+        {
+            return registered.ToRecord();
+        }
 
         // The file goes first, so a version is never visible before its file is complete.
         var fileId = ObjectId.GenerateNewId();
@@ -239,11 +243,25 @@ public sealed class MongoStore : IJobStore, IModelStore, IStoreHealth, IDisposab
             Batching = model.Batching is null ? null : BatchingDocument.From(model.Batching),
             Description = model.Description,
             FileId = fileId,
+            TrainingJobId = model.Training?.TrainingJobId,
+            Training = model.Training is null ? null : System.Text.Json.JsonSerializer.Serialize(model.Training, StoreJson.Options),
         };
 
         try
         {
             await InsertNextVersionAsync(document, cancellationToken);
+        }
+        catch (MongoWriteException ex) when (ex.WriteError?.Category == ServerErrorCategory.DuplicateKey && model.Training is not null)
+        {
+            // Another attempt of the same train job registered first: its version stands, this file goes.
+            await DeleteFileQuietlyAsync(fileId);
+            var raced = await FindByTrainingJobAsync(model.Training.TrainingJobId, cancellationToken);
+            if (raced is null)
+            {
+                throw;
+            }
+
+            return raced.ToRecord();
         }
         catch
         {
@@ -275,6 +293,11 @@ public sealed class MongoStore : IJobStore, IModelStore, IStoreHealth, IDisposab
             }
             catch (MongoWriteException ex) when (ex.WriteError?.Category == ServerErrorCategory.DuplicateKey && attempt < MaxVersionAttempts)
             {
+                // The training-job index refuses a second version of one train job: that is final, not a version race.
+                if (document.TrainingJobId is { } trainingJobId && await FindByTrainingJobAsync(trainingJobId, cancellationToken) is not null)
+                {
+                    throw;
+                }
             }
         }
     }
@@ -398,6 +421,7 @@ public sealed class MongoStore : IJobStore, IModelStore, IStoreHealth, IDisposab
                     Builders<ModelDocument>.IndexKeys.Ascending(d => d.Name).Ascending(d => d.Version),
                     new CreateIndexOptions { Name = "name_version", Unique = true }),
                 cancellationToken: cancellationToken);
+            await EnsureTrainingIndexesAsync(cancellationToken);
 
             _indexesReady = true;
         }

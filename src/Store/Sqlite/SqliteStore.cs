@@ -12,7 +12,7 @@ namespace AIaaS.Queue.Store;
 /// Jobs keep their filter and paging keys in indexed columns and their outputs as JSON; model files are
 /// streamed in and out as 1 MiB BLOB chunks, so no file is ever held in memory whole.
 /// </summary>
-public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposable
+public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, IDisposable
 {
     private const int ChunkSize = 1024 * 1024;
     private const int BusyTimeoutSeconds = 30;
@@ -286,7 +286,7 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
 
     // ---- models ----
 
-    private const string ModelColumns = "name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description";
+    private const string ModelColumns = "name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, training";
 
     private const string GetVersionSql = $"SELECT {ModelColumns} FROM model_versions WHERE name = $name AND version = $version";
     private const string GetLatestVersionSql = $"SELECT {ModelColumns} FROM model_versions WHERE name = $name ORDER BY version DESC LIMIT 1";
@@ -312,13 +312,18 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
             // process or another, can take the same number; the primary key would refuse it anyway.
             var version = await WriteAsync(connection, (connection, transaction) =>
             {
+                if (model.Training is { } training && FindVersionByTrainingJob(connection, transaction, training.TrainingJobId) is { } existing)
+                {
+                    return -existing;
+                }
+
                 var next = ExecuteScalar<long>(connection, transaction,
                     "SELECT COALESCE(MAX(version), 0) + 1 FROM model_versions WHERE name = $name", ("$name", model.Name));
                 using var insert = connection.CreateCommand();
                 insert.Transaction = transaction;
                 insert.CommandText = """
-                    INSERT INTO model_versions (name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, file_id)
-                    VALUES ($name, $version, $created_at, $size_bytes, $sha256, $inputs, $outputs, $batching, $description, $file_id)
+                    INSERT INTO model_versions (name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, file_id, training_job_id, training)
+                    VALUES ($name, $version, $created_at, $size_bytes, $sha256, $inputs, $outputs, $batching, $description, $file_id, $training_job_id, $training)
                     """;
                 insert.Parameters.AddWithValue("$name", model.Name);
                 insert.Parameters.AddWithValue("$version", next);
@@ -331,9 +336,21 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
                     model.Batching is null ? DBNull.Value : JsonSerializer.Serialize(model.Batching, StoreJson.Options));
                 insert.Parameters.AddWithValue("$description", (object?)model.Description ?? DBNull.Value);
                 insert.Parameters.AddWithValue("$file_id", fileId);
+                insert.Parameters.AddWithValue("$training_job_id",
+                    model.Training is null ? DBNull.Value : JobCursor.GuidBytes(model.Training.TrainingJobId));
+                insert.Parameters.AddWithValue("$training",
+                    model.Training is null ? DBNull.Value : JsonSerializer.Serialize(model.Training, StoreJson.Options));
                 insert.ExecuteNonQuery();
                 return checked((int)next);
             }, cancellationToken);
+
+            if (version < 0)
+            {
+                // This training job registered its model before (a retried attempt): keep that version, drop this file.
+                await DeleteFileAsync(connection, fileId);
+                return await GetVersionAsync(model.Name, -version, cancellationToken)
+                    ?? throw new InvalidOperationException($"Model '{model.Name}' version {-version} vanished.");
+            }
 
             return new ModelVersionRecord
             {
@@ -346,6 +363,7 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
                 Outputs = model.Outputs,
                 Batching = model.Batching,
                 Description = model.Description,
+                Training = model.Training,
             };
         }
         catch
@@ -524,6 +542,7 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
         Outputs = JsonSerializer.Deserialize<List<TensorSpec>>(reader.GetString(6), StoreJson.Options) ?? [],
         Batching = reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<BatchingSettings>(reader.GetString(7), StoreJson.Options),
         Description = reader.IsDBNull(8) ? null : reader.GetString(8),
+        Training = reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<ModelTrainingInfo>(reader.GetString(9), StoreJson.Options),
     };
 
     // ---- health ----
@@ -538,7 +557,7 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
 
     // ---- plumbing ----
 
-    private const string SchemaSql = """
+    private const string SchemaSql = $$"""
         CREATE TABLE IF NOT EXISTS jobs (
             id            BLOB    NOT NULL PRIMARY KEY, -- 16 bytes, RFC 4122 order (see JobCursor)
             kind          TEXT    NOT NULL,
@@ -570,6 +589,8 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
             data    BLOB    NOT NULL,
             PRIMARY KEY (file_id, seq)
         );
+        {{TrainingSchemaSql}}
+
         CREATE TABLE IF NOT EXISTS model_versions (
             name        TEXT    NOT NULL,
             version     INTEGER NOT NULL,
@@ -586,9 +607,11 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
 
         DELETE FROM model_file_chunks WHERE file_id IN (
             SELECT f.id FROM model_files f
-            WHERE f.created_at < $orphaned_before AND NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.file_id = f.id));
+            WHERE f.created_at < $orphaned_before AND NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.file_id = f.id)
+                AND NOT EXISTS (SELECT 1 FROM datasets d WHERE d.file_id = f.id));
         DELETE FROM model_files
-            WHERE created_at < $orphaned_before AND NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.file_id = model_files.id);
+            WHERE created_at < $orphaned_before AND NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.file_id = model_files.id)
+                AND NOT EXISTS (SELECT 1 FROM datasets d WHERE d.file_id = model_files.id);
         """;
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -652,7 +675,9 @@ public sealed class SqliteStore : IJobStore, IModelStore, IStoreHealth, IDisposa
                 schema.Transaction = transaction;
                 schema.CommandText = SchemaSql;
                 schema.Parameters.AddWithValue("$orphaned_before", (_time.GetUtcNow() - OrphanedFileAge).UtcTicks);
-                return schema.ExecuteNonQuery();
+                var changed = schema.ExecuteNonQuery();
+                MigrateModelVersionsForTraining(connection, transaction);
+                return changed;
             }, cancellationToken);
 
             _schemaReady = true;

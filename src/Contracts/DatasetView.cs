@@ -1,0 +1,11 @@
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>A data file uploaded for training (<c>POST /v1/datasets</c>); pass <see cref="Id"/> as <see cref="TrainingDataset.FileId"/>.</summary>
+public sealed record DatasetView
+{
+    public required string Id { get; init; }
+    public required string Name { get; init; }
+    public required long SizeBytes { get; init; }
+    public required string Sha256 { get; init; }
+    public required DateTimeOffset CreatedAt { get; init; }
+}

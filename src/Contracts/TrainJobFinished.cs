@@ -1,0 +1,13 @@
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>Event: a train job reached its final state; on success <see cref="ModelVersion"/> is the registered version.</summary>
+public sealed record TrainJobFinished
+{
+    public required Guid JobId { get; init; }
+    public required string Model { get; init; }
+    public required JobStatus Status { get; init; }
+    public int? ModelVersion { get; init; }
+    public string? Error { get; init; }
+    public IReadOnlyDictionary<string, double>? Metrics { get; init; }
+    public required DateTimeOffset FinishedAt { get; init; }
+}

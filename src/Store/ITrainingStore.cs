@@ -1,0 +1,58 @@
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.Store;
+
+/// <summary>
+/// Train jobs as a work queue with leases, their event history, and uploaded data files. Workers claim a queued job,
+/// hold it by renewing a short lease while it runs, and finish it; a job whose lease ran out (its worker died) is
+/// claimed again, up to a limit of attempts. Holding a lease instead of an unacknowledged message keeps long
+/// training runs clear of the broker's consumer timeout.
+/// </summary>
+public interface ITrainingStore
+{
+    /// <summary>Records a submitted train job as queued (job row, request and a "queued" event) unless its id is known;
+    /// returns false for a known id, which makes a repeated submission a no-op.</summary>
+    Task<bool> EnqueueTrainJobAsync(SubmitTrainJob request, CancellationToken cancellationToken = default);
+
+    /// <summary>Claims the oldest train job that is queued, or running under a lease that ran out, for
+    /// <paramref name="workerId"/>: marks it running, counts the attempt and leases it until now + <paramref name="lease"/>.
+    /// A job that would exceed <paramref name="maxAttempts"/> is failed instead, with the reason. Null when none is waiting.</summary>
+    Task<TrainJobClaim?> ClaimTrainJobAsync(string workerId, TimeSpan lease, int maxAttempts, CancellationToken cancellationToken = default);
+
+    /// <summary>Extends the lease of a job this worker holds; returns whether it still holds it and whether a cancel was asked for.</summary>
+    Task<TrainLeaseState> RenewTrainLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives a held job back to the queue (for example after its training process crashed) so another attempt can claim it.</summary>
+    Task ReleaseTrainJobAsync(Guid jobId, string workerId, string reason, CancellationToken cancellationToken = default);
+
+    /// <summary>Asks for a job to stop. A queued train job is cancelled at once; a running one is flagged for its worker.
+    /// Returns the job's status after the request, or null for an unknown job.</summary>
+    Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes a held train job's final state, unless the lease moved to another worker (returns false then).</summary>
+    Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>Appends events to a job's history, numbering them after the last stored one.</summary>
+    Task AppendJobEventsAsync(Guid jobId, IReadOnlyList<JobEventView> events, CancellationToken cancellationToken = default);
+
+    /// <summary>A job's events with a sequence number above <paramref name="afterSequence"/>, oldest first.</summary>
+    Task<IReadOnlyList<JobEventView>> ListJobEventsAsync(Guid jobId, long afterSequence = 0, int limit = 1000,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>The model version a train job registered, if any (registration is idempotent on the job id).</summary>
+    Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores an uploaded data file (streamed) and returns its id.</summary>
+    Task<DatasetView> AddDatasetAsync(string name, Stream content, CancellationToken cancellationToken = default);
+
+    Task<DatasetView?> GetDatasetAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Copies a data file to <paramref name="destination"/>; throws <see cref="KeyNotFoundException"/> for an unknown id.</summary>
+    Task CopyDatasetToAsync(string id, Stream destination, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A train job a worker now holds.</summary>
+public sealed record TrainJobClaim(SubmitTrainJob Request, int Attempt, string? PreviousAttemptError);
+
+public readonly record struct TrainLeaseState(bool Held, bool CancelRequested);

@@ -1,0 +1,532 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Onnx;
+using AIaaS.Queue.Store;
+using MassTransit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Workers.Training;
+
+/// <summary>
+/// Runs train jobs claimed from the store, one child process each: writes the request and data to a working folder,
+/// starts the child, turns its stdout lines into job events, renews the job's lease, and ends the child on cancel or
+/// timeout. On success it registers the ONNX model (idempotently, keyed by the job id) and then finishes the job.
+/// A child that dies without a result gives the job back for another attempt, up to <see cref="TrainingOptions.MaxAttempts"/>.
+/// </summary>
+internal sealed partial class TrainingRunner(
+    IServiceProvider services,
+    ITrainingStore training,
+    IModelStore models,
+    TrainingChildLauncher launcher,
+    IOptions<TrainingOptions> trainingOptions,
+    IOptions<WorkerOptions> workerOptions,
+    TimeProvider time,
+    ILogger<TrainingRunner> logger) : BackgroundService
+{
+    private static readonly JsonSerializerOptions ChildJson = new(WireJson.Options) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
+    private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
+    private readonly TrainingOptions _options = trainingOptions.Value;
+    private string WorkerId => workerOptions.Value.WorkerId;
+
+    /// <summary>Look for queued work now rather than at the next poll.</summary>
+    public void Wake() => _wake.Release();
+
+    /// <summary>Ends the child of a job this worker runs; false when it runs elsewhere (its worker sees the store's flag).</summary>
+    public bool CancelLocal(Guid jobId)
+    {
+        if (_running.TryGetValue(jobId, out var cancel))
+        {
+            cancel.Cancel();
+            return true;
+        }
+
+        return false;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+
+        logger.LogInformation("Train jobs: up to {Jobs} at once, child started with {Launcher}", _options.MaxConcurrentJobs, launcher.Description);
+        var slots = new SemaphoreSlim(_options.MaxConcurrentJobs, _options.MaxConcurrentJobs);
+        var tasks = new List<Task>();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
+            TrainJobClaim? claim = null;
+            try
+            {
+                claim = await training.ClaimTrainJobAsync(WorkerId, _options.Lease, _options.MaxAttempts, stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.LogWarning(ex, "Could not look for train jobs; trying again");
+            }
+
+            if (claim is null)
+            {
+                slots.Release();
+                try
+                {
+                    await _wake.WaitAsync(_options.PollInterval, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            tasks.RemoveAll(t => t.IsCompleted);
+            tasks.Add(Task.Run(async () =>
+            {
+                try
+                {
+                    await RunAsync(claim, stoppingToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    slots.Release();
+                }
+            }, CancellationToken.None));
+        }
+
+        // Children are ended on shutdown; their jobs' leases run out and another worker takes them over.
+        await Task.WhenAll(tasks).ConfigureAwait(false);
+    }
+
+    private async Task RunAsync(TrainJobClaim claim, CancellationToken stoppingToken)
+    {
+        var job = claim.Request;
+        var directory = Path.Combine(_options.WorkDirectory, $"{job.JobId:N}-{claim.Attempt}");
+        using var cancel = new CancellationTokenSource();
+        _running[job.JobId] = cancel;
+        try
+        {
+            await RunAttemptAsync(claim, directory, cancel, stoppingToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            logger.LogError(ex, "Train job {JobId} failed in the worker", job.JobId);
+            await FinishAsync(job, JobStatus.Failed, null, null, $"The worker failed running the job: {ex.Message}", null).ConfigureAwait(false);
+        }
+        finally
+        {
+            _running.TryRemove(job.JobId, out _);
+            try
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+
+    private async Task RunAttemptAsync(TrainJobClaim claim, string directory, CancellationTokenSource cancel, CancellationToken stoppingToken)
+    {
+        var job = claim.Request;
+
+        // An earlier attempt may have registered the model and died before finishing the job: the model stands.
+        if (await training.GetVersionByTrainingJobAsync(job.JobId, stoppingToken).ConfigureAwait(false) is { } registered)
+        {
+            await FinishAsync(job, JobStatus.Succeeded, registered.Version, registered.Training?.Device, null, registered.Training?.Metrics).ConfigureAwait(false);
+            return;
+        }
+
+        Directory.CreateDirectory(directory);
+        var specPath = Path.Combine(directory, "spec.json");
+        await File.WriteAllTextAsync(specPath, JsonSerializer.Serialize(job, WireJson.Options), stoppingToken).ConfigureAwait(false);
+        string dataPath;
+        try
+        {
+            dataPath = await WriteDataAsync(job, directory, stoppingToken).ConfigureAwait(false);
+        }
+        catch (KeyNotFoundException ex)
+        {
+            await FinishAsync(job, JobStatus.Failed, null, null, $"Invalid training data: {ex.Message}", null).ConfigureAwait(false);
+            return;
+        }
+
+        var fingerprint = await FingerprintAsync(dataPath, stoppingToken).ConfigureAwait(false);
+        var start = launcher.CreateStartInfo(["--job", job.JobId.ToString(), "--spec", specPath, "--data", dataPath, "--out", Path.Combine(directory, "out")]);
+        using var process = new Process { StartInfo = start };
+        var stderr = new ConcurrentQueue<string>();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                stderr.Enqueue(e.Data);
+                while (stderr.Count > 40 && stderr.TryDequeue(out string? _))
+                {
+                }
+            }
+        };
+
+        process.Start();
+        process.BeginErrorReadLine();
+        logger.LogInformation("Train job {JobId} attempt {Attempt}: training process {Pid} started", job.JobId, claim.Attempt, process.Id);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(job.TimeoutSeconds));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, timeout.Token, stoppingToken);
+        using var kill = stop.Token.Register(() => KillQuietly(process));
+
+        var pending = new List<JobEventView>();
+        var flushGate = new object();
+        ChildLine? result = null;
+        var lostLease = false;
+        var heartbeat = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(_options.HeartbeatInterval, stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                try
+                {
+                    List<JobEventView> batch;
+                    lock (flushGate)
+                    {
+                        batch = [.. pending];
+                        pending.Clear();
+                    }
+
+                    await training.AppendJobEventsAsync(job.JobId, batch, CancellationToken.None).ConfigureAwait(false);
+                    var lease = await training.RenewTrainLeaseAsync(job.JobId, WorkerId, _options.Lease, CancellationToken.None).ConfigureAwait(false);
+                    if (!lease.Held)
+                    {
+                        lostLease = true;
+                        cancel.Cancel();
+                    }
+                    else if (lease.CancelRequested)
+                    {
+                        cancel.Cancel();
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.LogWarning(ex, "Train job {JobId}: heartbeat failed", job.JobId);
+                }
+            }
+        }, CancellationToken.None);
+
+        var bus = services.GetService<IBus>();
+        string? device = null;
+        while (await process.StandardOutput.ReadLineAsync(CancellationToken.None).ConfigureAwait(false) is { } line)
+        {
+            if (!line.StartsWith('{') || Parse(line) is not { } message)
+            {
+                continue; // native libraries print their own lines
+            }
+
+            switch (message.Type)
+            {
+                case "loaded":
+                    lock (flushGate)
+                    {
+                        pending.Add(new JobEventView
+                        {
+                            Sequence = 0,
+                            Type = "data-loaded",
+                            At = time.GetUtcNow(),
+                            Message = $"{message.Rows} rows, features {string.Join(", ", message.FeatureColumns ?? [])}"
+                                + (message.ClassLabels is { } classes ? $", classes {string.Join(", ", classes)}" : ""),
+                        });
+                    }
+
+                    break;
+                case "epoch":
+                    lock (flushGate)
+                    {
+                        pending.Add(new JobEventView
+                        {
+                            Sequence = 0,
+                            Type = "epoch",
+                            At = time.GetUtcNow(),
+                            Epoch = message.Epoch,
+                            Epochs = message.Epochs,
+                            TrainLoss = message.TrainLoss,
+                            ValidationLoss = message.ValidationLoss,
+                            ValidationAccuracy = message.ValidationAccuracy,
+                            ValidationRmse = message.ValidationRmse,
+                            LearningRate = message.LearningRate,
+                            ElapsedSeconds = message.ElapsedSeconds,
+                        });
+                    }
+
+                    if (bus is not null)
+                    {
+                        _ = PublishQuietly(bus, new TrainingProgressed
+                        {
+                            JobId = job.JobId,
+                            Epoch = message.Epoch ?? 0,
+                            Epochs = message.Epochs ?? 0,
+                            TrainLoss = message.TrainLoss ?? double.NaN,
+                            ValidationLoss = message.ValidationLoss ?? double.NaN,
+                            ValidationAccuracy = message.ValidationAccuracy,
+                            ValidationRmse = message.ValidationRmse,
+                            LearningRate = message.LearningRate ?? 0,
+                            ElapsedSeconds = message.ElapsedSeconds ?? 0,
+                            At = time.GetUtcNow(),
+                        });
+                    }
+
+                    break;
+                case "succeeded" or "failed":
+                    result = message;
+                    device = message.Device ?? device;
+                    break;
+                default:
+                    break;
+            }
+        }
+
+        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        await heartbeat.ConfigureAwait(false);
+        List<JobEventView> rest;
+        lock (flushGate)
+        {
+            rest = [.. pending];
+        }
+
+        await training.AppendJobEventsAsync(job.JobId, rest, CancellationToken.None).ConfigureAwait(false);
+
+        if (stoppingToken.IsCancellationRequested && result is null)
+        {
+            return; // shutting down: the lease runs out and the job is taken over
+        }
+
+        if (lostLease)
+        {
+            logger.LogWarning("Train job {JobId}: lease lost to another worker; this attempt's result is dropped", job.JobId);
+            return;
+        }
+
+        if (cancel.IsCancellationRequested && result?.Type != "succeeded")
+        {
+            await FinishAsync(job, JobStatus.Cancelled, null, device, "cancelled while training", null).ConfigureAwait(false);
+            return;
+        }
+
+        if (timeout.IsCancellationRequested && result?.Type != "succeeded")
+        {
+            await FinishAsync(job, JobStatus.Failed, null, device,
+                $"Timed out: training took longer than the job's {job.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s limit", null).ConfigureAwait(false);
+            return;
+        }
+
+        if (result is { Type: "succeeded", OnnxPath: { } onnxPath })
+        {
+            await RegisterAsync(job, fingerprint, result, onnxPath, device ?? "cpu").ConfigureAwait(false);
+            return;
+        }
+
+        if (result is { Type: "failed" })
+        {
+            // Bad data, a missing native library or a bug give the same answer every time: no retry.
+            await FinishAsync(job, JobStatus.Failed, null, device, result.Reason ?? "training failed", null).ConfigureAwait(false);
+            return;
+        }
+
+        var exit = process.ExitCode;
+        var reason = $"the training process (pid {process.Id}) exited with code {exit}"
+            + (exit > 128 ? $" (signal {exit - 128}{(exit == 137 ? ", killed" : "")})" : "")
+            + $" without a result on attempt {claim.Attempt}"
+            + (stderr.IsEmpty ? "" : $"; last output: {string.Join(" | ", stderr.TakeLast(3))}");
+        if (claim.Attempt < _options.MaxAttempts)
+        {
+            await training.AppendJobEventsAsync(job.JobId,
+                [new JobEventView { Sequence = 0, Type = "attempt-failed", At = time.GetUtcNow(), Attempt = claim.Attempt, Message = reason + "; retrying" }],
+                CancellationToken.None).ConfigureAwait(false);
+            await training.ReleaseTrainJobAsync(job.JobId, WorkerId, reason, CancellationToken.None).ConfigureAwait(false);
+            Wake();
+        }
+        else
+        {
+            await FinishAsync(job, JobStatus.Failed, null, device, $"Gave up after {claim.Attempt} attempt(s): {reason}", null).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RegisterAsync(SubmitTrainJob job, string fingerprint, ChildLine result, string onnxPath, string device)
+    {
+        var signature = OnnxModelInspector.Inspect(onnxPath);
+        var metrics = result.Metrics ?? new Dictionary<string, double>();
+        ModelVersionRecord version;
+        await using (var file = File.OpenRead(onnxPath))
+        {
+            version = await models.AddVersionAsync(new NewModelVersion
+            {
+                Name = job.Model,
+                Inputs = signature.Inputs,
+                Outputs = signature.Outputs,
+                Description = $"trained by job {job.JobId}",
+                Training = new ModelTrainingInfo
+                {
+                    TrainingJobId = job.JobId,
+                    DatasetFingerprint = fingerprint,
+                    Task = job.Task,
+                    LabelColumn = job.LabelColumn,
+                    FeatureColumns = result.FeatureColumns ?? [],
+                    ClassLabels = result.ClassLabels,
+                    Architecture = job.Architecture,
+                    Hyperparameters = job.Hyperparameters,
+                    Metrics = metrics,
+                    Device = device,
+                },
+            }, file, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        await FinishAsync(job, JobStatus.Succeeded, version.Version, device, null, metrics).ConfigureAwait(false);
+    }
+
+    private async Task FinishAsync(SubmitTrainJob job, JobStatus status, int? version, string? device, string? error,
+        IReadOnlyDictionary<string, double>? metrics)
+    {
+        if (!await training.FinishTrainJobAsync(job.JobId, WorkerId, status, version, device, error, CancellationToken.None).ConfigureAwait(false))
+        {
+            return; // the job moved to another worker meanwhile; that worker reports it
+        }
+
+        var message = status switch
+        {
+            JobStatus.Succeeded => $"registered {job.Model} version {version}"
+                + (metrics is not null && metrics.TryGetValue("val_accuracy", out var accuracy) ? FormattableString.Invariant($", val accuracy {accuracy:0.###}") : "")
+                + (metrics is not null && metrics.TryGetValue("val_rmse", out var rmse) ? FormattableString.Invariant($", val RMSE {rmse:G4}") : ""),
+            _ => error,
+        };
+        await training.AppendJobEventsAsync(job.JobId,
+            [new JobEventView { Sequence = 0, Type = status.ToString().ToLowerInvariant(), At = time.GetUtcNow(), Message = message }],
+            CancellationToken.None).ConfigureAwait(false);
+        logger.LogInformation("Train job {JobId} {Status}: {Message}", job.JobId, status, message);
+        if (services.GetService<IBus>() is { } bus)
+        {
+            await PublishQuietly(bus, new TrainJobFinished
+            {
+                JobId = job.JobId,
+                Model = job.Model,
+                Status = status,
+                ModelVersion = version,
+                Error = error,
+                Metrics = metrics,
+                FinishedAt = time.GetUtcNow(),
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<string> WriteDataAsync(SubmitTrainJob job, string directory, CancellationToken cancellationToken)
+    {
+        if (job.Dataset.FileId is { } fileId)
+        {
+            var path = Path.Combine(directory, "data");
+            await using var file = File.Create(path);
+            await training.CopyDatasetToAsync(fileId, file, cancellationToken).ConfigureAwait(false);
+            return path;
+        }
+
+        // Inline rows become a CSV file, so the child reads one format and the fingerprint covers exactly what it read.
+        var csv = Path.Combine(directory, "data.csv");
+        await using var writer = new StreamWriter(csv, false, new UTF8Encoding(false));
+        await writer.WriteLineAsync(string.Join(',', job.Dataset.Columns!.Select(Quote))).ConfigureAwait(false);
+        foreach (var row in job.Dataset.Rows!)
+        {
+            await writer.WriteLineAsync(string.Join(',', row.Select(Quote))).ConfigureAwait(false);
+        }
+
+        return csv;
+
+        static string Quote(string? value) => value is null ? ""
+            : value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : value;
+    }
+
+    private static async Task<string> FingerprintAsync(string path, CancellationToken cancellationToken)
+    {
+        await using var file = File.OpenRead(path);
+        return "sha256:" + Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static ChildLine? Parse(string line)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ChildLine>(line, ChildJson);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private void KillQuietly(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            logger.LogDebug(ex, "Training process already gone");
+        }
+    }
+
+    private async Task PublishQuietly<T>(IBus bus, T message) where T : class
+    {
+        try
+        {
+            await bus.Publish(message).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            logger.LogDebug(ex, "Could not publish {Message}", typeof(T).Name);
+        }
+    }
+
+    /// <summary>A line of the child's stdout (the child's ChildMessage, read here without referencing the child).</summary>
+    private sealed record ChildLine
+    {
+        public string Type { get; init; } = "";
+        public int? Rows { get; init; }
+        public string? Device { get; init; }
+        public int? Epoch { get; init; }
+        public int? Epochs { get; init; }
+        public double? TrainLoss { get; init; }
+        public double? ValidationLoss { get; init; }
+        public double? ValidationAccuracy { get; init; }
+        public double? ValidationRmse { get; init; }
+        public double? LearningRate { get; init; }
+        public double? ElapsedSeconds { get; init; }
+        public string? OnnxPath { get; init; }
+        public IReadOnlyList<string>? FeatureColumns { get; init; }
+        public IReadOnlyList<string>? ClassLabels { get; init; }
+        public Dictionary<string, double>? Metrics { get; init; }
+        public string? Reason { get; init; }
+        public string? Category { get; init; }
+    }
+}
