@@ -14,6 +14,7 @@ stop_broker() {
 trap stop_broker EXIT
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+command -v chromium >/dev/null 2>&1 || { echo "== installing chromium from Debian's packages (browser tests)"; as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 if [ -z "${AIAAS_TEST_RABBITMQ:-}" ]; then
   if ! command -v rabbitmq-server >/dev/null 2>&1; then
@@ -41,6 +42,10 @@ if [ -z "${AIAAS_TEST_RABBITMQ:-}" ]; then
     sleep 1
   done
 fi
+
+# Train jobs run TorchSharp in a child process; where the host's libstdc++ is too old for it (Debian 12), this sets up
+# the private compatibility runtime the workers start that child with. A no-op on newer hosts and once set up.
+./scripts/setup-torch-compat.sh
 
 export MASSTRANSIT_USAGE_TELEMETRY=false
 results="$(mktemp -d)"

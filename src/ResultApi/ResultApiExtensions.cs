@@ -46,6 +46,7 @@ public static class ResultApiExtensions
         app.UseStatusCodePages();
         app.MapJobsApi();
         app.MapModelsApi();
+        Dashboard.OperabilityExtensions.MapOperability(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {

@@ -25,6 +25,7 @@ public static class BusRegistration
         Action<IBusRegistrationConfigurator>? configure = null)
     {
         var transport = configuration.GetTransportOptions();
+        services.AddAiaasTelemetry(configuration);
         services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.SectionName)
             .ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<IValidateOptions<TransportOptions>, TransportOptionsValidator>();

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Inference;
 using MassTransit;
@@ -18,19 +19,24 @@ internal sealed class BatchExecutor(
     IBus bus,
     IOptions<WorkerOptions> options,
     TimeProvider time,
+    AiaasMetrics metrics,
     ILogger<BatchExecutor> logger)
 {
+    public AiaasMetrics Metrics => metrics;
+
     public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch)
     {
         try
         {
             var startedAt = time.GetUtcNow();
+            using var activity = StartBatchActivity(model, batch);
             var toRun = await WithoutFinishedJobsAsync(batch).ConfigureAwait(false);
             if (toRun.Count > 0)
             {
                 var stopwatch = Stopwatch.StartNew();
                 var outcomes = await Task.Run(() => RunIsolating(model, toRun)).ConfigureAwait(false);
                 var modelMilliseconds = stopwatch.Elapsed.TotalMilliseconds;
+                metrics.BatchCompleted(model.Name, model.Device, toRun.Count, stopwatch.Elapsed);
                 var batchId = $"{options.Value.WorkerId}-{Guid.NewGuid():N}";
                 var completedAt = time.GetUtcNow();
                 var records = new JobRecord[toRun.Count];
@@ -58,6 +64,7 @@ internal sealed class BatchExecutor(
                 }
 
                 await jobs.UpsertAsync(records).ConfigureAwait(false);
+                Record(model, toRun, records, batchId, startedAt, activity);
                 await PublishCompletedAsync(model, batchId, records, modelMilliseconds, completedAt).ConfigureAwait(false);
             }
 
@@ -74,6 +81,72 @@ internal sealed class BatchExecutor(
             {
                 prediction.Abandon(ex);
             }
+        }
+    }
+
+    /// <summary>One span per model call, linked to the consume span of every job in it (a batch has many parents).</summary>
+    private static Activity? StartBatchActivity(LoadedModel model, List<PendingPrediction> batch)
+    {
+        if (!AiaasTelemetry.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var links = new List<ActivityLink>(batch.Count);
+        foreach (var prediction in batch)
+        {
+            if (prediction.TraceContext != default)
+            {
+                links.Add(new ActivityLink(prediction.TraceContext));
+            }
+        }
+
+        // The batcher's loop inherited the first job's consume span as its ambient activity: a batch is not its child.
+        Activity.Current = null;
+        var activity = AiaasTelemetry.Source.StartActivity("predict batch", ActivityKind.Internal, parentContext: default, links: links);
+        activity?.SetTag("aiaas.model", model.Name);
+        activity?.SetTag("aiaas.model.version", model.Version);
+        activity?.SetTag("aiaas.device", model.Device);
+        activity?.SetTag("aiaas.batch.size", batch.Count);
+        return activity;
+    }
+
+    /// <summary>Metrics per job, and a span per job under its own consume span that covers its wait in the batcher,
+    /// the model call and the store write, so that one job's trace runs from the SDK's publish to its stored result.</summary>
+    private void Record(LoadedModel model, List<PendingPrediction> toRun, JobRecord[] records, string batchId, DateTimeOffset startedAt, Activity? batchActivity)
+    {
+        batchActivity?.SetTag("aiaas.batch.id", batchId);
+        var now = time.GetUtcNow();
+        for (var i = 0; i < toRun.Count; i++)
+        {
+            var record = records[i];
+            metrics.JobStarted(model.Name, startedAt - record.SubmittedAt);
+            metrics.JobCompleted("Predict", model.Name, record.Status.ToString());
+            var parent = toRun[i].TraceContext;
+            if (parent == default || !AiaasTelemetry.Source.HasListeners())
+            {
+                continue;
+            }
+
+            var enqueuedAt = now - Stopwatch.GetElapsedTime(toRun[i].EnqueuedAt);
+            using var job = AiaasTelemetry.Source.StartActivity("predict job", ActivityKind.Internal, parent,
+                links: batchActivity is null ? null : [new ActivityLink(batchActivity.Context)], startTime: enqueuedAt);
+            if (job is null)
+            {
+                continue;
+            }
+
+            job.SetTag("aiaas.job.id", record.JobId.ToString());
+            job.SetTag("aiaas.job.status", record.Status.ToString());
+            job.SetTag("aiaas.batch.id", batchId);
+            job.SetTag("aiaas.batch.size", toRun.Count);
+            job.SetTag("aiaas.worker.id", record.WorkerId);
+            if (record.Error is not null)
+            {
+                job.SetStatus(ActivityStatusCode.Error, record.Error);
+            }
+
+            job.SetEndTime(now.UtcDateTime);
         }
     }
 

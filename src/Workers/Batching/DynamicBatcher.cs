@@ -36,6 +36,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         _logger = logger;
         _instances = new SemaphoreSlim(instances, instances);
         _loop = Task.Run(() => RunAsync(_stopping.Token));
+        executor.Metrics.ModelLoaded(model.Name, model.Version, model.Device);
     }
 
     public Task EnqueueAsync(PendingPrediction prediction)
@@ -140,6 +141,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        _executor.Metrics.ModelUnloaded(_model.Name, _model.Version);
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         // Let batches already running store their results.

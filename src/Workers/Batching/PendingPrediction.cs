@@ -14,6 +14,10 @@ internal sealed class PendingPrediction(SubmitPredictJob job, float[][] inputs)
     /// <summary>When the batcher received the job; max-delay counts from here.</summary>
     public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
 
+    /// <summary>The consume span the job arrived in (empty when nobody traces), so that the job's trace continues
+    /// through its batch to the stored result.</summary>
+    public ActivityContext TraceContext { get; } = Activity.Current?.Context ?? default;
+
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Ends once the job's result (or failure) is stored.</summary>

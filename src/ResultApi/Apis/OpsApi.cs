@@ -1,0 +1,45 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Dashboard;
+using AIaaS.Queue.ServiceDefaults;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AIaaS.Queue.ResultApi.Apis;
+
+/// <summary>What operators watch: queues, recent throughput and batch sizes, models loaded in this process.</summary>
+public static class OpsApi
+{
+    public static IEndpointRouteBuilder MapOpsApi(this IEndpointRouteBuilder app, QueueInspector queues, RecentBatches batches)
+    {
+        var api = app.MapGroup("/v1/ops").WithTags("Operations");
+        api.MapGet("/queues", (CancellationToken ct) => GetQueues(queues, ct)).WithName("GetQueues")
+            .WithSummary("Depth, unacknowledged messages and consumers of each queue (RabbitMQ management API, else passive declares).");
+        api.MapGet("/throughput", (int? minutes) => GetThroughput(batches, minutes)).WithName("GetThroughput")
+            .WithSummary("Jobs, batches and batch sizes per minute over the last minutes, and totals per worker and model.");
+        api.MapGet("/batches/{batchId}", (string batchId) => GetBatch(batches, batchId)).WithName("GetBatch")
+            .WithSummary("A recent batch as its worker reported it: worker, size, model time, the jobs in it.");
+        api.MapGet("/loaded-models", GetLoadedModels).WithName("GetLoadedModels")
+            .WithSummary("Model versions loaded in this process (when it hosts the workers).");
+        return app;
+    }
+
+    public static async Task<Ok<QueuesView>> GetQueues(QueueInspector queues, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await queues.GetQueuesAsync(cancellationToken));
+
+    public static Results<Ok<ThroughputView>, ProblemHttpResult> GetThroughput(RecentBatches batches, int? minutes)
+    {
+        var window = (int)batches.Window.TotalMinutes;
+        if (minutes is { } m && (m < 1 || m > window))
+        {
+            return Problems.Create(StatusCodes.Status400BadRequest, "Invalid request", $"minutes must be between 1 and {window}.");
+        }
+
+        return TypedResults.Ok(batches.Summarize(minutes ?? window));
+    }
+
+    public static Results<Ok<PredictBatchCompleted>, ProblemHttpResult> GetBatch(RecentBatches batches, string batchId) =>
+        batches.Find(batchId) is { } batch
+            ? TypedResults.Ok(batch)
+            : Problems.Create(StatusCodes.Status404NotFound, "Unknown batch", $"Batch {batchId} is not among the batches of the last {batches.Window.TotalMinutes} minutes.");
+
+    public static Ok<IReadOnlyList<LoadedModelInfo>> GetLoadedModels(AiaasMetrics metrics) => TypedResults.Ok(metrics.LoadedModels);
+}
