@@ -496,22 +496,6 @@ public sealed partial class SqliteStore
             throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
         }
 
-        var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
-        try
-        {
-            foreach (var rowId in rowIds)
-            {
-                using var blob = new SqliteBlob(connection, "model_file_chunks", "data", rowId, readOnly: true);
-                int read;
-                while ((read = blob.Read(buffer, 0, ChunkSize)) > 0)
-                {
-                    await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        await CopyChunksAsync(connection, rowIds, destination, cancellationToken);
     }
 }

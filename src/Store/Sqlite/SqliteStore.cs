@@ -512,6 +512,13 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         }
 
         // Registered files are immutable, so the chunks can be read one by one without holding a snapshot.
+        await CopyChunksAsync(connection, chunkRowIds, destination, cancellationToken);
+    }
+
+    /// <summary>Streams stored file chunks, in order, to <paramref name="destination"/> through one pooled buffer.</summary>
+    private static async Task CopyChunksAsync(SqliteConnection connection, IEnumerable<long> chunkRowIds, Stream destination,
+        CancellationToken cancellationToken)
+    {
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {

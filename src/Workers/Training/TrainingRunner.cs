@@ -8,6 +8,7 @@ using System.Text.Json.Serialization;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Training;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -32,7 +33,6 @@ internal sealed partial class TrainingRunner(
     TimeProvider time,
     ILogger<TrainingRunner> logger) : BackgroundService
 {
-    private static readonly JsonSerializerOptions ChildJson = new(WireJson.Options) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
     private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
@@ -191,7 +191,7 @@ internal sealed partial class TrainingRunner(
 
         var pending = new List<JobEventView>();
         var flushGate = new object();
-        ChildLine? result = null;
+        ChildMessage? result = null;
         var lostLease = false;
         var heartbeat = Task.Run(async () =>
         {
@@ -372,7 +372,7 @@ internal sealed partial class TrainingRunner(
         }
     }
 
-    private async Task RegisterAsync(SubmitTrainJob job, string fingerprint, ChildLine result, string onnxPath, string device)
+    private async Task RegisterAsync(SubmitTrainJob job, string fingerprint, ChildMessage result, string onnxPath, string device)
     {
         var signature = OnnxModelInspector.Inspect(onnxPath);
         var metrics = result.Metrics ?? new Dictionary<string, double>();
@@ -469,11 +469,11 @@ internal sealed partial class TrainingRunner(
         return "sha256:" + Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false));
     }
 
-    private static ChildLine? Parse(string line)
+    private static ChildMessage? Parse(string line)
     {
         try
         {
-            return JsonSerializer.Deserialize<ChildLine>(line, ChildJson);
+            return JsonSerializer.Deserialize<ChildMessage>(line, ChildMessage.JsonOptions);
         }
         catch (JsonException)
         {
@@ -506,27 +506,5 @@ internal sealed partial class TrainingRunner(
         {
             logger.LogDebug(ex, "Could not publish {Message}", typeof(T).Name);
         }
-    }
-
-    /// <summary>A line of the child's stdout (the child's ChildMessage, read here without referencing the child).</summary>
-    private sealed record ChildLine
-    {
-        public string Type { get; init; } = "";
-        public int? Rows { get; init; }
-        public string? Device { get; init; }
-        public int? Epoch { get; init; }
-        public int? Epochs { get; init; }
-        public double? TrainLoss { get; init; }
-        public double? ValidationLoss { get; init; }
-        public double? ValidationAccuracy { get; init; }
-        public double? ValidationRmse { get; init; }
-        public double? LearningRate { get; init; }
-        public double? ElapsedSeconds { get; init; }
-        public string? OnnxPath { get; init; }
-        public IReadOnlyList<string>? FeatureColumns { get; init; }
-        public IReadOnlyList<string>? ClassLabels { get; init; }
-        public Dictionary<string, double>? Metrics { get; init; }
-        public string? Reason { get; init; }
-        public string? Category { get; init; }
     }
 }
