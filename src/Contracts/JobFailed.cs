@@ -7,5 +7,8 @@ public sealed record JobFailed
     public required JobKind Kind { get; init; }
     public required string Model { get; init; }
     public required string Error { get; init; }
+    /// <summary>The job's callback URL, carried so that the webhook dispatcher needs no lookup per job.</summary>
+    public string? CallbackUrl { get; init; }
+
     public required DateTimeOffset FailedAt { get; init; }
 }

@@ -20,5 +20,8 @@ public sealed record SubmitPredictJob
     /// <summary>The record for a model with several inputs, by input name. Use either this or <see cref="Features"/>.</summary>
     public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
 
+    /// <summary>Where to POST a signed event when the job reaches its final state (Standard Webhooks); null for none.</summary>
+    public string? CallbackUrl { get; init; }
+
     public required DateTimeOffset SubmittedAt { get; init; }
 }

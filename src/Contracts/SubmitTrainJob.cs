@@ -27,5 +27,8 @@ public sealed record SubmitTrainJob
     /// <summary>Wall-clock limit for one attempt; the job fails when it is reached.</summary>
     public double TimeoutSeconds { get; init; } = 3600;
 
+    /// <summary>Where to POST a signed event when the job reaches its final state (Standard Webhooks); null for none.</summary>
+    public string? CallbackUrl { get; init; }
+
     public required DateTimeOffset SubmittedAt { get; init; }
 }

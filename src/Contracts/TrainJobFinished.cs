@@ -9,5 +9,8 @@ public sealed record TrainJobFinished
     public int? ModelVersion { get; init; }
     public string? Error { get; init; }
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
+    /// <summary>The job's callback URL, carried so that the webhook dispatcher needs no lookup per job.</summary>
+    public string? CallbackUrl { get; init; }
+
     public required DateTimeOffset FinishedAt { get; init; }
 }

@@ -1,10 +1,13 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.ResultApi.Apis;
+using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers;
+using MassTransit;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -25,19 +28,47 @@ public static class ResultApiExtensions
         var transport = builder.Configuration.GetTransportOptions();
         var hostWorkers = builder.Configuration.GetValue<bool?>($"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.HostWorkers)}")
             ?? transport.EffectiveKind == TransportKind.InMemory;
+        var webhooks = builder.AddWebhooks();
         if (hostWorkers)
         {
             services.AddWorkerServices();
-            services.AddAiaasBus(builder.Configuration, x => x.AddWorkerConsumers(builder.Configuration));
         }
-        else
+
+        services.AddAiaasBus(builder.Configuration, x =>
         {
-            services.AddAiaasBus(builder.Configuration);
-        }
+            if (hostWorkers)
+            {
+                x.AddWorkerConsumers(builder.Configuration);
+            }
+
+            if (webhooks)
+            {
+                x.AddConsumer<WebhookEventConsumer, WebhookEventConsumerDefinition>();
+            }
+        });
 
         services.AddHostedService(sp => new StartupBanner(
             sp.GetRequiredService<ILogger<StartupBanner>>(), transport, sp.GetRequiredService<IOptions<StoreOptions>>().Value, hostWorkers));
         return builder;
+    }
+
+    /// <summary>Webhook options, the callback URL policy and, when a signing secret is configured, the dispatcher;
+    /// returns whether webhooks are on.</summary>
+    private static bool AddWebhooks(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<IValidateOptions<WebhookOptions>, WebhookOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<CallbackUrlPolicy>();
+        if (!builder.Configuration.GetSection($"{WebhookOptions.SectionName}:{nameof(WebhookOptions.Secrets)}").GetChildren().Any())
+        {
+            return false;
+        }
+
+        services.AddSingleton<WebhookDispatcher>();
+        services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        return true;
     }
 
     public static WebApplication MapResultApi(this WebApplication app)
@@ -45,6 +76,7 @@ public static class ResultApiExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.MapJobsApi();
+        app.MapSubmitJobsApi();
         app.MapModelsApi();
         Dashboard.OperabilityExtensions.MapOperability(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

@@ -29,6 +29,7 @@ internal sealed class AiaasClient(
             ModelVersion = request.ModelVersion,
             Features = request.Features,
             Inputs = request.Inputs,
+            CallbackUrl = CallbackFor(request.CallbackUrl),
             SubmittedAt = time.GetUtcNow(),
         }, cancellationToken).ConfigureAwait(false);
         return jobId;
@@ -158,6 +159,7 @@ internal sealed class AiaasClient(
             Architecture = request.Architecture ?? new TrainingArchitecture(),
             Hyperparameters = request.Hyperparameters ?? new TrainingHyperparameters(),
             TimeoutSeconds = request.Timeout?.TotalSeconds ?? 3600,
+            CallbackUrl = CallbackFor(request.CallbackUrl),
             SubmittedAt = time.GetUtcNow(),
         }, jobId, cancellationToken).ConfigureAwait(false);
         return jobId;
@@ -185,6 +187,20 @@ internal sealed class AiaasClient(
 
     public Task CancelAsync(Guid jobId, CancellationToken cancellationToken = default) =>
         publisher.PublishAsync(new CancelJob { JobId = jobId, RequestedAt = time.GetUtcNow() }, Guid.NewGuid(), cancellationToken);
+
+    private string? CallbackFor(Uri? requested)
+    {
+        var url = requested ?? options.Value.DefaultCallbackUrl;
+        if (url is null)
+        {
+            return null;
+        }
+
+        // The system checks the target (private addresses and so on); the scheme is wrong everywhere, so fail early.
+        return url.IsAbsoluteUri && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps)
+            ? url.AbsoluteUri
+            : throw new ArgumentException($"A callback URL must be an absolute http or https URL: {url}");
+    }
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
     {

@@ -10,6 +10,10 @@ public sealed class AiaasClientOptions
     /// Leave null to publish through the MassTransit bus already configured in the host (the embedded default).</summary>
     public Uri? RabbitMqUri { get; set; }
 
+    /// <summary>Where the system POSTs a signed Standard Webhooks event when a job this client submits reaches its final
+    /// state, unless the request names its own <c>CallbackUrl</c>. Null: no webhook.</summary>
+    public Uri? DefaultCallbackUrl { get; set; }
+
     /// <summary>First interval between status checks while waiting; it doubles up to <see cref="MaxPollInterval"/>
     /// while nothing finishes and drops back when something does.</summary>
     public TimeSpan MinPollInterval { get; set; } = TimeSpan.FromMilliseconds(10);

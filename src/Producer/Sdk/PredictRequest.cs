@@ -15,6 +15,9 @@ public sealed record PredictRequest
     /// <summary>One record for a multi-input model, by input name.</summary>
     public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
 
+    /// <summary>Where to POST a signed event when the job finishes; null uses <see cref="AiaasClientOptions.DefaultCallbackUrl"/>.</summary>
+    public Uri? CallbackUrl { get; init; }
+
     /// <summary>Idempotency key: submitting the same id twice yields one job. Null lets the SDK choose one.</summary>
     public Guid? JobId { get; init; }
 }

@@ -27,6 +27,9 @@ public sealed record TrainRequest
     /// <summary>Wall-clock limit per attempt; null is one hour.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>Where to POST a signed event when the job finishes; null uses <see cref="AiaasClientOptions.DefaultCallbackUrl"/>.</summary>
+    public Uri? CallbackUrl { get; init; }
+
     /// <summary>Your own id for the job (the idempotency key); null lets the SDK make one.</summary>
     public Guid? JobId { get; init; }
 

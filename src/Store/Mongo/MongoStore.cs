@@ -422,6 +422,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
                     new CreateIndexOptions { Name = "name_version", Unique = true }),
                 cancellationToken: cancellationToken);
             await EnsureTrainingIndexesAsync(cancellationToken);
+            await EnsureWebhookIndexesAsync(cancellationToken);
 
             _indexesReady = true;
         }

@@ -597,6 +597,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             PRIMARY KEY (file_id, seq)
         );
         {{TrainingSchemaSql}}
+        {{WebhookSchemaSql}}
 
         CREATE TABLE IF NOT EXISTS model_versions (
             name        TEXT    NOT NULL,

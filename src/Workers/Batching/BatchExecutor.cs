@@ -65,7 +65,7 @@ internal sealed class BatchExecutor(
 
                 await jobs.UpsertAsync(records).ConfigureAwait(false);
                 Record(model, toRun, records, batchId, startedAt, activity);
-                await PublishCompletedAsync(model, batchId, records, modelMilliseconds, completedAt).ConfigureAwait(false);
+                await PublishCompletedAsync(model, batchId, toRun, records, modelMilliseconds, completedAt).ConfigureAwait(false);
             }
 
             foreach (var prediction in batch)
@@ -244,7 +244,8 @@ internal sealed class BatchExecutor(
         }
     }
 
-    private async Task PublishCompletedAsync(LoadedModel model, string batchId, JobRecord[] records, double modelMilliseconds, DateTimeOffset completedAt)
+    private async Task PublishCompletedAsync(LoadedModel model, string batchId, List<PendingPrediction> toRun, JobRecord[] records,
+        double modelMilliseconds, DateTimeOffset completedAt)
     {
         try
         {
@@ -258,7 +259,8 @@ internal sealed class BatchExecutor(
                 BatchSize = records.Length,
                 ModelMilliseconds = modelMilliseconds,
                 CompletedAt = completedAt,
-                Jobs = records.Select(r => new JobOutcome { JobId = r.JobId, Status = r.Status, Error = r.Error }).ToArray(),
+                Jobs = records.Select((r, i) => new JobOutcome { JobId = r.JobId, Status = r.Status, Error = r.Error, CallbackUrl = toRun[i].Job.CallbackUrl })
+                    .ToArray(),
             }).ConfigureAwait(false);
         }
         catch (Exception ex)

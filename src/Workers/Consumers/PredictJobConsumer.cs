@@ -85,6 +85,7 @@ internal sealed class PredictJobConsumer(
             Model = job.Model ?? "",
             Error = error,
             FailedAt = now,
+            CallbackUrl = job.CallbackUrl,
         }).ConfigureAwait(false);
     }
 }

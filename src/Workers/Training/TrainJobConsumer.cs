@@ -20,7 +20,7 @@ internal sealed class TrainJobConsumer(ITrainingStore training, IJobStore jobs, 
             return;
         }
 
-        if (Problem(job) is { } problem)
+        if (SubmissionRules.TrainJobProblem(job) is { } problem)
         {
             await jobs.InsertIfAbsentAsync([new JobRecord
             {
@@ -41,33 +41,6 @@ internal sealed class TrainJobConsumer(ITrainingStore training, IJobStore jobs, 
         {
             runner.Wake();
         }
-    }
-
-    private static string? Problem(SubmitTrainJob job)
-    {
-        if (string.IsNullOrWhiteSpace(job.Model))
-        {
-            return "Model (the name to register the trained model under) is required.";
-        }
-
-        if (string.IsNullOrWhiteSpace(job.LabelColumn))
-        {
-            return "LabelColumn is required.";
-        }
-
-        var dataset = job.Dataset;
-        var inline = dataset?.Rows is not null || dataset?.Columns is not null;
-        if (dataset is null || (dataset.FileId is null) == !inline)
-        {
-            return "Give the dataset either inline (Columns and Rows) or as an uploaded file (FileId), not both.";
-        }
-
-        if (inline && (dataset.Columns is null || dataset.Rows is null))
-        {
-            return "Inline datasets need both Columns and Rows.";
-        }
-
-        return job.TimeoutSeconds is > 0 and < 7 * 24 * 3600 ? null : "TimeoutSeconds must be above 0 and below a week.";
     }
 }
 

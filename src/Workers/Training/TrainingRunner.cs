@@ -434,6 +434,7 @@ internal sealed partial class TrainingRunner(
                 Error = error,
                 Metrics = metrics,
                 FinishedAt = time.GetUtcNow(),
+                CallbackUrl = job.CallbackUrl,
             }).ConfigureAwait(false);
         }
     }

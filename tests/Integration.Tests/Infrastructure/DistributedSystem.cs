@@ -30,6 +30,9 @@ public class DistributedSystem : IAsyncLifetime
     /// <summary>Worker settings beyond the transport and store, as environment variables.</summary>
     protected virtual IReadOnlyDictionary<string, string> WorkerSettings => new Dictionary<string, string>();
 
+    /// <summary>ResultApi settings beyond the transport and store.</summary>
+    protected virtual IReadOnlyDictionary<string, string?> ApiSettings => new Dictionary<string, string?>();
+
     public string StorePath => Path.Combine(DataDirectory.FullName, "aiaas.db");
 
     public async ValueTask InitializeAsync()
@@ -37,7 +40,7 @@ public class DistributedSystem : IAsyncLifetime
         await Broker.InitializeAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
 
-        _api = AiaasServer.Build(new Dictionary<string, string?>
+        _api = AiaasServer.Build(new Dictionary<string, string?>(ApiSettings)
         {
             ["Transport:RabbitMqUri"] = Broker.Uri.ToString(),
             ["Store:Kind"] = "Embedded",

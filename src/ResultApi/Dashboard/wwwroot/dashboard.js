@@ -269,9 +269,17 @@ async function openJob(id) {
     output.append(el("p", { class: "muted" }, job.status === "Failed" ? "No output: the job failed." : "No output yet."));
   }
 
-  // This deployment keeps no per-job webhook log yet; say so rather than show an empty list.
-  $("#job-webhooks").textContent = job.webhooks?.length
-    ? job.webhooks.map((a) => `${time(a.at)} ${a.status ?? ""} ${a.error ?? ""}`).join("\n")
+  // Every delivery of the job's webhook events and each attempt: time, status code, latency, error.
+  let deliveries = [];
+  try {
+    deliveries = await getJson(`/v1/jobs/${encodeURIComponent(id)}/webhooks`);
+  } catch {
+    // Unknown to the webhook log (for example a job submitted a moment ago).
+  }
+  $("#job-webhooks").textContent = deliveries.length
+    ? deliveries.map((d) => [`${d.eventType} → ${d.url}: ${d.state.toLowerCase()}` + (d.nextAttemptAt ? `, next attempt ${time(d.nextAttemptAt)}` : ""),
+        ...d.attempts.map((a) => `  #${a.number} ${time(a.at)} ${a.statusCode ?? "no answer"} in ${num(a.latencyMilliseconds, 0)} ms${a.error ? ` · ${a.error}` : ""}`)]
+        .join("\n")).join("\n")
     : "No webhook deliveries recorded for this job.";
 }
 

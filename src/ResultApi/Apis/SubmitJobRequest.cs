@@ -1,0 +1,29 @@
+using AIaaS.Queue.Contracts;
+
+namespace AIaaS.Queue.ResultApi.Apis;
+
+/// <summary>The body of <c>POST /v1/jobs</c>: a predict job (the default <see cref="Kind"/>) or a train job, with the
+/// fields of <see cref="SubmitPredictJob"/> or <see cref="SubmitTrainJob"/>. JobId is optional; give one to make
+/// retries of the request safe.</summary>
+public sealed record SubmitJobRequest
+{
+    public JobKind Kind { get; init; } = JobKind.Predict;
+
+    public Guid? JobId { get; init; }
+    public string? Model { get; init; }
+    public string? CallbackUrl { get; init; }
+
+    // predict
+    public int? ModelVersion { get; init; }
+    public float[]? Features { get; init; }
+    public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
+
+    // train
+    public TrainingDataset? Dataset { get; init; }
+    public string? LabelColumn { get; init; }
+    public IReadOnlyList<string>? FeatureColumns { get; init; }
+    public TrainingTask? Task { get; init; }
+    public TrainingArchitecture? Architecture { get; init; }
+    public TrainingHyperparameters? Hyperparameters { get; init; }
+    public double? TimeoutSeconds { get; init; }
+}

@@ -1,0 +1,124 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Webhooks;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers;
+using MassTransit;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.ResultApi.Apis;
+
+/// <summary>Submission over HTTP for clients without AMQP, and the webhook log of a job.</summary>
+public static class SubmitJobsApi
+{
+    public static IEndpointRouteBuilder MapSubmitJobsApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/jobs").WithTags("Jobs");
+        api.MapPost("/", SubmitJob).WithName("SubmitJob")
+            .WithSummary("Queues a predict or train job: 202 for a new job, 200 with the existing job when its JobId is already known.");
+        api.MapGet("/{id:guid}/webhooks", GetJobWebhooks).WithName("GetJobWebhooks")
+            .WithSummary("The job's webhook deliveries and every attempt: time, status code, latency, error.");
+        return app;
+    }
+
+    public static async Task<Results<Accepted<JobView>, Ok<JobView>, ProblemHttpResult>> SubmitJob(
+        SubmitJobRequest request, IJobStore jobs, IModelStore models, IBus bus, CallbackUrlPolicy callbacks, IOptions<WebhookOptions> webhooks,
+        TimeProvider time, CancellationToken cancellationToken)
+    {
+        var jobId = request.JobId ?? Guid.CreateVersion7();
+        if (jobId == Guid.Empty)
+        {
+            return Invalid("JobId must not be the empty GUID.");
+        }
+
+        if (await jobs.GetAsync(jobId, cancellationToken) is { } existing)
+        {
+            return TypedResults.Ok(existing.ToView());
+        }
+
+        if (request.CallbackUrl is { } url)
+        {
+            if (!webhooks.Value.Enabled)
+            {
+                return Invalid("This deployment sends no webhooks (no Webhooks:Secrets configured); leave CallbackUrl out.");
+            }
+
+            if (await callbacks.CheckAsync(url, cancellationToken) is { } refused)
+            {
+                return Invalid(refused);
+            }
+        }
+
+        var now = time.GetUtcNow();
+        JobRecord queued;
+        if (request.Kind == JobKind.Train)
+        {
+            var job = new SubmitTrainJob
+            {
+                JobId = jobId,
+                Model = request.Model ?? "",
+                Dataset = request.Dataset!,
+                LabelColumn = request.LabelColumn ?? "",
+                FeatureColumns = request.FeatureColumns,
+                Task = request.Task ?? TrainingTask.MulticlassClassification,
+                Architecture = request.Architecture ?? new TrainingArchitecture(),
+                Hyperparameters = request.Hyperparameters ?? new TrainingHyperparameters(),
+                TimeoutSeconds = request.TimeoutSeconds ?? 3600,
+                CallbackUrl = request.CallbackUrl,
+                SubmittedAt = now,
+            };
+            if (SubmissionRules.TrainJobProblem(job) is { } problem)
+            {
+                return Invalid(problem);
+            }
+
+            await bus.Publish(job, context => context.MessageId = jobId, cancellationToken);
+            queued = new JobRecord { JobId = jobId, Kind = JobKind.Train, Model = job.Model, Status = JobStatus.Queued, SubmittedAt = now };
+        }
+        else
+        {
+            var job = new SubmitPredictJob
+            {
+                JobId = jobId,
+                Model = request.Model ?? "",
+                ModelVersion = request.ModelVersion,
+                Features = request.Features,
+                Inputs = request.Inputs,
+                CallbackUrl = request.CallbackUrl,
+                SubmittedAt = now,
+            };
+            if (SubmissionRules.PredictJobProblem(job) is { } problem)
+            {
+                return Invalid(problem);
+            }
+
+            if (await models.GetVersionAsync(job.Model, job.ModelVersion, cancellationToken) is null)
+            {
+                return Problems.Create(StatusCodes.Status404NotFound, "Unknown model",
+                    $"No model {job.Model}{(job.ModelVersion is { } v ? $" version {v}" : "")} is registered.");
+            }
+
+            await bus.Publish(job, context => context.MessageId = jobId, cancellationToken);
+            queued = new JobRecord { JobId = jobId, Kind = JobKind.Predict, Model = job.Model, ModelVersion = job.ModelVersion, Status = JobStatus.Queued, SubmittedAt = now };
+        }
+
+        // After the publish, so that no queued record exists for a job that never reached the broker; insert-if-absent, so
+        // it never overwrites a result a fast worker already stored. A repeat of this request now answers 200.
+        await jobs.InsertIfAbsentAsync([queued], cancellationToken);
+        return TypedResults.Accepted($"/v1/jobs/{jobId}", queued.ToView());
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryView>>, ProblemHttpResult>> GetJobWebhooks(
+        Guid id, IJobStore jobs, IWebhookStore webhooks, CancellationToken cancellationToken)
+    {
+        var deliveries = await webhooks.ListWebhooksAsync(id, cancellationToken);
+        if (deliveries.Count == 0 && await jobs.GetAsync(id, cancellationToken) is null)
+        {
+            return Problems.Create(StatusCodes.Status404NotFound, "Unknown job", $"No job with id {id} is known.");
+        }
+
+        return TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>(deliveries.Select(d => d.ToView()).ToArray());
+    }
+
+    private static ProblemHttpResult Invalid(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid job", detail);
+}

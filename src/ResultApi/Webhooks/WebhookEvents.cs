@@ -1,0 +1,57 @@
+using System.Text.Json;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
+
+namespace AIaaS.Queue.ResultApi.Webhooks;
+
+/// <summary>The events receivers get: <c>{ type, timestamp, data: { id, kind, model, status, ..., links } }</c>.</summary>
+internal static class WebhookEvents
+{
+    public static string TypeFor(JobKind kind, JobStatus status) => (kind, status) switch
+    {
+        (_, JobStatus.Cancelled) => "job.cancelled",
+        (JobKind.Train, JobStatus.Succeeded) => "training.succeeded",
+        (JobKind.Train, _) => "training.failed",
+        (_, JobStatus.Succeeded) => "job.succeeded",
+        _ => "job.failed",
+    };
+
+    public static WebhookDelivery Create(WebhookOptions options, string url, Guid jobId, JobKind kind, string model, JobStatus status,
+        int? modelVersion, string? error, DateTimeOffset at)
+    {
+        var type = TypeFor(kind, status);
+        var self = Link(options, $"v1/jobs/{jobId}");
+        var output = kind == JobKind.Train
+            ? modelVersion is { } version ? Link(options, $"v1/models/{Uri.EscapeDataString(model)}/versions/{version}") : null
+            : status == JobStatus.Succeeded ? Link(options, $"v1/jobs/{jobId}/output") : null;
+        var body = new
+        {
+            type,
+            timestamp = at,
+            data = new
+            {
+                id = jobId,
+                kind = kind.ToString().ToLowerInvariant(),
+                model,
+                modelVersion,
+                status = status.ToString().ToLowerInvariant(),
+                error,
+                links = new { status = self, output },
+            },
+        };
+        return new WebhookDelivery
+        {
+            // Deterministic: the same completion event consumed twice schedules one delivery with one webhook-id.
+            Id = $"msg_{jobId:N}_{type.Replace('.', '_')}",
+            JobId = jobId,
+            EventType = type,
+            Url = url,
+            Payload = JsonSerializer.Serialize(body, WireJson.Options),
+            CreatedAt = at,
+            NextAttemptAt = at,
+        };
+    }
+
+    private static string Link(WebhookOptions options, string path) =>
+        options.PublicBaseUrl is { } root ? new Uri(root, path).ToString() : "/" + path;
+}

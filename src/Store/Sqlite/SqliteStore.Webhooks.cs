@@ -1,0 +1,144 @@
+using System.Text.Json;
+using AIaaS.Queue.Contracts;
+using Microsoft.Data.Sqlite;
+
+namespace AIaaS.Queue.Store;
+
+// Webhook deliveries: one row per event, its attempts as a JSON array in the row (a handful at most).
+public sealed partial class SqliteStore : IWebhookStore
+{
+    private const string WebhookSchemaSql = """
+        CREATE TABLE IF NOT EXISTS webhook_deliveries (
+            id              TEXT    NOT NULL PRIMARY KEY,  -- the webhook-id header
+            job_id          BLOB    NOT NULL,
+            event_type      TEXT    NOT NULL,
+            url             TEXT    NOT NULL,
+            payload         TEXT    NOT NULL,              -- the exact body every attempt sends
+            created_at      INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,              -- UTC ticks; also the lease of a claimed delivery
+            state           TEXT    NOT NULL,              -- Pending, Delivered, Failed
+            attempts        TEXT    NOT NULL               -- JSON: [WebhookAttemptView]
+        );
+        CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
+        CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_job ON webhook_deliveries (job_id, created_at);
+        """;
+
+    private const string WebhookColumns = "id, job_id, event_type, url, payload, created_at, next_attempt_at, state, attempts";
+
+    public async Task ScheduleWebhooksAsync(IReadOnlyCollection<WebhookDelivery> deliveries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deliveries);
+        if (deliveries.Count == 0)
+        {
+            return;
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"""
+                INSERT OR IGNORE INTO webhook_deliveries ({WebhookColumns})
+                VALUES ($id, $job_id, $event_type, $url, $payload, $created_at, $next_attempt_at, $state, $attempts)
+                """;
+            foreach (var delivery in deliveries)
+            {
+                command.Parameters.Clear();
+                command.Parameters.AddWithValue("$id", delivery.Id);
+                command.Parameters.AddWithValue("$job_id", JobCursor.GuidBytes(delivery.JobId));
+                command.Parameters.AddWithValue("$event_type", delivery.EventType);
+                command.Parameters.AddWithValue("$url", delivery.Url);
+                command.Parameters.AddWithValue("$payload", delivery.Payload);
+                command.Parameters.AddWithValue("$created_at", delivery.CreatedAt.UtcTicks);
+                command.Parameters.AddWithValue("$next_attempt_at", delivery.NextAttemptAt.UtcTicks);
+                command.Parameters.AddWithValue("$state", delivery.State.ToString());
+                command.Parameters.AddWithValue("$attempts", JsonSerializer.Serialize(delivery.Attempts, StoreJson.Options));
+                command.ExecuteNonQuery();
+            }
+        }, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<WebhookDelivery>> ClaimDueWebhooksAsync(DateTimeOffset now, TimeSpan lease, int limit,
+        CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"""
+                UPDATE webhook_deliveries SET next_attempt_at = $until
+                WHERE id IN (SELECT id FROM webhook_deliveries WHERE state = 'Pending' AND next_attempt_at <= $now
+                             ORDER BY next_attempt_at LIMIT $limit)
+                RETURNING {WebhookColumns}
+                """;
+            command.Parameters.AddWithValue("$until", (now + lease).UtcTicks);
+            command.Parameters.AddWithValue("$now", now.UtcTicks);
+            command.Parameters.AddWithValue("$limit", limit);
+            return ReadWebhooks(command);
+        }, cancellationToken);
+    }
+
+    public async Task RecordWebhookAttemptAsync(string deliveryId, WebhookAttemptView attempt, WebhookDeliveryState state,
+        DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(attempt);
+        await using var connection = await OpenAsync(cancellationToken);
+        await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = """
+                UPDATE webhook_deliveries
+                SET attempts = json_insert(attempts, '$[#]', json($attempt)), state = $state, next_attempt_at = $next_attempt_at
+                WHERE id = $id
+                """;
+            command.Parameters.AddWithValue("$id", deliveryId);
+            command.Parameters.AddWithValue("$attempt", JsonSerializer.Serialize(attempt, StoreJson.Options));
+            command.Parameters.AddWithValue("$state", state.ToString());
+            command.Parameters.AddWithValue("$next_attempt_at", nextAttemptAt.UtcTicks);
+            command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {WebhookColumns} FROM webhook_deliveries WHERE job_id = $job_id ORDER BY created_at, id";
+        command.Parameters.AddWithValue("$job_id", JobCursor.GuidBytes(jobId));
+        return ReadWebhooks(command);
+    }
+
+    public async Task<DateTimeOffset?> NextWebhookDueAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'Pending'";
+        return await command.ExecuteScalarAsync(cancellationToken) is long ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+    }
+
+    private static List<WebhookDelivery> ReadWebhooks(SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var found = new List<WebhookDelivery>();
+        while (reader.Read())
+        {
+            found.Add(new WebhookDelivery
+            {
+                Id = reader.GetString(0),
+                JobId = new Guid((byte[])reader.GetValue(1), bigEndian: true),
+                EventType = reader.GetString(2),
+                Url = reader.GetString(3),
+                Payload = reader.GetString(4),
+                CreatedAt = new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero),
+                NextAttemptAt = new DateTimeOffset(reader.GetInt64(6), TimeSpan.Zero),
+                State = Enum.Parse<WebhookDeliveryState>(reader.GetString(7)),
+                Attempts = JsonSerializer.Deserialize<List<WebhookAttemptView>>(reader.GetString(8), StoreJson.Options) ?? [],
+            });
+        }
+
+        return found;
+    }
+}

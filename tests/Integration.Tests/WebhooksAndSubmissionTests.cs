@@ -1,0 +1,270 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Integration.Tests.Infrastructure;
+using AIaaS.Queue.ResultApi.Webhooks;
+
+namespace AIaaS.Queue.Integration.Tests;
+
+/// <summary>The broker system with webhooks on: two signing secrets (a rotation in progress, both generated here) and
+/// loopback allowed explicitly, since the receiver is on 127.0.0.1. Short backoffs keep retries within a test.</summary>
+public sealed class WebhookSystem : DistributedSystem
+{
+    public string OldSecret { get; } = WebhookSigner.NewSecret();
+    public string NewSecret { get; } = WebhookSigner.NewSecret();
+
+    protected override IReadOnlyDictionary<string, string?> ApiSettings => new Dictionary<string, string?>
+    {
+        ["Webhooks:Secrets:0"] = OldSecret,
+        ["Webhooks:Secrets:1"] = NewSecret,
+        ["Webhooks:AllowedHosts:0"] = "127.0.0.1",
+        ["Webhooks:InitialBackoff"] = "00:00:00.200",
+        ["Webhooks:MaxBackoff"] = "00:00:02",
+        ["Webhooks:MaxAttempts"] = "5",
+        ["Webhooks:AttemptTimeout"] = "00:00:03",
+        ["Webhooks:PollInterval"] = "00:00:00.250",
+    };
+}
+
+/// <summary>Signed webhook callbacks and submission without the SDK (HTTP, and raw AMQP from Node.js), on a real broker.</summary>
+public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFixture<WebhookSystem>, IAsyncLifetime
+{
+    private static readonly float[] Record = [0.5f, -1.25f, 3f, 2f];
+    private WebhookReceiver _receiver = null!;
+    private readonly HttpClient _http = new();
+
+    public async ValueTask InitializeAsync()
+    {
+        _http.BaseAddress = system.ApiUrl;
+        _receiver = await WebhookReceiver.StartAsync(Timeout(30));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _receiver.DisposeAsync();
+        _http.Dispose();
+    }
+
+    private static CancellationToken Timeout(int seconds = 120) =>
+        CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken,
+            new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token).Token;
+
+    private async Task<string> RegisterModelAsync(string prefix, CancellationToken ct)
+    {
+        var (_, onnx) = TestModels.Classifier(seed: 21);
+        var name = TestModels.UniqueName(prefix);
+        await system.Client.RegisterModelAsync(name, new MemoryStream(onnx), cancellationToken: ct);
+        return name;
+    }
+
+    private Task<HttpResponseMessage> SubmitAsync(object body, CancellationToken ct) => _http.PostAsJsonAsync("v1/jobs", body, WireJson.Options, ct);
+
+    private async Task<IReadOnlyList<WebhookDeliveryView>> WaitForDeliveryAsync(Guid jobId, Func<WebhookDeliveryView, bool> done, CancellationToken ct)
+    {
+        while (true)
+        {
+            // 404 until the job is registered: a job submitted to the broker a moment ago may not be yet.
+            using var response = await _http.GetAsync($"v1/jobs/{jobId}/webhooks", ct);
+            var deliveries = response.IsSuccessStatusCode ? await response.Content.ReadFromJsonAsync<List<WebhookDeliveryView>>(WireJson.Options, ct) : null;
+            if (deliveries is { Count: > 0 } && deliveries.All(done))
+            {
+                return deliveries;
+            }
+
+            await Task.Delay(100, ct);
+        }
+    }
+
+    private static async Task<(int ExitCode, string Output)> VerifyWithStandardWebhooksAsync(string secret, ReceivedWebhook webhook, CancellationToken ct)
+    {
+        var input = JsonSerializer.Serialize(new
+        {
+            secret,
+            headers = new Dictionary<string, string>
+            {
+                ["webhook-id"] = webhook.Headers["webhook-id"],
+                ["webhook-timestamp"] = webhook.Headers["webhook-timestamp"],
+                ["webhook-signature"] = webhook.Headers["webhook-signature"],
+            },
+            body = webhook.Body,
+        });
+        return await NodeClients.RunAsync("verify-webhook.js", [], input, ct);
+    }
+
+    [Fact]
+    public async Task SucceededJobIsPostedAsASignedEventThatTheStandardWebhooksLibraryVerifiesWithEitherSecret()
+    {
+        var ct = Timeout();
+        var model = await RegisterModelAsync("hook", ct);
+        var endpoint = _receiver.NewEndpoint();
+        var jobId = Guid.CreateVersion7();
+
+        using var response = await SubmitAsync(new { jobId, model, features = Record, callbackUrl = endpoint }, ct);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var webhook = Assert.Single(await _receiver.WaitForAsync(endpoint, 1, ct));
+
+        Assert.StartsWith("application/json", webhook.Headers["content-type"]);
+        Assert.Equal(2, webhook.Headers["webhook-signature"].Split(' ').Length);
+        foreach (var secret in new[] { system.OldSecret, system.NewSecret })
+        {
+            var (code, output) = await VerifyWithStandardWebhooksAsync(secret, webhook, ct);
+            Assert.True(code == 0, output);
+            var verified = JsonNode.Parse(output)!;
+            Assert.Equal("job.succeeded", (string?)verified["type"]);
+            Assert.Equal(jobId, Guid.Parse((string)verified["data"]!["id"]!));
+            Assert.Equal("succeeded", (string?)verified["data"]!["status"]);
+            Assert.Equal($"/v1/jobs/{jobId}", (string?)verified["data"]!["links"]!["status"]);
+            Assert.Equal($"/v1/jobs/{jobId}/output", (string?)verified["data"]!["links"]!["output"]);
+        }
+
+        // The verifier really checks: a changed body, or a secret nobody configured, fails.
+        Assert.NotEqual(0, (await VerifyWithStandardWebhooksAsync(system.NewSecret, webhook with { Body = webhook.Body.Replace("succeeded", "failed") }, ct)).ExitCode);
+        Assert.NotEqual(0, (await VerifyWithStandardWebhooksAsync(WebhookSigner.NewSecret(), webhook, ct)).ExitCode);
+
+        var delivery = Assert.Single(await WaitForDeliveryAsync(jobId, d => d.State == WebhookDeliveryState.Delivered, ct));
+        Assert.Equal(webhook.Headers["webhook-id"], delivery.Id);
+        var attempt = Assert.Single(delivery.Attempts);
+        Assert.Equal(200, attempt.StatusCode);
+        Assert.True(attempt.LatencyMilliseconds > 0);
+    }
+
+    [Fact]
+    public async Task AFailingReceiverIsRetriedWithTheSameWebhookIdHonouringRetryAfterUntilItAnswers2xx()
+    {
+        var ct = Timeout();
+        var model = await RegisterModelAsync("retry", ct);
+        var endpoint = _receiver.NewEndpoint([500, 503, 200], retryAfterSeconds: 1);
+        var jobId = Guid.CreateVersion7();
+
+        using var response = await SubmitAsync(new { jobId, model, features = Record, callbackUrl = endpoint }, ct);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var received = await _receiver.WaitForAsync(endpoint, 3, ct);
+
+        Assert.Single(received.Select(r => r.Headers["webhook-id"]).Distinct());
+        Assert.Single(received.Select(r => r.Body).Distinct());
+        Assert.All(received.Skip(1).Zip(received), pair => Assert.True(pair.First.At - pair.Second.At >= TimeSpan.FromMilliseconds(900),
+            $"retry after {(pair.First.At - pair.Second.At).TotalMilliseconds} ms; the receiver asked for 1 s"));
+        var delivery = Assert.Single(await WaitForDeliveryAsync(jobId, d => d.State == WebhookDeliveryState.Delivered, ct));
+        Assert.Equal([500, 503, 200], delivery.Attempts.Select(a => a.StatusCode));
+        Assert.Equal([1, 2, 3], delivery.Attempts.Select(a => a.Number));
+        Assert.NotNull(delivery.Attempts[0].Error);
+
+        await Task.Delay(700, ct);
+        Assert.Equal(3, _receiver.Received(endpoint).Count);
+    }
+
+    [Fact]
+    public async Task A410GoneAnswerStopsDeliveryAfterOneAttempt()
+    {
+        var ct = Timeout();
+        var model = await RegisterModelAsync("gone", ct);
+        var endpoint = _receiver.NewEndpoint([410]);
+        var jobId = Guid.CreateVersion7();
+
+        using var response = await SubmitAsync(new { jobId, model, features = Record, callbackUrl = endpoint }, ct);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var delivery = Assert.Single(await WaitForDeliveryAsync(jobId, d => d.State == WebhookDeliveryState.Failed, ct));
+
+        Assert.Equal(410, Assert.Single(delivery.Attempts).StatusCode);
+        Assert.Null(delivery.NextAttemptAt);
+        await Task.Delay(1500, ct); // several backoffs' worth
+        Assert.Single(_receiver.Received(endpoint));
+    }
+
+    [Theory]
+    [InlineData("http://10.1.2.3/hook")]
+    [InlineData("http://192.168.0.10:8080/hook")]
+    [InlineData("http://169.254.169.254/latest/meta-data")]
+    [InlineData("http://[::1]:9000/hook")]
+    [InlineData("http://localhost:9000/hook")]
+    [InlineData("ftp://example.com/hook")]
+    [InlineData("not a url")]
+    public async Task APrivateLoopbackOrNonHttpCallbackUrlIsRejectedWhenTheJobIsSubmitted(string callbackUrl)
+    {
+        var ct = Timeout(60);
+        var jobId = Guid.CreateVersion7();
+
+        using var response = await SubmitAsync(new { jobId, model = "any", features = Record, callbackUrl }, ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("CallbackUrl", await response.Content.ReadAsStringAsync(ct));
+        using var lookup = await _http.GetAsync($"v1/jobs/{jobId}", ct);
+        Assert.Equal(HttpStatusCode.NotFound, lookup.StatusCode);
+    }
+
+    [Fact]
+    public async Task APrivateCallbackUrlThatBypassedTheApiIsRefusedAtSendTimeWithoutRetrying()
+    {
+        var ct = Timeout();
+        var model = await RegisterModelAsync("sdkhook", ct);
+
+        // The SDK publishes straight to the broker, so only the dispatcher's own check stands between the job and 10.x.
+        var jobId = await system.Client.SubmitPredictAsync(
+            new Producer.PredictRequest { Model = model, Features = Record, CallbackUrl = new Uri("http://10.9.9.9/hook") }, ct);
+
+        var delivery = Assert.Single(await WaitForDeliveryAsync(jobId, d => d.State == WebhookDeliveryState.Failed, ct));
+        var attempt = Assert.Single(delivery.Attempts);
+        Assert.Null(attempt.StatusCode);
+        Assert.Contains("private", attempt.Error);
+    }
+
+    [Fact]
+    public async Task AJobSubmittedOverHttpRunsAndARepeatedJobIdReturnsTheExistingJobInsteadOfASecond()
+    {
+        var ct = Timeout();
+        var model = await RegisterModelAsync("http", ct);
+        var jobId = Guid.CreateVersion7();
+        var body = new { jobId, model, features = Record };
+
+        using var first = await SubmitAsync(body, ct);
+        Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+        Assert.Equal($"/v1/jobs/{jobId}", first.Headers.Location?.OriginalString);
+        var completed = await system.Client.WaitForCompletionAsync(jobId, ct);
+        Assert.Equal(JobStatus.Succeeded, completed.Status);
+
+        using var repeat = await SubmitAsync(body, ct);
+        Assert.Equal(HttpStatusCode.OK, repeat.StatusCode);
+        var existing = await repeat.Content.ReadFromJsonAsync<JobView>(WireJson.Options, ct);
+        Assert.Equal((jobId, JobStatus.Succeeded, completed.BatchId), (existing!.Id, existing.Status, existing.BatchId));
+        var output = await system.Client.GetOutputAsync(jobId, ct);
+        Assert.Equal([3], Assert.Single(output.Outputs).Value.Shape);
+
+        // The same validation as the workers': no record, an unknown model, an invalid train job.
+        using var noRecord = await SubmitAsync(new { model }, ct);
+        Assert.Equal(HttpStatusCode.BadRequest, noRecord.StatusCode);
+        using var unknownModel = await SubmitAsync(new { model = "no-such-model", features = Record }, ct);
+        Assert.Equal(HttpStatusCode.NotFound, unknownModel.StatusCode);
+        using var badTrain = await SubmitAsync(new { kind = "train", model = "m", dataset = new { fileId = "x" } }, ct);
+        Assert.Equal(HttpStatusCode.BadRequest, badTrain.StatusCode);
+        Assert.Contains("LabelColumn", await badTrain.Content.ReadAsStringAsync(ct));
+    }
+
+    [Fact]
+    public async Task AJobEnqueuedByNodeAmqplibOnTheDocumentedWireFormatRunsAndIsReadOverHttp()
+    {
+        var ct = Timeout();
+        var model = await RegisterModelAsync("amqp", ct);
+        var endpoint = _receiver.NewEndpoint();
+        var jobId = Guid.CreateVersion7();
+        var job = JsonSerializer.Serialize(new
+        {
+            jobId,
+            model,
+            features = Record,
+            callbackUrl = endpoint,
+            submittedAt = DateTimeOffset.UtcNow,
+        });
+
+        var (code, output) = await NodeClients.RunAsync("submit-amqp.js", [system.Broker.Uri.ToString(), job], null, ct);
+        Assert.True(code == 0, output);
+
+        var completed = await system.Client.WaitForCompletionAsync(jobId, ct);
+        Assert.Equal((JobStatus.Succeeded, model), (completed.Status, completed.Model));
+        using var result = await _http.GetAsync($"v1/jobs/{jobId}/output", ct);
+        Assert.Equal(HttpStatusCode.OK, result.StatusCode);
+        var webhook = Assert.Single(await _receiver.WaitForAsync(endpoint, 1, ct));
+        Assert.Equal(0, (await VerifyWithStandardWebhooksAsync(system.OldSecret, webhook, ct)).ExitCode);
+    }
+}
