@@ -1,9 +1,13 @@
-# One image recipe for both services: docker build --build-arg PROJECT=src/Workers/AIaaS.Queue.Workers.csproj .
+# One image recipe for both services:
+#   docker build --build-arg PROJECT=src/Workers/AIaaS.Queue.Workers.csproj --build-arg ENTRY=AIaaS.Queue.Workers.dll .
+# The .NET 10 images are Ubuntu 24.04, whose libstdc++ is new enough for TorchSharp: no compatibility runtime needed.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 ARG PROJECT
 WORKDIR /source
 COPY . .
 RUN dotnet publish "$PROJECT" -c Release -o /app
+# Workers start train jobs in a child process: ship it in training/ next to them, where the launcher looks first.
+RUN case "$PROJECT" in *Workers*) dotnet publish src/Training/AIaaS.Queue.Training.csproj -c Release -o /app/training ;; esac
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
