@@ -18,15 +18,22 @@ internal sealed class Cluster : IAsyncDisposable
     private WorkerProcess _api = null!;
     private IHost _client = null!;
 
-    private Cluster(Uri broker) => _broker = broker;
+    private readonly IReadOnlyDictionary<string, string> _workerSettings;
+
+    private Cluster(Uri broker, IReadOnlyDictionary<string, string>? workerSettings)
+    {
+        _broker = broker;
+        _workerSettings = workerSettings ?? new Dictionary<string, string>();
+    }
 
     public IAiaasClient Client => _client.Services.GetRequiredService<IAiaasClient>();
     public WorkerProcess Api => _api;
     public IReadOnlyList<WorkerProcess> Workers => _workers;
 
-    public static async Task<Cluster> StartAsync(Uri broker, int workers, CancellationToken cancellationToken)
+    public static async Task<Cluster> StartAsync(Uri broker, int workers, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? workerSettings = null)
     {
-        var cluster = new Cluster(broker);
+        var cluster = new Cluster(broker, workerSettings);
         var port = FreePort();
         cluster._api = WorkerProcess.Start(cluster.Settings(new Dictionary<string, string>
         {
@@ -69,7 +76,7 @@ internal sealed class Cluster : IAsyncDisposable
 
     public Task AddWorkerAsync(CancellationToken cancellationToken)
     {
-        _workers.Add(WorkerProcess.Start(Settings(new Dictionary<string, string>
+        _workers.Add(WorkerProcess.Start(Settings(new Dictionary<string, string>(_workerSettings)
         {
             ["Workers__WorkerId"] = $"bench-worker-{_workers.Count + 1}",
             ["Workers__ModelCacheDirectory"] = Path.Combine(_data.FullName, $"models-{_workers.Count + 1}"),
