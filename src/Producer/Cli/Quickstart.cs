@@ -104,12 +104,13 @@ internal static class Quickstart
 
     private static async Task<bool> TrainAndScoreAsync(IAiaasClient client, CancellationToken cancellationToken)
     {
-        if (FindIris() is not { } iris)
+        if (FindInCheckout(Path.Combine("data", "iris.csv")) is not { } iris)
         {
             AnsiConsole.MarkupLine("[yellow]training skipped[/]: data/iris.csv not found above this program or the current folder");
             return true;
         }
 
+        await EnsureTorchRuntimeAsync(cancellationToken);
         AnsiConsole.MarkupLineInterpolated($"training an MLP on [grey]{iris.FullName}[/] (Fisher's Iris, 150 rows) with the default settings");
         DatasetView dataset;
         await using (var stream = iris.OpenRead())
@@ -164,13 +165,14 @@ internal static class Quickstart
         return correct >= 0.9 * ids.Count;
     }
 
-    private static FileInfo? FindIris()
+    /// <summary>A file of the source checkout this program runs from (or the current folder is in).</summary>
+    private static FileInfo? FindInCheckout(string relativePath)
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
         {
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                var candidate = new FileInfo(Path.Combine(dir.FullName, "data", "iris.csv"));
+                var candidate = new FileInfo(Path.Combine(dir.FullName, relativePath));
                 if (candidate.Exists)
                 {
                     return candidate;
@@ -179,6 +181,35 @@ internal static class Quickstart
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// TorchSharp 0.107 needs a newer libstdc++ than Debian 12 has; the checkout's script sets up a private runtime for
+    /// the training child where that is so, and does nothing on newer hosts or once done, so that this one command
+    /// works on a fresh machine.
+    /// </summary>
+    private static async Task EnsureTorchRuntimeAsync(CancellationToken cancellationToken)
+    {
+        if (!OperatingSystem.IsLinux() || FindInCheckout(Path.Combine("scripts", "setup-torch-compat.sh")) is not { } script)
+        {
+            return;
+        }
+
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(script.FullName);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var lastLine = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
+        if (process.ExitCode == 0)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[grey]{lastLine}[/]");
+        }
+        else
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]setting up the TorchSharp runtime failed[/] ({script.Name}): {(await errors).Trim()}");
+        }
     }
 
     /// <summary>The embedded default as a web application on a free loopback port, with the SDK publishing on its bus.</summary>
