@@ -9,13 +9,13 @@ internal sealed class TrainingChildLauncher(IOptions<TrainingOptions> options)
 {
     private const string ChildFileName = "AIaaS.Queue.Training.dll";
 
-    private readonly Lazy<(string Launcher, string? Child, string Description)> _resolved = new(() => Resolve(options.Value));
-
-    public string Description => _resolved.Value.Description;
+    // Resolved at every start, not once: the compatibility runtime or the child may be set up while the worker runs
+    // (the quickstart sets the runtime up on first use), and a few file checks cost nothing next to starting a process.
+    public string Description => Resolve(options.Value).Description;
 
     public ProcessStartInfo CreateStartInfo(IEnumerable<string> childArguments)
     {
-        var (launcher, child, _) = _resolved.Value;
+        var (launcher, child, _) = Resolve(options.Value);
         if (child is null)
         {
             throw new FileNotFoundException(
@@ -46,7 +46,7 @@ internal sealed class TrainingChildLauncher(IOptions<TrainingOptions> options)
         return start;
     }
 
-    private static (string, string?, string) Resolve(TrainingOptions options)
+    private static (string Launcher, string? Child, string Description) Resolve(TrainingOptions options)
     {
         var child = FindChild(options.ChildAssembly);
         if (!string.IsNullOrWhiteSpace(options.Launcher))
