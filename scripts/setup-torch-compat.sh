@@ -16,7 +16,8 @@ started=$(date +%s.%N)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-host_libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/{print $NF; exit}')
+# awk reads to the end (no early exit): with pipefail, ldconfig killed by SIGPIPE would end this script with 141.
+host_libstdcxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ && !found {print $NF; found = 1}')
 if [ -n "$host_libstdcxx" ] && grep -qa "$needed_glibcxx" "$host_libstdcxx" && [ "${AIAAS_TORCH_COMPAT_FORCE:-}" != 1 ]; then
   echo "torch-compat: host libstdc++ has $needed_glibcxx; no compatibility runtime needed"
   exit 0

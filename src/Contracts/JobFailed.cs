@@ -1,12 +1,15 @@
 namespace AIaaS.Queue.Contracts;
 
-/// <summary>Event: a job was rejected before it reached a model (bad input, unknown model).</summary>
+/// <summary>Event: a job ended before it reached a model: rejected (bad input, unknown model) or expired while queued.</summary>
 public sealed record JobFailed
 {
     public required Guid JobId { get; init; }
     public required JobKind Kind { get; init; }
     public required string Model { get; init; }
     public required string Error { get; init; }
+
+    /// <summary><see cref="JobStatus.Failed"/>, or <see cref="JobStatus.Expired"/> for a job whose time-to-live ran out.</summary>
+    public JobStatus Status { get; init; } = JobStatus.Failed;
     /// <summary>The job's callback URL, carried so that the webhook dispatcher needs no lookup per job.</summary>
     public string? CallbackUrl { get; init; }
 

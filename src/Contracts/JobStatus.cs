@@ -10,4 +10,7 @@ public enum JobStatus
     Succeeded,
     Failed,
     Cancelled,
+
+    /// <summary>Final: the job's time-to-live ran out while it was still queued, so it never ran.</summary>
+    Expired,
 }

@@ -23,5 +23,12 @@ public sealed record SubmitPredictJob
     /// <summary>Where to POST a signed event when the job reaches its final state (Standard Webhooks); null for none.</summary>
     public string? CallbackUrl { get; init; }
 
+    /// <summary>When a job still queued at this time ends <see cref="JobStatus.Expired"/> without running; null never expires.
+    /// Compared with the worker's clock.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>High-priority jobs are served before normal ones; see the worker's batcher for the rule that keeps normal jobs moving.</summary>
+    public JobPriority Priority { get; init; }
+
     public required DateTimeOffset SubmittedAt { get; init; }
 }

@@ -11,6 +11,12 @@ public sealed class ResultApiOptions
     /// default, where nothing else could consume), no on a broker.</summary>
     public bool? HostWorkers { get; set; }
 
+    /// <summary>Admission limit for <c>POST /v1/jobs</c>: a predict job for a model that already has this many jobs queued
+    /// (as recorded in the store, from any submitter) is refused with 429 and Retry-After. Null: no limit. Up to one page
+    /// of jobs (1000), since the check reads at most one page.</summary>
+    [Range(1, 1000)]
+    public int? MaxQueuedJobsPerModel { get; set; }
+
     /// <summary>Largest model file accepted for registration.</summary>
     [Range(1, long.MaxValue)]
     public long MaxModelBytes { get; set; } = 1L << 30;

@@ -22,5 +22,5 @@ public sealed record JobRecord
     /// <summary>Outputs by model output name; null until the job succeeded (and in listings, which leave outputs out).</summary>
     public IReadOnlyDictionary<string, TensorValue>? Outputs { get; init; }
 
-    public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled;
+    public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 }

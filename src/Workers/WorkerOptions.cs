@@ -44,6 +44,16 @@ public sealed class WorkerOptions
     /// <summary>Where model files are cached on local disk for ONNX Runtime.</summary>
     public string ModelCacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "aiaas-models");
 
+    /// <summary>How long a normal-priority request may wait in a worker's batcher while high-priority ones keep arriving
+    /// before it is served as if it were high priority (aging), so that normal jobs are never starved.</summary>
+    [Range(1, 3_600_000)]
+    public double PriorityAgingMilliseconds { get; set; } = 1000;
+
+    /// <summary>Declare the predict queue with RabbitMQ message priority (<c>x-max-priority</c> 1), so that high-priority jobs
+    /// overtake a backlog still in the broker. Classic queues only: ignored with <c>Transport:QuorumQueues</c>.
+    /// Like every queue argument, it must match the existing queue.</summary>
+    public bool BrokerPriority { get; set; } = true;
+
     /// <summary>Record each submitted job as queued as soon as it reaches the broker, so that status shows
     /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
     public bool RegisterQueuedJobs { get; set; } = true;

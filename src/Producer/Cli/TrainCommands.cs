@@ -181,7 +181,7 @@ internal static class TrainingProgressView
                     }
 
                     job = await client.GetJobAsync(jobId, cancellationToken);
-                    if (job is { Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled })
+                    if (job is { Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired })
                     {
                         if (job.Status == JobStatus.Succeeded)
                         {

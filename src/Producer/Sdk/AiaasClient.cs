@@ -21,7 +21,13 @@ internal sealed class AiaasClient(
             throw new ArgumentException("Model is required.", nameof(request));
         }
 
+        if (request.TimeToLive is { } ttl && ttl <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("TimeToLive, when given, must be positive.", nameof(request));
+        }
+
         var jobId = request.JobId ?? Guid.CreateVersion7();
+        var now = time.GetUtcNow();
         await publisher.PublishAsync(new SubmitPredictJob
         {
             JobId = jobId,
@@ -30,7 +36,9 @@ internal sealed class AiaasClient(
             Features = request.Features,
             Inputs = request.Inputs,
             CallbackUrl = CallbackFor(request.CallbackUrl),
-            SubmittedAt = time.GetUtcNow(),
+            Priority = request.Priority,
+            ExpiresAt = now + request.TimeToLive,
+            SubmittedAt = now,
         }, cancellationToken).ConfigureAwait(false);
         return jobId;
     }

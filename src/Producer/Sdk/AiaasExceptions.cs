@@ -11,7 +11,7 @@ public class AiaasException : Exception
     public AiaasException(string message, Exception innerException) : base(message, innerException) { }
 }
 
-/// <summary>The job ended failed or cancelled; <see cref="Job"/> holds its reason.</summary>
+/// <summary>The job ended failed, cancelled or expired; <see cref="Job"/> holds its reason.</summary>
 public sealed class JobFailedException(JobView job)
     : AiaasException($"Job {job.Id} {job.Status.ToString().ToLowerInvariant()}: {job.Error}")
 {

@@ -57,7 +57,7 @@ internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOpt
                     var jobs = await response.Content.ReadFromJsonAsync<List<JobView>>(WireJson.Options, stopping).ConfigureAwait(false) ?? [];
                     foreach (var job in jobs)
                     {
-                        if (job.Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled
+                        if (job.Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired
                             && _waiting.TryRemove(job.Id, out var completion))
                         {
                             completion.TrySetResult(job);

@@ -18,8 +18,13 @@ internal interface IJobPublisher
 internal sealed class BusJobPublisher(IPublishEndpoint bus) : IJobPublisher
 {
     public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
-        // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
-        bus.Publish(job, context => context.MessageId = job.JobId, cancellationToken);
+        bus.Publish(job, context =>
+        {
+            // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
+            context.MessageId = job.JobId;
+            // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
+            context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
+        }, cancellationToken);
 
     public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
         bus.Publish(message, context => context.MessageId = messageId, cancellationToken);
@@ -38,3 +43,4 @@ internal sealed class HostBusJobPublisher(IServiceProvider services) : IJobPubli
     public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
         _publisher.Value.PublishAsync(message, messageId, cancellationToken);
 }
+

@@ -17,6 +17,10 @@ public sealed record SubmitJobRequest
     public int? ModelVersion { get; init; }
     public float[]? Features { get; init; }
     public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
+    public JobPriority Priority { get; init; }
+
+    /// <summary>Seconds the job may wait queued; one not started by then ends <c>Expired</c> without running.</summary>
+    public double? TimeToLiveSeconds { get; init; }
 
     // train
     public TrainingDataset? Dataset { get; init; }

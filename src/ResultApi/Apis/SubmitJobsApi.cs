@@ -15,7 +15,8 @@ public static class SubmitJobsApi
     {
         var api = app.MapGroup("/v1/jobs").WithTags("Jobs");
         api.MapPost("/", SubmitJob).WithName("SubmitJob")
-            .WithSummary("Queues a predict or train job: 202 for a new job, 200 with the existing job when its JobId is already known.");
+            .WithSummary("Queues a predict or train job: 202 for a new job, 200 with the existing job when its JobId is already known, "
+                + "429 with Retry-After when the model's backlog is at its admission limit.");
         api.MapGet("/{id:guid}/webhooks", GetJobWebhooks).WithName("GetJobWebhooks")
             .WithSummary("The job's webhook deliveries and every attempt: time, status code, latency, error.");
         return app;
@@ -23,7 +24,7 @@ public static class SubmitJobsApi
 
     public static async Task<Results<Accepted<JobView>, Ok<JobView>, ProblemHttpResult>> SubmitJob(
         SubmitJobRequest request, IJobStore jobs, IModelStore models, IBus bus, CallbackUrlPolicy callbacks, IOptions<WebhookOptions> webhooks,
-        TimeProvider time, CancellationToken cancellationToken)
+        IOptions<ResultApiOptions> admission, TimeProvider time, HttpContext http, CancellationToken cancellationToken)
     {
         var jobId = request.JobId ?? Guid.CreateVersion7();
         if (jobId == Guid.Empty)
@@ -77,6 +78,11 @@ public static class SubmitJobsApi
         }
         else
         {
+            if (request.TimeToLiveSeconds is { } seconds && !(seconds is > 0 and <= 30 * 24 * 3600))
+            {
+                return Invalid("TimeToLiveSeconds, when given, must be above 0 and at most 30 days.");
+            }
+
             var job = new SubmitPredictJob
             {
                 JobId = jobId,
@@ -85,6 +91,8 @@ public static class SubmitJobsApi
                 Features = request.Features,
                 Inputs = request.Inputs,
                 CallbackUrl = request.CallbackUrl,
+                Priority = request.Priority,
+                ExpiresAt = request.TimeToLiveSeconds is { } ttl ? now.AddSeconds(ttl) : null,
                 SubmittedAt = now,
             };
             if (SubmissionRules.PredictJobProblem(job) is { } problem)
@@ -98,7 +106,22 @@ public static class SubmitJobsApi
                     $"No model {job.Model}{(job.ModelVersion is { } v ? $" version {v}" : "")} is registered.");
             }
 
-            await bus.Publish(job, context => context.MessageId = jobId, cancellationToken);
+            // Admission: a model whose backlog is at its limit refuses at once rather than queueing without bound.
+            if (admission.Value.MaxQueuedJobsPerModel is { } limit
+                && (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = job.Model, Limit = limit }, cancellationToken)).Items.Count >= limit)
+            {
+                http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Problems.Create(StatusCodes.Status429TooManyRequests, "Model overloaded",
+                    $"Model {job.Model} has {limit} or more jobs queued, its admission limit; job {jobId} was not queued. "
+                    + $"Retry after {RetryAfterSeconds} s with the same JobId.");
+            }
+
+            await bus.Publish(job, context =>
+            {
+                context.MessageId = jobId;
+                // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
+                context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
+            }, cancellationToken);
             queued = new JobRecord { JobId = jobId, Kind = JobKind.Predict, Model = job.Model, ModelVersion = job.ModelVersion, Status = JobStatus.Queued, SubmittedAt = now };
         }
 
@@ -119,6 +142,8 @@ public static class SubmitJobsApi
 
         return TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>(deliveries.Select(d => d.ToView()).ToArray());
     }
+
+    private const int RetryAfterSeconds = 1;
 
     private static ProblemHttpResult Invalid(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid job", detail);
 }

@@ -25,7 +25,7 @@ internal sealed class WebhookEventConsumer(IWebhookStore store, WebhookDispatche
     {
         var job = context.Message;
         return string.IsNullOrEmpty(job.CallbackUrl) ? Task.CompletedTask : ScheduleAsync(
-            [WebhookEvents.Create(options.Value, job.CallbackUrl, job.JobId, job.Kind, job.Model, JobStatus.Failed, null, job.Error, time.GetUtcNow())],
+            [WebhookEvents.Create(options.Value, job.CallbackUrl, job.JobId, job.Kind, job.Model, job.Status, null, job.Error, time.GetUtcNow())],
             context.CancellationToken);
     }
 

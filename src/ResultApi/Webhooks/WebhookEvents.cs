@@ -10,6 +10,7 @@ internal static class WebhookEvents
     public static string TypeFor(JobKind kind, JobStatus status) => (kind, status) switch
     {
         (_, JobStatus.Cancelled) => "job.cancelled",
+        (_, JobStatus.Expired) => "job.expired",
         (JobKind.Train, JobStatus.Succeeded) => "training.succeeded",
         (JobKind.Train, _) => "training.failed",
         (_, JobStatus.Succeeded) => "job.succeeded",

@@ -31,6 +31,7 @@ internal sealed class BatchExecutor(
             var startedAt = time.GetUtcNow();
             using var activity = StartBatchActivity(model, batch);
             var toRun = await WithoutFinishedJobsAsync(batch).ConfigureAwait(false);
+            toRun = await WithoutExpiredJobsAsync(model, toRun).ConfigureAwait(false);
             if (toRun.Count > 0)
             {
                 var stopwatch = Stopwatch.StartNew();
@@ -148,6 +149,55 @@ internal sealed class BatchExecutor(
 
             job.SetEndTime(now.UtcDateTime);
         }
+    }
+
+    /// <summary>Second check of the time-to-live, once the batch is formed: a job that expired while waiting for a model
+    /// instance ends expired (stored before its message is acknowledged) and is left out of the model call.</summary>
+    private async Task<List<PendingPrediction>> WithoutExpiredJobsAsync(LoadedModel model, List<PendingPrediction> toRun)
+    {
+        var now = time.GetUtcNow();
+        if (!toRun.Exists(p => p.Job.ExpiresAt <= now))
+        {
+            return toRun;
+        }
+
+        var expired = toRun.FindAll(p => p.Job.ExpiresAt <= now);
+        await jobs.UpsertAsync(expired.Select(p => new JobRecord
+        {
+            JobId = p.Job.JobId,
+            Kind = JobKind.Predict,
+            Model = model.Name,
+            ModelVersion = model.Version,
+            Status = JobStatus.Expired,
+            SubmittedAt = p.Job.SubmittedAt,
+            CompletedAt = now,
+            WorkerId = options.Value.WorkerId,
+            Error = Consumers.PredictJobConsumer.ExpiredError(p.Job.ExpiresAt!.Value),
+        }).ToArray()).ConfigureAwait(false);
+        foreach (var prediction in expired)
+        {
+            metrics.JobCompleted("Predict", model.Name, nameof(JobStatus.Expired));
+            try
+            {
+                await bus.Publish(new JobFailed
+                {
+                    JobId = prediction.Job.JobId,
+                    Kind = JobKind.Predict,
+                    Model = model.Name,
+                    Error = Consumers.PredictJobConsumer.ExpiredError(prediction.Job.ExpiresAt!.Value),
+                    Status = JobStatus.Expired,
+                    CallbackUrl = prediction.Job.CallbackUrl,
+                    FailedAt = now,
+                }).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // The expiry is stored; the event only informs listeners.
+                logger.LogWarning(ex, "Could not publish the expiry of job {JobId}", prediction.Job.JobId);
+            }
+        }
+
+        return toRun.FindAll(p => !(p.Job.ExpiresAt <= now));
     }
 
     private async Task<List<PendingPrediction>> WithoutFinishedJobsAsync(List<PendingPrediction> batch)

@@ -15,7 +15,8 @@ internal sealed class BatcherRegistry(BatchExecutor executor, IOptions<WorkerOpt
 
     public DynamicBatcher For(LoadedModel model) =>
         _batchers.GetOrAdd(model, m => new Lazy<DynamicBatcher>(() =>
-            new DynamicBatcher(m, options.Value.ModelInstances, executor, loggers.CreateLogger<DynamicBatcher>()))).Value;
+            new DynamicBatcher(m, options.Value.ModelInstances,
+                TimeSpan.FromMilliseconds(options.Value.PriorityAgingMilliseconds), executor, loggers.CreateLogger<DynamicBatcher>()))).Value;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 

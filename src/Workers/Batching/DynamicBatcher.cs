@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Workers.Inference;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,7 @@ namespace AIaaS.Queue.Workers.Batching;
 /// Triton-style dynamic batcher for one model version. When a model instance is free it takes up to
 /// <see cref="LoadedModel.MaxBatchSize"/> waiting requests; a full batch runs at once, a partial one runs when its
 /// oldest request has waited <see cref="LoadedModel.MaxQueueDelay"/>. Requests that arrive while every instance is
-/// busy accumulate, so batches grow with load.
+/// busy accumulate, so batches grow with load. High-priority requests are taken first (see <see cref="TryTake"/>).
 /// </summary>
 /// <remarks>
 /// MassTransit's <c>Batch&lt;T&gt;</c> fixes one message limit per consumer and groups only by message, so it can
@@ -27,11 +28,13 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private CancellationTokenSource _wait = new();
+    private readonly long _agingTicks;
     private int _running;
 
-    public DynamicBatcher(LoadedModel model, int instances, BatchExecutor executor, ILogger logger)
+    public DynamicBatcher(LoadedModel model, int instances, TimeSpan priorityAging, BatchExecutor executor, ILogger logger)
     {
         _model = model;
+        _agingTicks = (long)(priorityAging.TotalSeconds * Stopwatch.Frequency);
         _executor = executor;
         _logger = logger;
         _instances = new SemaphoreSlim(instances, instances);
@@ -53,26 +56,44 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     {
         var reader = _queue.Reader;
         var maxDelayTicks = (long)(_model.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
+        // Owned by this loop only: the channel is the hand-over from consumers, these are the per-priority waiting lines.
+        var high = new Queue<PendingPrediction>();
+        var normal = new Queue<PendingPrediction>();
         try
         {
-            while (await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
+            while (true)
             {
-                await _instances.WaitAsync(stopping).ConfigureAwait(false);
-                var batch = new List<PendingPrediction>(Math.Min(_model.MaxBatchSize, 1024));
-                while (batch.Count < _model.MaxBatchSize)
+                Drain(reader, high, normal);
+                if (high.Count + normal.Count == 0)
                 {
-                    if (reader.TryRead(out var next))
-                    {
-                        batch.Add(next);
-                        continue;
-                    }
-
-                    if (batch.Count == 0)
+                    if (!await reader.WaitToReadAsync(stopping).ConfigureAwait(false))
                     {
                         break;
                     }
 
-                    var remaining = batch[0].EnqueuedAt + maxDelayTicks - Stopwatch.GetTimestamp();
+                    continue;
+                }
+
+                await _instances.WaitAsync(stopping).ConfigureAwait(false);
+                var batch = new List<PendingPrediction>(Math.Min(_model.MaxBatchSize, 1024));
+                var oldest = long.MaxValue;
+                var agedTaken = false;
+                while (true)
+                {
+                    // Requests that arrived while waiting for an instance count too: a late high-priority one goes first.
+                    Drain(reader, high, normal);
+                    while (batch.Count < _model.MaxBatchSize && TryTake(high, normal, ref agedTaken, out var next))
+                    {
+                        batch.Add(next);
+                        oldest = Math.Min(oldest, next.EnqueuedAt);
+                    }
+
+                    if (batch.Count == 0 || batch.Count >= _model.MaxBatchSize)
+                    {
+                        break;
+                    }
+
+                    var remaining = oldest + maxDelayTicks - Stopwatch.GetTimestamp();
                     if (remaining <= 0 || !await WaitForMoreAsync(reader, TimeSpan.FromSeconds((double)remaining / Stopwatch.Frequency), stopping).ConfigureAwait(false))
                     {
                         break;
@@ -98,10 +119,38 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         }
 
         // Whatever is still queued was never run: fail its consumers so the broker redelivers the messages.
-        while (reader.TryRead(out var orphan))
+        Drain(reader, high, normal);
+        foreach (var orphan in high.Concat(normal))
         {
             orphan.Abandon(new OperationCanceledException("The worker stopped before the job ran."));
         }
+    }
+
+    private static void Drain(ChannelReader<PendingPrediction> reader, Queue<PendingPrediction> high, Queue<PendingPrediction> normal)
+    {
+        while (reader.TryRead(out var next))
+        {
+            (next.Job.Priority == JobPriority.High ? high : normal).Enqueue(next);
+        }
+    }
+
+    /// <summary>
+    /// The priority rule: high-priority requests fill a batch first, normal ones fill what is left, each line in arrival
+    /// order. Against starvation, a normal request that has waited longer than <c>PriorityAgingMilliseconds</c> goes
+    /// first, at most one such per batch: under a flood of high-priority work normal requests still move at one per
+    /// model call at least, and high-priority ones keep every other slot.
+    /// </summary>
+    private bool TryTake(Queue<PendingPrediction> high, Queue<PendingPrediction> normal, ref bool agedTaken, out PendingPrediction next)
+    {
+        if (!agedTaken && high.Count > 0 && normal.TryPeek(out var waiting)
+            && Stopwatch.GetTimestamp() - waiting.EnqueuedAt > _agingTicks)
+        {
+            agedTaken = true;
+            next = normal.Dequeue();
+            return true;
+        }
+
+        return high.TryDequeue(out next!) || normal.TryDequeue(out next!);
     }
 
     private async ValueTask<bool> WaitForMoreAsync(ChannelReader<PendingPrediction> reader, TimeSpan timeout, CancellationToken stopping)

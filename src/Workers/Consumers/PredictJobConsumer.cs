@@ -28,6 +28,13 @@ internal sealed class PredictJobConsumer(
             throw new InvalidJobException("JobId is missing or empty; the job cannot be tracked.");
         }
 
+        // First check of the time-to-live: a job that waited too long in the broker ends without loading its model.
+        if (job.ExpiresAt is { } expiresAt && expiresAt <= time.GetUtcNow())
+        {
+            await FailAsync(context, job.ModelVersion, ExpiredError(expiresAt), JobStatus.Expired).ConfigureAwait(false);
+            return;
+        }
+
         if (string.IsNullOrWhiteSpace(job.Model))
         {
             await FailAsync(context, null, "Model is missing: name a registered model.").ConfigureAwait(false);
@@ -55,7 +62,10 @@ internal sealed class PredictJobConsumer(
         await batchers.For(model).EnqueueAsync(new PendingPrediction(job, inputs!)).ConfigureAwait(false);
     }
 
-    private async Task FailAsync(ConsumeContext<SubmitPredictJob> context, int? version, string error)
+    internal static string ExpiredError(DateTimeOffset expiresAt) =>
+        $"Expired: still queued at its time-to-live ({expiresAt:O}), so it never ran.";
+
+    private async Task FailAsync(ConsumeContext<SubmitPredictJob> context, int? version, string error, JobStatus status = JobStatus.Failed)
     {
         var job = context.Message;
         var existing = await jobs.GetAsync(job.JobId, context.CancellationToken).ConfigureAwait(false);
@@ -64,7 +74,7 @@ internal sealed class PredictJobConsumer(
             return;
         }
 
-        logger.LogInformation("Job {JobId} failed before running: {Error}", job.JobId, error);
+        logger.LogInformation("Job {JobId} ended {Status} before running: {Error}", job.JobId, status, error);
         var now = time.GetUtcNow();
         await jobs.UpsertAsync([new JobRecord
         {
@@ -72,7 +82,7 @@ internal sealed class PredictJobConsumer(
             Kind = JobKind.Predict,
             Model = job.Model ?? "",
             ModelVersion = version,
-            Status = JobStatus.Failed,
+            Status = status,
             SubmittedAt = job.SubmittedAt,
             CompletedAt = now,
             WorkerId = options.Value.WorkerId,
@@ -84,6 +94,7 @@ internal sealed class PredictJobConsumer(
             Kind = JobKind.Predict,
             Model = job.Model ?? "",
             Error = error,
+            Status = status,
             FailedAt = now,
             CallbackUrl = job.CallbackUrl,
         }).ConfigureAwait(false);

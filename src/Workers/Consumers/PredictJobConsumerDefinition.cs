@@ -1,3 +1,4 @@
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Workers.Inference;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -7,10 +8,12 @@ namespace AIaaS.Queue.Workers.Consumers;
 internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJobConsumer>
 {
     private readonly WorkerOptions _options;
+    private readonly TransportOptions _transport;
 
-    public PredictJobConsumerDefinition(IOptions<WorkerOptions> options)
+    public PredictJobConsumerDefinition(IOptions<WorkerOptions> options, IOptions<TransportOptions> transport)
     {
         _options = options.Value;
+        _transport = transport.Value;
         EndpointName = "predict-jobs";
         // Concurrency equals prefetch: each message waits in its batch until its result is stored,
         // so these two bound the jobs a worker holds and leave the rest in the broker.
@@ -21,6 +24,15 @@ internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJ
         IConsumerConfigurator<PredictJobConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = _options.PrefetchCount;
+        if (endpointConfigurator is IRabbitMqReceiveEndpointConfigurator rabbit)
+        {
+            // Quorum queues before RabbitMQ 4 refuse x-max-priority; there the batcher alone honours priority.
+            if (_options.BrokerPriority && !_transport.QuorumQueues)
+            {
+                rabbit.EnablePriority(1);
+            }
+        }
+
         // Transient faults (store or model cache unavailable) are retried; a message that cannot be a job is not.
         endpointConfigurator.UseMessageRetry(r =>
         {

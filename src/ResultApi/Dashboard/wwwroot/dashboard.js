@@ -229,7 +229,7 @@ async function openJob(id) {
     el("li", { class: "gap" }, `→ ${duration(job.submittedAt, job.startedAt)} waiting →`),
     el("li", {}, el("b", {}, "started"), job.startedAt ? dateTime(job.startedAt) : "–"),
     el("li", { class: "gap" }, `→ ${duration(job.startedAt, job.completedAt)} running →`),
-    el("li", {}, el("b", {}, job.status === "Failed" ? "failed" : "completed"), job.completedAt ? dateTime(job.completedAt) : "–"));
+    el("li", {}, el("b", {}, job.status === "Failed" ? "failed" : job.status === "Expired" ? "expired" : "completed"), job.completedAt ? dateTime(job.completedAt) : "–"));
 
   const events = [el("li", {}, `${time(job.submittedAt)} submitted by the client`)];
   if (job.batchId) {
@@ -266,7 +266,7 @@ async function openJob(id) {
       output.append(el("p", { class: "error" }, error.message));
     }
   } else {
-    output.append(el("p", { class: "muted" }, job.status === "Failed" ? "No output: the job failed." : "No output yet."));
+    output.append(el("p", { class: "muted" }, job.status === "Failed" ? "No output: the job failed." : job.status === "Expired" ? "No output: the job expired before it ran." : "No output yet."));
   }
 
   // Every delivery of the job's webhook events and each attempt: time, status code, latency, error.
