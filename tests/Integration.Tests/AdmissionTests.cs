@@ -10,14 +10,10 @@ namespace AIaaS.Queue.Integration.Tests;
 /// <summary>Per-job time-to-live and priority levels, on the default distributed layout.</summary>
 public sealed class ExpiryAndPriorityTests(DistributedSystem system) : IClassFixture<DistributedSystem>
 {
-    private static CancellationToken Timeout(int seconds = 180) =>
-        CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken,
-            new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token).Token;
-
     [Fact]
     public async Task AJobStillQueuedAfterItsTimeToLiveEndsExpiredWithoutRunning()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(180);
         var (_, onnx) = TestModels.Classifier(seed: 51);
         var name = TestModels.UniqueName("ttl");
         await system.Client.RegisterModelAsync(name, new MemoryStream(onnx), cancellationToken: ct);
@@ -44,7 +40,7 @@ public sealed class ExpiryAndPriorityTests(DistributedSystem system) : IClassFix
     [Fact]
     public async Task AHighPriorityJobSubmittedBehindANormalBacklogCompletesBeforeMostOfIt()
     {
-        var ct = Timeout(240);
+        var ct = TestTimeout.After(240);
         // A slow model (a few milliseconds per record) with small batches, so that a backlog builds up.
         var (_, onnx) = TestModels.Classifier(seed: 52, hidden: [2048, 2048, 2048]);
         var name = TestModels.UniqueName("prio");

@@ -7,14 +7,10 @@ namespace AIaaS.Queue.Integration.Tests;
 /// <summary>Predict jobs from the SDK through a real RabbitMQ broker to a separate worker process, read back over HTTP.</summary>
 public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : IClassFixture<DistributedSystem>
 {
-    private static CancellationToken Timeout(int seconds = 120) =>
-        CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken,
-            new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token).Token;
-
     [Fact]
     public async Task PredictJobTravelsFromSdkThroughRabbitMqToStoredResultReadOverHttp()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var (mlp, onnx) = TestModels.Classifier();
         var name = TestModels.UniqueName("e2e");
         var registered = await system.Client.RegisterModelAsync(name, new MemoryStream(onnx), cancellationToken: ct);
@@ -45,7 +41,7 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
     [Fact]
     public async Task ConcurrentRequestsForOneModelRunInFarFewerModelCallsAndNoBatchExceedsItsLimit()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var (mlp, onnx) = TestModels.Classifier(seed: 3);
         var name = TestModels.UniqueName("batch");
         await system.Client.RegisterModelAsync(name, new MemoryStream(onnx),
@@ -74,7 +70,7 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
     [Fact]
     public async Task BadInputFailsOnlyItsOwnJobWithAReadableReason()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var (_, onnx) = TestModels.Classifier(seed: 9);
         var name = TestModels.UniqueName("bad");
         await system.Client.RegisterModelAsync(name, new MemoryStream(onnx),
@@ -113,7 +109,7 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
     [Fact]
     public async Task ResubmittingAJobIdRunsTheJobOnce()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var (_, onnx) = TestModels.Classifier(seed: 4);
         var name = TestModels.UniqueName("idem");
         await system.Client.RegisterModelAsync(name, new MemoryStream(onnx), cancellationToken: ct);
@@ -134,7 +130,7 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
     [Fact]
     public async Task ANewModelVersionIsServedAsLatestWhileOldVersionsStayAddressable()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var name = TestModels.UniqueName("ver");
         var (v1, onnx1) = TestModels.Classifier(seed: 21);
         var (v2, onnx2) = TestModels.Classifier(seed: 22);

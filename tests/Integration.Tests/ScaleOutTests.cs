@@ -22,14 +22,10 @@ public sealed class ThreeWorkerSystem : DistributedSystem
 /// <summary>Competing consumers: workers share one queue, every job completes once, batching stays per worker and per model.</summary>
 public sealed class ScaleOutTests(ThreeWorkerSystem system) : IClassFixture<ThreeWorkerSystem>
 {
-    private static CancellationToken Timeout(int seconds = 180) =>
-        CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken,
-            new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token).Token;
-
     [Fact]
     public async Task ThreeWorkerProcessesShareTheQueueAndEveryJobCompletesOnceInCorrectBatches()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(180);
         var (mlp, onnx) = TestModels.Classifier(seed: 41);
         var name = TestModels.UniqueName("scale");
         await system.Client.RegisterModelAsync(name, new MemoryStream(onnx),
@@ -76,7 +72,7 @@ public sealed class ScaleOutTests(ThreeWorkerSystem system) : IClassFixture<Thre
     [Fact]
     public async Task OperationsEndpointsShowTheConsumersPerQueueAndTheWorkSpreadAcrossWorkers()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(180);
         var (_, onnx) = TestModels.Classifier(seed: 42);
         var name = TestModels.UniqueName("ops");
         await system.Client.RegisterModelAsync(name, new MemoryStream(onnx),

@@ -13,16 +13,12 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
 {
     private static readonly string[] IrisColumns = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"];
 
-    private static CancellationToken Timeout(int seconds = 180) =>
-        CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken,
-            new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token).Token;
-
     private static string IrisPath => Path.Combine(Repository.Root.FullName, "data", "iris.csv");
 
     [Fact]
     public async Task TrainingOnIrisReachesNinetyPercentValidationAccuracyAndTheNewVersionServesPredictJobs()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(180);
         var name = TestModels.UniqueName("iris");
         await using var file = File.OpenRead(IrisPath);
         var dataset = await system.Client.UploadDatasetAsync("iris.csv", file, ct);
@@ -79,7 +75,7 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
     [Fact]
     public async Task CancellingARunningTrainJobEndsItCancelledWithinSecondsAndRegistersNoModel()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(180);
         var name = TestModels.UniqueName("cancel");
         var jobId = await system.Client.SubmitTrainAsync(new TrainRequest
         {
@@ -106,7 +102,7 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
     [Fact]
     public async Task KillingTheTrainingProcessRetriesTheJobWithTheReasonRecordedAndRegistersExactlyOneModel()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(180);
         var name = TestModels.UniqueName("crash");
         var jobId = await system.Client.SubmitTrainAsync(new TrainRequest
         {
@@ -138,7 +134,7 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
     [InlineData("too-few-rows", "Too few rows: training needs at least 10, the data has 4")]
     public async Task BadTrainingDataFailsTheJobWithAReasonNamingTheRowOrColumn(string problem, string reason)
     {
-        var ct = Timeout(120);
+        var ct = TestTimeout.After(120);
         var rows = File.ReadLines(IrisPath).Skip(1).Select(l => (IReadOnlyList<string>)l.Split(',')).ToList();
         var columns = IrisColumns.ToArray();
         switch (problem)

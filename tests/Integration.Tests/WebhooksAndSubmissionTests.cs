@@ -38,7 +38,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     public async ValueTask InitializeAsync()
     {
         _http.BaseAddress = system.ApiUrl;
-        _receiver = await WebhookReceiver.StartAsync(Timeout(30));
+        _receiver = await WebhookReceiver.StartAsync(TestTimeout.After(30));
     }
 
     public async ValueTask DisposeAsync()
@@ -46,10 +46,6 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
         await _receiver.DisposeAsync();
         _http.Dispose();
     }
-
-    private static CancellationToken Timeout(int seconds = 120) =>
-        CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken,
-            new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token).Token;
 
     private async Task<string> RegisterModelAsync(string prefix, CancellationToken ct)
     {
@@ -96,7 +92,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     [Fact]
     public async Task SucceededJobIsPostedAsASignedEventThatTheStandardWebhooksLibraryVerifiesWithEitherSecret()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var model = await RegisterModelAsync("hook", ct);
         var endpoint = _receiver.NewEndpoint();
         var jobId = Guid.CreateVersion7();
@@ -133,7 +129,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     [Fact]
     public async Task AFailingReceiverIsRetriedWithTheSameWebhookIdHonouringRetryAfterUntilItAnswers2xx()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var model = await RegisterModelAsync("retry", ct);
         var endpoint = _receiver.NewEndpoint([500, 503, 200], retryAfterSeconds: 1);
         var jobId = Guid.CreateVersion7();
@@ -158,7 +154,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     [Fact]
     public async Task A410GoneAnswerStopsDeliveryAfterOneAttempt()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var model = await RegisterModelAsync("gone", ct);
         var endpoint = _receiver.NewEndpoint([410]);
         var jobId = Guid.CreateVersion7();
@@ -183,7 +179,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     [InlineData("not a url")]
     public async Task APrivateLoopbackOrNonHttpCallbackUrlIsRejectedWhenTheJobIsSubmitted(string callbackUrl)
     {
-        var ct = Timeout(60);
+        var ct = TestTimeout.After(60);
         var jobId = Guid.CreateVersion7();
 
         using var response = await SubmitAsync(new { jobId, model = "any", features = Record, callbackUrl }, ct);
@@ -197,7 +193,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     [Fact]
     public async Task APrivateCallbackUrlThatBypassedTheApiIsRefusedAtSendTimeWithoutRetrying()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var model = await RegisterModelAsync("sdkhook", ct);
 
         // The SDK publishes straight to the broker, so only the dispatcher's own check stands between the job and 10.x.
@@ -213,7 +209,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     [Fact]
     public async Task AJobSubmittedOverHttpRunsAndARepeatedJobIdReturnsTheExistingJobInsteadOfASecond()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var model = await RegisterModelAsync("http", ct);
         var jobId = Guid.CreateVersion7();
         var body = new { jobId, model, features = Record };
@@ -244,7 +240,7 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     [Fact]
     public async Task AJobEnqueuedByNodeAmqplibOnTheDocumentedWireFormatRunsAndIsReadOverHttp()
     {
-        var ct = Timeout();
+        var ct = TestTimeout.After(120);
         var model = await RegisterModelAsync("amqp", ct);
         var endpoint = _receiver.NewEndpoint();
         var jobId = Guid.CreateVersion7();
