@@ -1,0 +1,14 @@
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>Event: a bulk job reached a final state.</summary>
+public sealed record BulkJobFinished
+{
+    public required Guid BulkJobId { get; init; }
+    public required string Model { get; init; }
+    public int? ModelVersion { get; init; }
+    public required BulkJobStatus Status { get; init; }
+    public required BulkJobCounts Counts { get; init; }
+    public string? Error { get; init; }
+    public string? CallbackUrl { get; init; }
+    public required DateTimeOffset FinishedAt { get; init; }
+}

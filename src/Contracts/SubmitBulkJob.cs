@@ -1,0 +1,43 @@
+using System.Text.Json.Serialization;
+
+namespace AIaaS.Queue.Contracts;
+
+/// <summary>
+/// Command: score every record of a stored file with one model. The file travels by claim check: it is stored once
+/// (<see cref="InputFileId"/>, an uploaded data file) and only referenced here. A worker splits it into chunks, each
+/// stored and announced by a <see cref="ScoreBulkChunk"/>, which workers score in parallel.
+/// </summary>
+public sealed record SubmitBulkJob
+{
+    /// <summary>Also the idempotency key: a repeated id yields one bulk job.</summary>
+    public required Guid BulkJobId { get; init; }
+
+    public required string Model { get; init; }
+
+    /// <summary>Null: the latest version when the job starts; every chunk then uses that one version.</summary>
+    public int? ModelVersion { get; init; }
+
+    /// <summary>The stored input file: JSON lines (<c>{"id": ..., "features": [...]}</c>) or CSV with a header, optionally gzip.</summary>
+    public required string InputFileId { get; init; }
+
+    /// <summary>Null: detected from the content.</summary>
+    public BulkInputFormat? Format { get; init; }
+
+    /// <summary>Records per chunk; null uses the worker's default.</summary>
+    public int? ChunkSize { get; init; }
+
+    /// <summary>Where to POST a signed <c>batch.*</c> event when the job ends; null for none.</summary>
+    public string? CallbackUrl { get; init; }
+
+    /// <summary>End of the completion window: work not done by then is skipped and the job ends expired with what it has.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    public required DateTimeOffset SubmittedAt { get; init; }
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<BulkInputFormat>))]
+public enum BulkInputFormat
+{
+    JsonLines,
+    Csv,
+}
