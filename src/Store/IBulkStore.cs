@@ -77,6 +77,9 @@ public sealed record BulkJobRecord
     /// <summary>Null until the file is fully split.</summary>
     public int? ChunksTotal { get; init; }
 
+    /// <summary>Chunks left unscored after a cancel or the end of the completion window.</summary>
+    public int ChunksSkipped { get; init; }
+
     public bool IsFinal => Status is BulkJobStatus.Succeeded or BulkJobStatus.Failed or BulkJobStatus.Cancelled or BulkJobStatus.Expired;
 
     /// <summary>Every chunk of a fully split file is done: the job can be finalized.</summary>
@@ -92,6 +95,9 @@ public sealed record BulkChunkResult
     public bool Skipped { get; init; }
     public required ReadOnlyMemory<byte> Output { get; init; }
     public required ReadOnlyMemory<byte> Errors { get; init; }
+
+    /// <summary>A chunk left unscored because its job was cancelled or its completion window ended.</summary>
+    public static BulkChunkResult SkippedChunk { get; } = new() { Succeeded = 0, Failed = 0, Skipped = true, Output = default, Errors = default };
 }
 
 /// <summary>A job's chunk progress after a store call; <see cref="Recorded"/> says whether that call counted anything.</summary>
