@@ -9,6 +9,15 @@ namespace AIaaS.Queue.Contracts;
 /// </summary>
 public sealed record SubmitBulkJob
 {
+    /// <summary>Records per chunk when the job does not say. Chunking is a fixed function of the file and these numbers,
+    /// so that a worker that re-splits a file after a crash makes the same chunks.</summary>
+    public const int DefaultChunkSize = 1000;
+
+    public const int MaxChunkSize = 100_000;
+
+    /// <summary>A chunk also ends before its stored payload would pass this size, however few records it has.</summary>
+    public const int MaxChunkBytes = 8 << 20;
+
     /// <summary>Also the idempotency key: a repeated id yields one bulk job.</summary>
     public required Guid BulkJobId { get; init; }
 

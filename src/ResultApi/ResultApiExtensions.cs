@@ -77,6 +77,7 @@ public static class ResultApiExtensions
         app.UseStatusCodePages();
         app.MapJobsApi();
         app.MapSubmitJobsApi();
+        app.MapBatchesApi();
         app.MapModelsApi();
         Dashboard.OperabilityExtensions.MapOperability(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });

@@ -20,4 +20,8 @@ public sealed class ResultApiOptions
     /// <summary>Largest model file accepted for registration.</summary>
     [Range(1, long.MaxValue)]
     public long MaxModelBytes { get; set; } = 1L << 30;
+
+    /// <summary>Largest input file accepted by <c>POST /v1/batches</c> (it is streamed to the store, never held in memory).</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxBulkFileBytes { get; set; } = 4L << 30;
 }

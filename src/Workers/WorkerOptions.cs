@@ -57,4 +57,13 @@ public sealed class WorkerOptions
     /// <summary>Record each submitted job as queued as soon as it reaches the broker, so that status shows
     /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
     public bool RegisterQueuedJobs { get; set; } = true;
+
+    /// <summary>Records per model call when scoring a bulk chunk. Offline scoring has no latency to protect, so its
+    /// batches are larger than the online default.</summary>
+    [Range(1, 65536)]
+    public int BulkBatchSize { get; set; } = 256;
+
+    /// <summary>Bulk chunks a worker scores at once (and its prefetch on the chunk queue).</summary>
+    [Range(1, 64)]
+    public int BulkConcurrency { get; set; } = 2;
 }

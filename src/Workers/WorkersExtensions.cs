@@ -1,6 +1,7 @@
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Batching;
+using AIaaS.Queue.Workers.Bulk;
 using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Inference;
 using AIaaS.Queue.Workers.Training;
@@ -49,6 +50,9 @@ public static class WorkersExtensions
         bus.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
         bus.AddConsumer<TrainJobConsumer, TrainJobConsumerDefinition>();
         bus.AddConsumer<CancelJobConsumer, CancelJobConsumerDefinition>();
+        bus.AddConsumer<SubmitBulkJobConsumer, SubmitBulkJobConsumerDefinition>();
+        bus.AddConsumer<ScoreBulkChunkConsumer, ScoreBulkChunkConsumerDefinition>();
+        bus.AddConsumer<BulkJobFinalizer, BulkJobFinalizerDefinition>();
         if (configuration.GetValue($"{WorkerOptions.SectionName}:{nameof(WorkerOptions.RegisterQueuedJobs)}", true))
         {
             bus.AddConsumer<JobRegistrationConsumer, JobRegistrationConsumerDefinition>();

@@ -42,6 +42,7 @@ internal static partial class CliApp
         root.Subcommands.Add(StatusCommand());
         root.Subcommands.Add(ModelsCommand());
         root.Subcommands.Add(TrainCommand());
+        root.Subcommands.Add(ScoreCommand());
         root.Subcommands.Add(CancelCommand());
         root.Subcommands.Add(EventsCommand());
         return root;

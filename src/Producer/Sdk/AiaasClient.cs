@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Producer;
 
-internal sealed class AiaasClient(
+internal sealed partial class AiaasClient(
     HttpClient http,
     IJobPublisher publisher,
     CompletionWatcher watcher,

@@ -3,7 +3,7 @@ using AIaaS.Queue.Contracts;
 namespace AIaaS.Queue.Producer;
 
 /// <summary>The AIaaS.Queue client: submits jobs to the broker and reads their state from the ResultApi.</summary>
-public interface IAiaasClient
+public partial interface IAiaasClient
 {
     /// <summary>Publishes one predict job and returns its id once the broker has confirmed it.</summary>
     Task<Guid> SubmitPredictAsync(PredictRequest request, CancellationToken cancellationToken = default);

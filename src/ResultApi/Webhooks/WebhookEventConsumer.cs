@@ -10,7 +10,7 @@ namespace AIaaS.Queue.ResultApi.Webhooks;
 /// one store write per event that has any, and nothing for the rest. The dispatcher then sends them.
 /// </summary>
 internal sealed class WebhookEventConsumer(IWebhookStore store, WebhookDispatcher dispatcher, IOptions<WebhookOptions> options, TimeProvider time)
-    : IConsumer<PredictBatchCompleted>, IConsumer<JobFailed>, IConsumer<TrainJobFinished>
+    : IConsumer<PredictBatchCompleted>, IConsumer<JobFailed>, IConsumer<TrainJobFinished>, IConsumer<BulkJobFinished>
 {
     public Task Consume(ConsumeContext<PredictBatchCompleted> context)
     {
@@ -36,6 +36,13 @@ internal sealed class WebhookEventConsumer(IWebhookStore store, WebhookDispatche
             [WebhookEvents.Create(options.Value, job.CallbackUrl, job.JobId, JobKind.Train, job.Model, job.Status, job.ModelVersion, job.Error,
                 time.GetUtcNow())],
             context.CancellationToken);
+    }
+
+    public Task Consume(ConsumeContext<BulkJobFinished> context)
+    {
+        var job = context.Message;
+        return string.IsNullOrEmpty(job.CallbackUrl) ? Task.CompletedTask
+            : ScheduleAsync([WebhookEvents.CreateBulk(options.Value, job, time.GetUtcNow())], context.CancellationToken);
     }
 
     private async Task ScheduleAsync(List<WebhookDelivery> deliveries, CancellationToken cancellationToken)

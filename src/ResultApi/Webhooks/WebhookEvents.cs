@@ -53,6 +53,46 @@ internal static class WebhookEvents
         };
     }
 
+    /// <summary>The event for a bulk job's end: <c>batch.completed</c> (the file was scored; failed records are counted and
+    /// listed in its error file), <c>batch.failed</c>, <c>batch.cancelled</c> or <c>batch.expired</c>.</summary>
+    public static WebhookDelivery CreateBulk(WebhookOptions options, BulkJobFinished job, DateTimeOffset at)
+    {
+        var type = job.Status switch
+        {
+            BulkJobStatus.Succeeded => "batch.completed",
+            BulkJobStatus.Cancelled => "batch.cancelled",
+            BulkJobStatus.Expired => "batch.expired",
+            _ => "batch.failed",
+        };
+        var self = $"v1/batches/{job.BulkJobId}";
+        var body = new
+        {
+            type,
+            timestamp = at,
+            data = new
+            {
+                id = job.BulkJobId,
+                kind = "batch",
+                model = job.Model,
+                modelVersion = job.ModelVersion,
+                status = job.Status.ToString().ToLowerInvariant(),
+                counts = job.Counts,
+                error = job.Error,
+                links = new { status = Link(options, self), output = Link(options, self + "/output"), errors = Link(options, self + "/errors") },
+            },
+        };
+        return new WebhookDelivery
+        {
+            Id = $"msg_{job.BulkJobId:N}_{type.Replace('.', '_')}",
+            JobId = job.BulkJobId,
+            EventType = type,
+            Url = job.CallbackUrl!,
+            Payload = JsonSerializer.Serialize(body, WireJson.Options),
+            CreatedAt = at,
+            NextAttemptAt = at,
+        };
+    }
+
     private static string Link(WebhookOptions options, string path) =>
         options.PublicBaseUrl is { } root ? new Uri(root, path).ToString() : "/" + path;
 }

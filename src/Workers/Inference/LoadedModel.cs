@@ -8,6 +8,7 @@ namespace AIaaS.Queue.Workers.Inference;
 internal sealed class LoadedModel : IDisposable
 {
     private readonly InferenceSession _session;
+    private readonly string[] _inputNames;
     private readonly string[] _outputNames;
 
     public LoadedModel(string name, int version, InferenceSession session, string device, BatchingSettings batching)
@@ -18,6 +19,7 @@ internal sealed class LoadedModel : IDisposable
         Device = device;
 
         Inputs = session.InputMetadata.Select(kv => ModelInput.From(name, kv.Key, kv.Value)).ToArray();
+        _inputNames = Inputs.Select(i => i.Name).ToArray();
         _outputNames = session.OutputMetadata.Keys.ToArray();
         foreach (var (outputName, meta) in session.OutputMetadata)
         {
@@ -43,6 +45,30 @@ internal sealed class LoadedModel : IDisposable
     /// Returns, per record, its outputs by name.</summary>
     public Dictionary<string, TensorValue>[] Run(IReadOnlyList<float[]> inputs, int batchSize)
     {
+        var outputs = RunFlat(inputs, batchSize);
+        var results = new Dictionary<string, TensorValue>[batchSize];
+        for (var r = 0; r < batchSize; r++)
+        {
+            var record = new Dictionary<string, TensorValue>(outputs.Length, StringComparer.Ordinal);
+            foreach (var output in outputs)
+            {
+                record[output.Name] = new TensorValue
+                {
+                    Shape = output.RecordShape,
+                    Data = output.Data.AsSpan(r * output.RecordLength, output.RecordLength).ToArray(),
+                };
+            }
+
+            results[r] = record;
+        }
+
+        return results;
+    }
+
+    /// <summary>Runs one batch and returns each output whole: the records' values back to back, as the model wrote them.
+    /// Bulk scoring writes its output lines straight from these, without a dictionary per record.</summary>
+    public BatchOutput[] RunFlat(IReadOnlyList<float[]> inputs, int batchSize)
+    {
         var values = new OrtValue[Inputs.Count];
         try
         {
@@ -61,16 +87,11 @@ internal sealed class LoadedModel : IDisposable
             }
 
             using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, Inputs.Select(i => i.Name).ToArray(), values, _outputNames);
-            var results = new Dictionary<string, TensorValue>[batchSize];
-            for (var r = 0; r < batchSize; r++)
-            {
-                results[r] = new Dictionary<string, TensorValue>(_outputNames.Length, StringComparer.Ordinal);
-            }
-
+            using var outputs = _session.Run(runOptions, _inputNames, values, _outputNames);
+            var results = new BatchOutput[_outputNames.Length];
             for (var o = 0; o < _outputNames.Length; o++)
             {
-                SplitOutput(_outputNames[o], outputs[o], batchSize, results);
+                results[o] = ReadOutput(_outputNames[o], outputs[o], batchSize);
             }
 
             return results;
@@ -84,7 +105,7 @@ internal sealed class LoadedModel : IDisposable
         }
     }
 
-    private void SplitOutput(string outputName, OrtValue output, int batchSize, Dictionary<string, TensorValue>[] results)
+    private BatchOutput ReadOutput(string outputName, OrtValue output, int batchSize)
     {
         var info = output.GetTensorTypeAndShape();
         var shape = info.Shape;
@@ -96,15 +117,7 @@ internal sealed class LoadedModel : IDisposable
 
         var recordShape = shape.Skip(1).Select(d => checked((int)d)).ToArray();
         var recordLength = recordShape.Aggregate(1, (a, b) => a * b);
-        var data = ReadAsFloat(output, info.ElementDataType, outputName);
-        for (var r = 0; r < batchSize; r++)
-        {
-            results[r][outputName] = new TensorValue
-            {
-                Shape = recordShape,
-                Data = data.Slice(r * recordLength, recordLength).ToArray(),
-            };
-        }
+        return new BatchOutput(outputName, recordShape, recordLength, ReadAsFloat(output, info.ElementDataType, outputName).ToArray());
     }
 
     private ReadOnlySpan<float> ReadAsFloat(OrtValue value, TensorElementType type, string outputName) => type switch
@@ -130,3 +143,6 @@ internal sealed class LoadedModel : IDisposable
 
     public void Dispose() => _session.Dispose();
 }
+
+/// <summary>One output of a batch: the shape of one record's part and every record's values back to back.</summary>
+internal sealed record BatchOutput(string Name, int[] RecordShape, int RecordLength, float[] Data);

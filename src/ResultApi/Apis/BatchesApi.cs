@@ -1,0 +1,202 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Webhooks;
+using AIaaS.Queue.Store;
+using MassTransit;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.ResultApi.Apis;
+
+/// <summary>
+/// Bulk offline scoring (the shape of the OpenAI Batch API): a file of records in, one output line per record out,
+/// joinable by the record's id, plus an error file. The file is stored once and referenced by the job's messages.
+/// </summary>
+public static class BatchesApi
+{
+    public static IEndpointRouteBuilder MapBatchesApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/v1/batches").WithTags("Batches");
+        api.MapPost("/", SubmitBatch).WithName("SubmitBatch")
+            .WithSummary("Scores a file of records with a model. The body is the file (JSON lines or CSV with a header, gzip accepted), "
+                + "or empty with ?inputFileId= naming an uploaded one. 202 for a new bulk job, 200 with the existing one for a known ?id=.");
+        api.MapGet("/", ListBatches).WithName("ListBatches").WithSummary("The most recent bulk jobs, newest first.");
+        api.MapGet("/{id:guid}", GetBatch).WithName("GetBatch").WithSummary("A bulk job's status and counts {total, succeeded, failed}.");
+        api.MapGet("/{id:guid}/output", (Guid id, IBulkStore bulk, CancellationToken ct) => Lines(id, BulkResultKind.Output, bulk, ct))
+            .WithName("GetBatchOutput").WithSummary("One JSON line per scored record, {id, outputs}, in input order; partial while running.");
+        api.MapGet("/{id:guid}/errors", (Guid id, IBulkStore bulk, CancellationToken ct) => Lines(id, BulkResultKind.Errors, bulk, ct))
+            .WithName("GetBatchErrors").WithSummary("One JSON line per failed record, {id, line, error}, in input order.");
+        api.MapPost("/{id:guid}/cancel", CancelBatch).WithName("CancelBatch")
+            .WithSummary("Stops a bulk job: chunks not yet scored are skipped; what was scored stays in the output.");
+        api.MapGet("/{id:guid}/webhooks", GetBatchWebhooks).WithName("GetBatchWebhooks")
+            .WithSummary("The bulk job's webhook deliveries and every attempt.");
+        return app;
+    }
+
+    public static async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> SubmitBatch(
+        HttpRequest request, IBulkStore bulk, ITrainingStore files, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
+        IOptions<WebhookOptions> webhooks, IOptions<ResultApiOptions> options, TimeProvider time, CancellationToken cancellationToken,
+        string? model = null, int? version = null, Guid? id = null, string? inputFileId = null, BulkInputFormat? format = null,
+        int? chunkSize = null, string? callbackUrl = null, double? completionWindowSeconds = null)
+    {
+        var bulkJobId = id ?? Guid.CreateVersion7();
+        if (bulkJobId == Guid.Empty)
+        {
+            return Invalid("id must not be the empty GUID.");
+        }
+
+        // A repeated id answers with the job it already names, before reading (and storing) the body again.
+        if (await bulk.GetBulkJobAsync(bulkJobId, cancellationToken) is { } existing)
+        {
+            return TypedResults.Ok(existing.ToView());
+        }
+
+        if (string.IsNullOrWhiteSpace(model))
+        {
+            return Invalid("?model= is required: the registered model that scores the file.");
+        }
+
+        if (chunkSize is { } size && size is < 1 or > SubmitBulkJob.MaxChunkSize)
+        {
+            return Invalid($"chunkSize must be 1-{SubmitBulkJob.MaxChunkSize}.");
+        }
+
+        if (completionWindowSeconds is { } window && !(window is > 0 and <= 30 * 24 * 3600))
+        {
+            return Invalid("completionWindowSeconds, when given, must be above 0 and at most 30 days.");
+        }
+
+        if (callbackUrl is not null)
+        {
+            if (!webhooks.Value.Enabled)
+            {
+                return Invalid("This deployment sends no webhooks (no Webhooks:Secrets configured); leave callbackUrl out.");
+            }
+
+            if (await callbacks.CheckAsync(callbackUrl, cancellationToken) is { } refused)
+            {
+                return Invalid(refused);
+            }
+        }
+
+        if (await models.GetVersionAsync(model, version, cancellationToken) is null)
+        {
+            return Problems.Create(StatusCodes.Status404NotFound, "Unknown model",
+                $"No model {model}{(version is { } v ? $" version {v}" : "")} is registered.");
+        }
+
+        var hasBody = request.ContentLength is > 0 || (request.ContentLength is null && request.Headers.TransferEncoding.Count > 0);
+        if (hasBody == (inputFileId is not null))
+        {
+            return Invalid("Send the file as the request body, or name an uploaded file with ?inputFileId=, not both and not neither.");
+        }
+
+        if (inputFileId is not null && await files.GetDatasetAsync(inputFileId, cancellationToken) is null)
+        {
+            return Problems.Create(StatusCodes.Status404NotFound, "Unknown file", $"No file with id '{inputFileId}' is stored.");
+        }
+
+        if (hasBody)
+        {
+            if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+            {
+                bodySize.MaxRequestBodySize = options.Value.MaxBulkFileBytes;
+            }
+
+            // Streamed into the store: the claim check every message of this job refers to.
+            inputFileId = (await files.AddDatasetAsync($"batch-{bulkJobId:N}", request.Body, cancellationToken)).Id;
+        }
+
+        var now = time.GetUtcNow();
+        var job = new SubmitBulkJob
+        {
+            BulkJobId = bulkJobId,
+            Model = model,
+            ModelVersion = version,
+            InputFileId = inputFileId!,
+            Format = format,
+            ChunkSize = chunkSize,
+            CallbackUrl = callbackUrl,
+            ExpiresAt = completionWindowSeconds is { } seconds ? now.AddSeconds(seconds) : null,
+            SubmittedAt = now,
+        };
+        var record = new BulkJobRecord
+        {
+            BulkJobId = bulkJobId,
+            Model = model,
+            ModelVersion = version,
+            Status = BulkJobStatus.Validating,
+            InputFileId = job.InputFileId,
+            Format = format,
+            ChunkSize = chunkSize,
+            CallbackUrl = callbackUrl,
+            ExpiresAt = job.ExpiresAt,
+            SubmittedAt = now,
+        };
+        // Published first, so that no job is stored that never reached the broker; the worker stores it too if it gets
+        // there first, and create-if-absent keeps whichever record came first.
+        await bus.Publish(job, context => context.MessageId = bulkJobId, cancellationToken);
+        await bulk.CreateBulkJobAsync(record, cancellationToken);
+        return TypedResults.Accepted($"/v1/batches/{bulkJobId}", record.ToView());
+    }
+
+    public static async Task<Ok<IReadOnlyList<BulkJobView>>> ListBatches(IBulkStore bulk, CancellationToken cancellationToken, int limit = 50) =>
+        TypedResults.Ok<IReadOnlyList<BulkJobView>>((await bulk.ListBulkJobsAsync(Math.Clamp(limit, 1, 1000), cancellationToken))
+            .Select(j => j.ToView()).ToArray());
+
+    public static async Task<Results<Ok<BulkJobView>, ProblemHttpResult>> GetBatch(Guid id, IBulkStore bulk, CancellationToken cancellationToken) =>
+        await bulk.GetBulkJobAsync(id, cancellationToken) is { } job ? TypedResults.Ok(job.ToView()) : Unknown(id);
+
+    public static async Task<Results<Accepted<BulkJobView>, ProblemHttpResult>> CancelBatch(Guid id, IBulkStore bulk, CancellationToken cancellationToken)
+    {
+        var job = await bulk.TransitionBulkJobAsync(id, [BulkJobStatus.Validating, BulkJobStatus.Running], BulkJobStatus.Cancelling,
+            cancellationToken: cancellationToken);
+        return job switch
+        {
+            null => Unknown(id),
+            { Status: BulkJobStatus.Cancelling or BulkJobStatus.Cancelled } => TypedResults.Accepted($"/v1/batches/{id}", job.ToView()),
+            _ => Problems.Create(StatusCodes.Status409Conflict, "Cannot cancel",
+                $"Bulk job {id} is {job.Status.ToString().ToLowerInvariant()}; only a validating or running job can be cancelled."),
+        };
+    }
+
+    public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryView>>, ProblemHttpResult>> GetBatchWebhooks(
+        Guid id, IBulkStore bulk, IWebhookStore webhooks, CancellationToken cancellationToken) =>
+        await bulk.GetBulkJobAsync(id, cancellationToken) is null
+            ? Unknown(id)
+            : TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>((await webhooks.ListWebhooksAsync(id, cancellationToken)).Select(d => d.ToView()).ToArray());
+
+    private static async Task<IResult> Lines(Guid id, BulkResultKind kind, IBulkStore bulk, CancellationToken cancellationToken)
+    {
+        if (await bulk.GetBulkJobAsync(id, cancellationToken) is null)
+        {
+            return Unknown(id);
+        }
+
+        // Streamed chunk by chunk from the store: a million-line output never sits in this process's memory.
+        return Results.Stream(body => bulk.CopyBulkResultsToAsync(id, kind, body, cancellationToken), "application/x-ndjson");
+    }
+
+    internal static BulkJobView ToView(this BulkJobRecord job) => new()
+    {
+        Id = job.BulkJobId,
+        Model = job.Model,
+        ModelVersion = job.ModelVersion,
+        Status = job.Status,
+        InputFileId = job.InputFileId,
+        Format = job.Format,
+        Counts = new BulkJobCounts { Total = job.Total, Succeeded = job.Succeeded, Failed = job.Failed },
+        ChunksDone = job.ChunksDone,
+        ChunksTotal = job.ChunksTotal,
+        SubmittedAt = job.SubmittedAt,
+        StartedAt = job.StartedAt,
+        CompletedAt = job.CompletedAt,
+        ExpiresAt = job.ExpiresAt,
+        CallbackUrl = job.CallbackUrl,
+        Error = job.Error,
+    };
+
+    private static ProblemHttpResult Unknown(Guid id) => Problems.Create(StatusCodes.Status404NotFound, "Unknown bulk job", $"No bulk job with id {id} is known.");
+
+    private static ProblemHttpResult Invalid(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid bulk job", detail);
+}

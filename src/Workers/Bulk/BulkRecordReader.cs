@@ -1,0 +1,346 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Workers.Inference;
+
+namespace AIaaS.Queue.Workers.Bulk;
+
+/// <summary>
+/// Reads the records of a bulk input file one at a time, so that no side ever holds the whole file: JSON lines
+/// (<c>{"id": "r1", "features": [..]}</c>, or <c>"inputs": {"name": [..]}</c> for a model with several inputs) or CSV
+/// with a header (an optional <c>id</c> column; every other column is one input value, in the model's input order).
+/// Gzip is detected from the content. A bad record becomes a record with an error, and the file goes on; only a file
+/// that cannot be read at all (an unusable CSV header, say) throws <see cref="InvalidBulkFileException"/>.
+/// </summary>
+internal sealed class BulkRecordReader : IDisposable
+{
+    private static readonly byte[] Utf8Bom = [0xEF, 0xBB, 0xBF];
+    private readonly LineReader _lines;
+    private readonly IReadOnlyList<ModelInput> _inputs;
+    private readonly int _valuesPerRecord;
+    private readonly string _modelName;
+    private int[]? _csvColumns; // per CSV column: -1 for the id, else the index of the value it fills
+    private int _csvColumnCount;
+
+    private BulkRecordReader(LineReader lines, BulkInputFormat format, LoadedModel model)
+    {
+        _lines = lines;
+        Format = format;
+        _inputs = model.Inputs;
+        _modelName = model.Name;
+        _valuesPerRecord = model.Inputs.Sum(i => i.RecordLength);
+    }
+
+    public BulkInputFormat Format { get; }
+
+    /// <summary>Values in one record: every model input's record, in the model's input order, back to back.</summary>
+    public int ValuesPerRecord => _valuesPerRecord;
+
+    /// <summary>Opens a seekable file, un-gzipping it when it starts with the gzip magic bytes, and detects its format unless given.</summary>
+    public static BulkRecordReader Open(Stream file, BulkInputFormat? format, LoadedModel model)
+    {
+        Span<byte> magic = stackalloc byte[2];
+        var gzip = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
+        file.Position = 0;
+        var lines = new LineReader(gzip ? new GZipStream(file, CompressionMode.Decompress) : file);
+        var detected = format ?? Detect(lines.Peek());
+        var reader = new BulkRecordReader(lines, detected, model);
+        if (detected == BulkInputFormat.Csv)
+        {
+            reader.ReadCsvHeader();
+        }
+
+        return reader;
+    }
+
+    /// <summary>The next record, or false at the end of the file. Blank lines are skipped.</summary>
+    public bool TryRead(float[] values, out BulkRecord record)
+    {
+        while (_lines.TryReadLine(out var line, out var lineNumber))
+        {
+            if (IsBlank(line))
+            {
+                continue;
+            }
+
+            record = Format == BulkInputFormat.Csv ? ParseCsv(line, lineNumber, values) : ParseJson(line, lineNumber, values);
+            return true;
+        }
+
+        record = default;
+        return false;
+    }
+
+    private BulkRecord ParseJson(ReadOnlySpan<byte> line, long lineNumber, float[] values)
+    {
+        string? id = null;
+        string? error = null;
+        var filled = false;
+        try
+        {
+            var json = new Utf8JsonReader(line);
+            if (!json.Read() || json.TokenType != JsonTokenType.StartObject)
+            {
+                return new BulkRecord(lineNumber, null, "The line is not a JSON object.");
+            }
+
+            while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
+            {
+                if (json.ValueTextEquals("id"u8) || json.ValueTextEquals("custom_id"u8))
+                {
+                    json.Read();
+                    id = json.TokenType switch
+                    {
+                        JsonTokenType.String => json.GetString(),
+                        JsonTokenType.Number => Encoding.UTF8.GetString(json.ValueSpan),
+                        _ => null,
+                    };
+                }
+                else if (json.ValueTextEquals("features"u8) || json.ValueTextEquals("input"u8))
+                {
+                    json.Read();
+                    error ??= _inputs.Count == 1
+                        ? ReadArray(ref json, _inputs[0], values, 0)
+                        : $"Model '{_modelName}' has {_inputs.Count} inputs ({string.Join(", ", _inputs.Select(i => i.Name))}); give them by name in \"inputs\".";
+                    json.Skip();
+                    filled = true;
+                }
+                else if (json.ValueTextEquals("inputs"u8))
+                {
+                    json.Read();
+                    error ??= ReadInputs(ref json, values);
+                    json.Skip();
+                    filled = true;
+                }
+                else
+                {
+                    json.Read();
+                    json.Skip(); // other fields (metadata a client keeps with its records) are ignored
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            return new BulkRecord(lineNumber, id, $"The line is not valid JSON: {ex.Message}");
+        }
+
+        if (id is null || id.Length == 0)
+        {
+            return new BulkRecord(lineNumber, null, "The record has no \"id\" (a string or number that identifies it in the output).");
+        }
+
+        return error is not null ? new BulkRecord(lineNumber, id, error)
+            : filled ? new BulkRecord(lineNumber, id, null)
+            : new BulkRecord(lineNumber, id, $"The record has no \"features\"; model '{_modelName}' takes {Describe(_inputs[0])}.");
+    }
+
+    private string? ReadInputs(ref Utf8JsonReader json, float[] values)
+    {
+        if (json.TokenType != JsonTokenType.StartObject)
+        {
+            return "\"inputs\" must be an object of arrays by input name.";
+        }
+
+        var seen = new bool[_inputs.Count];
+        var depth = json.CurrentDepth;
+        while (json.Read() && !(json.TokenType == JsonTokenType.EndObject && json.CurrentDepth == depth))
+        {
+            var name = json.GetString();
+            var index = IndexOfInput(name);
+            json.Read();
+            if (index < 0)
+            {
+                return $"Model '{_modelName}' has no input '{name}'; its inputs are {string.Join(", ", _inputs.Select(i => i.Name))}.";
+            }
+
+            var error = ReadArray(ref json, _inputs[index], values, OffsetOf(index));
+            if (error is not null)
+            {
+                return error;
+            }
+
+            json.Skip();
+            seen[index] = true;
+        }
+
+        var missing = Array.IndexOf(seen, false);
+        return missing < 0 ? null : $"Input '{_inputs[missing].Name}' is missing: it takes {Describe(_inputs[missing])}.";
+    }
+
+    /// <summary>Reads one input's array into <paramref name="values"/> at <paramref name="offset"/>; leaves the reader on
+    /// the array's last token, or on the token that made it invalid, for the caller to skip.</summary>
+    private static string? ReadArray(ref Utf8JsonReader json, ModelInput input, float[] values, int offset)
+    {
+        if (json.TokenType != JsonTokenType.StartArray)
+        {
+            return $"Input '{input.Name}' must be an array of numbers; it takes {Describe(input)}.";
+        }
+
+        var count = 0;
+        while (json.Read() && json.TokenType != JsonTokenType.EndArray)
+        {
+            if (json.TokenType != JsonTokenType.Number || !json.TryGetSingle(out var value))
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"Input '{input.Name}' has a value that is not a number at index {count}; every value must be a finite number.");
+            }
+
+            if (!float.IsFinite(value))
+            {
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"Input '{input.Name}' has a non-finite value ({value}) at index {count}; every value must be a finite number.");
+            }
+
+            if (count < input.RecordLength)
+            {
+                values[offset + count] = value;
+            }
+
+            count++;
+        }
+
+        return count == input.RecordLength ? null : $"Input '{input.Name}' has {count} values; it takes {Describe(input)}.";
+    }
+
+    private void ReadCsvHeader()
+    {
+        string[]? header = null;
+        while (_lines.TryReadLine(out var line, out _))
+        {
+            if (!IsBlank(line))
+            {
+                header = SplitCsv(line).Select(f => Encoding.UTF8.GetString(f).Trim()).ToArray();
+                break;
+            }
+        }
+
+        if (header is null)
+        {
+            throw new InvalidBulkFileException("The CSV file has no header line.");
+        }
+
+        var idColumns = header.Count(h => h.Equals("id", StringComparison.OrdinalIgnoreCase));
+        if (header.Length - idColumns != _valuesPerRecord || idColumns > 1)
+        {
+            throw new InvalidBulkFileException(
+                $"The CSV header has {header.Length} columns ({Abbreviate(header)}); model '{_modelName}' takes {_valuesPerRecord} values per record, " +
+                "so the file needs that many value columns, plus at most one 'id' column.");
+        }
+
+        _csvColumnCount = header.Length;
+        _csvColumns = new int[header.Length];
+        var next = 0;
+        for (var c = 0; c < header.Length; c++)
+        {
+            _csvColumns[c] = header[c].Equals("id", StringComparison.OrdinalIgnoreCase) ? -1 : next++;
+        }
+    }
+
+    private BulkRecord ParseCsv(ReadOnlySpan<byte> line, long lineNumber, float[] values)
+    {
+        var columns = _csvColumns!;
+        string? id = null;
+        var column = 0;
+        foreach (var field in new CsvFields(line))
+        {
+            if (column >= _csvColumnCount)
+            {
+                return new BulkRecord(lineNumber, id ?? LineId(lineNumber), $"The row has more than the header's {_csvColumnCount} columns.");
+            }
+
+            var target = columns[column++];
+            if (target < 0)
+            {
+                id = Encoding.UTF8.GetString(field.Trim(" \t\r"u8));
+                continue;
+            }
+
+            var text = field.Trim(" \t\r\""u8);
+            if (!Utf8Parser.TryParse(text, out float value, out var consumed) || consumed != text.Length)
+            {
+                return new BulkRecord(lineNumber, id ?? LineId(lineNumber),
+                    $"Column {column} has '{Encoding.UTF8.GetString(text)}', which is not a number; every value must be a finite number.");
+            }
+
+            if (!float.IsFinite(value))
+            {
+                return new BulkRecord(lineNumber, id ?? LineId(lineNumber),
+                    string.Create(CultureInfo.InvariantCulture, $"Column {column} has a non-finite value ({value}); every value must be a finite number."));
+            }
+
+            values[target] = value;
+        }
+
+        if (column != _csvColumnCount)
+        {
+            return new BulkRecord(lineNumber, id ?? LineId(lineNumber), $"The row has {column} columns; the header has {_csvColumnCount}.");
+        }
+
+        id = string.IsNullOrEmpty(id) ? LineId(lineNumber) : id;
+        return new BulkRecord(lineNumber, id, null);
+    }
+
+    /// <summary>Without an id column a CSV record is known by its line number.</summary>
+    private static string LineId(long lineNumber) => lineNumber.ToString(CultureInfo.InvariantCulture);
+
+    private static List<byte[]> SplitCsv(ReadOnlySpan<byte> line)
+    {
+        var fields = new List<byte[]>();
+        foreach (var field in new CsvFields(line))
+        {
+            fields.Add(field.Trim("\"\r"u8).ToArray());
+        }
+
+        return fields;
+    }
+
+    private int IndexOfInput(string? name)
+    {
+        for (var i = 0; i < _inputs.Count; i++)
+        {
+            if (_inputs[i].Name == name)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private int OffsetOf(int input)
+    {
+        var offset = 0;
+        for (var i = 0; i < input; i++)
+        {
+            offset += _inputs[i].RecordLength;
+        }
+
+        return offset;
+    }
+
+    private static string Describe(ModelInput input) => $"{input.RecordLength} float values (model shape {input.ShapeText})";
+
+    private static string Abbreviate(string[] header) =>
+        header.Length <= 6 ? string.Join(", ", header) : $"{string.Join(", ", header.Take(5))}, …";
+
+    private static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \t\r"u8).IsEmpty;
+
+    private static BulkInputFormat Detect(ReadOnlySpan<byte> head)
+    {
+        // The first character that is not white space (or a byte order mark) tells: '{' starts a JSON line, anything else a CSV header.
+        var first = (head.StartsWith(Utf8Bom) ? head[Utf8Bom.Length..] : head).TrimStart(" \t\r\n"u8);
+        return !first.IsEmpty && first[0] == (byte)'{' ? BulkInputFormat.JsonLines : BulkInputFormat.Csv;
+    }
+
+    public void Dispose() => _lines.Dispose();
+}
+
+/// <summary>One record as read: its line number, its id, and the reason it cannot be scored (null when it can, with its
+/// values in the buffer given to <see cref="BulkRecordReader.TryRead"/>).</summary>
+internal readonly record struct BulkRecord(long Line, string? Id, string? Error);
+
+/// <summary>The file as a whole cannot be used: the bulk job fails with this reason.</summary>
+internal sealed class InvalidBulkFileException(string message) : Exception(message);

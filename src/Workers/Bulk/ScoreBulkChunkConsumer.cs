@@ -1,0 +1,100 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Consumers;
+using AIaaS.Queue.Workers.Inference;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Workers.Bulk;
+
+/// <summary>
+/// Scores one stored chunk of a bulk job and stores its output and error lines with its counts, once: a redelivered
+/// chunk is scored again but counted only the first time. A chunk of a cancelled or expired job is skipped. Whoever
+/// stores the last chunk of a fully split file asks for the job to be finalized.
+/// </summary>
+internal sealed class ScoreBulkChunkConsumer(
+    IBulkStore bulk,
+    ModelCache models,
+    IOptions<WorkerOptions> options,
+    TimeProvider time,
+    ILogger<ScoreBulkChunkConsumer> logger) : IConsumer<ScoreBulkChunk>
+{
+    public async Task Consume(ConsumeContext<ScoreBulkChunk> context)
+    {
+        var message = context.Message;
+        var cancellationToken = context.CancellationToken;
+        var job = await bulk.GetBulkJobAsync(message.BulkJobId, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidJobException($"Bulk job {message.BulkJobId} is not stored; its chunk {message.ChunkIndex} cannot be scored.");
+        if (job.IsFinal)
+        {
+            return;
+        }
+
+        var result = job.Status is BulkJobStatus.Cancelling || job.ExpiresAt <= time.GetUtcNow()
+            ? BulkChunkResult.SkippedChunk
+            : await ScoreAsync(message, cancellationToken).ConfigureAwait(false);
+        if (result is null)
+        {
+            return; // already recorded and its input removed: a late duplicate
+        }
+
+        var progress = await bulk.SaveBulkChunkResultAsync(message.BulkJobId, message.ChunkIndex, result, cancellationToken).ConfigureAwait(false);
+        await SubmitBulkJobConsumer.FinalizeIfDoneAsync(context, message.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
+    }
+
+    private async Task<BulkChunkResult?> ScoreAsync(ScoreBulkChunk message, CancellationToken cancellationToken)
+    {
+        var payload = await bulk.GetBulkChunkInputAsync(message.BulkJobId, message.ChunkIndex, cancellationToken).ConfigureAwait(false);
+        if (payload is null)
+        {
+            return null;
+        }
+
+        LoadedModel model;
+        try
+        {
+            model = await models.GetAsync(message.Model, message.ModelVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ModelNotFoundException or ModelNotSupportedException)
+        {
+            // The version the job started with is gone or unusable: its records fail with the reason, the job goes on.
+            var unreadable = BulkChunk.Read(payload, BulkChunk.ValuesPerRecordOf(payload));
+            return BulkChunkScorer.FailAll(unreadable, ex.Message);
+        }
+
+        var chunk = BulkChunk.Read(payload, model.Inputs.Sum(i => i.RecordLength));
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var batchSize = model.Inputs.Any(i => i.FixedBatchDimension) ? 1 : options.Value.BulkBatchSize;
+        var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize), cancellationToken).ConfigureAwait(false);
+        var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+        logger.LogDebug("Bulk job {BulkJobId} chunk {Chunk}: {Succeeded} scored, {Failed} failed in {Elapsed} ms",
+            message.BulkJobId, message.ChunkIndex, result.Succeeded, result.Failed, (int)elapsed.TotalMilliseconds);
+        return result;
+    }
+}
+
+internal sealed class ScoreBulkChunkConsumerDefinition : ConsumerDefinition<ScoreBulkChunkConsumer>
+{
+    private readonly WorkerOptions _options;
+
+    public ScoreBulkChunkConsumerDefinition(IOptions<WorkerOptions> options)
+    {
+        _options = options.Value;
+        EndpointName = "bulk-chunks";
+        ConcurrentMessageLimit = _options.BulkConcurrency;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<ScoreBulkChunkConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        // Chunks are large units of work: holding more than the worker scores at once would only keep them from idle workers.
+        endpointConfigurator.PrefetchCount = _options.BulkConcurrency;
+        endpointConfigurator.UseMessageRetry(r =>
+        {
+            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
+            r.Ignore<InvalidJobException>();
+            r.Ignore<InvalidDataException>();
+        });
+    }
+}

@@ -1,0 +1,256 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Consumers;
+using AIaaS.Queue.Workers.Inference;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+
+namespace AIaaS.Queue.Workers.Bulk;
+
+/// <summary>
+/// Starts a bulk job: resolves its model version once, reads the stored file record by record, checks each record
+/// against the model's inputs, and stores the records in chunks, announcing each with a <see cref="ScoreBulkChunk"/>
+/// as soon as it is stored, so that scoring starts while the file is still being read. A file that cannot be used
+/// fails the job with the reason; a bad record only goes to the error file.
+/// </summary>
+/// <remarks>
+/// Chunks are a fixed function of the file and the job's chunk size, and storing a chunk counts it once, so a
+/// redelivery after a crash re-splits the file into the same chunks without counting a record twice; chunk
+/// messages published again are skipped by the chunk's own idempotency.
+/// </remarks>
+internal sealed class SubmitBulkJobConsumer(
+    IBulkStore bulk,
+    ITrainingStore files,
+    ModelCache models,
+    TimeProvider time,
+    ILogger<SubmitBulkJobConsumer> logger) : IConsumer<SubmitBulkJob>
+{
+    public async Task Consume(ConsumeContext<SubmitBulkJob> context)
+    {
+        var request = context.Message;
+        if (request.BulkJobId == Guid.Empty)
+        {
+            throw new InvalidJobException("BulkJobId is missing or empty; the bulk job cannot be tracked.");
+        }
+
+        var cancellationToken = context.CancellationToken;
+        var job = await GetOrCreateAsync(request, cancellationToken).ConfigureAwait(false);
+        if (job.IsFinal || job.ChunksTotal is not null)
+        {
+            // Already split (this is a redelivery): make sure a job whose chunks are all done gets closed.
+            await FinalizeIfDoneAsync(context, job.BulkJobId, job.AllChunksDone).ConfigureAwait(false);
+            return;
+        }
+
+        if (await ShouldStopAsync(job, cancellationToken).ConfigureAwait(false) is { } stop)
+        {
+            await StopSplitAsync(context, job, 0, stop, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        LoadedModel model;
+        try
+        {
+            model = await models.GetAsync(job.Model, job.ModelVersion, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ModelNotFoundException or ModelNotSupportedException)
+        {
+            await FailAsync(context, job, ex.Message).ConfigureAwait(false);
+            return;
+        }
+
+        if (string.IsNullOrEmpty(job.InputFileId) || await files.GetDatasetAsync(job.InputFileId, cancellationToken).ConfigureAwait(false) is null)
+        {
+            await FailAsync(context, job, $"Input file '{job.InputFileId}' is not stored; upload it first (POST /v1/datasets or POST /v1/batches with the file as body).")
+                .ConfigureAwait(false);
+            return;
+        }
+
+        var local = Path.Combine(Path.GetTempPath(), $"aiaas-bulk-{job.BulkJobId:N}-{Guid.NewGuid():N}");
+        try
+        {
+            // The claim check is redeemed once, to local disk: reading from there keeps memory flat for any file size.
+            await using (var copy = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await files.CopyDatasetToAsync(job.InputFileId, copy, cancellationToken).ConfigureAwait(false);
+            }
+
+            await SplitAsync(context, job, model, local, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidBulkFileException ex)
+        {
+            await FailAsync(context, job, ex.Message).ConfigureAwait(false);
+        }
+        catch (InvalidDataException ex)
+        {
+            // A gzip stream that is not one: the file as a whole is unusable.
+            await FailAsync(context, job, $"The file could not be read: {ex.Message}").ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(local);
+        }
+    }
+
+    private async Task SplitAsync(ConsumeContext context, BulkJobRecord job, LoadedModel model, string path, CancellationToken cancellationToken)
+    {
+        var chunkSize = Math.Clamp(job.ChunkSize ?? SubmitBulkJob.DefaultChunkSize, 1, SubmitBulkJob.MaxChunkSize);
+        using var reader = BulkRecordReader.Open(
+            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), job.Format, model);
+        var values = new float[reader.ValuesPerRecord];
+        using var chunk = new BulkChunk.Writer(reader.ValuesPerRecord);
+        var recordBytes = 64L + reader.ValuesPerRecord * sizeof(float);
+        var chunks = 0;
+        var started = false;
+        while (reader.TryRead(values, out var record))
+        {
+            chunk.Add(record, values);
+            if (chunk.Count < chunkSize && chunk.Bytes + recordBytes < SubmitBulkJob.MaxChunkBytes)
+            {
+                continue;
+            }
+
+            await PublishChunkAsync(context, job, model, chunks++, chunk, cancellationToken).ConfigureAwait(false);
+            if (!started)
+            {
+                job = await StartAsync(job, model, reader.Format, cancellationToken).ConfigureAwait(false);
+                started = true;
+            }
+
+            if (await ShouldStopAsync(job, cancellationToken).ConfigureAwait(false) is { } stop)
+            {
+                await StopSplitAsync(context, job, chunks, stop, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        if (chunk.Count > 0)
+        {
+            await PublishChunkAsync(context, job, model, chunks++, chunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (chunks == 0)
+        {
+            await FailAsync(context, job, "The file has no records.").ConfigureAwait(false);
+            return;
+        }
+
+        if (!started)
+        {
+            job = await StartAsync(job, model, reader.Format, cancellationToken).ConfigureAwait(false);
+        }
+
+        logger.LogInformation("Bulk job {BulkJobId} split into {Chunks} chunks for {Model} v{Version}", job.BulkJobId, chunks, model.Name, model.Version);
+        await CompleteSplitAsync(context, job, chunks, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task PublishChunkAsync(ConsumeContext context, BulkJobRecord job, LoadedModel model, int index, BulkChunk.Writer chunk,
+        CancellationToken cancellationToken)
+    {
+        await bulk.SaveBulkChunkInputAsync(job.BulkJobId, index, chunk.Count, chunk.ToPayload(), cancellationToken).ConfigureAwait(false);
+        await context.Publish(new ScoreBulkChunk
+        {
+            BulkJobId = job.BulkJobId,
+            ChunkIndex = index,
+            Model = model.Name,
+            ModelVersion = model.Version,
+            RecordCount = chunk.Count,
+        }, cancellationToken).ConfigureAwait(false);
+        chunk.Reset();
+    }
+
+    /// <summary>Validating → running, pinning the model version every chunk uses. A job cancelled meanwhile stays cancelling.</summary>
+    private async Task<BulkJobRecord> StartAsync(BulkJobRecord job, LoadedModel model, BulkInputFormat format, CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Bulk job {BulkJobId} running: {Format} file for {Model} v{Version}", job.BulkJobId, format, model.Name, model.Version);
+        return await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Validating], BulkJobStatus.Running, model.Version,
+            cancellationToken: cancellationToken).ConfigureAwait(false) ?? job;
+    }
+
+    /// <summary>Whether splitting should stop now: the job was cancelled, or its completion window has ended.</summary>
+    private async Task<BulkJobStatus?> ShouldStopAsync(BulkJobRecord job, CancellationToken cancellationToken)
+    {
+        if (job.ExpiresAt is { } expiresAt && expiresAt <= time.GetUtcNow())
+        {
+            return BulkJobStatus.Expired;
+        }
+
+        var current = await bulk.GetBulkJobAsync(job.BulkJobId, cancellationToken).ConfigureAwait(false);
+        return current?.Status is BulkJobStatus.Cancelling or BulkJobStatus.Cancelled ? BulkJobStatus.Cancelled : null;
+    }
+
+    /// <summary>Ends the split early. For an expiry, the rest of the file counts as one skipped chunk, which is what
+    /// tells the finalizer that work was left undone (a cancel says so by the job's status).</summary>
+    private async Task StopSplitAsync(ConsumeContext context, BulkJobRecord job, int chunks, BulkJobStatus why, CancellationToken cancellationToken)
+    {
+        logger.LogInformation("Bulk job {BulkJobId} stops splitting after {Chunks} chunks: {Why}", job.BulkJobId, chunks,
+            why == BulkJobStatus.Expired ? "its completion window ended" : "it was cancelled");
+        if (why == BulkJobStatus.Expired)
+        {
+            await bulk.SaveBulkChunkResultAsync(job.BulkJobId, chunks++, BulkChunkResult.SkippedChunk, cancellationToken).ConfigureAwait(false);
+        }
+
+        await CompleteSplitAsync(context, job, chunks, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task CompleteSplitAsync(ConsumeContext context, BulkJobRecord job, int chunks, CancellationToken cancellationToken)
+    {
+        var progress = await bulk.CompleteBulkSplitAsync(job.BulkJobId, chunks, cancellationToken).ConfigureAwait(false);
+        await FinalizeIfDoneAsync(context, job.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
+    }
+
+    internal static Task FinalizeIfDoneAsync(ConsumeContext context, Guid bulkJobId, bool allChunksDone) =>
+        allChunksDone ? context.Publish(new FinalizeBulkJob { BulkJobId = bulkJobId }) : Task.CompletedTask;
+
+    private async Task<BulkJobRecord> GetOrCreateAsync(SubmitBulkJob request, CancellationToken cancellationToken)
+    {
+        // A job submitted over HTTP is stored by the API; one published straight to the broker is stored here.
+        await bulk.CreateBulkJobAsync(new BulkJobRecord
+        {
+            BulkJobId = request.BulkJobId,
+            Model = request.Model ?? "",
+            ModelVersion = request.ModelVersion,
+            Status = BulkJobStatus.Validating,
+            InputFileId = request.InputFileId ?? "",
+            Format = request.Format,
+            ChunkSize = request.ChunkSize,
+            CallbackUrl = request.CallbackUrl,
+            ExpiresAt = request.ExpiresAt,
+            SubmittedAt = request.SubmittedAt,
+        }, cancellationToken).ConfigureAwait(false);
+        return await bulk.GetBulkJobAsync(request.BulkJobId, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Bulk job {request.BulkJobId} was stored but cannot be read back.");
+    }
+
+    private async Task FailAsync(ConsumeContext context, BulkJobRecord job, string reason)
+    {
+        logger.LogInformation("Bulk job {BulkJobId} failed: {Reason}", job.BulkJobId, reason);
+        var failed = await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Validating, BulkJobStatus.Running, BulkJobStatus.Cancelling],
+            BulkJobStatus.Failed, error: reason, cancellationToken: context.CancellationToken).ConfigureAwait(false);
+        if (failed is { Status: BulkJobStatus.Failed })
+        {
+            await context.Publish(BulkJobFinalizer.FinishedEvent(failed, time.GetUtcNow())).ConfigureAwait(false);
+        }
+    }
+}
+
+internal sealed class SubmitBulkJobConsumerDefinition : ConsumerDefinition<SubmitBulkJobConsumer>
+{
+    public SubmitBulkJobConsumerDefinition()
+    {
+        EndpointName = "bulk-jobs";
+        // Splitting streams a whole file: one at a time per worker is plenty, and leaves the rest to other workers.
+        ConcurrentMessageLimit = 1;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<SubmitBulkJobConsumer> consumerConfigurator, IRegistrationContext context)
+    {
+        endpointConfigurator.PrefetchCount = 1;
+        endpointConfigurator.UseMessageRetry(r =>
+        {
+            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
+            r.Ignore<InvalidJobException>();
+        });
+    }
+}
