@@ -515,16 +515,21 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         await CopyChunksAsync(connection, chunkRowIds, destination, cancellationToken);
     }
 
-    /// <summary>Streams stored file chunks, in order, to <paramref name="destination"/> through one pooled buffer.</summary>
-    private static async Task CopyChunksAsync(SqliteConnection connection, IEnumerable<long> chunkRowIds, Stream destination,
-        CancellationToken cancellationToken)
+    private static Task CopyChunksAsync(SqliteConnection connection, IEnumerable<long> chunkRowIds, Stream destination,
+        CancellationToken cancellationToken) =>
+        CopyBlobsAsync(connection, "model_file_chunks", "data", chunkRowIds, destination, cancellationToken);
+
+    /// <summary>Streams the blobs of <paramref name="column"/> in the given rows, in order, to <paramref name="destination"/>
+    /// through one pooled buffer.</summary>
+    private static async Task CopyBlobsAsync(SqliteConnection connection, string table, string column, IEnumerable<long> rowIds,
+        Stream destination, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
-            foreach (var rowId in chunkRowIds)
+            foreach (var rowId in rowIds)
             {
-                using var blob = new SqliteBlob(connection, "model_file_chunks", "data", rowId, readOnly: true);
+                using var blob = new SqliteBlob(connection, table, column, rowId, readOnly: true);
                 int read;
                 while ((read = blob.Read(buffer, 0, ChunkSize)) > 0)
                 {
@@ -598,6 +603,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         );
         {{TrainingSchemaSql}}
         {{WebhookSchemaSql}}
+        {{BulkSchemaSql}}
 
         CREATE TABLE IF NOT EXISTS model_versions (
             name        TEXT    NOT NULL,
