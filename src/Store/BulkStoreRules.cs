@@ -21,5 +21,13 @@ internal static class BulkStoreRules
         ArgumentOutOfRangeException.ThrowIfNegative(result.Failed);
     }
 
+    /// <summary>The column or element holding a chunk's lines of this kind, named alike in both stores.</summary>
+    public static string ResultField(BulkResultKind kind) => kind switch
+    {
+        BulkResultKind.Output => "output",
+        BulkResultKind.Errors => "errors",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
+    };
+
     public static KeyNotFoundException UnknownJob(Guid bulkJobId) => new($"No bulk job with id {bulkJobId} is stored.");
 }

@@ -255,12 +255,7 @@ public sealed partial class MongoStore : IBulkStore
     public async Task CopyBulkResultsToAsync(Guid bulkJobId, BulkResultKind kind, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var field = kind switch
-        {
-            BulkResultKind.Output => "output",
-            BulkResultKind.Errors => "errors",
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-        };
+        var field = BulkStoreRules.ResultField(kind);
 
         await EnsureIndexesAsync(cancellationToken);
         if (await FindBulkJobAsync(bulkJobId, ProgressOnly, cancellationToken) is null)

@@ -259,21 +259,15 @@ public sealed partial class SqliteStore : IBulkStore
     public async Task CopyBulkResultsToAsync(Guid bulkJobId, BulkResultKind kind, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        var column = kind switch
-        {
-            BulkResultKind.Output => "output",
-            BulkResultKind.Errors => "errors",
-            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-        };
+        var column = BulkStoreRules.ResultField(kind);
 
         await using var connection = await OpenAsync(cancellationToken);
 
         // Row ids only (8 bytes a chunk); the blobs follow one at a time through one pooled buffer.
-        var rowIds = new List<long>();
-        var known = false;
+        List<long> rowIds;
         await using (var command = connection.CreateCommand())
         {
-#pragma warning disable CA2100 // The column is one of two constants above; the id is a parameter.
+#pragma warning disable CA2100 // The column is one of two constant names; the id is a parameter.
             command.CommandText = $"""
                 SELECT r.rowid FROM bulk_jobs j
                 LEFT JOIN bulk_chunk_results r ON r.bulk_id = j.id AND length(r.{column}) > 0
@@ -281,20 +275,7 @@ public sealed partial class SqliteStore : IBulkStore
                 """;
 #pragma warning restore CA2100
             command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                known = true;
-                if (!reader.IsDBNull(0))
-                {
-                    rowIds.Add(reader.GetInt64(0));
-                }
-            }
-        }
-
-        if (!known)
-        {
-            throw BulkStoreRules.UnknownJob(bulkJobId);
+            rowIds = await ReadBlobRowIdsAsync(command, cancellationToken) ?? throw BulkStoreRules.UnknownJob(bulkJobId);
         }
 
         await CopyBlobsAsync(connection, "bulk_chunk_results", column, rowIds, destination, cancellationToken);
