@@ -96,6 +96,83 @@ public sealed class MongoMappingTests
         Assert.Equal(new BsonDocument(), MongoStore.ListFilter(new JobQuery()).Render(Args()));
     }
 
+    private static readonly BulkJobRecord BulkJob = new()
+    {
+        BulkJobId = JobId,
+        Model = "iris",
+        ModelVersion = 3,
+        Status = BulkJobStatus.Running,
+        InputFileId = "file-1",
+        Format = BulkInputFormat.JsonLines,
+        SubmittedAt = new DateTimeOffset(2026, 11, 23, 10, 0, 0, TimeSpan.FromHours(1)).AddTicks(3),
+        StartedAt = new DateTimeOffset(2026, 11, 23, 10, 0, 1, TimeSpan.Zero),
+        Total = 10_000_000_000,
+        Succeeded = 7,
+        Failed = 1,
+        ChunksDone = 2,
+        ChunksTotal = 5,
+    };
+
+    [Fact]
+    public void BulkJobsAreWrittenWithStringEnumsAndTickTimesAndReadBackWithoutTheirLedgers()
+    {
+        var bson = BulkJobDocument.From(BulkJob).ToBsonDocument();
+
+        Assert.Equal(BsonBinarySubType.UuidStandard, bson["_id"].AsBsonBinaryData.SubType);
+        Assert.Equal(("Running", "JsonLines"), (bson["status"].AsString, bson["format"].AsString));
+        Assert.Equal(BulkJob.SubmittedAt.UtcTicks, bson["submittedAt"].AsInt64);
+        Assert.Equal(10_000_000_000, bson["total"].AsInt64);
+        Assert.False(bson.Contains("completedAt"));
+        Assert.False(bson.Contains("chunkSize"));
+
+        bson[MongoStore.ResultLedger] = new BsonArray { 0, 1 };
+        Assert.Equal(BulkJob, BsonSerializer.Deserialize<BulkJobDocument>(bson).ToRecord());
+    }
+
+    [Fact]
+    public void AChunkIsCountedByOneUpdateThatMatchesOnlyWhileTheLedgerLacksIt()
+    {
+        var counts = Builders<BulkJobDocument>.Update.Inc(d => d.Succeeded, 4L).Inc(d => d.ChunksDone, 1);
+        var (filter, update) = MongoStore.CountOnce(JobId, MongoStore.ResultLedger, 3, counts);
+
+        var id = new BsonBinaryData(JobId, GuidRepresentation.Standard);
+        Assert.Equal(new BsonDocument { ["_id"] = id, ["resultChunks"] = new BsonDocument("$ne", 3) }, filter.Render(BulkArgs()));
+        Assert.Equal(new BsonDocument
+        {
+            ["$inc"] = new BsonDocument { ["succeeded"] = 4L, ["chunksDone"] = 1 },
+            ["$push"] = new BsonDocument("resultChunks", 3),
+        }, update.Render(BulkArgs()).AsBsonDocument);
+    }
+
+    [Fact]
+    public void EnteringRunningSetsTheStartOnlyWhereMissingAndTextsAreLiterals()
+    {
+        var running = MongoStore.TransitionUpdate(BulkJobStatus.Running, 42, 5, "$status").Render(BulkArgs()).AsBsonArray;
+        var set = Assert.Single(running).AsBsonDocument["$set"].AsBsonDocument;
+        Assert.Equal(new BsonDocument("$literal", "Running"), set["status"]);
+        Assert.Equal(new BsonDocument("$ifNull", new BsonArray { "$startedAt", new BsonDocument("$literal", 42L) }), set["startedAt"]);
+        Assert.Equal(new BsonDocument("$literal", 5), set["modelVersion"]);
+        Assert.Equal(new BsonDocument("$literal", "$status"), set["error"]);
+        Assert.False(set.Contains("completedAt"));
+
+        var final = Assert.Single(MongoStore.TransitionUpdate(BulkJobStatus.Cancelled, 43, 6, null).Render(BulkArgs()).AsBsonArray)
+            .AsBsonDocument["$set"].AsBsonDocument;
+        Assert.Equal(["status", "completedAt", "error"], final.Names);
+        Assert.Equal(new BsonDocument("$literal", BsonNull.Value), final["error"]);
+    }
+
+    [Fact]
+    public void AChunkTooLargeForADocumentIsRefusedWithTheReason()
+    {
+        MongoStore.CheckBulkChunk(MongoStore.MaxBulkChunks - 1, MongoStore.MaxBulkChunkBytes);
+        var tooLarge = Assert.Throws<ArgumentException>(() => MongoStore.CheckBulkChunk(0, MongoStore.MaxBulkChunkBytes + 1L));
+        Assert.Contains("smaller chunks", tooLarge.Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => MongoStore.CheckBulkChunk(MongoStore.MaxBulkChunks, 1));
+    }
+
+    private static RenderArgs<BulkJobDocument> BulkArgs() =>
+        new(BsonSerializer.LookupSerializer<BulkJobDocument>(), BsonSerializer.SerializerRegistry);
+
     private static RenderArgs<JobDocument> Args() =>
         new(BsonSerializer.LookupSerializer<JobDocument>(), BsonSerializer.SerializerRegistry);
 }

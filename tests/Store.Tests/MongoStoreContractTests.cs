@@ -11,6 +11,12 @@ public sealed class MongoStoreContractTests(MongoStoreFixture fixture)
     protected override IStoreHealth Health => fixture.GetStore();
 }
 
+public sealed class MongoBulkStoreContractTests(MongoStoreFixture fixture)
+    : BulkStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override IBulkStore Bulk => fixture.GetStore();
+}
+
 /// <summary>
 /// MongoDB from <c>AIAAS_TEST_MONGO</c> (a connection string), else from a container when Docker is reachable.
 /// Each run gets its own database, dropped afterwards. Without either, every test is skipped with the reason.

@@ -34,6 +34,12 @@ public sealed class SqliteStoreContractTests(SqliteStoreFixture fixture)
     }
 }
 
+public sealed class SqliteBulkStoreContractTests(SqliteStoreFixture fixture)
+    : BulkStoreContractTests, IClassFixture<SqliteStoreFixture>
+{
+    protected override IBulkStore Bulk => fixture.Store;
+}
+
 /// <summary>One database file per test class, in its own temporary directory, deleted afterwards.</summary>
 public sealed class SqliteStoreFixture : IDisposable
 {

@@ -8,20 +8,8 @@ namespace AIaaS.Queue.Store.Tests;
 /// tests keep to their own model names (and far-future times where they list across models) so they never see each
 /// other's data.
 /// </summary>
-public abstract partial class StoreContractTests : IDisposable
+public abstract partial class StoreContractTests : TimeLimitedTests
 {
-    private static readonly TimeSpan TestTimeLimit = TimeSpan.FromSeconds(60);
-    private readonly CancellationTokenSource _timeout;
-
-    protected StoreContractTests()
-    {
-        _timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        _timeout.CancelAfter(TestTimeLimit);
-    }
-
-    /// <summary>The test's own token: xunit's, cut off after 60 s.</summary>
-    protected CancellationToken Ct => _timeout.Token;
-
     protected abstract IJobStore Jobs { get; }
     protected abstract IModelStore Models { get; }
     protected abstract IStoreHealth Health { get; }
@@ -585,20 +573,6 @@ public abstract partial class StoreContractTests : IDisposable
     }
 
     private static string Sha256Hex(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
-
-    public void Dispose()
-    {
-        Dispose(disposing: true);
-        GC.SuppressFinalize(this);
-    }
-
-    protected virtual void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            _timeout.Dispose();
-        }
-    }
 
     /// <summary>A stream without Length or Seek, as an HTTP upload is: the store must not rely on either.</summary>
     private sealed class NonSeekableStream(byte[] bytes) : Stream

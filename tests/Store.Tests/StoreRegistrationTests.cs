@@ -25,6 +25,7 @@ public sealed class StoreRegistrationTests
                 Assert.IsType<SqliteStore>(jobs);
                 Assert.Same(jobs, host.Services.GetRequiredService<IModelStore>());
                 Assert.Same(jobs, host.Services.GetRequiredService<IStoreHealth>());
+                Assert.Same(jobs, host.Services.GetRequiredService<IBulkStore>());
 
                 var report = await host.Services.GetRequiredService<HealthCheckService>()
                     .CheckHealthAsync(check => check.Tags.Contains("ready"), Ct);

@@ -156,3 +156,74 @@ internal sealed class BatchingDocument
     public BatchingSettings ToSettings() =>
         new() { MaxBatchSize = MaxBatchSize, MaxQueueDelayMilliseconds = MaxQueueDelayMilliseconds };
 }
+
+/// <summary>A bulk job. The stored document also holds the ledgers of counted chunks ("inputChunks", "resultChunks"),
+/// written and matched by the store's updates only and never read into this class.</summary>
+internal sealed class BulkJobDocument
+{
+    public Guid Id { get; set; }
+    public string Model { get; set; } = "";
+    public int? ModelVersion { get; set; }
+    public BulkJobStatus Status { get; set; }
+    public string InputFileId { get; set; } = "";
+    public BulkInputFormat? Format { get; set; }
+    public int? ChunkSize { get; set; }
+    public string? CallbackUrl { get; set; }
+    public long? ExpiresAt { get; set; }
+    public long SubmittedAt { get; set; }
+    public long? StartedAt { get; set; }
+    public long? CompletedAt { get; set; }
+    public string? Error { get; set; }
+    public long Total { get; set; }
+    public long Succeeded { get; set; }
+    public long Failed { get; set; }
+    public int ChunksDone { get; set; }
+    public int ChunksSkipped { get; set; }
+    public int? ChunksTotal { get; set; }
+
+    public static BulkJobDocument From(BulkJobRecord job) => new()
+    {
+        Id = job.BulkJobId,
+        Model = job.Model,
+        ModelVersion = job.ModelVersion,
+        Status = job.Status,
+        InputFileId = job.InputFileId,
+        Format = job.Format,
+        ChunkSize = job.ChunkSize,
+        CallbackUrl = job.CallbackUrl,
+        ExpiresAt = job.ExpiresAt?.UtcTicks,
+        SubmittedAt = job.SubmittedAt.UtcTicks,
+        StartedAt = job.StartedAt?.UtcTicks,
+        CompletedAt = job.CompletedAt?.UtcTicks,
+        Error = job.Error,
+        Total = job.Total,
+        Succeeded = job.Succeeded,
+        Failed = job.Failed,
+        ChunksDone = job.ChunksDone,
+        ChunksTotal = job.ChunksTotal,
+    };
+
+    public BulkJobRecord ToRecord() => new()
+    {
+        BulkJobId = Id,
+        Model = Model,
+        ModelVersion = ModelVersion,
+        Status = Status,
+        InputFileId = InputFileId,
+        Format = Format,
+        ChunkSize = ChunkSize,
+        CallbackUrl = CallbackUrl,
+        ExpiresAt = ExpiresAt is { } expires ? JobCursor.FromUtcTicks(expires) : null,
+        SubmittedAt = JobCursor.FromUtcTicks(SubmittedAt),
+        StartedAt = StartedAt is { } started ? JobCursor.FromUtcTicks(started) : null,
+        CompletedAt = CompletedAt is { } completed ? JobCursor.FromUtcTicks(completed) : null,
+        Error = Error,
+        Total = Total,
+        Succeeded = Succeeded,
+        Failed = Failed,
+        ChunksDone = ChunksDone,
+        ChunksTotal = ChunksTotal,
+    };
+
+    public BulkProgress ToProgress(bool recorded) => new(recorded, ChunksDone, ChunksTotal, ChunksSkipped);
+}

@@ -79,6 +79,31 @@ internal static class MongoMappings
             map.SetIgnoreExtraElements(true);
         });
 
+        BsonClassMap.TryRegisterClassMap<BulkJobDocument>(map =>
+        {
+            map.MapIdMember(d => d.Id).SetSerializer(guid);
+            map.MapMember(d => d.Model).SetElementName("model");
+            map.MapMember(d => d.ModelVersion).SetElementName("modelVersion").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Status).SetElementName("status").SetSerializer(new EnumSerializer<BulkJobStatus>(BsonType.String));
+            map.MapMember(d => d.InputFileId).SetElementName("inputFileId");
+            map.MapMember(d => d.Format).SetElementName("format").SetIgnoreIfNull(true)
+                .SetSerializer(new NullableSerializer<BulkInputFormat>(new EnumSerializer<BulkInputFormat>(BsonType.String)));
+            map.MapMember(d => d.ChunkSize).SetElementName("chunkSize").SetIgnoreIfNull(true);
+            map.MapMember(d => d.CallbackUrl).SetElementName("callbackUrl").SetIgnoreIfNull(true);
+            map.MapMember(d => d.ExpiresAt).SetElementName("expiresAt").SetIgnoreIfNull(true);
+            map.MapMember(d => d.SubmittedAt).SetElementName("submittedAt");
+            map.MapMember(d => d.StartedAt).SetElementName("startedAt").SetIgnoreIfNull(true);
+            map.MapMember(d => d.CompletedAt).SetElementName("completedAt").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Error).SetElementName("error").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Total).SetElementName("total");
+            map.MapMember(d => d.Succeeded).SetElementName("succeeded");
+            map.MapMember(d => d.Failed).SetElementName("failed");
+            map.MapMember(d => d.ChunksDone).SetElementName("chunksDone");
+            map.MapMember(d => d.ChunksSkipped).SetElementName("chunksSkipped");
+            map.MapMember(d => d.ChunksTotal).SetElementName("chunksTotal").SetIgnoreIfNull(true);
+            map.SetIgnoreExtraElements(true);
+        });
+
         return true;
     }
 }

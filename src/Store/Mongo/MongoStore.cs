@@ -423,6 +423,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
                 cancellationToken: cancellationToken);
             await EnsureTrainingIndexesAsync(cancellationToken);
             await EnsureWebhookIndexesAsync(cancellationToken);
+            await EnsureBulkIndexesAsync(cancellationToken);
 
             _indexesReady = true;
         }

@@ -471,8 +471,7 @@ public sealed partial class SqliteStore
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(destination);
         await using var connection = await OpenAsync(cancellationToken);
-        var rowIds = new List<long>();
-        var known = false;
+        List<long> rowIds;
         await using (var command = connection.CreateCommand())
         {
             command.CommandText = """
@@ -480,20 +479,8 @@ public sealed partial class SqliteStore
                 WHERE d.id = $id ORDER BY c.seq
                 """;
             command.Parameters.AddWithValue("$id", id);
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                known = true;
-                if (!reader.IsDBNull(0))
-                {
-                    rowIds.Add(reader.GetInt64(0));
-                }
-            }
-        }
-
-        if (!known)
-        {
-            throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
+            rowIds = await ReadBlobRowIdsAsync(command, cancellationToken)
+                ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
         }
 
         await CopyChunksAsync(connection, rowIds, destination, cancellationToken);

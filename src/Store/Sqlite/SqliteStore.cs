@@ -483,7 +483,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         ArgumentNullException.ThrowIfNull(destination);
 
         await using var connection = await OpenAsync(cancellationToken);
-        var chunkRowIds = new List<long>();
+        List<long> chunkRowIds;
         await using (var command = connection.CreateCommand())
         {
             command.CommandText = """
@@ -494,37 +494,47 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 """;
             command.Parameters.AddWithValue("$name", name);
             command.Parameters.AddWithValue("$version", version);
-            var known = false;
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                known = true;
-                if (!reader.IsDBNull(0))
-                {
-                    chunkRowIds.Add(reader.GetInt64(0));
-                }
-            }
-
-            if (!known)
-            {
-                throw new KeyNotFoundException($"Model '{name}' has no version {version}.");
-            }
+            chunkRowIds = await ReadBlobRowIdsAsync(command, cancellationToken)
+                ?? throw new KeyNotFoundException($"Model '{name}' has no version {version}.");
         }
 
         // Registered files are immutable, so the chunks can be read one by one without holding a snapshot.
         await CopyChunksAsync(connection, chunkRowIds, destination, cancellationToken);
     }
 
-    /// <summary>Streams stored file chunks, in order, to <paramref name="destination"/> through one pooled buffer.</summary>
-    private static async Task CopyChunksAsync(SqliteConnection connection, IEnumerable<long> chunkRowIds, Stream destination,
-        CancellationToken cancellationToken)
+    /// <summary>Reads the row ids of a left join from an owner row to its blob rows: null when the owner is missing, else
+    /// its blob rows in the query's order (none for an owner without any).</summary>
+    private static async Task<List<long>?> ReadBlobRowIdsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        List<long>? rowIds = null;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rowIds ??= [];
+            if (!reader.IsDBNull(0))
+            {
+                rowIds.Add(reader.GetInt64(0));
+            }
+        }
+
+        return rowIds;
+    }
+
+    private static Task CopyChunksAsync(SqliteConnection connection, IEnumerable<long> chunkRowIds, Stream destination,
+        CancellationToken cancellationToken) =>
+        CopyBlobsAsync(connection, "model_file_chunks", "data", chunkRowIds, destination, cancellationToken);
+
+    /// <summary>Streams the blobs of <paramref name="column"/> in the given rows, in order, to <paramref name="destination"/>
+    /// through one pooled buffer.</summary>
+    private static async Task CopyBlobsAsync(SqliteConnection connection, string table, string column, IEnumerable<long> rowIds,
+        Stream destination, CancellationToken cancellationToken)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(ChunkSize);
         try
         {
-            foreach (var rowId in chunkRowIds)
+            foreach (var rowId in rowIds)
             {
-                using var blob = new SqliteBlob(connection, "model_file_chunks", "data", rowId, readOnly: true);
+                using var blob = new SqliteBlob(connection, table, column, rowId, readOnly: true);
                 int read;
                 while ((read = blob.Read(buffer, 0, ChunkSize)) > 0)
                 {
@@ -598,6 +608,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         );
         {{TrainingSchemaSql}}
         {{WebhookSchemaSql}}
+        {{BulkSchemaSql}}
 
         CREATE TABLE IF NOT EXISTS model_versions (
             name        TEXT    NOT NULL,

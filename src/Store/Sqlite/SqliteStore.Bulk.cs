@@ -1,0 +1,349 @@
+using System.Runtime.InteropServices;
+using AIaaS.Queue.Contracts;
+using Microsoft.Data.Sqlite;
+
+namespace AIaaS.Queue.Store;
+
+// Bulk jobs: the job row with its live counters, one row per stored chunk input and one per chunk result. A chunk's
+// row and the counter update it causes are written in one transaction, and the row's primary key makes the first write
+// win, so a repeated save never counts twice. Results are never changed once written, which lets the copy read them
+// one blob at a time without holding a snapshot while a slow reader drains the destination.
+public sealed partial class SqliteStore : IBulkStore
+{
+    private const string BulkSchemaSql = """
+        CREATE TABLE IF NOT EXISTS bulk_jobs (
+            id             BLOB    NOT NULL PRIMARY KEY,  -- 16 bytes, as jobs.id
+            model          TEXT    NOT NULL,
+            model_version  INTEGER NULL,
+            status         TEXT    NOT NULL,
+            input_file_id  TEXT    NOT NULL,
+            format         TEXT    NULL,
+            chunk_size     INTEGER NULL,
+            callback_url   TEXT    NULL,
+            expires_at     INTEGER NULL,                  -- UTC ticks, as every time here
+            submitted_at   INTEGER NOT NULL,
+            started_at     INTEGER NULL,
+            completed_at   INTEGER NULL,
+            error          TEXT    NULL,
+            total          INTEGER NOT NULL DEFAULT 0,
+            succeeded      INTEGER NOT NULL DEFAULT 0,
+            failed         INTEGER NOT NULL DEFAULT 0,
+            chunks_done    INTEGER NOT NULL DEFAULT 0,    -- skipped chunks included
+            chunks_skipped INTEGER NOT NULL DEFAULT 0,
+            chunks_total   INTEGER NULL                   -- null until the file is fully split
+        );
+        CREATE INDEX IF NOT EXISTS ix_bulk_jobs_page ON bulk_jobs (submitted_at DESC, id DESC);
+        CREATE TABLE IF NOT EXISTS bulk_chunk_inputs (
+            bulk_id     BLOB    NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            records     INTEGER NOT NULL,
+            payload     BLOB    NULL,                     -- null once removed; the row stays so a late save is not counted
+            PRIMARY KEY (bulk_id, chunk_index)
+        );
+        CREATE TABLE IF NOT EXISTS bulk_chunk_results (
+            bulk_id     BLOB    NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            succeeded   INTEGER NOT NULL,
+            failed      INTEGER NOT NULL,
+            skipped     INTEGER NOT NULL,
+            output      BLOB    NULL,                     -- UTF-8 JSON lines
+            errors      BLOB    NULL,
+            PRIMARY KEY (bulk_id, chunk_index)
+        );
+        """;
+
+    private const string BulkColumns = """
+        id, model, model_version, status, input_file_id, format, chunk_size, callback_url, expires_at, submitted_at,
+        started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_total
+        """;
+
+    private const string BulkProgressColumns = "chunks_done, chunks_total, chunks_skipped";
+
+    public async Task<bool> CreateBulkJobAsync(BulkJobRecord job, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"""
+                INSERT OR IGNORE INTO bulk_jobs ({BulkColumns})
+                VALUES ($id, $model, $model_version, $status, $input_file_id, $format, $chunk_size, $callback_url, $expires_at,
+                        $submitted_at, $started_at, $completed_at, $error, $total, $succeeded, $failed, $chunks_done, $chunks_total)
+                """;
+            var p = command.Parameters;
+            p.AddWithValue("$id", JobCursor.GuidBytes(job.BulkJobId));
+            p.AddWithValue("$model", job.Model);
+            p.AddWithValue("$model_version", (object?)job.ModelVersion ?? DBNull.Value);
+            p.AddWithValue("$status", job.Status.ToString());
+            p.AddWithValue("$input_file_id", job.InputFileId);
+            p.AddWithValue("$format", (object?)job.Format?.ToString() ?? DBNull.Value);
+            p.AddWithValue("$chunk_size", (object?)job.ChunkSize ?? DBNull.Value);
+            p.AddWithValue("$callback_url", (object?)job.CallbackUrl ?? DBNull.Value);
+            p.AddWithValue("$expires_at", (object?)job.ExpiresAt?.UtcTicks ?? DBNull.Value);
+            p.AddWithValue("$submitted_at", job.SubmittedAt.UtcTicks);
+            p.AddWithValue("$started_at", (object?)job.StartedAt?.UtcTicks ?? DBNull.Value);
+            p.AddWithValue("$completed_at", (object?)job.CompletedAt?.UtcTicks ?? DBNull.Value);
+            p.AddWithValue("$error", (object?)job.Error ?? DBNull.Value);
+            p.AddWithValue("$total", job.Total);
+            p.AddWithValue("$succeeded", job.Succeeded);
+            p.AddWithValue("$failed", job.Failed);
+            p.AddWithValue("$chunks_done", job.ChunksDone);
+            p.AddWithValue("$chunks_total", (object?)job.ChunksTotal ?? DBNull.Value);
+            return command.ExecuteNonQuery() == 1;
+        }, cancellationToken);
+    }
+
+    public async Task<BulkJobRecord?> GetBulkJobAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs WHERE id = $id";
+        command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+        return ReadBulkJobs(command).SingleOrDefault();
+    }
+
+    public async Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs ORDER BY submitted_at DESC, id DESC LIMIT $limit";
+        command.Parameters.AddWithValue("$limit", JobCursor.ClampLimit(limit));
+        return ReadBulkJobs(command);
+    }
+
+    public async Task<BulkJobRecord?> TransitionBulkJobAsync(Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
+        int? modelVersion = null, string? error = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        var final = BulkStoreRules.IsFinal(to);
+        var running = to == BulkJobStatus.Running;
+        await using var connection = await OpenAsync(cancellationToken);
+        return await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var update = connection.CreateCommand();
+            update.Transaction = transaction;
+            update.CommandText = """
+                UPDATE bulk_jobs SET
+                    status        = $to,
+                    started_at    = CASE WHEN $running THEN COALESCE(started_at, $now) ELSE started_at END,
+                    model_version = CASE WHEN $running AND $version IS NOT NULL THEN $version ELSE model_version END,
+                    completed_at  = CASE WHEN $final THEN $now ELSE completed_at END,
+                    error         = CASE WHEN $final OR $error IS NOT NULL THEN $error ELSE error END
+                WHERE id = $id AND status IN (SELECT value FROM json_each($from))
+                """;
+            update.Parameters.AddWithValue("$to", to.ToString());
+            update.Parameters.AddWithValue("$running", running);
+            update.Parameters.AddWithValue("$final", final);
+            update.Parameters.AddWithValue("$now", _time.GetUtcNow().UtcTicks);
+            update.Parameters.AddWithValue("$version", (object?)modelVersion ?? DBNull.Value);
+            update.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
+            update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            update.Parameters.AddWithValue("$from", System.Text.Json.JsonSerializer.Serialize(from.Select(s => s.ToString())));
+            update.ExecuteNonQuery();
+
+            using var select = connection.CreateCommand();
+            select.Transaction = transaction;
+            select.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs WHERE id = $id";
+            select.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            return ReadBulkJobs(select).SingleOrDefault();
+        }, cancellationToken);
+    }
+
+    public async Task<bool> SaveBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, int recordCount, ReadOnlyMemory<byte> payload,
+        CancellationToken cancellationToken = default)
+    {
+        BulkStoreRules.CheckChunk(chunkIndex, recordCount);
+        var bytes = AsArray(payload);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = """
+                INSERT OR IGNORE INTO bulk_chunk_inputs (bulk_id, chunk_index, records, payload) VALUES ($id, $chunk, $records, $payload)
+                """;
+            insert.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            insert.Parameters.AddWithValue("$chunk", chunkIndex);
+            insert.Parameters.AddWithValue("$records", recordCount);
+            insert.Parameters.Add("$payload", SqliteType.Blob).Value = bytes;
+            var isNew = insert.ExecuteNonQuery() == 1;
+
+            // Run either way: it also tells an unknown job, whose rollback takes the orphaned input with it.
+            using var update = connection.CreateCommand();
+            update.Transaction = transaction;
+            update.CommandText = "UPDATE bulk_jobs SET total = total + $records WHERE id = $id";
+            update.Parameters.AddWithValue("$records", isNew ? recordCount : 0);
+            update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            return update.ExecuteNonQuery() == 1 ? isNew : throw BulkStoreRules.UnknownJob(bulkJobId);
+        }, cancellationToken);
+    }
+
+    public async Task<byte[]?> GetBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT payload FROM bulk_chunk_inputs WHERE bulk_id = $id AND chunk_index = $chunk";
+        command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+        command.Parameters.AddWithValue("$chunk", chunkIndex);
+        return await command.ExecuteScalarAsync(cancellationToken) switch
+        {
+            byte[] payload => payload,
+            DBNull or null => null,
+            var other => throw new InvalidOperationException($"Unexpected payload type {other.GetType()}."),
+        };
+    }
+
+    public async Task<BulkProgress> CompleteBulkSplitAsync(Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(chunkCount);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await WriteAsync(connection, (connection, transaction) =>
+        {
+            // The first count stands: a re-split of the same file after a crash finds the same chunks.
+            using var update = connection.CreateCommand();
+            update.Transaction = transaction;
+            update.CommandText = "UPDATE bulk_jobs SET chunks_total = $count WHERE id = $id AND chunks_total IS NULL";
+            update.Parameters.AddWithValue("$count", chunkCount);
+            update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            return ReadProgress(connection, transaction, bulkJobId, recorded: update.ExecuteNonQuery() == 1);
+        }, cancellationToken);
+    }
+
+    public async Task<BulkProgress> SaveBulkChunkResultAsync(Guid bulkJobId, int chunkIndex, BulkChunkResult result,
+        CancellationToken cancellationToken = default)
+    {
+        BulkStoreRules.CheckChunk(chunkIndex);
+        BulkStoreRules.CheckResult(result);
+        var output = AsArray(result.Output);
+        var errors = AsArray(result.Errors);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var insert = connection.CreateCommand();
+            insert.Transaction = transaction;
+            insert.CommandText = """
+                INSERT OR IGNORE INTO bulk_chunk_results (bulk_id, chunk_index, succeeded, failed, skipped, output, errors)
+                VALUES ($id, $chunk, $succeeded, $failed, $skipped, $output, $errors)
+                """;
+            insert.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            insert.Parameters.AddWithValue("$chunk", chunkIndex);
+            insert.Parameters.AddWithValue("$succeeded", result.Succeeded);
+            insert.Parameters.AddWithValue("$failed", result.Failed);
+            insert.Parameters.AddWithValue("$skipped", result.Skipped);
+            insert.Parameters.Add("$output", SqliteType.Blob).Value = output;
+            insert.Parameters.Add("$errors", SqliteType.Blob).Value = errors;
+            var isNew = insert.ExecuteNonQuery() == 1;
+            if (isNew)
+            {
+                using var update = connection.CreateCommand();
+                update.Transaction = transaction;
+                update.CommandText = """
+                    UPDATE bulk_jobs SET succeeded = succeeded + $succeeded, failed = failed + $failed,
+                        chunks_done = chunks_done + 1, chunks_skipped = chunks_skipped + $skipped
+                    WHERE id = $id
+                    """;
+                update.Parameters.AddWithValue("$succeeded", result.Succeeded);
+                update.Parameters.AddWithValue("$failed", result.Failed);
+                update.Parameters.AddWithValue("$skipped", result.Skipped ? 1 : 0);
+                update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+                update.ExecuteNonQuery();
+            }
+
+            // An unknown job throws here, and the rollback takes the orphaned result with it.
+            return ReadProgress(connection, transaction, bulkJobId, isNew);
+        }, cancellationToken);
+    }
+
+    public async Task CopyBulkResultsToAsync(Guid bulkJobId, BulkResultKind kind, Stream destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        var column = BulkStoreRules.ResultField(kind);
+
+        await using var connection = await OpenAsync(cancellationToken);
+
+        // Row ids only (8 bytes a chunk); the blobs follow one at a time through one pooled buffer.
+        List<long> rowIds;
+        await using (var command = connection.CreateCommand())
+        {
+#pragma warning disable CA2100 // The column is one of two constant names; the id is a parameter.
+            command.CommandText = $"""
+                SELECT r.rowid FROM bulk_jobs j
+                LEFT JOIN bulk_chunk_results r ON r.bulk_id = j.id AND length(r.{column}) > 0
+                WHERE j.id = $id ORDER BY r.chunk_index
+                """;
+#pragma warning restore CA2100
+            command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            rowIds = await ReadBlobRowIdsAsync(command, cancellationToken) ?? throw BulkStoreRules.UnknownJob(bulkJobId);
+        }
+
+        await CopyBlobsAsync(connection, "bulk_chunk_results", column, rowIds, destination, cancellationToken);
+    }
+
+    public async Task DeleteBulkChunkInputsAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await WriteAsync(connection, (connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = "UPDATE bulk_chunk_inputs SET payload = NULL WHERE bulk_id = $id AND payload IS NOT NULL";
+            command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            command.ExecuteNonQuery();
+        }, cancellationToken);
+    }
+
+    private static BulkProgress ReadProgress(SqliteConnection connection, SqliteTransaction transaction, Guid bulkJobId, bool recorded)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {BulkProgressColumns} FROM bulk_jobs WHERE id = $id";
+        command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
+        {
+            throw BulkStoreRules.UnknownJob(bulkJobId);
+        }
+
+        return new BulkProgress(recorded, reader.GetInt32(0), reader.IsDBNull(1) ? null : reader.GetInt32(1), reader.GetInt32(2));
+    }
+
+    private static List<BulkJobRecord> ReadBulkJobs(SqliteCommand command)
+    {
+        using var reader = command.ExecuteReader();
+        var found = new List<BulkJobRecord>();
+        while (reader.Read())
+        {
+            found.Add(new BulkJobRecord
+            {
+                BulkJobId = new Guid(reader.GetFieldValue<byte[]>(0), bigEndian: true),
+                Model = reader.GetString(1),
+                ModelVersion = reader.IsDBNull(2) ? null : reader.GetInt32(2),
+                Status = Enum.Parse<BulkJobStatus>(reader.GetString(3)),
+                InputFileId = reader.GetString(4),
+                Format = reader.IsDBNull(5) ? null : Enum.Parse<BulkInputFormat>(reader.GetString(5)),
+                ChunkSize = reader.IsDBNull(6) ? null : reader.GetInt32(6),
+                CallbackUrl = reader.IsDBNull(7) ? null : reader.GetString(7),
+                ExpiresAt = reader.IsDBNull(8) ? null : JobCursor.FromUtcTicks(reader.GetInt64(8)),
+                SubmittedAt = JobCursor.FromUtcTicks(reader.GetInt64(9)),
+                StartedAt = reader.IsDBNull(10) ? null : JobCursor.FromUtcTicks(reader.GetInt64(10)),
+                CompletedAt = reader.IsDBNull(11) ? null : JobCursor.FromUtcTicks(reader.GetInt64(11)),
+                Error = reader.IsDBNull(12) ? null : reader.GetString(12),
+                Total = reader.GetInt64(13),
+                Succeeded = reader.GetInt64(14),
+                Failed = reader.GetInt64(15),
+                ChunksDone = reader.GetInt32(16),
+                ChunksTotal = reader.IsDBNull(17) ? null : reader.GetInt32(17),
+            });
+        }
+
+        return found;
+    }
+
+    /// <summary>The bytes as an array, without a copy when they already are a whole one.</summary>
+    private static byte[] AsArray(ReadOnlyMemory<byte> bytes) =>
+        MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
+            ? segment.Array
+            : bytes.ToArray();
+}
