@@ -21,10 +21,11 @@ public interface IBulkStore
     /// <summary>
     /// Moves a job to <paramref name="to"/> if its status is one of <paramref name="from"/>, and returns the job as it is
     /// afterwards (null for an unknown id). Entering Running sets StartedAt (once) and the model version when given;
-    /// entering a final state sets CompletedAt and the error. Callers see whether they moved it by comparing the status.
+    /// entering a final state sets CompletedAt and the error. A given <paramref name="format"/> (the one detected in the
+    /// file) is recorded with any move. Callers see whether they moved it by comparing the status.
     /// </summary>
     Task<BulkJobRecord?> TransitionBulkJobAsync(Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
-        int? modelVersion = null, string? error = null, CancellationToken cancellationToken = default);
+        int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default);
 
     /// <summary>Stores one chunk's input records (an opaque payload) and adds its record count to the job's total, both
     /// only the first time this chunk index is saved. Returns whether it was new.</summary>

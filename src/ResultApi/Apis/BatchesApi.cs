@@ -17,18 +17,18 @@ public static class BatchesApi
     public static IEndpointRouteBuilder MapBatchesApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/v1/batches").WithTags("Batches");
-        api.MapPost("/", SubmitBatch).WithName("SubmitBatch")
+        api.MapPost("/", SubmitBatch).WithName("SubmitBulkJob")
             .WithSummary("Scores a file of records with a model. The body is the file (JSON lines or CSV with a header, gzip accepted), "
                 + "or empty with ?inputFileId= naming an uploaded one. 202 for a new bulk job, 200 with the existing one for a known ?id=.");
-        api.MapGet("/", ListBatches).WithName("ListBatches").WithSummary("The most recent bulk jobs, newest first.");
-        api.MapGet("/{id:guid}", GetBatch).WithName("GetBatch").WithSummary("A bulk job's status and counts {total, succeeded, failed}.");
+        api.MapGet("/", ListBatches).WithName("ListBulkJobs").WithSummary("The most recent bulk jobs, newest first.");
+        api.MapGet("/{id:guid}", GetBatch).WithName("GetBulkJob").WithSummary("A bulk job's status and counts {total, succeeded, failed}.");
         api.MapGet("/{id:guid}/output", (Guid id, IBulkStore bulk, CancellationToken ct) => Lines(id, BulkResultKind.Output, bulk, ct))
-            .WithName("GetBatchOutput").WithSummary("One JSON line per scored record, {id, outputs}, in input order; partial while running.");
+            .WithName("GetBulkJobOutput").WithSummary("One JSON line per scored record, {id, outputs}, in input order; partial while running.");
         api.MapGet("/{id:guid}/errors", (Guid id, IBulkStore bulk, CancellationToken ct) => Lines(id, BulkResultKind.Errors, bulk, ct))
-            .WithName("GetBatchErrors").WithSummary("One JSON line per failed record, {id, line, error}, in input order.");
-        api.MapPost("/{id:guid}/cancel", CancelBatch).WithName("CancelBatch")
+            .WithName("GetBulkJobErrors").WithSummary("One JSON line per failed record, {id, line, error}, in input order.");
+        api.MapPost("/{id:guid}/cancel", CancelBatch).WithName("CancelBulkJob")
             .WithSummary("Stops a bulk job: chunks not yet scored are skipped; what was scored stays in the output.");
-        api.MapGet("/{id:guid}/webhooks", GetBatchWebhooks).WithName("GetBatchWebhooks")
+        api.MapGet("/{id:guid}/webhooks", GetBatchWebhooks).WithName("GetBulkJobWebhooks")
             .WithSummary("The bulk job's webhook deliveries and every attempt.");
         return app;
     }
@@ -147,17 +147,26 @@ public static class BatchesApi
     public static async Task<Results<Ok<BulkJobView>, ProblemHttpResult>> GetBatch(Guid id, IBulkStore bulk, CancellationToken cancellationToken) =>
         await bulk.GetBulkJobAsync(id, cancellationToken) is { } job ? TypedResults.Ok(job.ToView()) : Unknown(id);
 
-    public static async Task<Results<Accepted<BulkJobView>, ProblemHttpResult>> CancelBatch(Guid id, IBulkStore bulk, CancellationToken cancellationToken)
+    public static async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> CancelBatch(
+        Guid id, IBulkStore bulk, CancellationToken cancellationToken)
     {
+        var before = await bulk.GetBulkJobAsync(id, cancellationToken);
+        if (before is null)
+        {
+            return Unknown(id);
+        }
+
+        if (before.Status is BulkJobStatus.Cancelling or BulkJobStatus.Cancelled)
+        {
+            return TypedResults.Ok(before.ToView()); // asked before: the same answer, nothing more to do
+        }
+
         var job = await bulk.TransitionBulkJobAsync(id, [BulkJobStatus.Validating, BulkJobStatus.Running], BulkJobStatus.Cancelling,
             cancellationToken: cancellationToken);
-        return job switch
-        {
-            null => Unknown(id),
-            { Status: BulkJobStatus.Cancelling or BulkJobStatus.Cancelled } => TypedResults.Accepted($"/v1/batches/{id}", job.ToView()),
-            _ => Problems.Create(StatusCodes.Status409Conflict, "Cannot cancel",
-                $"Bulk job {id} is {job.Status.ToString().ToLowerInvariant()}; only a validating or running job can be cancelled."),
-        };
+        return job is { Status: BulkJobStatus.Cancelling }
+            ? TypedResults.Accepted($"/v1/batches/{id}", job.ToView())
+            : Problems.Create(StatusCodes.Status409Conflict, "Cannot cancel",
+                $"Bulk job {id} is {job?.Status.ToString().ToLowerInvariant()}; only a validating or running job can be cancelled.");
     }
 
     public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryView>>, ProblemHttpResult>> GetBatchWebhooks(

@@ -201,6 +201,7 @@ internal sealed class BulkJobDocument
         Failed = job.Failed,
         ChunksDone = job.ChunksDone,
         ChunksTotal = job.ChunksTotal,
+        ChunksSkipped = job.ChunksSkipped,
     };
 
     public BulkJobRecord ToRecord() => new()
@@ -223,6 +224,7 @@ internal sealed class BulkJobDocument
         Failed = Failed,
         ChunksDone = ChunksDone,
         ChunksTotal = ChunksTotal,
+        ChunksSkipped = ChunksSkipped,
     };
 
     public BulkProgress ToProgress(bool recorded) => new(recorded, ChunksDone, ChunksTotal, ChunksSkipped);

@@ -92,13 +92,13 @@ public sealed partial class MongoStore : IBulkStore
     }
 
     public async Task<BulkJobRecord?> TransitionBulkJobAsync(Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
-        int? modelVersion = null, string? error = null, CancellationToken cancellationToken = default)
+        int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(from);
         await EnsureIndexesAsync(cancellationToken);
         var moved = await BulkJobs.FindOneAndUpdateAsync(
             BulkFilter.And(BulkFilter.Eq(d => d.Id, bulkJobId), BulkFilter.In(d => d.Status, from)),
-            TransitionUpdate(to, _time.GetUtcNow().UtcTicks, modelVersion, error),
+            TransitionUpdate(to, _time.GetUtcNow().UtcTicks, modelVersion, error, format),
             new FindOneAndUpdateOptions<BulkJobDocument> { ReturnDocument = ReturnDocument.After, Projection = WithoutLedgers },
             cancellationToken);
         return (moved ?? await FindBulkJobAsync(bulkJobId, WithoutLedgers, cancellationToken))?.ToRecord();
@@ -106,11 +106,17 @@ public sealed partial class MongoStore : IBulkStore
 
     /// <summary>A pipeline update, so that StartedAt is set only where it is missing, in the same atomic step. Values go in
     /// as $literal: an error text starting with '$' must not be read as a field path.</summary>
-    internal static UpdateDefinition<BulkJobDocument> TransitionUpdate(BulkJobStatus to, long nowTicks, int? modelVersion, string? error)
+    internal static UpdateDefinition<BulkJobDocument> TransitionUpdate(BulkJobStatus to, long nowTicks, int? modelVersion, string? error,
+        BulkInputFormat? format = null)
     {
         static BsonDocument Literal(BsonValue value) => new("$literal", value);
 
         var set = new BsonDocument("status", Literal(to.ToString()));
+        if (format is { } detected)
+        {
+            set["format"] = Literal(detected.ToString());
+        }
+
         if (to == BulkJobStatus.Running)
         {
             set["startedAt"] = new BsonDocument("$ifNull", new BsonArray { "$startedAt", Literal(nowTicks) });

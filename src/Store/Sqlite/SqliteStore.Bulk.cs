@@ -54,7 +54,7 @@ public sealed partial class SqliteStore : IBulkStore
 
     private const string BulkColumns = """
         id, model, model_version, status, input_file_id, format, chunk_size, callback_url, expires_at, submitted_at,
-        started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_total
+        started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_total, chunks_skipped
         """;
 
     private const string BulkProgressColumns = "chunks_done, chunks_total, chunks_skipped";
@@ -70,7 +70,7 @@ public sealed partial class SqliteStore : IBulkStore
             command.CommandText = $"""
                 INSERT OR IGNORE INTO bulk_jobs ({BulkColumns})
                 VALUES ($id, $model, $model_version, $status, $input_file_id, $format, $chunk_size, $callback_url, $expires_at,
-                        $submitted_at, $started_at, $completed_at, $error, $total, $succeeded, $failed, $chunks_done, $chunks_total)
+                        $submitted_at, $started_at, $completed_at, $error, $total, $succeeded, $failed, $chunks_done, $chunks_total, $chunks_skipped)
                 """;
             var p = command.Parameters;
             p.AddWithValue("$id", JobCursor.GuidBytes(job.BulkJobId));
@@ -91,6 +91,7 @@ public sealed partial class SqliteStore : IBulkStore
             p.AddWithValue("$failed", job.Failed);
             p.AddWithValue("$chunks_done", job.ChunksDone);
             p.AddWithValue("$chunks_total", (object?)job.ChunksTotal ?? DBNull.Value);
+            p.AddWithValue("$chunks_skipped", job.ChunksSkipped);
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
     }
@@ -114,7 +115,7 @@ public sealed partial class SqliteStore : IBulkStore
     }
 
     public async Task<BulkJobRecord?> TransitionBulkJobAsync(Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
-        int? modelVersion = null, string? error = null, CancellationToken cancellationToken = default)
+        int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(from);
         var final = BulkStoreRules.IsFinal(to);
@@ -130,7 +131,8 @@ public sealed partial class SqliteStore : IBulkStore
                     started_at    = CASE WHEN $running THEN COALESCE(started_at, $now) ELSE started_at END,
                     model_version = CASE WHEN $running AND $version IS NOT NULL THEN $version ELSE model_version END,
                     completed_at  = CASE WHEN $final THEN $now ELSE completed_at END,
-                    error         = CASE WHEN $final OR $error IS NOT NULL THEN $error ELSE error END
+                    error         = CASE WHEN $final OR $error IS NOT NULL THEN $error ELSE error END,
+                    format        = COALESCE($format, format)
                 WHERE id = $id AND status IN (SELECT value FROM json_each($from))
                 """;
             update.Parameters.AddWithValue("$to", to.ToString());
@@ -139,6 +141,7 @@ public sealed partial class SqliteStore : IBulkStore
             update.Parameters.AddWithValue("$now", _time.GetUtcNow().UtcTicks);
             update.Parameters.AddWithValue("$version", (object?)modelVersion ?? DBNull.Value);
             update.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
+            update.Parameters.AddWithValue("$format", (object?)format?.ToString() ?? DBNull.Value);
             update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
             update.Parameters.AddWithValue("$from", System.Text.Json.JsonSerializer.Serialize(from.Select(s => s.ToString())));
             update.ExecuteNonQuery();
@@ -335,6 +338,7 @@ public sealed partial class SqliteStore : IBulkStore
                 Failed = reader.GetInt64(15),
                 ChunksDone = reader.GetInt32(16),
                 ChunksTotal = reader.IsDBNull(17) ? null : reader.GetInt32(17),
+                ChunksSkipped = reader.GetInt32(18),
             });
         }
 

@@ -46,7 +46,14 @@ internal sealed class BulkRecordReader : IDisposable
         var gzip = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
         file.Position = 0;
         var lines = new LineReader(gzip ? new GZipStream(file, CompressionMode.Decompress) : file);
-        var detected = format ?? Detect(lines.Peek());
+        var head = lines.Peek();
+        if (head.Trim(" \t\r\n"u8).IsEmpty || (head.StartsWith(Utf8Bom) && head[Utf8Bom.Length..].Trim(" \t\r\n"u8).IsEmpty))
+        {
+            lines.Dispose();
+            throw new InvalidBulkFileException("The file has no records.");
+        }
+
+        var detected = format ?? Detect(head);
         var reader = new BulkRecordReader(lines, detected, model);
         if (detected == BulkInputFormat.Csv)
         {
@@ -98,6 +105,7 @@ internal sealed class BulkRecordReader : IDisposable
                         JsonTokenType.Number => Encoding.UTF8.GetString(json.ValueSpan),
                         _ => null,
                     };
+                    json.Skip(); // an object or array is no id
                 }
                 else if (json.ValueTextEquals("features"u8) || json.ValueTextEquals("input"u8))
                 {

@@ -110,12 +110,14 @@ internal sealed class SubmitBulkJobConsumer(
                 continue;
             }
 
-            await PublishChunkAsync(context, job, model, chunks++, chunk, cancellationToken).ConfigureAwait(false);
             if (!started)
             {
+                // Before the first chunk goes out, so that a re-split after a crash uses the version pinned here.
                 job = await StartAsync(job, model, reader.Format, cancellationToken).ConfigureAwait(false);
                 started = true;
             }
+
+            await PublishChunkAsync(context, job, model, chunks++, chunk, cancellationToken).ConfigureAwait(false);
 
             if (await ShouldStopAsync(job, cancellationToken).ConfigureAwait(false) is { } stop)
             {
@@ -124,12 +126,7 @@ internal sealed class SubmitBulkJobConsumer(
             }
         }
 
-        if (chunk.Count > 0)
-        {
-            await PublishChunkAsync(context, job, model, chunks++, chunk, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (chunks == 0)
+        if (chunk.Count == 0 && chunks == 0)
         {
             await FailAsync(context, job, "The file has no records.").ConfigureAwait(false);
             return;
@@ -138,6 +135,11 @@ internal sealed class SubmitBulkJobConsumer(
         if (!started)
         {
             job = await StartAsync(job, model, reader.Format, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (chunk.Count > 0)
+        {
+            await PublishChunkAsync(context, job, model, chunks++, chunk, cancellationToken).ConfigureAwait(false);
         }
 
         logger.LogInformation("Bulk job {BulkJobId} split into {Chunks} chunks for {Model} v{Version}", job.BulkJobId, chunks, model.Name, model.Version);
@@ -164,7 +166,7 @@ internal sealed class SubmitBulkJobConsumer(
     {
         logger.LogInformation("Bulk job {BulkJobId} running: {Format} file for {Model} v{Version}", job.BulkJobId, format, model.Name, model.Version);
         return await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Validating], BulkJobStatus.Running, model.Version,
-            cancellationToken: cancellationToken).ConfigureAwait(false) ?? job;
+            format: format, cancellationToken: cancellationToken).ConfigureAwait(false) ?? job;
     }
 
     /// <summary>Whether splitting should stop now: the job was cancelled, or its completion window has ended.</summary>

@@ -17,6 +17,24 @@ internal static class NodeClients
         return await RunProcessAsync("node", [script, .. arguments], stdin, cancellationToken);
     }
 
+    /// <summary>Verifies a received webhook with the npm <c>standardwebhooks</c> library (an implementation independent of
+    /// ours); exit code 0 and the verified payload as output when the signature holds.</summary>
+    public static Task<(int ExitCode, string Output)> VerifyWebhookAsync(string secret, ReceivedWebhook webhook, CancellationToken cancellationToken)
+    {
+        var input = System.Text.Json.JsonSerializer.Serialize(new
+        {
+            secret,
+            headers = new Dictionary<string, string>
+            {
+                ["webhook-id"] = webhook.Headers["webhook-id"],
+                ["webhook-timestamp"] = webhook.Headers["webhook-timestamp"],
+                ["webhook-signature"] = webhook.Headers["webhook-signature"],
+            },
+            body = webhook.Body,
+        });
+        return RunAsync("verify-webhook.js", [], input, cancellationToken);
+    }
+
     private static async Task EnsureInstalledAsync(CancellationToken cancellationToken)
     {
         await InstallGate.WaitAsync(cancellationToken);
