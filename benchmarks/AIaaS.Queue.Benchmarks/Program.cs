@@ -82,8 +82,30 @@ await using (var leanBroker = new RabbitMqBroker())
     report.Figure("2. queue overhead with queued-registration off / raw MassTransit ceiling", $"{leanEndToEnd:F0} vs {ceiling:F0} msg/s (registration on, again: {again:F0})", leanEndToEnd / ceiling, 0.8);
 }
 
-// 3. Bulk scoring arrives with bulk jobs (issue 4).
-report.Missing("3. bulk scoring / direct ONNX Runtime", "bulk jobs are not built yet");
+// 3. Bulk scoring: a file end to end through the system against direct in-process ONNX Runtime, alternated.
+var bulkRows = quick ? 20_000 : 100_000;
+await client.RegisterModelAsync("big-bulk", new MemoryStream(OnnxModelWriter.Write(big)), cancellationToken: ct);
+var bulkFile = BulkScoring.WriteFile(big, bulkRows);
+var warmUpFile = BulkScoring.WriteFile(big, 5_000);
+try
+{
+    await BulkScoring.ThroughSystemAsync(client, "big-bulk", warmUpFile, 5_000, ct);
+    var bulkSystem = new List<double>();
+    var bulkDirect = new List<double>();
+    for (var round = 0; round < rounds; round++)
+    {
+        bulkDirect.Add(BulkScoring.Direct(big, bulkFile, bulkRows));
+        bulkSystem.Add(await BulkScoring.ThroughSystemAsync(client, "big-bulk", bulkFile, bulkRows, ct));
+    }
+
+    report.Figure($"3. bulk scoring, {bulkRows:N0}-row file, 32-512-512-512-10 MLP: system / direct ONNX Runtime",
+        $"{bulkSystem.Average():F0} vs {bulkDirect.Average():F0} records/s", bulkSystem.Average() / bulkDirect.Average(), 0.8);
+}
+finally
+{
+    File.Delete(bulkFile);
+    File.Delete(warmUpFile);
+}
 
 // 4. Latency at half the measured maximum throughput, against max-delay + 3 × one batch's model time.
 var offered = smallOn.Max() / 2;

@@ -248,6 +248,47 @@ public sealed class BulkScoringTests(BulkSystem system) : IClassFixture<BulkSyst
     }
 
     [Fact]
+    public async Task ScoreCommandWritesTheOutputAndTheErrorFileNextToIt()
+    {
+        var ct = TestTimeout.After(120);
+        var (name, model) = await RegisterAsync("cli", ct);
+        var folder = Directory.CreateTempSubdirectory("aiaas-score-");
+        try
+        {
+            var random = new Random(9);
+            var csv = new StringBuilder("id,f1,f2,f3,f4\n");
+            var rows = Enumerable.Range(0, 3000).Select(_ => TestModels.RandomRecord(random)).ToArray();
+            for (var i = 0; i < rows.Length; i++)
+            {
+                csv.Append(CultureInfo.InvariantCulture, $"user-{i},{string.Join(',', rows[i].Select(v => v.ToString("R", CultureInfo.InvariantCulture)))}\n");
+            }
+
+            csv.Append("user-bad,1,2,3\n");
+            var input = Path.Combine(folder.FullName, "records.csv");
+            await File.WriteAllTextAsync(input, csv.ToString(), ct);
+            var output = Path.Combine(folder.FullName, "scores.jsonl");
+
+            var exitCode = await Cli.CliApp.Build()
+                .Parse(["score", "--api", system.ApiUrl.ToString(), "--model", $"{name}:1", "--input", input, "--output", output, "--chunk-size", "700"])
+                .InvokeAsync(cancellationToken: ct);
+
+            Assert.Equal(0, exitCode);
+            var scored = (await File.ReadAllLinesAsync(output, ct)).Select(l => JsonNode.Parse(l)!).ToArray();
+            Assert.Equal(rows.Length, scored.Length);
+            Assert.Equal("user-2999", (string?)scored[^1]["id"]);
+            var last = Assert.Single(scored[^1]["outputs"]!.AsObject()).Value!.AsArray().Select(v => (float)v!).ToArray();
+            Assert.Equal(model.Forward(rows[^1], 1)[2], last[2], 1e-5f);
+            var error = JsonNode.Parse(Assert.Single(await File.ReadAllLinesAsync(Path.Combine(folder.FullName, "scores.errors.jsonl"), ct)))!;
+            Assert.Equal("user-bad", (string?)error["id"]);
+            Assert.Contains("has 4 columns; the header has 5", (string?)error["error"]);
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task SubmissionIsCheckedBeforeAnythingIsStored()
     {
         var ct = TestTimeout.After(30);

@@ -13,7 +13,12 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// </summary>
 internal static class BulkChunkScorer
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { SkipValidation = true };
+    // Output files are data, never HTML: quotes and apostrophes in reasons and ids stay readable.
+    private static readonly JsonWriterOptions WriterOptions = new()
+    {
+        SkipValidation = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 
     public static BulkChunkResult Score(LoadedModel model, BulkChunk.Contents chunk, int batchSize)
     {
