@@ -17,6 +17,7 @@ internal sealed class Cluster : IAsyncDisposable
     private readonly Uri _broker;
     private WorkerProcess _api = null!;
     private IHost _client = null!;
+    private IHost _pollingClient = null!;
 
     private readonly IReadOnlyDictionary<string, string> _workerSettings;
 
@@ -27,6 +28,9 @@ internal sealed class Cluster : IAsyncDisposable
     }
 
     public IAiaasClient Client => _client.Services.GetRequiredService<IAiaasClient>();
+
+    /// <summary>A client that learns of completions by polling the API only (no completion events), for the before/after figure.</summary>
+    public IAiaasClient PollingClient => _pollingClient.Services.GetRequiredService<IAiaasClient>();
     public WorkerProcess Api => _api;
     public IReadOnlyList<WorkerProcess> Workers => _workers;
 
@@ -45,15 +49,8 @@ internal sealed class Cluster : IAsyncDisposable
             await cluster.AddWorkerAsync(cancellationToken);
         }
 
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Services.AddAiaasClient(o =>
-        {
-            o.ApiUrl = new Uri($"http://127.0.0.1:{port}");
-            o.RabbitMqUri = broker;
-        });
-        cluster._client = builder.Build();
-        await cluster._client.StartAsync(cancellationToken);
+        cluster._client = await StartClientAsync(port, broker, completionEvents: true, cancellationToken);
+        cluster._pollingClient = await StartClientAsync(port, broker, completionEvents: false, cancellationToken);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
         while (true)
         {
@@ -72,6 +69,21 @@ internal sealed class Cluster : IAsyncDisposable
         }
 
         return cluster;
+    }
+
+    private static async Task<IHost> StartClientAsync(int port, Uri broker, bool completionEvents, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.Services.AddAiaasClient(o =>
+        {
+            o.ApiUrl = new Uri($"http://127.0.0.1:{port}");
+            o.RabbitMqUri = broker;
+            o.CompletionEvents = completionEvents;
+        });
+        var client = builder.Build();
+        await client.StartAsync(cancellationToken);
+        return client;
     }
 
     public Task AddWorkerAsync(CancellationToken cancellationToken)
@@ -107,6 +119,8 @@ internal sealed class Cluster : IAsyncDisposable
     {
         await _client.StopAsync();
         _client.Dispose();
+        await _pollingClient.StopAsync();
+        _pollingClient.Dispose();
         foreach (var worker in _workers)
         {
             await worker.DisposeAsync();

@@ -66,7 +66,9 @@ foreach (var size in sweep)
 // 2. Queue overhead: one-record predict jobs end to end versus MassTransit publish + empty consume on the same broker.
 var ceiling = await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency: 64, ct);
 var endToEnd = await Throughput("small-batched", small, jobs);
+var polling = await Throughput("small-batched", small, jobs, cluster.PollingClient);
 report.Figure("2. queue overhead: predict jobs end to end / raw MassTransit ceiling", $"{endToEnd:F0} vs {ceiling:F0} msg/s", endToEnd / ceiling, 0.8);
+report.Figure("2. SDK completion events on / polling only (before/after)", $"{endToEnd:F0} vs {polling:F0} jobs/s", endToEnd / polling, null);
 
 // The same with Workers:RegisterQueuedJobs off (no job-registry queue: one delivery per job, no "queued" state),
 // on a virtual host and cluster of its own, so that the registry queue of the main cluster is not left filling.

@@ -18,6 +18,11 @@ public sealed class AiaasClientOptions
     /// while nothing finishes and drops back when something does.</summary>
     public TimeSpan MinPollInterval { get; set; } = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>Listen for completion events on the broker (a temporary queue of this client's own), so that a wait ends as
+    /// soon as its job's result is stored rather than at the next status check. Every client then receives one event
+    /// per model batch in the whole system; turn it off for very many clients that rarely wait.</summary>
+    public bool CompletionEvents { get; set; } = true;
+
     /// <summary>Longest interval between status checks while waiting.</summary>
     public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 

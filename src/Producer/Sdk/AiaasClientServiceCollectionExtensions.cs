@@ -27,7 +27,13 @@ public static class AiaasClientServiceCollectionExtensions
             services.AddMassTransit<IAiaasBus>(x =>
             {
                 x.ConfigureUsageTelemetryOptions(o => o.Enabled = false);
-                x.UsingRabbitMq((_, cfg) =>
+                if (options.CompletionEvents)
+                {
+                    // A temporary queue per client process: deleted when the client goes, and never shared.
+                    x.AddConsumer<CompletionEventsConsumer>().Endpoint(e => e.Temporary = true);
+                }
+
+                x.UsingRabbitMq((context, cfg) =>
                 {
                     cfg.Host(broker, h => h.ConnectionName("aiaas-client"));
                     cfg.ConfigureJsonSerializerOptions(json =>
@@ -35,6 +41,7 @@ public static class AiaasClientServiceCollectionExtensions
                         json.NumberHandling |= WireJson.NumberHandling;
                         return json;
                     });
+                    cfg.ConfigureEndpoints(context);
                 });
             });
             services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>()));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net.Http.Json;
+using System.Threading.Channels;
 using AIaaS.Queue.Contracts;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,13 +9,15 @@ namespace AIaaS.Queue.Producer;
 
 /// <summary>
 /// Waits for many jobs with one status request per interval (<c>POST /v1/jobs/lookup</c>, up to 1000 ids each),
-/// polling quickly while jobs finish and backing off while none do.
+/// polling quickly while jobs finish and backing off while none do. With completion events (<see cref="Notify"/>, fed
+/// from the broker), a finished job is looked up at once instead of at the next interval; polling stays as the fallback.
 /// </summary>
 internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOptions> options, ILogger<CompletionWatcher> logger) : IDisposable
 {
     private const int LookupLimit = 1000;
     private readonly ConcurrentDictionary<Guid, TaskCompletionSource<JobView>> _waiting = new();
-    private readonly SemaphoreSlim _wake = new(0);
+    // A wake-up signal that coalesces: however many waits begin or events arrive, the loop looks once more.
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly CancellationTokenSource _disposed = new();
     private readonly Lock _startLock = new();
     private Task? _loop;
@@ -23,7 +26,7 @@ internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOpt
     {
         var completion = _waiting.GetOrAdd(jobId, _ => new TaskCompletionSource<JobView>(TaskCreationOptions.RunContinuationsAsynchronously));
         EnsureStarted();
-        _wake.Release();
+        _wake.Writer.TryWrite(true);
         return await completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -35,6 +38,19 @@ internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOpt
         }
     }
 
+    /// <summary>Some jobs reached a final state: if this client waits for any of them, look them up now.</summary>
+    public void Notify(IEnumerable<Guid> finishedJobIds)
+    {
+        foreach (var id in finishedJobIds)
+        {
+            if (_waiting.ContainsKey(id))
+            {
+                _wake.Writer.TryWrite(true);
+                return;
+            }
+        }
+    }
+
     private async Task RunAsync(CancellationToken stopping)
     {
         var interval = options.Value.MinPollInterval;
@@ -42,7 +58,7 @@ internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOpt
         {
             if (_waiting.IsEmpty)
             {
-                await _wake.WaitAsync(stopping).ConfigureAwait(false);
+                await _wake.Reader.ReadAsync(stopping).ConfigureAwait(false);
                 interval = options.Value.MinPollInterval;
                 continue;
             }
@@ -75,7 +91,16 @@ internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOpt
             interval = finished > 0
                 ? options.Value.MinPollInterval
                 : TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, options.Value.MaxPollInterval.Ticks));
-            await Task.Delay(interval, stopping).ConfigureAwait(false);
+            // Until the interval passes or a completion event names a job waited for, whichever comes first.
+            using var pause = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            pause.CancelAfter(interval);
+            try
+            {
+                await _wake.Reader.ReadAsync(pause.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
+            {
+            }
         }
     }
 
@@ -88,6 +113,5 @@ internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOpt
         }
 
         _disposed.Dispose();
-        _wake.Dispose();
     }
 }
