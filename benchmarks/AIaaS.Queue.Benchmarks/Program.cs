@@ -117,6 +117,19 @@ var p = Percentiles(latencies, 50, 95, 99);
 var bound = MaxDelayMs + 3 * batchMs;
 report.Figure($"4. latency at {offered:F0} jobs/s offered: p50 / p95 / p99 (ms)", $"{p[0]:F1} / {p[1]:F1} / {p[2]:F1}; bound {bound:F2} ms = {MaxDelayMs} ms + 3 × {batchMs:F3} ms", bound / p[2], 1);
 
+// Before/after for the embedded store's commit mode: the same load on a cluster whose workers sync every commit to disk.
+await using (var syncBroker = new RabbitMqBroker())
+{
+    await syncBroker.InitializeAsync();
+    await using var synced = await Cluster.StartAsync(syncBroker.Uri, workers: 1, ct,
+        new Dictionary<string, string> { ["Store__EmbeddedDurability"] = "PowerLoss" });
+    await Register(synced.Client, "small-batched", small, MaxBatch, MaxDelayMs);
+    await Throughput("small-batched", small, 100, synced.Client);
+    var syncedLatencies = Percentiles(await OpenLoop("small-batched", small, offered, TimeSpan.FromSeconds(quick ? 4 : 8), synced.Client), 50, 99);
+    report.Figure("4. latency p50 / p99 (ms), store commits synced to disk (PowerLoss) vs not (ProcessCrash, the default)",
+        $"{syncedLatencies[0]:F1} / {syncedLatencies[1]:F1} vs {p[0]:F1} / {p[2]:F1}", syncedLatencies[1] / p[2], null);
+}
+
 // 5. Footprint and scale-out: peak memory under load, and throughput from one worker process to two.
 var oneWorker = await Throughput($"big-{MaxBatch}", big, jobs);
 await cluster.AddWorkerAsync(ct);
@@ -158,8 +171,9 @@ async Task<double> Throughput(string name, MlpModel model, int count, IAiaasClie
 
 // Jobs arrive at a fixed rate whatever the system does (open loop); latency is the stored completion time minus
 // the SDK's submit time, so the client's polling does not count.
-async Task<double[]> OpenLoop(string name, MlpModel model, double rate, TimeSpan duration)
+async Task<double[]> OpenLoop(string name, MlpModel model, double rate, TimeSpan duration, IAiaasClient? through = null)
 {
+    var target = through ?? client;
     var count = (int)(rate * duration.TotalSeconds);
     var records = Records(model, count);
     var submissions = new List<Task<Guid>>(count);
@@ -169,14 +183,14 @@ async Task<double[]> OpenLoop(string name, MlpModel model, double rate, TimeSpan
         var due = (int)Math.Min(count, stopwatch.Elapsed.TotalSeconds * rate);
         for (; i < due; i++)
         {
-            submissions.Add(client.SubmitPredictAsync(new PredictRequest { Model = name, Features = records[i] }, ct));
+            submissions.Add(target.SubmitPredictAsync(new PredictRequest { Model = name, Features = records[i] }, ct));
         }
 
         await Task.Delay(2, ct);
     }
 
     var ids = await Task.WhenAll(submissions);
-    var done = await Task.WhenAll(ids.Select(id => client.WaitForCompletionAsync(id, ct)));
+    var done = await Task.WhenAll(ids.Select(id => target.WaitForCompletionAsync(id, ct)));
     return [.. done.Select(j => (j.CompletedAt!.Value - j.SubmittedAt).TotalMilliseconds)];
 }
 

@@ -13,8 +13,23 @@ public sealed class StoreOptions
     public string EmbeddedPath { get; set; } =
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.Create), "aiaas", "aiaas.db");
 
+    /// <summary>How hard the embedded store pushes each commit to disk. <see cref="EmbeddedDurability.ProcessCrash"/>
+    /// (SQLite <c>synchronous=NORMAL</c> in WAL mode): a commit survives any process crash, SIGKILL included, but a power
+    /// loss or kernel crash may undo the last ones. <see cref="EmbeddedDurability.PowerLoss"/> (<c>synchronous=FULL</c>):
+    /// each commit is synced to the disk first, which costs about 2.7 ms per commit on the disk this was measured on.
+    /// The embedded default's in-memory transport loses its queued messages on any crash anyway; choose PowerLoss when the
+    /// embedded store sits behind a durable broker and must outlive the machine's power.</summary>
+    public EmbeddedDurability EmbeddedDurability { get; set; } = EmbeddedDurability.ProcessCrash;
+
     /// <summary>Required when <see cref="Kind"/> is <see cref="StoreKind.MongoDb"/>.</summary>
     public string? MongoConnectionString { get; set; }
 
     public string MongoDatabase { get; set; } = "aiaas";
+}
+
+/// <summary>What a commit of the embedded store survives; see <see cref="StoreOptions.EmbeddedDurability"/>.</summary>
+public enum EmbeddedDurability
+{
+    ProcessCrash,
+    PowerLoss,
 }

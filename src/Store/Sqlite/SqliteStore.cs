@@ -23,6 +23,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
 
     private readonly string _path;
     private readonly string _connectionString;
+    private readonly string _connectionPragmas; // per connection: SQLite keeps neither setting in the file
     private readonly TimeProvider _time;
 
     // SQLite has one writer at a time. Queueing writers of this process on an async semaphore is cheaper and fairer
@@ -32,11 +33,14 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     private volatile bool _schemaReady;
     private int _disposed;
 
-    public SqliteStore(string databasePath, TimeProvider? timeProvider = null)
+    public SqliteStore(string databasePath, TimeProvider? timeProvider = null, EmbeddedDurability durability = EmbeddedDurability.ProcessCrash)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         _path = Path.GetFullPath(databasePath);
         _time = timeProvider ?? TimeProvider.System;
+        _connectionPragmas = durability == EmbeddedDurability.PowerLoss
+            ? "PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL"
+            : "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL";
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = _path,
@@ -651,9 +655,9 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         {
             await connection.OpenAsync(cancellationToken);
 
-            // Pooled connections keep this, but a fresh one needs it, and it costs no I/O.
+            // Pooled connections keep these, but a fresh one needs them, and they cost no I/O.
             await using var pragma = connection.CreateCommand();
-            pragma.CommandText = "PRAGMA busy_timeout = 30000";
+            pragma.CommandText = _connectionPragmas;
             await pragma.ExecuteNonQueryAsync(cancellationToken);
             return connection;
         }
