@@ -116,6 +116,11 @@ internal static class BulkChunk
             }
         }
 
+        if (scorable < count)
+        {
+            Array.Resize(ref values, scorable * valuesPerRecord);
+        }
+
         return new Contents(valuesPerRecord, values, records);
     }
 }

@@ -220,7 +220,13 @@ internal sealed class BulkRecordReader : IDisposable
         {
             if (!IsBlank(line))
             {
-                header = SplitCsv(line).Select(f => Encoding.UTF8.GetString(f).Trim()).ToArray();
+                var names = new List<string>();
+                foreach (var field in new CsvFields(line))
+                {
+                    names.Add(CsvText(field));
+                }
+
+                header = [.. names];
                 break;
             }
         }
@@ -262,7 +268,7 @@ internal sealed class BulkRecordReader : IDisposable
             var target = columns[column++];
             if (target < 0)
             {
-                id = Encoding.UTF8.GetString(field.Trim(" \t\r"u8));
+                id = CsvText(field);
                 continue;
             }
 
@@ -291,19 +297,17 @@ internal sealed class BulkRecordReader : IDisposable
         return new BulkRecord(lineNumber, id, null);
     }
 
+    /// <summary>A CSV field as text: trimmed, and unquoted when quoted ("a, ""b""" is a, "b").</summary>
+    private static string CsvText(ReadOnlySpan<byte> field)
+    {
+        var text = field.Trim(" \t\r"u8);
+        return text.Length >= 2 && text[0] == (byte)'"' && text[^1] == (byte)'"'
+            ? Encoding.UTF8.GetString(text[1..^1]).Replace("\"\"", "\"", StringComparison.Ordinal)
+            : Encoding.UTF8.GetString(text);
+    }
+
     /// <summary>Without an id column a CSV record is known by its line number.</summary>
     private static string LineId(long lineNumber) => lineNumber.ToString(CultureInfo.InvariantCulture);
-
-    private static List<byte[]> SplitCsv(ReadOnlySpan<byte> line)
-    {
-        var fields = new List<byte[]>();
-        foreach (var field in new CsvFields(line))
-        {
-            fields.Add(field.Trim("\"\r"u8).ToArray());
-        }
-
-        return fields;
-    }
 
     private int IndexOfInput(string? name)
     {

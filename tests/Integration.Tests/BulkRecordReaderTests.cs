@@ -1,0 +1,112 @@
+using System.IO.Compression;
+using System.Text;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Integration.Tests.Infrastructure;
+using AIaaS.Queue.Onnx;
+using AIaaS.Queue.Workers.Bulk;
+using AIaaS.Queue.Workers.Inference;
+using Microsoft.ML.OnnxRuntime;
+
+namespace AIaaS.Queue.Integration.Tests;
+
+/// <summary>The bulk file reader on the formats users send: what each line becomes, and which files are refused whole.
+/// It reads against a real ONNX Runtime session of a 4-input-value model.</summary>
+public sealed class BulkRecordReaderTests : IDisposable
+{
+    private readonly LoadedModel _model = new("reader", 1, new InferenceSession(TestModels.Classifier().Onnx), "cpu", new BatchingSettings());
+
+    public void Dispose() => _model.Dispose();
+
+    private List<(BulkRecord Record, float[] Values)> ReadAll(byte[] file, BulkInputFormat? format = null)
+    {
+        using var reader = BulkRecordReader.Open(new MemoryStream(file), format, _model);
+        var values = new float[reader.ValuesPerRecord];
+        var records = new List<(BulkRecord, float[])>();
+        while (reader.TryRead(values, out var record))
+        {
+            records.Add((record, record.Error is null ? (float[])values.Clone() : []));
+        }
+
+        return records;
+    }
+
+    [Fact]
+    public void JsonLinesWithAByteOrderMarkWindowsLineEndsBlankLinesAndExtraFieldsAreRead()
+    {
+        var file = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes(
+            "{\"id\":\"a\",\"features\":[1,2,3,4],\"meta\":{\"x\":[1,{}]}}\r\n\r\n" +
+            "{\"custom_id\":42,\"input\":[5,6,7,8.5]}\r\n" +
+            "{\"id\":\"c\",\"inputs\":{\"input\":[-1,-2,-3,-4]}}")).ToArray();
+
+        var records = ReadAll(file);
+
+        Assert.Equal(["a", "42", "c"], records.Select(r => r.Record.Id));
+        Assert.Equal([1L, 3L, 4L], records.Select(r => r.Record.Line));
+        Assert.All(records, r => Assert.Null(r.Record.Error));
+        Assert.Equal([5f, 6f, 7f, 8.5f], records[1].Values);
+        Assert.Equal([-1f, -2f, -3f, -4f], records[2].Values);
+    }
+
+    [Theory]
+    [InlineData("{\"id\":{\"nested\":1},\"features\":[1,2,3,4]}", "no \"id\"")]
+    [InlineData("{\"id\":\"x\"}", "no \"features\"")]
+    [InlineData("{\"id\":\"x\",\"features\":[1,2,3,4,5]}", "has 5 values")]
+    [InlineData("{\"id\":\"x\",\"features\":[1,2,1e39,4]}", "non-finite value")]
+    [InlineData("{\"id\":\"x\",\"features\":\"1,2,3,4\"}", "must be an array")]
+    [InlineData("[1,2,3,4]", "not a JSON object")]
+    [InlineData("{\"id\":\"x\",\"inputs\":{}}", "is missing")]
+    public void BadJsonRecordFailsAloneWithItsReason(string line, string reason)
+    {
+        var records = ReadAll(Encoding.UTF8.GetBytes($"{line}\n{{\"id\":\"ok\",\"features\":[1,2,3,4]}}\n"), BulkInputFormat.JsonLines);
+
+        Assert.Contains(reason, records[0].Record.Error, StringComparison.Ordinal);
+        Assert.Null(records[1].Record.Error);
+        Assert.Equal("ok", records[1].Record.Id);
+    }
+
+    [Fact]
+    public void GzipCsvWithTheIdColumnAnywhereAndQuotedFieldsIsRead()
+    {
+        var csv = "f1,f2,id,f3,f4\n1,2,\"user, 1\",3,4\n 5 , 6 ,u2, 7 , 8 \n";
+        var gzip = new MemoryStream();
+        using (var zip = new GZipStream(gzip, CompressionLevel.Fastest, leaveOpen: true))
+        {
+            zip.Write(Encoding.UTF8.GetBytes(csv));
+        }
+
+        var records = ReadAll(gzip.ToArray());
+
+        Assert.Equal(["user, 1", "u2"], records.Select(r => r.Record.Id));
+        Assert.Equal([1f, 2f, 3f, 4f], records[0].Values);
+        Assert.Equal([5f, 6f, 7f, 8f], records[1].Values);
+    }
+
+    [Theory]
+    [InlineData("a,b,c\n1,2,3\n", "The CSV header has 3 columns")]
+    [InlineData("id,a,b,c,id\n", "The CSV header has 5 columns")]
+    [InlineData(" \n\t\n", "The file has no records.")]
+    public void FileThatCannotBeReadIsRefusedWhole(string content, string reason)
+    {
+        var error = Assert.Throws<InvalidBulkFileException>(() => ReadAll(Encoding.UTF8.GetBytes(content)));
+        Assert.StartsWith(reason, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ChunkPayloadRoundTripsRecordsAndErrorsInFileOrder()
+    {
+        var records = ReadAll(Encoding.UTF8.GetBytes("{\"id\":\"a\",\"features\":[1,2,3,4]}\n{\"id\":\"b\",\"features\":[1]}\n{\"id\":\"c\",\"features\":[9,8,7,6]}\n"));
+        using var writer = new BulkChunk.Writer(4);
+        foreach (var (record, values) in records)
+        {
+            writer.Add(record, record.Error is null ? values : new float[4]);
+        }
+
+        var chunk = BulkChunk.Read(writer.ToPayload().ToArray(), 4);
+
+        Assert.Equal(["a", "b", "c"], chunk.Records.Select(r => r.Id));
+        Assert.Equal([0, -1, 1], chunk.Records.Select(r => r.ValueIndex));
+        Assert.Contains("has 1 values", chunk.Records[1].Error, StringComparison.Ordinal);
+        Assert.Equal([1f, 2f, 3f, 4f, 9f, 8f, 7f, 6f], chunk.Values);
+        Assert.Throws<InvalidDataException>(() => BulkChunk.Read(writer.ToPayload().ToArray(), 5));
+    }
+}
