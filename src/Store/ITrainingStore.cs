@@ -43,13 +43,15 @@ public interface ITrainingStore
     /// <summary>The model version a train job registered, if any (registration is idempotent on the job id).</summary>
     Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken = default);
 
-    /// <summary>Stores an uploaded data file (streamed) and returns its id.</summary>
-    Task<DatasetView> AddDatasetAsync(string name, Stream content, CancellationToken cancellationToken = default);
+    /// <summary>Stores an uploaded data file (streamed) for <paramref name="tenantId"/> and returns its id.</summary>
+    Task<DatasetView> AddDatasetAsync(string tenantId, string name, Stream content, CancellationToken cancellationToken = default);
 
-    Task<DatasetView?> GetDatasetAsync(string id, CancellationToken cancellationToken = default);
+    /// <summary>The tenant's data file; null when unknown or another tenant's.</summary>
+    Task<DatasetView?> GetDatasetAsync(string tenantId, string id, CancellationToken cancellationToken = default);
 
-    /// <summary>Copies a data file to <paramref name="destination"/>; throws <see cref="KeyNotFoundException"/> for an unknown id.</summary>
-    Task CopyDatasetToAsync(string id, Stream destination, CancellationToken cancellationToken = default);
+    /// <summary>Copies the tenant's data file to <paramref name="destination"/>; throws <see cref="KeyNotFoundException"/>
+    /// for an unknown id or another tenant's.</summary>
+    Task CopyDatasetToAsync(string tenantId, string id, Stream destination, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A train job a worker now holds.</summary>

@@ -185,15 +185,35 @@ public abstract partial class StoreContractTests
         var content = new byte[(int)(2.5 * 1024 * 1024)];
         new Random(3).NextBytes(content);
 
-        var dataset = await Training.AddDatasetAsync("data.csv", new MemoryStream(content), Ct);
+        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream(content), Ct);
 
         Assert.Equal(content.Length, dataset.SizeBytes);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), dataset.Sha256);
-        Assert.Equal(dataset, await Training.GetDatasetAsync(dataset.Id, Ct));
+        Assert.Equal(dataset, await Training.GetDatasetAsync("acme", dataset.Id, Ct));
         using var copy = new MemoryStream();
-        await Training.CopyDatasetToAsync(dataset.Id, copy, Ct);
+        await Training.CopyDatasetToAsync("acme", dataset.Id, copy, Ct);
         Assert.Equal(content, copy.ToArray());
-        Assert.Null(await Training.GetDatasetAsync("unknown", Ct));
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("unknown", Stream.Null, Ct));
+        Assert.Null(await Training.GetDatasetAsync("acme", "unknown", Ct));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("acme", "unknown", Stream.Null, Ct));
+    }
+
+    [Fact]
+    public async Task ADatasetIsUnknownToEveryOtherTenant()
+    {
+        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream([1, 2, 3]), Ct);
+
+        Assert.Null(await Training.GetDatasetAsync("globex", dataset.Id, Ct));
+        Assert.Null(await Training.GetDatasetAsync(Tenants.DefaultTenantId, dataset.Id, Ct));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("globex", dataset.Id, Stream.Null, Ct));
+    }
+
+    [Fact]
+    public async Task ATrainJobBelongsToTheTenantThatSentIt()
+    {
+        var request = NewTrainJob(UniqueModel()) with { Sender = new TenantCredentials { TenantId = "acme" } };
+
+        await Training.EnqueueTrainJobAsync(request, Ct);
+
+        Assert.Equal("acme", (await Jobs.GetAsync(request.JobId, Ct))!.TenantId);
     }
 }

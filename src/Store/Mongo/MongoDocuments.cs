@@ -12,6 +12,9 @@ namespace AIaaS.Queue.Store;
 internal sealed class JobDocument
 {
     public Guid Id { get; set; }
+
+    /// <summary>Null in documents stored before tenants existed: they are the default tenant's.</summary>
+    public string? TenantId { get; set; }
     public JobKind Kind { get; set; }
     public string Model { get; set; } = "";
     public int? ModelVersion { get; set; }
@@ -31,6 +34,7 @@ internal sealed class JobDocument
     public static JobDocument From(JobRecord job) => new()
     {
         Id = job.JobId,
+        TenantId = job.TenantId,
         Kind = job.Kind,
         Model = job.Model,
         ModelVersion = job.ModelVersion,
@@ -49,6 +53,7 @@ internal sealed class JobDocument
     public JobRecord ToRecord() => new()
     {
         JobId = Id,
+        TenantId = Tenants.OrDefault(TenantId),
         Kind = Kind,
         Model = Model,
         ModelVersion = ModelVersion,

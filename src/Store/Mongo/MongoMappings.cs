@@ -21,6 +21,7 @@ internal static class MongoMappings
         BsonClassMap.TryRegisterClassMap<JobDocument>(map =>
         {
             map.MapIdMember(d => d.Id).SetSerializer(guid);
+            map.MapMember(d => d.TenantId).SetElementName("tenantId").SetIgnoreIfNull(true);
             map.MapMember(d => d.Kind).SetElementName("kind").SetSerializer(new EnumSerializer<JobKind>(BsonType.String));
             map.MapMember(d => d.Model).SetElementName("model");
             map.MapMember(d => d.ModelVersion).SetElementName("modelVersion").SetIgnoreIfNull(true);

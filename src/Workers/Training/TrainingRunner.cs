@@ -445,7 +445,7 @@ internal sealed partial class TrainingRunner(
         {
             var path = Path.Combine(directory, "data");
             await using var file = File.Create(path);
-            await training.CopyDatasetToAsync(fileId, file, cancellationToken).ConfigureAwait(false);
+            await training.CopyDatasetToAsync(Tenants.OrDefault(job.Sender?.TenantId), fileId, file, cancellationToken).ConfigureAwait(false);
             return path;
         }
 
