@@ -128,13 +128,17 @@ public static class ResultApiExtensions
         }
     }
 
+    /// <summary>Readiness with each check's status; its descriptions (which name loaded models, so tenants) only for an
+    /// operator: on the open default, or with the admin key when keys are required. Probes need no key.</summary>
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
+        var policy = context.RequestServices.GetRequiredService<ApiKeyPolicy>();
+        var detailed = !policy.KeysRequired || ApiKeyMiddleware.ReadBearer(context.Request) is { } key && policy.IsAdminKey(key);
         context.Response.ContentType = "application/json";
         return JsonSerializer.SerializeAsync(context.Response.Body, new
         {
             status = report.Status.ToString(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = detailed ? e.Value.Description : null }),
         }, cancellationToken: context.RequestAborted);
     }
 

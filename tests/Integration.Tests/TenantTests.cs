@@ -136,6 +136,12 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
         var keys = await admin.GetFromJsonAsync<List<ApiKeyView>>($"v1/admin/tenants/{tenant.Id}/keys", WireJson.Options, ct);
         Assert.Equal(tenant.KeyId, Assert.Single(keys!).KeyId);
         Assert.Null(keys![0].Key);
+
+        // Readiness answers probes without a key, but names the loaded models (so tenants) to the admin key only.
+        var probe = await tenant.Http.GetFromJsonAsync<JsonNode>("health/ready", ct);
+        var operatorView = await admin.GetFromJsonAsync<JsonNode>("health/ready", ct);
+        Assert.Null(probe!["checks"]!["models"]!["description"]);
+        Assert.NotNull(operatorView!["checks"]!["models"]!["description"]);
     }
 
     [Fact]

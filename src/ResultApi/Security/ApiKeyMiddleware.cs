@@ -73,7 +73,7 @@ public sealed class ApiKeyMiddleware(RequestDelegate next, ApiKeyPolicy policy, 
         await next(context);
     }
 
-    private static string? ReadBearer(HttpRequest request)
+    internal static string? ReadBearer(HttpRequest request)
     {
         var header = request.Headers.Authorization.ToString();
         const string scheme = "Bearer ";
