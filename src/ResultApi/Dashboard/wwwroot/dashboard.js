@@ -26,8 +26,24 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
+// Where keys are required, the page asks once for a key and keeps it for this tab only (sessionStorage): a tenant key
+// shows that tenant's jobs and models, the admin key the queues and throughput.
+const apiKeyStorage = "aiaas-api-key";
+let askedForKey = false;
+
 async function getJson(url) {
-  const response = await fetch(url, { headers: { accept: "application/json" } });
+  const headers = { accept: "application/json" };
+  const key = sessionStorage.getItem(apiKeyStorage);
+  if (key) headers.authorization = `Bearer ${key}`;
+  const response = await fetch(url, { headers });
+  if (response.status === 401 && !askedForKey) {
+    askedForKey = true;
+    const entered = window.prompt("This deployment requires an API key (a tenant key, or the admin key for queues and throughput):");
+    if (entered?.trim()) {
+      sessionStorage.setItem(apiKeyStorage, entered.trim());
+      return getJson(url);
+    }
+  }
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const error = new Error(body?.detail ?? body?.title ?? `${response.status} ${response.statusText}`);
