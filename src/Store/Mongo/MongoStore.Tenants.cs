@@ -36,7 +36,7 @@ public sealed partial class MongoStore
             await TenantDocuments.InsertOneAsync(new BsonDocument
             {
                 ["_id"] = tenant.Id,
-                ["name"] = (BsonValue?)tenant.Name ?? BsonNull.Value,
+                ["name"] = tenant.Name is null ? BsonNull.Value : new BsonString(tenant.Name),
                 ["createdAt"] = tenant.CreatedAt.UtcTicks,
             }, cancellationToken: cancellationToken);
             return true;
@@ -79,7 +79,7 @@ public sealed partial class MongoStore
             ["_id"] = key.KeyId,
             ["tenantId"] = key.TenantId,
             ["sha256"] = key.Sha256,
-            ["name"] = (BsonValue?)key.Name ?? BsonNull.Value,
+            ["name"] = key.Name is null ? BsonNull.Value : new BsonString(key.Name),
             ["createdAt"] = key.CreatedAt.UtcTicks,
             ["revokedAt"] = BsonNull.Value,
         }, cancellationToken: cancellationToken);
