@@ -29,9 +29,11 @@ public interface ITrainingStore
     /// Returns the job's status after the request, or null for an unknown job.</summary>
     Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default);
 
-    /// <summary>Writes a held train job's final state, unless the lease moved to another worker (returns false then).</summary>
+    /// <summary>Writes a held train job's final state and its closing event (type: the status in lower case, with
+    /// <paramref name="eventMessage"/>), unless the lease moved to another worker (returns false then). The event is stored
+    /// no later than the status, so whoever sees the job finished finds its closing event too.</summary>
     Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
-        CancellationToken cancellationToken = default);
+        string? eventMessage, CancellationToken cancellationToken = default);
 
     /// <summary>Appends events to a job's history, numbering them after the last stored one.</summary>
     Task AppendJobEventsAsync(Guid jobId, IReadOnlyList<JobEventView> events, CancellationToken cancellationToken = default);
@@ -58,3 +60,10 @@ public interface ITrainingStore
 public sealed record TrainJobClaim(SubmitTrainJob Request, int Attempt, string? PreviousAttemptError);
 
 public readonly record struct TrainLeaseState(bool Held, bool CancelRequested);
+
+/// <summary>The event that closes a train job's history, written with its final status.</summary>
+internal static class TrainingEvents
+{
+    public static JobEventView Closing(JobStatus status, string? message, DateTimeOffset at) =>
+        new() { Sequence = 0, Type = status.ToString().ToLowerInvariant(), At = at, Message = message };
+}

@@ -219,7 +219,7 @@ public sealed partial class MongoStore
     }
 
     public async Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
-        CancellationToken cancellationToken = default)
+        string? eventMessage, CancellationToken cancellationToken = default)
     {
         await EnsureIndexesAsync(cancellationToken);
         var update = DocUpdate.Set("state", "Done").Unset("leaseOwner").Unset("leaseUntil");
@@ -234,6 +234,8 @@ public sealed partial class MongoStore
             return false;
         }
 
+        // Before the job row, so that a reader who sees the final status finds the closing event.
+        await AppendJobEventsAsync(jobId, [TrainingEvents.Closing(status, eventMessage, _time.GetUtcNow())], cancellationToken);
         await _jobs.UpdateOneAsync(JobFilter.Eq(d => d.Id, jobId), Builders<JobDocument>.Update
             .Set(d => d.Status, status)
             .Set(d => d.CompletedAt, _time.GetUtcNow().UtcTicks)

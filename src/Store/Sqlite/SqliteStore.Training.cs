@@ -256,7 +256,7 @@ public sealed partial class SqliteStore
     }
 
     public async Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
-        CancellationToken cancellationToken = default)
+        string? eventMessage, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await WriteAsync(connection, (connection, transaction) =>
@@ -289,6 +289,7 @@ public sealed partial class SqliteStore
             job.Parameters.AddWithValue("$owner", workerId);
             job.Parameters.AddWithValue("$id", JobCursor.GuidBytes(jobId));
             job.ExecuteNonQuery();
+            AppendEvents(connection, transaction, jobId, [TrainingEvents.Closing(status, eventMessage, _time.GetUtcNow())]);
             return true;
         }, cancellationToken);
     }
