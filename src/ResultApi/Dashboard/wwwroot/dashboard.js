@@ -33,16 +33,18 @@ let askedForKey = false;
 
 async function getJson(url) {
   const headers = { accept: "application/json" };
-  const key = sessionStorage.getItem(apiKeyStorage);
-  if (key) headers.authorization = `Bearer ${key}`;
+  const usedKey = sessionStorage.getItem(apiKeyStorage);
+  if (usedKey) headers.authorization = `Bearer ${usedKey}`;
   const response = await fetch(url, { headers });
-  if (response.status === 401 && !askedForKey) {
-    askedForKey = true;
-    const entered = window.prompt("This deployment requires an API key (a tenant key, or the admin key for queues and throughput):");
-    if (entered?.trim()) {
-      sessionStorage.setItem(apiKeyStorage, entered.trim());
-      return getJson(url);
+  if (response.status === 401) {
+    if (!askedForKey) {
+      askedForKey = true;
+      const entered = window.prompt("This deployment requires an API key (a tenant key, or the admin key for queues and throughput):");
+      if (entered?.trim()) sessionStorage.setItem(apiKeyStorage, entered.trim());
     }
+    // Requests that raced the prompt try once more with the key entered meanwhile.
+    const current = sessionStorage.getItem(apiKeyStorage);
+    if (current && current !== usedKey) return getJson(url);
   }
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
