@@ -5,4 +5,7 @@ public sealed record CancelJob
 {
     public required Guid JobId { get; init; }
     public required DateTimeOffset RequestedAt { get; init; }
+
+    /// <summary>The sending tenant and proof of its API key; null on the open embedded default (the default tenant).</summary>
+    public TenantCredentials? Sender { get; init; }
 }

@@ -42,6 +42,9 @@ public sealed record SubmitBulkJob
     public DateTimeOffset? ExpiresAt { get; init; }
 
     public required DateTimeOffset SubmittedAt { get; init; }
+
+    /// <summary>The tenant and a proof of its API key (purpose "bulk"); the file and the model are the tenant's.</summary>
+    public TenantCredentials? Sender { get; init; }
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<BulkInputFormat>))]

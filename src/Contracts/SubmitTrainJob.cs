@@ -31,4 +31,7 @@ public sealed record SubmitTrainJob
     public string? CallbackUrl { get; init; }
 
     public required DateTimeOffset SubmittedAt { get; init; }
+
+    /// <summary>The sending tenant and proof of its API key; null on the open embedded default (the default tenant).</summary>
+    public TenantCredentials? Sender { get; init; }
 }

@@ -1,12 +1,16 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.ResultApi.Apis;
+using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers;
 using MassTransit;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
@@ -21,6 +25,14 @@ public static class ResultApiExtensions
         var services = builder.Services;
         services.AddOptions<ResultApiOptions>().BindConfiguration(ResultApiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
         services.AddProblemDetails();
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName)
+            .Validate(o => o.AdminKeyHash is null || o.AdminKeyHash.Trim().Length == 64 && o.AdminKeyHash.Trim().All(char.IsAsciiHexDigit),
+                "Security:AdminKeyHash must be the 64 hex digits of a SHA-256.")
+            .ValidateOnStart();
+        services.AddSingleton<ApiKeyPolicy>();
+        services.Configure<KestrelServerOptions>(kestrel =>
+            kestrel.Limits.MaxRequestBodySize = builder.Configuration.GetValue(
+                $"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.MaxRequestBodyBytes)}", ResultApiOptions.DefaultMaxRequestBodyBytes));
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = WireJson.NumberHandling);
         services.AddHealthChecks();
         services.AddAiaasStore();
@@ -75,10 +87,13 @@ public static class ResultApiExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<ApiKeyMiddleware>();
+        app.Lifetime.ApplicationStarted.Register(() => SettleKeyPolicy(app));
         app.MapJobsApi();
         app.MapSubmitJobsApi();
         app.MapBatchesApi();
         app.MapModelsApi();
+        app.MapAdminApi();
         Dashboard.OperabilityExtensions.MapOperability(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
@@ -89,13 +104,42 @@ public static class ResultApiExtensions
         return app;
     }
 
+    /// <summary>Keys are required or not depending on where the server listens, known only once it does; says so in the log.</summary>
+    private static void SettleKeyPolicy(WebApplication app)
+    {
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<ApiKeyPolicy>();
+        var policy = app.Services.GetRequiredService<ApiKeyPolicy>();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+        if (policy.Settle(addresses) is { } refusal)
+        {
+            logger.LogCritical("Not serving: {Reason}", refusal);
+            app.Lifetime.StopApplication();
+            return;
+        }
+
+        if (policy.KeysRequired)
+        {
+            logger.LogInformation("API keys required: every request to /v1 must carry 'Authorization: Bearer <key>' (listening on {Addresses})",
+                string.Join(", ", addresses));
+        }
+        else
+        {
+            logger.LogWarning("Open mode: no API keys required, every request acts for tenant '{Tenant}'; listening on loopback only ({Addresses}). "
+                + "Set Security:AdminKeyHash or Security:RequireApiKeys=true to require keys", Tenants.DefaultTenantId, string.Join(", ", addresses));
+        }
+    }
+
+    /// <summary>Readiness with each check's status; its descriptions (which name loaded models, so tenants) only for an
+    /// operator: on the open default, or with the admin key when keys are required. Probes need no key.</summary>
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
+        var policy = context.RequestServices.GetRequiredService<ApiKeyPolicy>();
+        var detailed = !policy.KeysRequired || ApiKeyMiddleware.ReadBearer(context.Request) is { } key && policy.IsAdminKey(key);
         context.Response.ContentType = "application/json";
         return JsonSerializer.SerializeAsync(context.Response.Body, new
         {
             status = report.Status.ToString(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = detailed ? e.Value.Description : null }),
         }, cancellationToken: context.RequestAborted);
     }
 

@@ -17,6 +17,20 @@ public sealed class ResultApiOptions
     [Range(1, 1000)]
     public int? MaxQueuedJobsPerModel { get; set; }
 
+    public const long DefaultMaxRequestBodyBytes = 16L << 20;
+
+    /// <summary>Largest request body (Kestrel's limit) for every endpoint but the model and dataset uploads, which have their own.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxRequestBodyBytes { get; set; } = DefaultMaxRequestBodyBytes;
+
+    /// <summary>Most input values one predict job submitted over HTTP may carry (the workers' <c>Workers:MaxInputValues</c>).</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxInputValues { get; set; } = 1_000_000;
+
+    /// <summary>Largest data file accepted by <c>POST /v1/datasets</c>.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxDatasetBytes { get; set; } = 1L << 30;
+
     /// <summary>Largest model file accepted for registration.</summary>
     [Range(1, long.MaxValue)]
     public long MaxModelBytes { get; set; } = 1L << 30;

@@ -15,8 +15,8 @@ public interface IBulkStore
 
     Task<BulkJobRecord?> GetBulkJobAsync(Guid bulkJobId, CancellationToken cancellationToken = default);
 
-    /// <summary>The most recently submitted bulk jobs, newest first.</summary>
-    Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(int limit, CancellationToken cancellationToken = default);
+    /// <summary>A tenant's most recently submitted bulk jobs, newest first.</summary>
+    Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(string tenantId, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Moves a job to <paramref name="to"/> if its status is one of <paramref name="from"/>, and returns the job as it is
@@ -55,6 +55,11 @@ public interface IBulkStore
 public sealed record BulkJobRecord
 {
     public required Guid BulkJobId { get; init; }
+
+    /// <summary>The tenant the job, its file and its results belong to.</summary>
+    public string TenantId { get; init; } = Tenants.DefaultTenantId;
+
+    /// <summary>The stored model name, qualified by the tenant (<see cref="Tenants.QualifyModel"/>).</summary>
     public required string Model { get; init; }
 
     /// <summary>As requested until the job starts, then the version every chunk uses.</summary>

@@ -29,9 +29,11 @@ public interface ITrainingStore
     /// Returns the job's status after the request, or null for an unknown job.</summary>
     Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default);
 
-    /// <summary>Writes a held train job's final state, unless the lease moved to another worker (returns false then).</summary>
+    /// <summary>Writes a held train job's final state and its closing event (type: the status in lower case, with
+    /// <paramref name="eventMessage"/>), unless the lease moved to another worker (returns false then). The event is stored
+    /// no later than the status, so whoever sees the job finished finds its closing event too.</summary>
     Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
-        CancellationToken cancellationToken = default);
+        string? eventMessage, CancellationToken cancellationToken = default);
 
     /// <summary>Appends events to a job's history, numbering them after the last stored one.</summary>
     Task AppendJobEventsAsync(Guid jobId, IReadOnlyList<JobEventView> events, CancellationToken cancellationToken = default);
@@ -43,16 +45,25 @@ public interface ITrainingStore
     /// <summary>The model version a train job registered, if any (registration is idempotent on the job id).</summary>
     Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken = default);
 
-    /// <summary>Stores an uploaded data file (streamed) and returns its id.</summary>
-    Task<DatasetView> AddDatasetAsync(string name, Stream content, CancellationToken cancellationToken = default);
+    /// <summary>Stores an uploaded data file (streamed) for <paramref name="tenantId"/> and returns its id.</summary>
+    Task<DatasetView> AddDatasetAsync(string tenantId, string name, Stream content, CancellationToken cancellationToken = default);
 
-    Task<DatasetView?> GetDatasetAsync(string id, CancellationToken cancellationToken = default);
+    /// <summary>The tenant's data file; null when unknown or another tenant's.</summary>
+    Task<DatasetView?> GetDatasetAsync(string tenantId, string id, CancellationToken cancellationToken = default);
 
-    /// <summary>Copies a data file to <paramref name="destination"/>; throws <see cref="KeyNotFoundException"/> for an unknown id.</summary>
-    Task CopyDatasetToAsync(string id, Stream destination, CancellationToken cancellationToken = default);
+    /// <summary>Copies the tenant's data file to <paramref name="destination"/>; throws <see cref="KeyNotFoundException"/>
+    /// for an unknown id or another tenant's.</summary>
+    Task CopyDatasetToAsync(string tenantId, string id, Stream destination, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A train job a worker now holds.</summary>
 public sealed record TrainJobClaim(SubmitTrainJob Request, int Attempt, string? PreviousAttemptError);
 
 public readonly record struct TrainLeaseState(bool Held, bool CancelRequested);
+
+/// <summary>The event that closes a train job's history, written with its final status.</summary>
+internal static class TrainingEvents
+{
+    public static JobEventView Closing(JobStatus status, string? message, DateTimeOffset at) =>
+        new() { Sequence = 0, Type = status.ToString().ToLowerInvariant(), At = at, Message = message };
+}

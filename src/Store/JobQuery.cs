@@ -5,6 +5,9 @@ namespace AIaaS.Queue.Store;
 /// <summary>A filtered, cursor-paged listing of jobs, newest <see cref="JobRecord.SubmittedAt"/> first (ties by id).</summary>
 public sealed record JobQuery
 {
+    /// <summary>Only this tenant's jobs; null lists every tenant's.</summary>
+    public string? TenantId { get; init; }
+
     public JobStatus? Status { get; init; }
     public string? Model { get; init; }
     public JobKind? Kind { get; init; }

@@ -6,7 +6,11 @@ namespace AIaaS.Queue.Store;
 public sealed record JobRecord
 {
     public required Guid JobId { get; init; }
+
+    /// <summary>The tenant the job belongs to (<see cref="Tenants.DefaultTenantId"/> on the open default).</summary>
+    public required string TenantId { get; init; }
     public required JobKind Kind { get; init; }
+    /// <summary>The stored model name, qualified by the tenant (<see cref="Tenants.QualifyModel"/>).</summary>
     public required string Model { get; init; }
     public int? ModelVersion { get; init; }
     public required JobStatus Status { get; init; }

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
 
 namespace AIaaS.Queue.Workers;
 
@@ -6,11 +7,16 @@ namespace AIaaS.Queue.Workers;
 public static class SubmissionRules
 {
     /// <summary>Why a train job cannot run, or null when it can.</summary>
-    public static string? TrainJobProblem(SubmitTrainJob job)
+    public static string? TrainJobProblem(SubmitTrainJob job, int maxInputValues)
     {
         if (string.IsNullOrWhiteSpace(job.Model))
         {
             return "Model (the name to register the trained model under) is required.";
+        }
+
+        if (ModelNameProblem(job.Model) is { } nameProblem)
+        {
+            return nameProblem;
         }
 
         if (string.IsNullOrWhiteSpace(job.LabelColumn))
@@ -30,15 +36,25 @@ public static class SubmissionRules
             return "Inline datasets need both Columns and Rows.";
         }
 
+        if (inline && (long)dataset.Rows!.Count * Math.Max(1, dataset.Columns!.Count) > maxInputValues)
+        {
+            return $"The inline dataset has more than {maxInputValues} values; upload it as a file instead.";
+        }
+
         return job.TimeoutSeconds is > 0 and < 7 * 24 * 3600 ? null : "TimeoutSeconds must be above 0 and below a week.";
     }
 
     /// <summary>Why a predict job cannot even be looked at by a worker, or null. Shape checks against the model happen in the worker.</summary>
-    public static string? PredictJobProblem(SubmitPredictJob job)
+    public static string? PredictJobProblem(SubmitPredictJob job, int maxInputValues)
     {
         if (string.IsNullOrWhiteSpace(job.Model))
         {
             return "Model is missing: name a registered model.";
+        }
+
+        if ((ModelNameProblem(job.Model) ?? InputSizeProblem(job, maxInputValues)) is { } problem)
+        {
+            return problem;
         }
 
         if (job.ModelVersion is < 1)
@@ -48,4 +64,16 @@ public static class SubmissionRules
 
         return (job.Features is null) == (job.Inputs is null) ? "Give the record either as Features or as Inputs, not both." : null;
     }
+
+    /// <summary>Why a model name is not one a tenant can register or use (it would name another tenant's model), or null.</summary>
+    public static string? ModelNameProblem(string? model) => Tenants.IsValidModelName(model) ? null : ModelNameRule;
+
+    /// <summary>Bounds a record before any work; the model's own shape check comes later and needs the model loaded.</summary>
+    public static string? InputSizeProblem(SubmitPredictJob job, int maxInputValues)
+    {
+        var values = (long)(job.Features?.Length ?? 0) + (job.Inputs?.Values.Sum(v => (long)(v?.Length ?? 0)) ?? 0);
+        return values > maxInputValues ? $"The record has {values} input values; at most {maxInputValues} are accepted." : null;
+    }
+
+    public const string ModelNameRule = "Model names are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.";
 }

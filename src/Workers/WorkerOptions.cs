@@ -54,6 +54,10 @@ public sealed class WorkerOptions
     /// Like every queue argument, it must match the existing queue.</summary>
     public bool BrokerPriority { get; set; } = true;
 
+    /// <summary>Most input values one predict job (or an inline training dataset) may carry; larger ones fail before any work.</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxInputValues { get; set; } = 1_000_000;
+
     /// <summary>Record each submitted job as queued as soon as it reaches the broker, so that status shows
     /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
     public bool RegisterQueuedJobs { get; set; } = true;

@@ -4,6 +4,7 @@ using AIaaS.Queue.Workers.Batching;
 using AIaaS.Queue.Workers.Bulk;
 using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Inference;
+using AIaaS.Queue.Workers.Security;
 using AIaaS.Queue.Workers.Training;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
@@ -40,6 +41,8 @@ public static class WorkersExtensions
         services.TryAddSingleton<ModelCache>();
         services.TryAddSingleton<BatchExecutor>();
         services.TryAddSingleton<BatcherRegistry>();
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
+        services.TryAddSingleton<SenderVerifier>();
         services.AddHostedService(sp => sp.GetRequiredService<BatcherRegistry>());
         services.AddTrainingServices();
         return services;

@@ -264,18 +264,21 @@ public abstract class BulkStoreContractTests : TimeLimitedTests
     }
 
     [Fact]
-    public async Task BulkJobsAreListedNewestFirstUpToTheLimit()
+    public async Task BulkJobsAreListedPerTenantNewestFirstUpToTheLimit()
     {
         var farFuture = new DateTimeOffset(9000, 1, 1, 0, 0, 0, TimeSpan.Zero);
-        var oldest = await CreateAsync(NewBulkJob(farFuture));
-        var newest = await CreateAsync(NewBulkJob(farFuture.AddHours(2)));
-        var middle = await CreateAsync(NewBulkJob(farFuture.AddHours(1)));
+        var tenant = $"t{Guid.NewGuid():N}"[..20];
+        var oldest = await CreateAsync(NewBulkJob(farFuture) with { TenantId = tenant });
+        var newest = await CreateAsync(NewBulkJob(farFuture.AddHours(2)) with { TenantId = tenant });
+        var middle = await CreateAsync(NewBulkJob(farFuture.AddHours(1)) with { TenantId = tenant });
+        var otherTenants = await CreateAsync(NewBulkJob(farFuture.AddHours(3)));
 
-        var listed = await Bulk.ListBulkJobsAsync(2, Ct);
+        var listed = await Bulk.ListBulkJobsAsync(tenant, 2, Ct);
         Assert.Equal([newest.BulkJobId, middle.BulkJobId], listed.Select(j => j.BulkJobId));
         Assert.Equal(newest, listed[0]);
 
-        var more = await Bulk.ListBulkJobsAsync(3, Ct);
+        var more = await Bulk.ListBulkJobsAsync(tenant, 3, Ct);
         Assert.Equal([newest.BulkJobId, middle.BulkJobId, oldest.BulkJobId], more.Select(j => j.BulkJobId));
+        Assert.Equal(otherTenants.BulkJobId, (await Bulk.ListBulkJobsAsync(Tenants.DefaultTenantId, 1, Ct))[0].BulkJobId);
     }
 }

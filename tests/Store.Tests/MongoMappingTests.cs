@@ -13,8 +13,9 @@ public sealed class MongoMappingTests
     private static readonly JobRecord Job = new()
     {
         JobId = JobId,
+        TenantId = "acme",
         Kind = JobKind.Predict,
-        Model = "iris",
+        Model = "acme/iris",
         ModelVersion = 2,
         Status = JobStatus.Succeeded,
         SubmittedAt = new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.FromHours(1)).AddTicks(5),
@@ -33,6 +34,7 @@ public sealed class MongoMappingTests
         var id = bson["_id"].AsBsonBinaryData;
         Assert.Equal(BsonBinarySubType.UuidStandard, id.SubType);
         Assert.Equal(JobId.ToByteArray(bigEndian: true), id.Bytes);
+        Assert.Equal("acme", bson["tenantId"].AsString);
         Assert.Equal("Predict", bson["kind"].AsString);
         Assert.Equal("Succeeded", bson["status"].AsString);
         Assert.Equal(Job.SubmittedAt.UtcTicks, bson["submittedAt"].AsInt64);
@@ -172,6 +174,25 @@ public sealed class MongoMappingTests
 
     private static RenderArgs<BulkJobDocument> BulkArgs() =>
         new(BsonSerializer.LookupSerializer<BulkJobDocument>(), BsonSerializer.SerializerRegistry);
+
+    [Fact]
+    public void JobsStoredBeforeTenantsExistedReadAsTheDefaultTenants()
+    {
+        var bson = JobDocument.From(Job).ToBsonDocument();
+        bson.Remove("tenantId");
+
+        Assert.Equal(Tenants.DefaultTenantId, BsonSerializer.Deserialize<JobDocument>(bson).ToRecord().TenantId);
+    }
+
+    [Fact]
+    public void TheDefaultTenantsListingAlsoMatchesJobsWithoutATenant()
+    {
+        var defaultTenant = MongoStore.ListFilter(new JobQuery { TenantId = Tenants.DefaultTenantId }).Render(Args());
+        var otherTenant = MongoStore.ListFilter(new JobQuery { TenantId = "acme" }).Render(Args());
+
+        Assert.Equal(new BsonDocument("tenantId", new BsonDocument("$in", new BsonArray { "default", BsonNull.Value })), defaultTenant);
+        Assert.Equal(new BsonDocument("tenantId", "acme"), otherTenant);
+    }
 
     private static RenderArgs<JobDocument> Args() =>
         new(BsonSerializer.LookupSerializer<JobDocument>(), BsonSerializer.SerializerRegistry);

@@ -60,4 +60,44 @@ public sealed class SqliteStoreMigrationTests
             directory.Delete(recursive: true);
         }
     }
+
+    [Fact]
+    public async Task JobsAndDataFilesFromBeforeTenantsBelongToTheDefaultTenant()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var directory = Directory.CreateTempSubdirectory("aiaas-migration-");
+        var path = Path.Combine(directory.FullName, "old.db");
+        var jobId = Guid.NewGuid();
+        try
+        {
+            // The jobs and datasets tables as the release before tenants created them, with a row in each.
+            await using (var connection = new SqliteConnection($"Data Source={path};Pooling=False"))
+            {
+                await connection.OpenAsync(ct);
+                await using var command = connection.CreateCommand();
+                command.CommandText = """
+                    CREATE TABLE jobs (id BLOB NOT NULL PRIMARY KEY, kind TEXT NOT NULL, model TEXT NOT NULL, model_version INTEGER NULL,
+                        status TEXT NOT NULL, submitted_at INTEGER NOT NULL, started_at INTEGER NULL, completed_at INTEGER NULL,
+                        device TEXT NULL, batch_size INTEGER NULL, batch_id TEXT NULL, worker_id TEXT NULL, error TEXT NULL, outputs TEXT NULL);
+                    INSERT INTO jobs (id, kind, model, status, submitted_at) VALUES ($id, 'Predict', 'iris', 'Queued', 0);
+                    CREATE TABLE datasets (id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL,
+                        size_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, file_id INTEGER NOT NULL);
+                    INSERT INTO datasets VALUES ('old-data', 'data.csv', 0, 0, '', 1);
+                    """;
+                command.Parameters.AddWithValue("$id", jobId.ToByteArray(bigEndian: true));
+                await command.ExecuteNonQueryAsync(ct);
+            }
+
+            using var store = new SqliteStore(path);
+            Assert.Equal(Tenants.DefaultTenantId, (await store.GetAsync(jobId, ct))!.TenantId);
+            Assert.Equal([jobId], (await store.ListAsync(new JobQuery { TenantId = Tenants.DefaultTenantId }, ct)).Items.Select(j => j.JobId));
+            Assert.NotNull(await store.GetDatasetAsync(Tenants.DefaultTenantId, "old-data", ct));
+            Assert.Null(await store.GetDatasetAsync("acme", "old-data", ct));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            directory.Delete(recursive: true);
+        }
+    }
 }

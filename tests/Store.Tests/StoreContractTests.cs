@@ -494,9 +494,10 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     protected static string UniqueModel() => $"model-{Guid.NewGuid():N}";
 
     protected static JobRecord NewJob(
-        string model, JobStatus status, DateTimeOffset? submittedAt = null, JobKind kind = JobKind.Predict) => new()
+        string model, JobStatus status, DateTimeOffset? submittedAt = null, JobKind kind = JobKind.Predict, string tenantId = Tenants.DefaultTenantId) => new()
     {
         JobId = Guid.NewGuid(),
+        TenantId = tenantId,
         Kind = kind,
         Model = model,
         Status = status,

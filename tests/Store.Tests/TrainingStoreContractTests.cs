@@ -23,7 +23,7 @@ public abstract partial class StoreContractTests
     {
         while (await Training.ClaimTrainJobAsync("drain", TimeSpan.FromMinutes(5), 100, Ct) is { } claim)
         {
-            await Training.FinishTrainJobAsync(claim.Request.JobId, "drain", JobStatus.Failed, null, null, "drained", Ct);
+            await Training.FinishTrainJobAsync(claim.Request.JobId, "drain", JobStatus.Failed, null, null, "drained", "drained", Ct);
         }
     }
 
@@ -51,10 +51,12 @@ public abstract partial class StoreContractTests
         Assert.Equal((JobStatus.Running, "w1"), (running!.Status, running.WorkerId));
         Assert.NotNull(running.StartedAt);
 
-        Assert.True(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 4, "cpu", null, Ct));
+        Assert.True(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 4, "cpu", null, "registered v4", Ct));
         var done = await Jobs.GetAsync(job.JobId, Ct);
         Assert.Equal((JobStatus.Succeeded, 4, "cpu"), (done!.Status, done.ModelVersion, done.Device));
-        Assert.Equal(["queued", "started"], (await Training.ListJobEventsAsync(job.JobId, 0, 100, Ct)).Select(e => e.Type));
+        var events = await Training.ListJobEventsAsync(job.JobId, 0, 100, Ct);
+        Assert.Equal(["queued", "started", "succeeded"], events.Select(e => e.Type));
+        Assert.Equal("registered v4", events[^1].Message);
     }
 
     [Fact]
@@ -72,7 +74,7 @@ public abstract partial class StoreContractTests
         Assert.Contains("worker w1 stopped renewing its lease", second.PreviousAttemptError, StringComparison.Ordinal);
         Assert.False((await Training.RenewTrainLeaseAsync(job.JobId, "w1", TimeSpan.FromMinutes(1), Ct)).Held);
         Assert.Equal(new TrainLeaseState(true, false), await Training.RenewTrainLeaseAsync(job.JobId, "w2", TimeSpan.FromMinutes(1), Ct));
-        Assert.False(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 1, "cpu", null, Ct));
+        Assert.False(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 1, "cpu", null, null, Ct));
         Assert.Equal(["queued", "started", "attempt-failed", "started"], (await Training.ListJobEventsAsync(job.JobId, 0, 100, Ct)).Select(e => e.Type));
     }
 
@@ -113,7 +115,7 @@ public abstract partial class StoreContractTests
         await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, Ct);
         Assert.Equal(JobStatus.Running, await Training.RequestCancelAsync(running.JobId, Ct));
         Assert.Equal(new TrainLeaseState(true, true), await Training.RenewTrainLeaseAsync(running.JobId, "w1", TimeSpan.FromMinutes(1), Ct));
-        Assert.True(await Training.FinishTrainJobAsync(running.JobId, "w1", JobStatus.Cancelled, null, "cpu", "cancelled while training", Ct));
+        Assert.True(await Training.FinishTrainJobAsync(running.JobId, "w1", JobStatus.Cancelled, null, "cpu", "cancelled while training", "cancelled while training", Ct));
         Assert.Equal(JobStatus.Cancelled, await Training.RequestCancelAsync(running.JobId, Ct));
         Assert.Null(await Training.RequestCancelAsync(Guid.NewGuid(), Ct));
     }
@@ -185,15 +187,35 @@ public abstract partial class StoreContractTests
         var content = new byte[(int)(2.5 * 1024 * 1024)];
         new Random(3).NextBytes(content);
 
-        var dataset = await Training.AddDatasetAsync("data.csv", new MemoryStream(content), Ct);
+        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream(content), Ct);
 
         Assert.Equal(content.Length, dataset.SizeBytes);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), dataset.Sha256);
-        Assert.Equal(dataset, await Training.GetDatasetAsync(dataset.Id, Ct));
+        Assert.Equal(dataset, await Training.GetDatasetAsync("acme", dataset.Id, Ct));
         using var copy = new MemoryStream();
-        await Training.CopyDatasetToAsync(dataset.Id, copy, Ct);
+        await Training.CopyDatasetToAsync("acme", dataset.Id, copy, Ct);
         Assert.Equal(content, copy.ToArray());
-        Assert.Null(await Training.GetDatasetAsync("unknown", Ct));
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("unknown", Stream.Null, Ct));
+        Assert.Null(await Training.GetDatasetAsync("acme", "unknown", Ct));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("acme", "unknown", Stream.Null, Ct));
+    }
+
+    [Fact]
+    public async Task ADatasetIsUnknownToEveryOtherTenant()
+    {
+        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream([1, 2, 3]), Ct);
+
+        Assert.Null(await Training.GetDatasetAsync("globex", dataset.Id, Ct));
+        Assert.Null(await Training.GetDatasetAsync(Tenants.DefaultTenantId, dataset.Id, Ct));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("globex", dataset.Id, Stream.Null, Ct));
+    }
+
+    [Fact]
+    public async Task ATrainJobBelongsToTheTenantThatSentIt()
+    {
+        var request = NewTrainJob(UniqueModel()) with { Sender = new TenantCredentials { TenantId = "acme" } };
+
+        await Training.EnqueueTrainJobAsync(request, Ct);
+
+        Assert.Equal("acme", (await Jobs.GetAsync(request.JobId, Ct))!.TenantId);
     }
 }

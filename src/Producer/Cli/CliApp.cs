@@ -32,9 +32,12 @@ internal static partial class CliApp
         Recursive = true,
     };
 
+    /// <summary>The tenant's API key, when the deployment requires keys.</summary>
+    internal const string ApiKeyVariable = "AIAAS_API_KEY";
+
     public static RootCommand Build()
     {
-        var root = new RootCommand("aiaas: submit AI jobs to AIaaS.Queue and read their results");
+        var root = new RootCommand($"aiaas: submit AI jobs to AIaaS.Queue and read their results (API key: env {ApiKeyVariable})");
         root.Options.Add(ApiOption);
         root.Options.Add(RabbitOption);
         root.Subcommands.Add(Quickstart.Command());
@@ -173,6 +176,9 @@ internal static partial class CliApp
         {
             o.ApiUrl = parse.GetValue(ApiOption)!;
             o.RabbitMqUri = withBroker ? parse.GetValue(RabbitOption) : null;
+
+            // From the environment only: a key on the command line would show in the process list and shell history.
+            o.ApiKey = Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key ? key : null;
         });
         return builder.Build();
     }

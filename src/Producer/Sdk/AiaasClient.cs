@@ -39,6 +39,7 @@ internal sealed partial class AiaasClient(
             Priority = request.Priority,
             ExpiresAt = now + request.TimeToLive,
             SubmittedAt = now,
+            Sender = ApiKeyFormat.Credentials(options.Value.ApiKey, ApiKeyFormat.PredictPurpose, jobId),
         }, cancellationToken).ConfigureAwait(false);
         return jobId;
     }
@@ -169,6 +170,7 @@ internal sealed partial class AiaasClient(
             TimeoutSeconds = request.Timeout?.TotalSeconds ?? 3600,
             CallbackUrl = CallbackFor(request.CallbackUrl),
             SubmittedAt = time.GetUtcNow(),
+            Sender = ApiKeyFormat.Credentials(options.Value.ApiKey, ApiKeyFormat.TrainPurpose, jobId),
         }, jobId, cancellationToken).ConfigureAwait(false);
         return jobId;
     }
@@ -194,7 +196,12 @@ internal sealed partial class AiaasClient(
     }
 
     public Task CancelAsync(Guid jobId, CancellationToken cancellationToken = default) =>
-        publisher.PublishAsync(new CancelJob { JobId = jobId, RequestedAt = time.GetUtcNow() }, Guid.NewGuid(), cancellationToken);
+        publisher.PublishAsync(new CancelJob
+        {
+            JobId = jobId,
+            RequestedAt = time.GetUtcNow(),
+            Sender = ApiKeyFormat.Credentials(options.Value.ApiKey, ApiKeyFormat.CancelPurpose, jobId),
+        }, Guid.NewGuid(), cancellationToken);
 
     private string? CallbackFor(Uri? requested)
     {

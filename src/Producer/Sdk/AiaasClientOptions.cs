@@ -10,6 +10,11 @@ public sealed class AiaasClientOptions
     /// Leave null to publish through the MassTransit bus already configured in the host (the embedded default).</summary>
     public Uri? RabbitMqUri { get; set; }
 
+    /// <summary>The tenant's API key (<c>aiaas_{tenant}_...</c>, from the admin API), sent as <c>Authorization: Bearer</c>
+    /// to the ResultApi; commands on the broker carry the tenant and a proof of the key, never the key. Null on the open
+    /// embedded default, where everything belongs to the default tenant.</summary>
+    public string? ApiKey { get; set; }
+
     /// <summary>Where the system POSTs a signed Standard Webhooks event when a job this client submits reaches its final
     /// state, unless the request names its own <c>CallbackUrl</c>. Null: no webhook.</summary>
     public Uri? DefaultCallbackUrl { get; set; }

@@ -1,3 +1,4 @@
+using System.Net.Http.Headers;
 using AIaaS.Queue.Contracts;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,6 +20,12 @@ public static class AiaasClientServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configure);
         var options = new AiaasClientOptions();
         configure(options);
+        if (options.ApiKey is not null && ApiKeyFormat.Parse(options.ApiKey) is null)
+        {
+            // The message says what a key looks like, never what was given: it may be a mistyped secret.
+            throw new ArgumentException("AiaasClientOptions.ApiKey is not an AIaaS.Queue API key (aiaas_<tenant>_<key id>_<secret>).", nameof(configure));
+        }
+
         services.AddOptions<AiaasClientOptions>().Configure(configure);
         services.TryAddSingleton(TimeProvider.System);
 
@@ -65,5 +72,9 @@ public static class AiaasClientServiceCollectionExtensions
         var baseUri = options.ApiUrl.AbsoluteUri.EndsWith('/') ? options.ApiUrl : new Uri(options.ApiUrl.AbsoluteUri + "/");
         http.BaseAddress = baseUri;
         http.Timeout = TimeSpan.FromMinutes(10);
+        if (options.ApiKey is { } key)
+        {
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
     }
 }

@@ -1,6 +1,8 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers;
 using MassTransit;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -22,9 +24,9 @@ public static class BatchesApi
                 + "or empty with ?inputFileId= naming an uploaded one. 202 for a new bulk job, 200 with the existing one for a known ?id=.");
         api.MapGet("/", ListBatches).WithName("ListBulkJobs").WithSummary("The most recent bulk jobs, newest first.");
         api.MapGet("/{id:guid}", GetBatch).WithName("GetBulkJob").WithSummary("A bulk job's status and counts {total, succeeded, failed}.");
-        api.MapGet("/{id:guid}/output", (Guid id, IBulkStore bulk, CancellationToken ct) => Lines(id, BulkResultKind.Output, bulk, ct))
+        api.MapGet("/{id:guid}/output", (Guid id, TenantCaller caller, IBulkStore bulk, CancellationToken ct) => Lines(id, caller, BulkResultKind.Output, bulk, ct))
             .WithName("GetBulkJobOutput").WithSummary("One JSON line per scored record, {id, outputs}, in input order; partial while running.");
-        api.MapGet("/{id:guid}/errors", (Guid id, IBulkStore bulk, CancellationToken ct) => Lines(id, BulkResultKind.Errors, bulk, ct))
+        api.MapGet("/{id:guid}/errors", (Guid id, TenantCaller caller, IBulkStore bulk, CancellationToken ct) => Lines(id, caller, BulkResultKind.Errors, bulk, ct))
             .WithName("GetBulkJobErrors").WithSummary("One JSON line per failed record, {id, line, error}, in input order.");
         api.MapPost("/{id:guid}/cancel", CancelBatch).WithName("CancelBulkJob")
             .WithSummary("Stops a bulk job: chunks not yet scored are skipped; what was scored stays in the output.");
@@ -34,7 +36,7 @@ public static class BatchesApi
     }
 
     public static async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> SubmitBatch(
-        HttpRequest request, IBulkStore bulk, ITrainingStore files, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
+        HttpRequest request, TenantCaller caller, IBulkStore bulk, ITrainingStore files, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
         IOptions<WebhookOptions> webhooks, IOptions<ResultApiOptions> options, TimeProvider time, CancellationToken cancellationToken,
         string? model = null, int? version = null, Guid? id = null, string? inputFileId = null, BulkInputFormat? format = null,
         int? chunkSize = null, string? callbackUrl = null, double? completionWindowSeconds = null)
@@ -48,12 +50,14 @@ public static class BatchesApi
         // A repeated id answers with the job it already names, before reading (and storing) the body again.
         if (await bulk.GetBulkJobAsync(bulkJobId, cancellationToken) is { } existing)
         {
-            return TypedResults.Ok(existing.ToView());
+            return existing.TenantId == caller.TenantId
+                ? TypedResults.Ok(existing.ToView())
+                : Problems.Create(StatusCodes.Status409Conflict, "Id taken", $"The id {bulkJobId} is taken; choose another.");
         }
 
-        if (string.IsNullOrWhiteSpace(model))
+        if (SubmissionRules.ModelNameProblem(model) is { } nameProblem)
         {
-            return Invalid("?model= is required: the registered model that scores the file.");
+            return Invalid(nameProblem);
         }
 
         if (chunkSize is { } size && size is < 1 or > SubmitBulkJob.MaxChunkSize)
@@ -79,7 +83,8 @@ public static class BatchesApi
             }
         }
 
-        if (await models.GetVersionAsync(model, version, cancellationToken) is null)
+        var storedModel = Tenants.QualifyModel(caller.TenantId, model!);
+        if (await models.GetVersionAsync(storedModel, version, cancellationToken) is null)
         {
             return Problems.Create(StatusCodes.Status404NotFound, "Unknown model",
                 $"No model {model}{(version is { } v ? $" version {v}" : "")} is registered.");
@@ -91,7 +96,7 @@ public static class BatchesApi
             return Invalid("Send the file as the request body, or name an uploaded file with ?inputFileId=, not both and not neither.");
         }
 
-        if (inputFileId is not null && await files.GetDatasetAsync(inputFileId, cancellationToken) is null)
+        if (inputFileId is not null && await files.GetDatasetAsync(caller.TenantId, inputFileId, cancellationToken) is null)
         {
             return Problems.Create(StatusCodes.Status404NotFound, "Unknown file", $"No file with id '{inputFileId}' is stored.");
         }
@@ -104,14 +109,22 @@ public static class BatchesApi
             }
 
             // Streamed into the store: the claim check every message of this job refers to.
-            inputFileId = (await files.AddDatasetAsync($"batch-{bulkJobId:N}", request.Body, cancellationToken)).Id;
+            try
+            {
+                inputFileId = (await files.AddDatasetAsync(caller.TenantId, $"batch-{bulkJobId:N}", request.Body, cancellationToken)).Id;
+            }
+            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            {
+                return Problems.Create(StatusCodes.Status413PayloadTooLarge, "File too large",
+                    $"The input file is larger than the {options.Value.MaxBulkFileBytes} bytes allowed (ResultApi:MaxBulkFileBytes).");
+            }
         }
 
         var now = time.GetUtcNow();
         var job = new SubmitBulkJob
         {
             BulkJobId = bulkJobId,
-            Model = model,
+            Model = model!,
             ModelVersion = version,
             InputFileId = inputFileId!,
             Format = format,
@@ -119,11 +132,13 @@ public static class BatchesApi
             CallbackUrl = callbackUrl,
             ExpiresAt = completionWindowSeconds is { } seconds ? now.AddSeconds(seconds) : null,
             SubmittedAt = now,
+            Sender = ApiKeyFormat.Credentials(caller.ApiKey, ApiKeyFormat.BulkPurpose, bulkJobId),
         };
         var record = new BulkJobRecord
         {
             BulkJobId = bulkJobId,
-            Model = model,
+            TenantId = caller.TenantId,
+            Model = storedModel,
             ModelVersion = version,
             Status = BulkJobStatus.Validating,
             InputFileId = job.InputFileId,
@@ -140,17 +155,19 @@ public static class BatchesApi
         return TypedResults.Accepted($"/v1/batches/{bulkJobId}", record.ToView());
     }
 
-    public static async Task<Ok<IReadOnlyList<BulkJobView>>> ListBatches(IBulkStore bulk, CancellationToken cancellationToken, int limit = 50) =>
-        TypedResults.Ok<IReadOnlyList<BulkJobView>>((await bulk.ListBulkJobsAsync(Math.Clamp(limit, 1, 1000), cancellationToken))
+    public static async Task<Ok<IReadOnlyList<BulkJobView>>> ListBatches(TenantCaller caller, IBulkStore bulk, CancellationToken cancellationToken,
+        int limit = 50) =>
+        TypedResults.Ok<IReadOnlyList<BulkJobView>>((await bulk.ListBulkJobsAsync(caller.TenantId, Math.Clamp(limit, 1, 1000), cancellationToken))
             .Select(j => j.ToView()).ToArray());
 
-    public static async Task<Results<Ok<BulkJobView>, ProblemHttpResult>> GetBatch(Guid id, IBulkStore bulk, CancellationToken cancellationToken) =>
-        await bulk.GetBulkJobAsync(id, cancellationToken) is { } job ? TypedResults.Ok(job.ToView()) : Unknown(id);
+    public static async Task<Results<Ok<BulkJobView>, ProblemHttpResult>> GetBatch(Guid id, TenantCaller caller, IBulkStore bulk,
+        CancellationToken cancellationToken) =>
+        await bulk.GetOwnAsync(caller, id, cancellationToken) is { } job ? TypedResults.Ok(job.ToView()) : Unknown(id);
 
     public static async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> CancelBatch(
-        Guid id, IBulkStore bulk, CancellationToken cancellationToken)
+        Guid id, TenantCaller caller, IBulkStore bulk, CancellationToken cancellationToken)
     {
-        var before = await bulk.GetBulkJobAsync(id, cancellationToken);
+        var before = await bulk.GetOwnAsync(caller, id, cancellationToken);
         if (before is null)
         {
             return Unknown(id);
@@ -170,14 +187,14 @@ public static class BatchesApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryView>>, ProblemHttpResult>> GetBatchWebhooks(
-        Guid id, IBulkStore bulk, IWebhookStore webhooks, CancellationToken cancellationToken) =>
-        await bulk.GetBulkJobAsync(id, cancellationToken) is null
+        Guid id, TenantCaller caller, IBulkStore bulk, IWebhookStore webhooks, CancellationToken cancellationToken) =>
+        await bulk.GetOwnAsync(caller, id, cancellationToken) is null
             ? Unknown(id)
             : TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>((await webhooks.ListWebhooksAsync(id, cancellationToken)).Select(d => d.ToView()).ToArray());
 
-    private static async Task<IResult> Lines(Guid id, BulkResultKind kind, IBulkStore bulk, CancellationToken cancellationToken)
+    private static async Task<IResult> Lines(Guid id, TenantCaller caller, BulkResultKind kind, IBulkStore bulk, CancellationToken cancellationToken)
     {
-        if (await bulk.GetBulkJobAsync(id, cancellationToken) is null)
+        if (await bulk.GetOwnAsync(caller, id, cancellationToken) is null)
         {
             return Unknown(id);
         }
@@ -186,10 +203,14 @@ public static class BatchesApi
         return Results.Stream(body => bulk.CopyBulkResultsToAsync(id, kind, body, cancellationToken), "application/x-ndjson");
     }
 
+    /// <summary>The caller's own bulk job, or null: another tenant's job is as unknown as a job that never existed.</summary>
+    private static async Task<BulkJobRecord?> GetOwnAsync(this IBulkStore bulk, TenantCaller caller, Guid id, CancellationToken cancellationToken) =>
+        await bulk.GetBulkJobAsync(id, cancellationToken) is { } job && job.TenantId == caller.TenantId ? job : null;
+
     internal static BulkJobView ToView(this BulkJobRecord job) => new()
     {
         Id = job.BulkJobId,
-        Model = job.Model,
+        Model = Tenants.PlainModelName(job.Model),
         ModelVersion = job.ModelVersion,
         Status = job.Status,
         InputFileId = job.InputFileId,

@@ -1,6 +1,9 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.ResultApi.Apis;
 
@@ -17,19 +20,34 @@ public static class DatasetsApi
     }
 
     public static async Task<Results<Created<DatasetView>, ProblemHttpResult>> UploadDataset(
-        HttpRequest request, ITrainingStore training, CancellationToken cancellationToken, string? name = null)
+        HttpRequest request, TenantCaller caller, ITrainingStore training, IOptions<ResultApiOptions> options, CancellationToken cancellationToken,
+        string? name = null)
     {
         if (request.ContentLength == 0)
         {
             return Problems.Create(StatusCodes.Status400BadRequest, "Invalid dataset", "The request body (the file) is empty.");
         }
 
-        var dataset = await training.AddDatasetAsync(string.IsNullOrWhiteSpace(name) ? "dataset" : name, request.Body, cancellationToken);
-        return TypedResults.Created($"/v1/datasets/{dataset.Id}", dataset);
+        var limit = options.Value.MaxDatasetBytes;
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
+        {
+            bodySize.MaxRequestBodySize = limit;
+        }
+
+        try
+        {
+            var dataset = await training.AddDatasetAsync(caller.TenantId, string.IsNullOrWhiteSpace(name) ? "dataset" : name, request.Body, cancellationToken);
+            return TypedResults.Created($"/v1/datasets/{dataset.Id}", dataset);
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problems.Create(StatusCodes.Status413PayloadTooLarge, "Dataset too large", $"The data file is larger than the {limit} bytes allowed.");
+        }
     }
 
-    public static async Task<Results<Ok<DatasetView>, ProblemHttpResult>> GetDataset(string id, ITrainingStore training, CancellationToken cancellationToken) =>
-        await training.GetDatasetAsync(id, cancellationToken) is { } dataset
+    public static async Task<Results<Ok<DatasetView>, ProblemHttpResult>> GetDataset(
+        string id, TenantCaller caller, ITrainingStore training, CancellationToken cancellationToken) =>
+        await training.GetDatasetAsync(caller.TenantId, id, cancellationToken) is { } dataset
             ? TypedResults.Ok(dataset)
             : Problems.Create(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{id}' is stored.");
 }

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -22,16 +23,16 @@ public static class JobsApi
         return app;
     }
 
-    public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(Guid id, IJobStore jobs, CancellationToken cancellationToken)
+    public static async Task<Results<Ok<JobView>, ProblemHttpResult>> GetJob(Guid id, TenantCaller caller, IJobStore jobs, CancellationToken cancellationToken)
     {
-        var job = await jobs.GetAsync(id, cancellationToken);
+        var job = await jobs.GetOwnAsync(caller, id, cancellationToken);
         return job is null ? UnknownJob(id) : TypedResults.Ok(job.ToView());
     }
 
     public static async Task<Results<Ok<JobOutputView>, ProblemHttpResult>> GetJobOutput(
-        Guid id, IJobStore jobs, CancellationToken cancellationToken)
+        Guid id, TenantCaller caller, IJobStore jobs, CancellationToken cancellationToken)
     {
-        var job = await jobs.GetAsync(id, cancellationToken);
+        var job = await jobs.GetOwnAsync(caller, id, cancellationToken);
         if (job is null)
         {
             return UnknownJob(id);
@@ -43,11 +44,11 @@ public static class JobsApi
                 job.Status == JobStatus.Failed ? $"The job failed: {job.Error}" : $"The job is {job.Status.ToString().ToLowerInvariant()}.");
         }
 
-        return TypedResults.Ok(new JobOutputView { Id = job.JobId, Model = job.Model, ModelVersion = job.ModelVersion.Value, Outputs = job.Outputs });
+        return TypedResults.Ok(new JobOutputView { Id = job.JobId, Model = Tenants.PlainModelName(job.Model), ModelVersion = job.ModelVersion.Value, Outputs = job.Outputs });
     }
 
     public static async Task<Results<Ok<JobPageView>, ProblemHttpResult>> ListJobs(
-        IJobStore jobs, CancellationToken cancellationToken,
+        TenantCaller caller, IJobStore jobs, CancellationToken cancellationToken,
         JobStatus? status = null, string? model = null, JobKind? kind = null, int limit = 50, string? cursor = null)
     {
         if (limit is < 1 or > 1000)
@@ -57,7 +58,15 @@ public static class JobsApi
 
         try
         {
-            var page = await jobs.ListAsync(new JobQuery { Status = status, Model = model, Kind = kind, Limit = limit, Cursor = cursor }, cancellationToken);
+            var page = await jobs.ListAsync(new JobQuery
+            {
+                TenantId = caller.TenantId,
+                Status = status,
+                Model = model is null ? null : Tenants.StoredModelName(caller.TenantId, model),
+                Kind = kind,
+                Limit = limit,
+                Cursor = cursor,
+            }, cancellationToken);
             return TypedResults.Ok(new JobPageView { Items = page.Items.Select(j => j.ToView()).ToArray(), NextCursor = page.NextCursor });
         }
         catch (Exception ex) when (ex is FormatException or ArgumentException)
@@ -67,7 +76,7 @@ public static class JobsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<JobView>>, ProblemHttpResult>> LookupJobs(
-        JobLookupRequest request, IJobStore jobs, CancellationToken cancellationToken)
+        JobLookupRequest request, TenantCaller caller, IJobStore jobs, CancellationToken cancellationToken)
     {
         if (request.Ids is null || request.Ids.Count > MaxLookupIds)
         {
@@ -75,31 +84,30 @@ public static class JobsApi
         }
 
         var found = await jobs.GetManyAsync(request.Ids.Distinct().ToArray(), includeOutputs: false, cancellationToken);
-        return TypedResults.Ok<IReadOnlyList<JobView>>(found.Select(j => j.ToView()).ToArray());
+        return TypedResults.Ok<IReadOnlyList<JobView>>(found.Where(j => j.TenantId == caller.TenantId).Select(j => j.ToView()).ToArray());
     }
 
     public static async Task<Results<Ok<IReadOnlyList<JobEventView>>, ProblemHttpResult>> GetJobEvents(
-        Guid id, IJobStore jobs, ITrainingStore training, CancellationToken cancellationToken, long after = 0, int limit = 1000)
+        Guid id, TenantCaller caller, IJobStore jobs, ITrainingStore training, CancellationToken cancellationToken, long after = 0, int limit = 1000)
     {
         if (limit is < 1 or > 10_000)
         {
             return BadRequest("limit must be between 1 and 10000.");
         }
 
-        var events = await training.ListJobEventsAsync(id, after, limit, cancellationToken);
-        if (events.Count == 0 && after == 0 && await jobs.GetAsync(id, cancellationToken) is null)
+        if (await jobs.GetOwnAsync(caller, id, cancellationToken) is null)
         {
             return UnknownJob(id);
         }
 
-        return TypedResults.Ok(events);
+        return TypedResults.Ok(await training.ListJobEventsAsync(id, after, limit, cancellationToken));
     }
 
     internal static JobView ToView(this JobRecord job) => new()
     {
         Id = job.JobId,
         Kind = job.Kind,
-        Model = job.Model,
+        Model = Tenants.PlainModelName(job.Model),
         ModelVersion = job.ModelVersion,
         Status = job.Status,
         SubmittedAt = job.SubmittedAt,
@@ -112,7 +120,11 @@ public static class JobsApi
         Error = job.Error,
     };
 
-    private static ProblemHttpResult UnknownJob(Guid id) => Problems.Create(StatusCodes.Status404NotFound, "Unknown job",
+    /// <summary>The caller's job; another tenant's is as unknown as a job that does not exist.</summary>
+    internal static async Task<JobRecord?> GetOwnAsync(this IJobStore jobs, TenantCaller caller, Guid id, CancellationToken cancellationToken) =>
+        await jobs.GetAsync(id, cancellationToken) is { } job && job.TenantId == caller.TenantId ? job : null;
+
+    internal static ProblemHttpResult UnknownJob(Guid id) => Problems.Create(StatusCodes.Status404NotFound, "Unknown job",
         $"No job with id {id} is known. A job submitted a moment ago may still be on its way to the queue.");
 
     private static ProblemHttpResult BadRequest(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid request", detail);

@@ -1,6 +1,6 @@
-using System.Text.RegularExpressions;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Onnx;
+using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers;
 using Microsoft.AspNetCore.Http.Features;
@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.ResultApi.Apis;
 
-public static partial class ModelsApi
+public static class ModelsApi
 {
     public static IEndpointRouteBuilder MapModelsApi(this IEndpointRouteBuilder app)
     {
@@ -23,31 +23,37 @@ public static partial class ModelsApi
         return app;
     }
 
-    public static async Task<Ok<IReadOnlyList<ModelView>>> ListModels(IModelStore models, CancellationToken cancellationToken) =>
-        TypedResults.Ok<IReadOnlyList<ModelView>>((await models.ListAsync(null, cancellationToken)).Select(ToView).ToArray());
+    /// <remarks>Filtered in memory: the registry holds versions, not jobs, so it stays small enough to read whole.</remarks>
+    public static async Task<Ok<IReadOnlyList<ModelView>>> ListModels(TenantCaller caller, IModelStore models, CancellationToken cancellationToken) =>
+        TypedResults.Ok<IReadOnlyList<ModelView>>((await models.ListAsync(null, cancellationToken))
+            .Where(v => Tenants.ModelNameFor(caller.TenantId, v.Name) is not null)
+            .Select(ToView)
+            .ToArray());
 
     public static async Task<Results<Ok<IReadOnlyList<ModelView>>, ProblemHttpResult>> ListVersions(
-        string name, IModelStore models, CancellationToken cancellationToken)
+        string name, TenantCaller caller, IModelStore models, CancellationToken cancellationToken)
     {
-        var versions = await models.ListAsync(name, cancellationToken);
+        var versions = Tenants.IsValidModelName(name) ? await models.ListAsync(Tenants.QualifyModel(caller.TenantId, name), cancellationToken) : [];
         return versions.Count == 0 ? UnknownModel(name) : TypedResults.Ok<IReadOnlyList<ModelView>>(versions.Select(ToView).ToArray());
     }
 
     public static async Task<Results<Ok<ModelView>, ProblemHttpResult>> GetVersion(
-        string name, string version, IModelStore models, CancellationToken cancellationToken)
+        string name, string version, TenantCaller caller, IModelStore models, CancellationToken cancellationToken)
     {
         int? number = version == "latest" ? null : int.TryParse(version, out var parsed) ? parsed : -1;
-        var record = number == -1 ? null : await models.GetVersionAsync(name, number, cancellationToken);
+        var record = number == -1 || !Tenants.IsValidModelName(name)
+            ? null
+            : await models.GetVersionAsync(Tenants.QualifyModel(caller.TenantId, name), number, cancellationToken);
         return record is null ? UnknownModel($"{name}:{version}") : TypedResults.Ok(ToView(record));
     }
 
     public static async Task<Results<Created<ModelView>, ProblemHttpResult>> RegisterVersion(
-        string name, HttpRequest request, IModelStore models, IOptions<ResultApiOptions> options, CancellationToken cancellationToken,
-        int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null)
+        string name, TenantCaller caller, HttpRequest request, IModelStore models, IOptions<ResultApiOptions> options,
+        CancellationToken cancellationToken, int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null)
     {
-        if (!ModelName().IsMatch(name))
+        if (SubmissionRules.ModelNameProblem(name) is { } problem)
         {
-            return Invalid("Model names are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.");
+            return Invalid(problem);
         }
 
         if (maxBatchSize is < 1 or > 4096 || maxQueueDelayMs is < 0 or > 60_000)
@@ -87,16 +93,15 @@ public static partial class ModelsApi
                 return Invalid(ex.Message);
             }
 
-            var problem = ServingRules.FindProblem(signature.Inputs, signature.Outputs);
-            if (problem is not null)
+            if (ServingRules.FindProblem(signature.Inputs, signature.Outputs) is { } servingProblem)
             {
-                return Invalid($"The model cannot be served: {problem}");
+                return Invalid($"The model cannot be served: {servingProblem}");
             }
 
             await using var content = File.OpenRead(path);
             var record = await models.AddVersionAsync(new NewModelVersion
             {
-                Name = name,
+                Name = Tenants.QualifyModel(caller.TenantId, name),
                 Inputs = signature.Inputs,
                 Outputs = signature.Outputs,
                 Description = description,
@@ -104,7 +109,7 @@ public static partial class ModelsApi
                     ? null
                     : new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxQueueDelayMs },
             }, content, cancellationToken);
-            return TypedResults.Created($"/v1/models/{record.Name}/versions/{record.Version}", ToView(record));
+            return TypedResults.Created($"/v1/models/{name}/versions/{record.Version}", ToView(record));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -116,9 +121,10 @@ public static partial class ModelsApi
         }
     }
 
+    /// <summary>The view a tenant sees of its own model: the name without the tenant's qualifier.</summary>
     internal static ModelView ToView(ModelVersionRecord record) => new()
     {
-        Name = record.Name,
+        Name = Tenants.PlainModelName(record.Name),
         Version = record.Version,
         CreatedAt = record.CreatedAt,
         SizeBytes = record.SizeBytes,
@@ -133,7 +139,4 @@ public static partial class ModelsApi
     private static ProblemHttpResult UnknownModel(string name) => Problems.Create(StatusCodes.Status404NotFound, "Unknown model", $"No model '{name}' is registered.");
 
     private static ProblemHttpResult Invalid(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid model", detail);
-
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
-    private static partial Regex ModelName();
 }

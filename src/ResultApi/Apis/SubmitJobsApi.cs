@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers;
@@ -23,8 +24,8 @@ public static class SubmitJobsApi
     }
 
     public static async Task<Results<Accepted<JobView>, Ok<JobView>, ProblemHttpResult>> SubmitJob(
-        SubmitJobRequest request, IJobStore jobs, IModelStore models, IBus bus, CallbackUrlPolicy callbacks, IOptions<WebhookOptions> webhooks,
-        IOptions<ResultApiOptions> admission, TimeProvider time, HttpContext http, CancellationToken cancellationToken)
+        SubmitJobRequest request, TenantCaller caller, IJobStore jobs, IModelStore models, IBus bus, CallbackUrlPolicy callbacks, IOptions<WebhookOptions> webhooks,
+        IOptions<ResultApiOptions> admission, ITrainingStore training, TimeProvider time, HttpContext http, CancellationToken cancellationToken)
     {
         var jobId = request.JobId ?? Guid.CreateVersion7();
         if (jobId == Guid.Empty)
@@ -34,7 +35,10 @@ public static class SubmitJobsApi
 
         if (await jobs.GetAsync(jobId, cancellationToken) is { } existing)
         {
-            return TypedResults.Ok(existing.ToView());
+            // Ids are client-chosen: one in use by another tenant is refused without a word about that job.
+            return existing.TenantId == caller.TenantId
+                ? TypedResults.Ok(existing.ToView())
+                : Problems.Create(StatusCodes.Status409Conflict, "JobId not available", $"JobId {jobId} cannot be used; choose another.");
         }
 
         if (request.CallbackUrl is { } url)
@@ -67,14 +71,28 @@ public static class SubmitJobsApi
                 TimeoutSeconds = request.TimeoutSeconds ?? 3600,
                 CallbackUrl = request.CallbackUrl,
                 SubmittedAt = now,
+                Sender = ApiKeyFormat.Credentials(caller.ApiKey, ApiKeyFormat.TrainPurpose, jobId),
             };
-            if (SubmissionRules.TrainJobProblem(job) is { } problem)
+            if (SubmissionRules.TrainJobProblem(job, admission.Value.MaxInputValues) is { } problem)
             {
                 return Invalid(problem);
             }
 
+            if (job.Dataset.FileId is { } fileId && await training.GetDatasetAsync(caller.TenantId, fileId, cancellationToken) is null)
+            {
+                return Problems.Create(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{fileId}' is stored.");
+            }
+
             await bus.Publish(job, context => context.MessageId = jobId, cancellationToken);
-            queued = new JobRecord { JobId = jobId, Kind = JobKind.Train, Model = job.Model, Status = JobStatus.Queued, SubmittedAt = now };
+            queued = new JobRecord
+            {
+                JobId = jobId,
+                TenantId = caller.TenantId,
+                Kind = JobKind.Train,
+                Model = Tenants.QualifyModel(caller.TenantId, job.Model),
+                Status = JobStatus.Queued,
+                SubmittedAt = now,
+            };
         }
         else
         {
@@ -94,13 +112,15 @@ public static class SubmitJobsApi
                 Priority = request.Priority,
                 ExpiresAt = request.TimeToLiveSeconds is { } ttl ? now.AddSeconds(ttl) : null,
                 SubmittedAt = now,
+                Sender = ApiKeyFormat.Credentials(caller.ApiKey, ApiKeyFormat.PredictPurpose, jobId),
             };
-            if (SubmissionRules.PredictJobProblem(job) is { } problem)
+            if (SubmissionRules.PredictJobProblem(job, admission.Value.MaxInputValues) is { } problem)
             {
                 return Invalid(problem);
             }
 
-            if (await models.GetVersionAsync(job.Model, job.ModelVersion, cancellationToken) is null)
+            var storedModel = Tenants.QualifyModel(caller.TenantId, job.Model);
+            if (await models.GetVersionAsync(storedModel, job.ModelVersion, cancellationToken) is null)
             {
                 return Problems.Create(StatusCodes.Status404NotFound, "Unknown model",
                     $"No model {job.Model}{(job.ModelVersion is { } v ? $" version {v}" : "")} is registered.");
@@ -108,7 +128,7 @@ public static class SubmitJobsApi
 
             // Admission: a model whose backlog is at its limit refuses at once rather than queueing without bound.
             if (admission.Value.MaxQueuedJobsPerModel is { } limit
-                && (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = job.Model, Limit = limit }, cancellationToken)).Items.Count >= limit)
+                && (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = storedModel, Limit = limit }, cancellationToken)).Items.Count >= limit)
             {
                 http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return Problems.Create(StatusCodes.Status429TooManyRequests, "Model overloaded",
@@ -122,7 +142,16 @@ public static class SubmitJobsApi
                 // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
                 context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
             }, cancellationToken);
-            queued = new JobRecord { JobId = jobId, Kind = JobKind.Predict, Model = job.Model, ModelVersion = job.ModelVersion, Status = JobStatus.Queued, SubmittedAt = now };
+            queued = new JobRecord
+            {
+                JobId = jobId,
+                TenantId = caller.TenantId,
+                Kind = JobKind.Predict,
+                Model = storedModel,
+                ModelVersion = job.ModelVersion,
+                Status = JobStatus.Queued,
+                SubmittedAt = now,
+            };
         }
 
         // After the publish, so that no queued record exists for a job that never reached the broker; insert-if-absent, so
@@ -132,14 +161,14 @@ public static class SubmitJobsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryView>>, ProblemHttpResult>> GetJobWebhooks(
-        Guid id, IJobStore jobs, IWebhookStore webhooks, CancellationToken cancellationToken)
+        Guid id, TenantCaller caller, IJobStore jobs, IWebhookStore webhooks, CancellationToken cancellationToken)
     {
-        var deliveries = await webhooks.ListWebhooksAsync(id, cancellationToken);
-        if (deliveries.Count == 0 && await jobs.GetAsync(id, cancellationToken) is null)
+        if (await jobs.GetOwnAsync(caller, id, cancellationToken) is null)
         {
-            return Problems.Create(StatusCodes.Status404NotFound, "Unknown job", $"No job with id {id} is known.");
+            return JobsApi.UnknownJob(id);
         }
 
+        var deliveries = await webhooks.ListWebhooksAsync(id, cancellationToken);
         return TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>(deliveries.Select(d => d.ToView()).ToArray());
     }
 

@@ -17,9 +17,11 @@ internal static class WebhookEvents
         _ => "job.failed",
     };
 
-    public static WebhookDelivery Create(WebhookOptions options, string url, Guid jobId, JobKind kind, string model, JobStatus status,
+    public static WebhookDelivery Create(WebhookOptions options, string url, Guid jobId, JobKind kind, string storedModel, JobStatus status,
         int? modelVersion, string? error, DateTimeOffset at)
     {
+        // The event goes to the job's own tenant, who knows the model by its plain name.
+        var model = Tenants.PlainModelName(storedModel);
         var type = TypeFor(kind, status);
         var self = Link(options, $"v1/jobs/{jobId}");
         var output = kind == JobKind.Train
@@ -73,7 +75,7 @@ internal static class WebhookEvents
             {
                 id = job.BulkJobId,
                 kind = "batch",
-                model = job.Model,
+                model = Tenants.PlainModelName(job.Model),
                 modelVersion = job.ModelVersion,
                 status = job.Status.ToString().ToLowerInvariant(),
                 counts = job.Counts,

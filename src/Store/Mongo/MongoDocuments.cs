@@ -12,6 +12,9 @@ namespace AIaaS.Queue.Store;
 internal sealed class JobDocument
 {
     public Guid Id { get; set; }
+
+    /// <summary>Null in documents stored before tenants existed: they are the default tenant's.</summary>
+    public string? TenantId { get; set; }
     public JobKind Kind { get; set; }
     public string Model { get; set; } = "";
     public int? ModelVersion { get; set; }
@@ -31,6 +34,7 @@ internal sealed class JobDocument
     public static JobDocument From(JobRecord job) => new()
     {
         Id = job.JobId,
+        TenantId = job.TenantId,
         Kind = job.Kind,
         Model = job.Model,
         ModelVersion = job.ModelVersion,
@@ -49,6 +53,7 @@ internal sealed class JobDocument
     public JobRecord ToRecord() => new()
     {
         JobId = Id,
+        TenantId = Tenants.OrDefault(TenantId),
         Kind = Kind,
         Model = Model,
         ModelVersion = ModelVersion,
@@ -162,6 +167,7 @@ internal sealed class BatchingDocument
 internal sealed class BulkJobDocument
 {
     public Guid Id { get; set; }
+    public string TenantId { get; set; } = Tenants.DefaultTenantId;
     public string Model { get; set; } = "";
     public int? ModelVersion { get; set; }
     public BulkJobStatus Status { get; set; }
@@ -202,6 +208,7 @@ internal sealed class BulkJobDocument
         ChunksDone = job.ChunksDone,
         ChunksTotal = job.ChunksTotal,
         ChunksSkipped = job.ChunksSkipped,
+        TenantId = job.TenantId,
     };
 
     public BulkJobRecord ToRecord() => new()
@@ -225,6 +232,7 @@ internal sealed class BulkJobDocument
         ChunksDone = ChunksDone,
         ChunksTotal = ChunksTotal,
         ChunksSkipped = ChunksSkipped,
+        TenantId = TenantId,
     };
 
     public BulkProgress ToProgress(bool recorded) => new(recorded, ChunksDone, ChunksTotal, ChunksSkipped);

@@ -21,6 +21,7 @@ internal static class MongoMappings
         BsonClassMap.TryRegisterClassMap<JobDocument>(map =>
         {
             map.MapIdMember(d => d.Id).SetSerializer(guid);
+            map.MapMember(d => d.TenantId).SetElementName("tenantId").SetIgnoreIfNull(true);
             map.MapMember(d => d.Kind).SetElementName("kind").SetSerializer(new EnumSerializer<JobKind>(BsonType.String));
             map.MapMember(d => d.Model).SetElementName("model");
             map.MapMember(d => d.ModelVersion).SetElementName("modelVersion").SetIgnoreIfNull(true);
@@ -82,6 +83,7 @@ internal static class MongoMappings
         BsonClassMap.TryRegisterClassMap<BulkJobDocument>(map =>
         {
             map.MapIdMember(d => d.Id).SetSerializer(guid);
+            map.MapMember(d => d.TenantId).SetElementName("tenantId");
             map.MapMember(d => d.Model).SetElementName("model");
             map.MapMember(d => d.ModelVersion).SetElementName("modelVersion").SetIgnoreIfNull(true);
             map.MapMember(d => d.Status).SetElementName("status").SetSerializer(new EnumSerializer<BulkJobStatus>(BsonType.String));

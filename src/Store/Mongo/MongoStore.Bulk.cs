@@ -43,8 +43,8 @@ public sealed partial class MongoStore : IBulkStore
     {
         await BulkJobs.Indexes.CreateOneAsync(
             new CreateIndexModel<BulkJobDocument>(
-                Builders<BulkJobDocument>.IndexKeys.Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                new CreateIndexOptions { Name = "page" }),
+                Builders<BulkJobDocument>.IndexKeys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                new CreateIndexOptions { Name = "tenant_page" }),
             cancellationToken: cancellationToken);
         foreach (var chunks in new[] { BulkInputs, BulkResults })
         {
@@ -80,10 +80,10 @@ public sealed partial class MongoStore : IBulkStore
         CancellationToken cancellationToken) =>
         BulkJobs.Find(BulkFilter.Eq(d => d.Id, bulkJobId)).Project<BulkJobDocument>(projection).FirstOrDefaultAsync(cancellationToken)!;
 
-    public async Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(string tenantId, int limit, CancellationToken cancellationToken = default)
     {
         await EnsureIndexesAsync(cancellationToken);
-        var documents = await BulkJobs.Find(BulkFilter.Empty)
+        var documents = await BulkJobs.Find(BulkFilter.Eq(d => d.TenantId, tenantId))
             .Project<BulkJobDocument>(WithoutLedgers)
             .Sort(Builders<BulkJobDocument>.Sort.Descending(d => d.SubmittedAt).Descending(d => d.Id))
             .Limit(JobCursor.ClampLimit(limit))

@@ -81,6 +81,7 @@ public sealed partial class MongoStore
         await InsertIfAbsentAsync([new JobRecord
         {
             JobId = request.JobId,
+            TenantId = Tenants.OrDefault(request.Sender?.TenantId),
             Kind = JobKind.Train,
             Model = request.Model,
             Status = JobStatus.Queued,
@@ -218,7 +219,7 @@ public sealed partial class MongoStore
     }
 
     public async Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
-        CancellationToken cancellationToken = default)
+        string? eventMessage, CancellationToken cancellationToken = default)
     {
         await EnsureIndexesAsync(cancellationToken);
         var update = DocUpdate.Set("state", "Done").Unset("leaseOwner").Unset("leaseUntil");
@@ -233,6 +234,8 @@ public sealed partial class MongoStore
             return false;
         }
 
+        // Before the job row, so that a reader who sees the final status finds the closing event.
+        await AppendJobEventsAsync(jobId, [TrainingEvents.Closing(status, eventMessage, _time.GetUtcNow())], cancellationToken);
         await _jobs.UpdateOneAsync(JobFilter.Eq(d => d.Id, jobId), Builders<JobDocument>.Update
             .Set(d => d.Status, status)
             .Set(d => d.CompletedAt, _time.GetUtcNow().UtcTicks)
@@ -293,8 +296,9 @@ public sealed partial class MongoStore
 
     // ---- datasets ----
 
-    public async Task<DatasetView> AddDatasetAsync(string name, Stream content, CancellationToken cancellationToken = default)
+    public async Task<DatasetView> AddDatasetAsync(string tenantId, string name, Stream content, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(tenantId);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(content);
         await EnsureIndexesAsync(cancellationToken);
@@ -313,6 +317,7 @@ public sealed partial class MongoStore
         await Datasets.InsertOneAsync(new BsonDocument
         {
             ["_id"] = dataset.Id,
+            ["tenantId"] = tenantId,
             ["name"] = dataset.Name,
             ["createdAt"] = dataset.CreatedAt.UtcTicks,
             ["sizeBytes"] = dataset.SizeBytes,
@@ -322,11 +327,12 @@ public sealed partial class MongoStore
         return dataset;
     }
 
-    public async Task<DatasetView?> GetDatasetAsync(string id, CancellationToken cancellationToken = default)
+    public async Task<DatasetView?> GetDatasetAsync(string tenantId, string id, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(id);
         await EnsureIndexesAsync(cancellationToken);
-        var d = await Datasets.Find(Doc.Eq("_id", id)).FirstOrDefaultAsync(cancellationToken);
+        var d = await Datasets.Find(DatasetFilter(tenantId, id)).FirstOrDefaultAsync(cancellationToken);
         return d is null ? null : new DatasetView
         {
             Id = d["_id"].AsString,
@@ -337,13 +343,19 @@ public sealed partial class MongoStore
         };
     }
 
-    public async Task CopyDatasetToAsync(string id, Stream destination, CancellationToken cancellationToken = default)
+    public async Task CopyDatasetToAsync(string tenantId, string id, Stream destination, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(destination);
         await EnsureIndexesAsync(cancellationToken);
-        var d = await Datasets.Find(Doc.Eq("_id", id)).FirstOrDefaultAsync(cancellationToken)
+        var d = await Datasets.Find(DatasetFilter(tenantId, id)).FirstOrDefaultAsync(cancellationToken)
             ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
         await DatasetFiles.DownloadToStreamAsync(d["fileId"].AsObjectId, destination, cancellationToken: cancellationToken);
     }
+
+    /// <summary>The tenant's data file; files stored before tenants existed have no tenant and are the default tenant's.</summary>
+    private static FilterDefinition<BsonDocument> DatasetFilter(string tenantId, string id) => Doc.And(
+        Doc.Eq("_id", id),
+        tenantId == Tenants.DefaultTenantId ? Doc.In("tenantId", [BsonValue.Create(tenantId), BsonNull.Value]) : Doc.Eq("tenantId", tenantId));
 }

@@ -8,7 +8,7 @@ namespace AIaaS.Queue.Store;
 /// The distributed store: jobs in collection "jobs" (_id is the JobId as a standard UUID), model versions in
 /// "models" (unique on name and version), model files in the GridFS bucket "models".
 /// </summary>
-public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, IDisposable
+public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IDisposable
 {
     private const string JobsCollection = "jobs";
     private const string ModelsCollection = "models";
@@ -168,10 +168,20 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
         return new JobPage(items, documents.Count > limit ? JobCursor.Encode(items[^1]) : null);
     }
 
+    /// <summary>The tenant's jobs; documents without a tenant (stored before tenants existed) are the default tenant's.</summary>
+    private static FilterDefinition<JobDocument> TenantIs(string tenantId) => tenantId == Tenants.DefaultTenantId
+        ? JobFilter.In(d => d.TenantId, [tenantId, null])
+        : JobFilter.Eq(d => d.TenantId, tenantId);
+
     /// <summary>The query's filters and, after a cursor, only what sorts after it: older, or as old with a smaller id.</summary>
     internal static FilterDefinition<JobDocument> ListFilter(JobQuery query)
     {
-        var filters = new List<FilterDefinition<JobDocument>>(4);
+        var filters = new List<FilterDefinition<JobDocument>>(5);
+        if (query.TenantId is { } tenantId)
+        {
+            filters.Add(TenantIs(tenantId));
+        }
+
         if (query.Status is { } status)
         {
             filters.Add(JobFilter.Eq(d => d.Status, status));
@@ -413,6 +423,9 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
                     new CreateIndexModel<JobDocument>(
                         keys.Ascending(d => d.Kind).Descending(d => d.SubmittedAt).Descending(d => d.Id),
                         new CreateIndexOptions { Name = "kind_page" }),
+                    new CreateIndexModel<JobDocument>(
+                        keys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                        new CreateIndexOptions { Name = "tenant_page" }),
                 ],
                 cancellationToken);
 
@@ -422,6 +435,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
                     new CreateIndexOptions { Name = "name_version", Unique = true }),
                 cancellationToken: cancellationToken);
             await EnsureTrainingIndexesAsync(cancellationToken);
+            await EnsureTenantIndexesAsync(cancellationToken);
             await EnsureWebhookIndexesAsync(cancellationToken);
             await EnsureBulkIndexesAsync(cancellationToken);
 

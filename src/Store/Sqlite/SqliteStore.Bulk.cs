@@ -30,9 +30,10 @@ public sealed partial class SqliteStore : IBulkStore
             failed         INTEGER NOT NULL DEFAULT 0,
             chunks_done    INTEGER NOT NULL DEFAULT 0,    -- skipped chunks included
             chunks_skipped INTEGER NOT NULL DEFAULT 0,
-            chunks_total   INTEGER NULL                   -- null until the file is fully split
+            chunks_total   INTEGER NULL,                  -- null until the file is fully split
+            tenant_id      TEXT    NOT NULL DEFAULT 'default'
         );
-        CREATE INDEX IF NOT EXISTS ix_bulk_jobs_page ON bulk_jobs (submitted_at DESC, id DESC);
+        CREATE INDEX IF NOT EXISTS ix_bulk_jobs_page ON bulk_jobs (tenant_id, submitted_at DESC, id DESC);
         CREATE TABLE IF NOT EXISTS bulk_chunk_inputs (
             bulk_id     BLOB    NOT NULL,
             chunk_index INTEGER NOT NULL,
@@ -54,7 +55,7 @@ public sealed partial class SqliteStore : IBulkStore
 
     private const string BulkColumns = """
         id, model, model_version, status, input_file_id, format, chunk_size, callback_url, expires_at, submitted_at,
-        started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_total, chunks_skipped
+        started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_total, chunks_skipped, tenant_id
         """;
 
     private const string BulkProgressColumns = "chunks_done, chunks_total, chunks_skipped";
@@ -70,7 +71,7 @@ public sealed partial class SqliteStore : IBulkStore
             command.CommandText = $"""
                 INSERT OR IGNORE INTO bulk_jobs ({BulkColumns})
                 VALUES ($id, $model, $model_version, $status, $input_file_id, $format, $chunk_size, $callback_url, $expires_at,
-                        $submitted_at, $started_at, $completed_at, $error, $total, $succeeded, $failed, $chunks_done, $chunks_total, $chunks_skipped)
+                        $submitted_at, $started_at, $completed_at, $error, $total, $succeeded, $failed, $chunks_done, $chunks_total, $chunks_skipped, $tenant_id)
                 """;
             var p = command.Parameters;
             p.AddWithValue("$id", JobCursor.GuidBytes(job.BulkJobId));
@@ -92,6 +93,7 @@ public sealed partial class SqliteStore : IBulkStore
             p.AddWithValue("$chunks_done", job.ChunksDone);
             p.AddWithValue("$chunks_total", (object?)job.ChunksTotal ?? DBNull.Value);
             p.AddWithValue("$chunks_skipped", job.ChunksSkipped);
+            p.AddWithValue("$tenant_id", job.TenantId);
             return command.ExecuteNonQuery() == 1;
         }, cancellationToken);
     }
@@ -105,11 +107,12 @@ public sealed partial class SqliteStore : IBulkStore
         return ReadBulkJobs(command).SingleOrDefault();
     }
 
-    public async Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(int limit, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(string tenantId, int limit, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs ORDER BY submitted_at DESC, id DESC LIMIT $limit";
+        command.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs WHERE tenant_id = $tenant_id ORDER BY submitted_at DESC, id DESC LIMIT $limit";
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         command.Parameters.AddWithValue("$limit", JobCursor.ClampLimit(limit));
         return ReadBulkJobs(command);
     }
@@ -339,6 +342,7 @@ public sealed partial class SqliteStore : IBulkStore
                 ChunksDone = reader.GetInt32(16),
                 ChunksTotal = reader.IsDBNull(17) ? null : reader.GetInt32(17),
                 ChunksSkipped = reader.GetInt32(18),
+                TenantId = reader.GetString(19),
             });
         }
 

@@ -99,6 +99,7 @@ public sealed partial class SqliteStore
             new JobParameters(job).Bind(new JobRecord
             {
                 JobId = request.JobId,
+                TenantId = Tenants.OrDefault(request.Sender?.TenantId),
                 Kind = JobKind.Train,
                 Model = request.Model,
                 Status = JobStatus.Queued,
@@ -255,7 +256,7 @@ public sealed partial class SqliteStore
     }
 
     public async Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
-        CancellationToken cancellationToken = default)
+        string? eventMessage, CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await WriteAsync(connection, (connection, transaction) =>
@@ -288,6 +289,7 @@ public sealed partial class SqliteStore
             job.Parameters.AddWithValue("$owner", workerId);
             job.Parameters.AddWithValue("$id", JobCursor.GuidBytes(jobId));
             job.ExecuteNonQuery();
+            AppendEvents(connection, transaction, jobId, [TrainingEvents.Closing(status, eventMessage, _time.GetUtcNow())]);
             return true;
         }, cancellationToken);
     }
@@ -402,8 +404,9 @@ public sealed partial class SqliteStore
 
     // ---- datasets ----
 
-    public async Task<DatasetView> AddDatasetAsync(string name, Stream content, CancellationToken cancellationToken = default)
+    public async Task<DatasetView> AddDatasetAsync(string tenantId, string name, Stream content, CancellationToken cancellationToken = default)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(tenantId);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(content);
         await using var connection = await OpenAsync(cancellationToken);
@@ -426,9 +429,10 @@ public sealed partial class SqliteStore
                 using var insert = connection.CreateCommand();
                 insert.Transaction = transaction;
                 insert.CommandText = """
-                    INSERT INTO datasets (id, name, created_at, size_bytes, sha256, file_id)
-                    VALUES ($id, $name, $created_at, $size_bytes, $sha256, $file_id)
+                    INSERT INTO datasets (id, name, created_at, size_bytes, sha256, file_id, tenant_id)
+                    VALUES ($id, $name, $created_at, $size_bytes, $sha256, $file_id, $tenant_id)
                     """;
+                insert.Parameters.AddWithValue("$tenant_id", tenantId);
                 insert.Parameters.AddWithValue("$id", dataset.Id);
                 insert.Parameters.AddWithValue("$name", dataset.Name);
                 insert.Parameters.AddWithValue("$created_at", dataset.CreatedAt.UtcTicks);
@@ -446,13 +450,15 @@ public sealed partial class SqliteStore
         }
     }
 
-    public async Task<DatasetView?> GetDatasetAsync(string id, CancellationToken cancellationToken = default)
+    public async Task<DatasetView?> GetDatasetAsync(string tenantId, string id, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(id);
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, created_at, size_bytes, sha256 FROM datasets WHERE id = $id";
+        command.CommandText = "SELECT id, name, created_at, size_bytes, sha256 FROM datasets WHERE id = $id AND tenant_id = $tenant_id";
         command.Parameters.AddWithValue("$id", id);
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken)
             ? new DatasetView
@@ -466,8 +472,9 @@ public sealed partial class SqliteStore
             : null;
     }
 
-    public async Task CopyDatasetToAsync(string id, Stream destination, CancellationToken cancellationToken = default)
+    public async Task CopyDatasetToAsync(string tenantId, string id, Stream destination, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(destination);
         await using var connection = await OpenAsync(cancellationToken);
@@ -476,9 +483,10 @@ public sealed partial class SqliteStore
         {
             command.CommandText = """
                 SELECT c.rowid FROM datasets d LEFT JOIN model_file_chunks c ON c.file_id = d.file_id
-                WHERE d.id = $id ORDER BY c.seq
+                WHERE d.id = $id AND d.tenant_id = $tenant_id ORDER BY c.seq
                 """;
             command.Parameters.AddWithValue("$id", id);
+            command.Parameters.AddWithValue("$tenant_id", tenantId);
             rowIds = await ReadBlobRowIdsAsync(command, cancellationToken)
                 ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
         }

@@ -12,7 +12,7 @@ namespace AIaaS.Queue.Store;
 /// Jobs keep their filter and paging keys in indexed columns and their outputs as JSON; model files are
 /// streamed in and out as 1 MiB BLOB chunks, so no file is ever held in memory whole.
 /// </summary>
-public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, IDisposable
+public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IDisposable
 {
     private const int ChunkSize = 1024 * 1024;
     private const int BusyTimeoutSeconds = 30;
@@ -57,21 +57,21 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     // ---- jobs ----
 
     private const string JobColumns =
-        "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error";
+        "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error, tenant_id";
 
     private const string InsertIfAbsentSql = $"""
         INSERT OR IGNORE INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $outputs)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $outputs)
         """;
 
     private const string UpsertSql = $"""
         INSERT INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $outputs)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $outputs)
         ON CONFLICT (id) DO UPDATE SET
             kind = excluded.kind, model = excluded.model, model_version = excluded.model_version, status = excluded.status,
             submitted_at = excluded.submitted_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
             device = excluded.device, batch_size = excluded.batch_size, batch_id = excluded.batch_id,
-            worker_id = excluded.worker_id, error = excluded.error, outputs = excluded.outputs
+            worker_id = excluded.worker_id, error = excluded.error, tenant_id = excluded.tenant_id, outputs = excluded.outputs
         """;
 
     private const string GetWithOutputsSql = $"SELECT {JobColumns}, outputs FROM jobs WHERE id = $id";
@@ -168,7 +168,13 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
 
         // Only fixed fragments are joined; every value travels as a parameter. Each filter matches the leading
         // column of an index ending in (submitted_at DESC, id DESC), so SQLite walks the index in page order.
-        var where = new List<string>(4);
+        var where = new List<string>(5);
+        if (query.TenantId is { } tenantId)
+        {
+            where.Add("tenant_id = $tenant_id");
+            command.Parameters.Add("$tenant_id", SqliteType.Text).Value = tenantId;
+        }
+
         if (query.Status is { } status)
         {
             where.Add("status = $status");
@@ -240,15 +246,16 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         BatchId = reader.IsDBNull(10) ? null : reader.GetString(10),
         WorkerId = reader.IsDBNull(11) ? null : reader.GetString(11),
         Error = reader.IsDBNull(12) ? null : reader.GetString(12),
-        Outputs = withOutputs && !reader.IsDBNull(13)
-            ? JsonSerializer.Deserialize<Dictionary<string, TensorValue>>(reader.GetString(13), StoreJson.Options)
+        TenantId = reader.GetString(13),
+        Outputs = withOutputs && !reader.IsDBNull(14)
+            ? JsonSerializer.Deserialize<Dictionary<string, TensorValue>>(reader.GetString(14), StoreJson.Options)
             : null,
     };
 
     private sealed class JobParameters
     {
         private readonly SqliteParameter _id, _kind, _model, _modelVersion, _status, _submittedAt, _startedAt,
-            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _outputs;
+            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _outputs;
 
         public JobParameters(SqliteCommand command)
         {
@@ -266,6 +273,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _batchId = p.Add("$batch_id", SqliteType.Text);
             _workerId = p.Add("$worker_id", SqliteType.Text);
             _error = p.Add("$error", SqliteType.Text);
+            _tenantId = p.Add("$tenant_id", SqliteType.Text);
             _outputs = p.Add("$outputs", SqliteType.Text);
         }
 
@@ -284,6 +292,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _batchId.Value = (object?)job.BatchId ?? DBNull.Value;
             _workerId.Value = (object?)job.WorkerId ?? DBNull.Value;
             _error.Value = (object?)job.Error ?? DBNull.Value;
+            _tenantId.Value = job.TenantId;
             _outputs.Value = job.Outputs is null ? DBNull.Value : JsonSerializer.Serialize(job.Outputs, StoreJson.Options);
         }
     }
@@ -613,6 +622,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         {{TrainingSchemaSql}}
         {{WebhookSchemaSql}}
         {{BulkSchemaSql}}
+        {{TenantSchemaSql}}
 
         CREATE TABLE IF NOT EXISTS model_versions (
             name        TEXT    NOT NULL,
@@ -700,6 +710,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 schema.Parameters.AddWithValue("$orphaned_before", (_time.GetUtcNow() - OrphanedFileAge).UtcTicks);
                 var changed = schema.ExecuteNonQuery();
                 MigrateModelVersionsForTraining(connection, transaction);
+                MigrateForTenants(connection, transaction);
                 return changed;
             }, cancellationToken);
 

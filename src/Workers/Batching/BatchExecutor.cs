@@ -48,6 +48,7 @@ internal sealed class BatchExecutor(
                     records[i] = new JobRecord
                     {
                         JobId = job.JobId,
+                        TenantId = TenantOf(job),
                         Kind = JobKind.Predict,
                         Model = model.Name,
                         ModelVersion = model.Version,
@@ -165,6 +166,7 @@ internal sealed class BatchExecutor(
         await jobs.UpsertAsync(expired.Select(p => new JobRecord
         {
             JobId = p.Job.JobId,
+            TenantId = TenantOf(p.Job),
             Kind = JobKind.Predict,
             Model = model.Name,
             ModelVersion = model.Version,
@@ -208,19 +210,18 @@ internal sealed class BatchExecutor(
             ids.Add(prediction.Job.JobId);
         }
 
-        var stored = await jobs.GetManyAsync(ids, includeOutputs: false).ConfigureAwait(false);
-        foreach (var job in stored)
-        {
-            if (job.IsFinal)
-            {
-                ids.Remove(job.JobId);
-            }
-        }
-
+        var stored = (await jobs.GetManyAsync(ids, includeOutputs: false).ConfigureAwait(false)).ToDictionary(j => j.JobId);
         var toRun = new List<PendingPrediction>(ids.Count);
         foreach (var prediction in batch)
         {
+            // A finished job is not run again, nor is a job whose id another tenant already holds (it is that tenant's).
             // Remove as we go so that a JobId repeated inside one batch runs once.
+            var known = stored.GetValueOrDefault(prediction.Job.JobId);
+            if (known is not null && (known.IsFinal || known.TenantId != TenantOf(prediction.Job)))
+            {
+                continue;
+            }
+
             if (ids.Remove(prediction.Job.JobId))
             {
                 toRun.Add(prediction);
@@ -229,6 +230,9 @@ internal sealed class BatchExecutor(
 
         return toRun;
     }
+
+    /// <summary>The tenant the consumer verified and recorded on the job before it reached the batcher.</summary>
+    private static string TenantOf(SubmitPredictJob job) => Tenants.OrDefault(job.Sender?.TenantId);
 
     /// <summary>Runs the batch in one model call; should that call fail, runs each record alone so that one
     /// bad record fails only its own job.</summary>

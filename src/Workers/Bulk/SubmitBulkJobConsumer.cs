@@ -2,6 +2,7 @@ using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Inference;
+using AIaaS.Queue.Workers.Security;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 
@@ -22,6 +23,7 @@ internal sealed class SubmitBulkJobConsumer(
     IBulkStore bulk,
     ITrainingStore files,
     ModelCache models,
+    SenderVerifier senders,
     TimeProvider time,
     ILogger<SubmitBulkJobConsumer> logger) : IConsumer<SubmitBulkJob>
 {
@@ -34,7 +36,21 @@ internal sealed class SubmitBulkJobConsumer(
         }
 
         var cancellationToken = context.CancellationToken;
-        var job = await GetOrCreateAsync(request, cancellationToken).ConfigureAwait(false);
+        var sender = await senders.VerifyAsync(request.Sender, ApiKeyFormat.BulkPurpose, request.BulkJobId, cancellationToken).ConfigureAwait(false);
+        var job = await GetOrCreateAsync(request, sender.TenantId, cancellationToken).ConfigureAwait(false);
+        if (job.TenantId != sender.TenantId)
+        {
+            // Another tenant's job id: never touched, whatever this message says.
+            logger.LogWarning("Bulk job {BulkJobId} belongs to another tenant than its message names; the message is ignored", request.BulkJobId);
+            return;
+        }
+
+        if ((sender.Refusal ?? SubmissionRules.ModelNameProblem(request.Model)) is { } refusal)
+        {
+            await FailAsync(context, job, refusal).ConfigureAwait(false);
+            return;
+        }
+
         if (job.IsFinal || job.ChunksTotal is not null)
         {
             // Already split (this is a redelivery): make sure a job whose chunks are all done gets closed.
@@ -59,7 +75,7 @@ internal sealed class SubmitBulkJobConsumer(
             return;
         }
 
-        if (string.IsNullOrEmpty(job.InputFileId) || await files.GetDatasetAsync(job.InputFileId, cancellationToken).ConfigureAwait(false) is null)
+        if (string.IsNullOrEmpty(job.InputFileId) || await files.GetDatasetAsync(job.TenantId, job.InputFileId, cancellationToken).ConfigureAwait(false) is null)
         {
             await FailAsync(context, job, $"Input file '{job.InputFileId}' is not stored; upload it first (POST /v1/datasets or POST /v1/batches with the file as body).")
                 .ConfigureAwait(false);
@@ -72,7 +88,7 @@ internal sealed class SubmitBulkJobConsumer(
             // The claim check is redeemed once, to local disk: reading from there keeps memory flat for any file size.
             await using (var copy = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
-                await files.CopyDatasetToAsync(job.InputFileId, copy, cancellationToken).ConfigureAwait(false);
+                await files.CopyDatasetToAsync(job.TenantId, job.InputFileId, copy, cancellationToken).ConfigureAwait(false);
             }
 
             await SplitAsync(context, job, model, local, cancellationToken).ConfigureAwait(false);
@@ -204,13 +220,15 @@ internal sealed class SubmitBulkJobConsumer(
     internal static Task FinalizeIfDoneAsync(ConsumeContext context, Guid bulkJobId, bool allChunksDone) =>
         allChunksDone ? context.Publish(new FinalizeBulkJob { BulkJobId = bulkJobId }) : Task.CompletedTask;
 
-    private async Task<BulkJobRecord> GetOrCreateAsync(SubmitBulkJob request, CancellationToken cancellationToken)
+    private async Task<BulkJobRecord> GetOrCreateAsync(SubmitBulkJob request, string tenantId, CancellationToken cancellationToken)
     {
-        // A job submitted over HTTP is stored by the API; one published straight to the broker is stored here.
+        // A job submitted over HTTP is stored by the API; one published straight to the broker is stored here. The model
+        // is the tenant's own: its name qualified, so that no tenant can reach another's model.
         await bulk.CreateBulkJobAsync(new BulkJobRecord
         {
             BulkJobId = request.BulkJobId,
-            Model = request.Model ?? "",
+            TenantId = tenantId,
+            Model = Tenants.StoredModelName(tenantId, request.Model),
             ModelVersion = request.ModelVersion,
             Status = BulkJobStatus.Validating,
             InputFileId = request.InputFileId ?? "",

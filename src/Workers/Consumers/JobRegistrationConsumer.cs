@@ -1,12 +1,14 @@
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Security;
 using MassTransit;
 
 namespace AIaaS.Queue.Workers.Consumers;
 
 /// <summary>Records submitted jobs as queued while they still wait in the broker, many per store write.
-/// Insert-if-absent, so a late registration never overwrites a job a worker already finished.</summary>
-internal sealed class JobRegistrationConsumer(IJobStore jobs) : IConsumer<Batch<SubmitPredictJob>>
+/// Insert-if-absent, so a late registration never overwrites a job a worker already finished. A message whose sender
+/// does not verify is left out: the predict consumer records its refusal.</summary>
+internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier senders) : IConsumer<Batch<SubmitPredictJob>>
 {
     public async Task Consume(ConsumeContext<Batch<SubmitPredictJob>> context)
     {
@@ -19,11 +21,18 @@ internal sealed class JobRegistrationConsumer(IJobStore jobs) : IConsumer<Batch<
                 continue;
             }
 
+            var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.PredictPurpose, job.JobId, context.CancellationToken).ConfigureAwait(false);
+            if (!sender.Accepted)
+            {
+                continue;
+            }
+
             records.Add(new JobRecord
             {
                 JobId = job.JobId,
+                TenantId = sender.TenantId,
                 Kind = JobKind.Predict,
-                Model = job.Model ?? "",
+                Model = Tenants.StoredModelName(sender.TenantId, job.Model),
                 ModelVersion = job.ModelVersion,
                 Status = JobStatus.Queued,
                 SubmittedAt = job.SubmittedAt,

@@ -2,6 +2,7 @@ using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Batching;
 using AIaaS.Queue.Workers.Inference;
+using AIaaS.Queue.Workers.Security;
 using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,6 +17,7 @@ internal sealed class PredictJobConsumer(
     ModelCache models,
     BatcherRegistry batchers,
     IJobStore jobs,
+    SenderVerifier senders,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
@@ -28,19 +30,34 @@ internal sealed class PredictJobConsumer(
             throw new InvalidJobException("JobId is missing or empty; the job cannot be tracked.");
         }
 
+        var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.PredictPurpose, job.JobId, context.CancellationToken).ConfigureAwait(false);
+        if (!sender.Accepted)
+        {
+            await RefuseAsync(job, sender, context.CancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         // First check of the time-to-live: a job that waited too long in the broker ends without loading its model.
         if (job.ExpiresAt is { } expiresAt && expiresAt <= time.GetUtcNow())
         {
-            await FailAsync(context, job.ModelVersion, ExpiredError(expiresAt), JobStatus.Expired).ConfigureAwait(false);
+            await FailAsync(context, sender.TenantId, Tenants.StoredModelName(sender.TenantId, job.Model), job.ModelVersion, ExpiredError(expiresAt), JobStatus.Expired).ConfigureAwait(false);
             return;
         }
 
         if (string.IsNullOrWhiteSpace(job.Model))
         {
-            await FailAsync(context, null, "Model is missing: name a registered model.").ConfigureAwait(false);
+            await FailAsync(context, sender.TenantId, "", null, "Model is missing: name a registered model.").ConfigureAwait(false);
             return;
         }
 
+        if ((SubmissionRules.ModelNameProblem(job.Model) ?? SubmissionRules.InputSizeProblem(job, options.Value.MaxInputValues)) is { } problem)
+        {
+            await FailAsync(context, sender.TenantId, Tenants.StoredModelName(sender.TenantId, job.Model), job.ModelVersion, problem).ConfigureAwait(false);
+            return;
+        }
+
+        // From here on the model is the tenant's own: its name qualified, so no tenant can reach another's model.
+        job = job with { Model = Tenants.QualifyModel(sender.TenantId, job.Model), Sender = new TenantCredentials { TenantId = sender.TenantId } };
         LoadedModel model;
         try
         {
@@ -48,14 +65,14 @@ internal sealed class PredictJobConsumer(
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ModelNotSupportedException)
         {
-            await FailAsync(context, job.ModelVersion, ex.Message).ConfigureAwait(false);
+            await FailAsync(context, sender.TenantId, job.Model, job.ModelVersion, ex.Message).ConfigureAwait(false);
             return;
         }
 
         var (inputs, error) = PredictInputValidator.Validate(model, job);
         if (error is not null)
         {
-            await FailAsync(context, model.Version, error).ConfigureAwait(false);
+            await FailAsync(context, sender.TenantId, job.Model, model.Version, error).ConfigureAwait(false);
             return;
         }
 
@@ -65,11 +82,35 @@ internal sealed class PredictJobConsumer(
     internal static string ExpiredError(DateTimeOffset expiresAt) =>
         $"Expired: still queued at its time-to-live ({expiresAt:O}), so it never ran.";
 
-    private async Task FailAsync(ConsumeContext<SubmitPredictJob> context, int? version, string error, JobStatus status = JobStatus.Failed)
+    /// <summary>A message whose tenant and key do not match: recorded as failed for the tenant it names, so that a client
+    /// with a revoked or mistyped key reads why, but only when no job has that id (it never overwrites a real job) and
+    /// without a webhook (the message's callback URL is not trusted).</summary>
+    private async Task RefuseAsync(SubmitPredictJob job, SenderCheck sender, CancellationToken cancellationToken)
+    {
+        logger.LogWarning("Refused predict job {JobId} for tenant {TenantId}: {Reason}", job.JobId, sender.TenantId, sender.Refusal);
+        await jobs.InsertIfAbsentAsync([new JobRecord
+        {
+            JobId = job.JobId,
+            TenantId = sender.TenantId,
+            Kind = JobKind.Predict,
+            Model = Tenants.StoredModelName(sender.TenantId, job.Model),
+            ModelVersion = job.ModelVersion,
+            Status = JobStatus.Failed,
+            SubmittedAt = job.SubmittedAt,
+            CompletedAt = time.GetUtcNow(),
+            WorkerId = options.Value.WorkerId,
+            Error = sender.Refusal,
+        }], cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task FailAsync(ConsumeContext<SubmitPredictJob> context, string tenantId, string model, int? version, string error,
+        JobStatus status = JobStatus.Failed)
     {
         var job = context.Message;
         var existing = await jobs.GetAsync(job.JobId, context.CancellationToken).ConfigureAwait(false);
-        if (existing is { IsFinal: true })
+
+        // A finished job stays as it is; another tenant's job with the same id is not this message's to touch.
+        if (existing is not null && (existing.IsFinal || existing.TenantId != tenantId))
         {
             return;
         }
@@ -79,8 +120,9 @@ internal sealed class PredictJobConsumer(
         await jobs.UpsertAsync([new JobRecord
         {
             JobId = job.JobId,
+            TenantId = tenantId,
             Kind = JobKind.Predict,
-            Model = job.Model ?? "",
+            Model = model,
             ModelVersion = version,
             Status = status,
             SubmittedAt = job.SubmittedAt,
@@ -92,7 +134,7 @@ internal sealed class PredictJobConsumer(
         {
             JobId = job.JobId,
             Kind = JobKind.Predict,
-            Model = job.Model ?? "",
+            Model = model,
             Error = error,
             Status = status,
             FailedAt = now,

@@ -1,15 +1,29 @@
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Security;
 using MassTransit;
+using Microsoft.Extensions.Logging;
 
 namespace AIaaS.Queue.Workers.Training;
 
 /// <summary>Records a cancellation. A queued train job ends cancelled at once; a running one is flagged, and the worker
-/// running it ends its training process at its next heartbeat, or at once when that worker is this one.</summary>
-internal sealed class CancelJobConsumer(ITrainingStore training, TrainingRunner runner) : IConsumer<CancelJob>
+/// running it ends its training process at its next heartbeat, or at once when that worker is this one. Only the job's
+/// own tenant can cancel it; any other request is dropped with a log line.</summary>
+internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs, TrainingRunner runner, SenderVerifier senders,
+    ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
 {
     public async Task Consume(ConsumeContext<CancelJob> context)
     {
+        var request = context.Message;
+        var sender = await senders.VerifyAsync(request.Sender, ApiKeyFormat.CancelPurpose, request.JobId, context.CancellationToken).ConfigureAwait(false);
+        var job = sender.Accepted ? await jobs.GetAsync(request.JobId, context.CancellationToken).ConfigureAwait(false) : null;
+        if (job is null || job.TenantId != sender.TenantId)
+        {
+            logger.LogWarning("Ignored cancel of job {JobId} from tenant {TenantId}: {Reason}", request.JobId, sender.TenantId,
+                sender.Refusal ?? "no such job of this tenant");
+            return;
+        }
+
         var status = await training.RequestCancelAsync(context.Message.JobId, context.CancellationToken).ConfigureAwait(false);
         if (status == JobStatus.Running)
         {

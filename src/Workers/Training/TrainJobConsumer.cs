@@ -1,6 +1,9 @@
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Security;
 using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Workers.Training;
 
@@ -9,8 +12,14 @@ namespace AIaaS.Queue.Workers.Training;
 /// run for hours, far past RabbitMQ's consumer acknowledgement timeout, so no message is held while it runs. The
 /// store's lease then keeps the job alive and hands it to another worker if this one dies.
 /// </summary>
-internal sealed class TrainJobConsumer(ITrainingStore training, IJobStore jobs, TrainingRunner runner, TimeProvider time)
-    : IConsumer<SubmitTrainJob>
+internal sealed class TrainJobConsumer(
+    ITrainingStore training,
+    IJobStore jobs,
+    TrainingRunner runner,
+    SenderVerifier senders,
+    IOptions<WorkerOptions> options,
+    TimeProvider time,
+    ILogger<TrainJobConsumer> logger) : IConsumer<SubmitTrainJob>
 {
     public async Task Consume(ConsumeContext<SubmitTrainJob> context)
     {
@@ -20,24 +29,44 @@ internal sealed class TrainJobConsumer(ITrainingStore training, IJobStore jobs, 
             return;
         }
 
-        if (SubmissionRules.TrainJobProblem(job) is { } problem)
+        var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.TrainPurpose, job.JobId, context.CancellationToken).ConfigureAwait(false);
+        if (!sender.Accepted)
         {
+            logger.LogWarning("Refused train job {JobId} for tenant {TenantId}: {Reason}", job.JobId, sender.TenantId, sender.Refusal);
+        }
+
+        if ((sender.Refusal ?? SubmissionRules.TrainJobProblem(job, options.Value.MaxInputValues)) is { } problem)
+        {
+            // Insert-if-absent: never overwrites a job that has this id, whoever's it is.
             await jobs.InsertIfAbsentAsync([new JobRecord
             {
                 JobId = job.JobId,
+                TenantId = sender.TenantId,
                 Kind = JobKind.Train,
-                Model = job.Model ?? "",
+                Model = Tenants.StoredModelName(sender.TenantId, job.Model),
                 Status = JobStatus.Failed,
                 SubmittedAt = job.SubmittedAt,
                 CompletedAt = time.GetUtcNow(),
                 Error = problem,
             }], context.CancellationToken).ConfigureAwait(false);
-            await training.AppendJobEventsAsync(job.JobId,
-                [new JobEventView { Sequence = 0, Type = "failed", At = time.GetUtcNow(), Message = problem }], context.CancellationToken).ConfigureAwait(false);
+            if (sender.Accepted)
+            {
+                await training.AppendJobEventsAsync(job.JobId,
+                    [new JobEventView { Sequence = 0, Type = "failed", At = time.GetUtcNow(), Message = problem }], context.CancellationToken).ConfigureAwait(false);
+            }
+
             return;
         }
 
-        if (await training.EnqueueTrainJobAsync(job, context.CancellationToken).ConfigureAwait(false))
+        // The queued request keeps the tenant and the qualified model name, not the proof: the runner needs nothing else.
+        var accepted = job with { Model = Tenants.QualifyModel(sender.TenantId, job.Model), Sender = new TenantCredentials { TenantId = sender.TenantId } };
+        if (await jobs.GetAsync(job.JobId, context.CancellationToken).ConfigureAwait(false) is { } existing && existing.TenantId != sender.TenantId)
+        {
+            logger.LogWarning("Ignored train job {JobId}: another tenant's job has that id", job.JobId);
+            return;
+        }
+
+        if (await training.EnqueueTrainJobAsync(accepted, context.CancellationToken).ConfigureAwait(false))
         {
             runner.Wake();
         }

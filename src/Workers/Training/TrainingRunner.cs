@@ -407,11 +407,6 @@ internal sealed partial class TrainingRunner(
     private async Task FinishAsync(SubmitTrainJob job, JobStatus status, int? version, string? device, string? error,
         IReadOnlyDictionary<string, double>? metrics)
     {
-        if (!await training.FinishTrainJobAsync(job.JobId, WorkerId, status, version, device, error, CancellationToken.None).ConfigureAwait(false))
-        {
-            return; // the job moved to another worker meanwhile; that worker reports it
-        }
-
         var message = status switch
         {
             JobStatus.Succeeded => $"registered {job.Model} version {version}"
@@ -419,9 +414,11 @@ internal sealed partial class TrainingRunner(
                 + (metrics is not null && metrics.TryGetValue("val_rmse", out var rmse) ? FormattableString.Invariant($", val RMSE {rmse:G4}") : ""),
             _ => error,
         };
-        await training.AppendJobEventsAsync(job.JobId,
-            [new JobEventView { Sequence = 0, Type = status.ToString().ToLowerInvariant(), At = time.GetUtcNow(), Message = message }],
-            CancellationToken.None).ConfigureAwait(false);
+        if (!await training.FinishTrainJobAsync(job.JobId, WorkerId, status, version, device, error, message, CancellationToken.None).ConfigureAwait(false))
+        {
+            return; // the job moved to another worker meanwhile; that worker reports it
+        }
+
         logger.LogInformation("Train job {JobId} {Status}: {Message}", job.JobId, status, message);
         if (services.GetService<IBus>() is { } bus)
         {
@@ -445,7 +442,7 @@ internal sealed partial class TrainingRunner(
         {
             var path = Path.Combine(directory, "data");
             await using var file = File.Create(path);
-            await training.CopyDatasetToAsync(fileId, file, cancellationToken).ConfigureAwait(false);
+            await training.CopyDatasetToAsync(Tenants.OrDefault(job.Sender?.TenantId), fileId, file, cancellationToken).ConfigureAwait(false);
             return path;
         }
 

@@ -15,8 +15,10 @@ namespace AIaaS.Queue.Integration.Tests.Infrastructure;
 public class DistributedSystem : IAsyncLifetime
 {
     private readonly List<WorkerProcess> _workers = [];
+    private readonly List<IHost> _clients = [];
     private WebApplication? _api;
     private IHost? _client;
+    private Uri _brokerUri = null!;
 
     public RabbitMqBroker Broker { get; } = new();
     public DirectoryInfo DataDirectory { get; } = Directory.CreateTempSubdirectory("aiaas-it-");
@@ -35,17 +37,26 @@ public class DistributedSystem : IAsyncLifetime
 
     public string StorePath => Path.Combine(DataDirectory.FullName, "aiaas.db");
 
+    /// <summary>The broker URI every process uses: the fixture's virtual host with the test script's credentials, unless overridden.</summary>
+    protected virtual Task<Uri> ConnectBrokerAsync(CancellationToken cancellationToken) => Task.FromResult(Broker.Uri);
+
+    /// <summary>Changes the ResultApi's builder before it is built (for example to capture its logs).</summary>
+    protected virtual void ConfigureApi(WebApplicationBuilder builder)
+    {
+    }
+
     public async ValueTask InitializeAsync()
     {
         await Broker.InitializeAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        _brokerUri = await ConnectBrokerAsync(timeout.Token);
 
         _api = AiaasServer.Build(new Dictionary<string, string?>(ApiSettings)
         {
-            ["Transport:RabbitMqUri"] = Broker.Uri.ToString(),
+            ["Transport:RabbitMqUri"] = _brokerUri.ToString(),
             ["Store:Kind"] = "Embedded",
             ["Store:EmbeddedPath"] = StorePath,
-        });
+        }, ConfigureApi);
         await _api.StartAsync(timeout.Token);
         ApiUrl = _api.GetAddress();
 
@@ -53,7 +64,7 @@ public class DistributedSystem : IAsyncLifetime
         {
             var environment = new Dictionary<string, string>(WorkerSettings)
             {
-                ["Transport__RabbitMqUri"] = Broker.Uri.ToString(),
+                ["Transport__RabbitMqUri"] = _brokerUri.ToString(),
                 ["Store__Kind"] = "Embedded",
                 ["Store__EmbeddedPath"] = StorePath,
                 ["Workers__WorkerId"] = $"worker-{i + 1}",
@@ -63,16 +74,36 @@ public class DistributedSystem : IAsyncLifetime
         }
 
         await WaitForConsumersAsync("predict-jobs", WorkerCount, timeout.Token);
+        _client = await StartClientHostAsync(apiKey: null, timeout.Token);
+    }
 
-        var client = Host.CreateApplicationBuilder();
-        client.Logging.SetMinimumLevel(LogLevel.Warning);
-        client.Services.AddAiaasClient(o =>
+    /// <summary>A further SDK client with its own broker connection, sending <paramref name="apiKey"/>; stopped with the fixture.</summary>
+    public async Task<IAiaasClient> StartClientAsync(string? apiKey, CancellationToken cancellationToken) =>
+        (await StartClientHostAsync(apiKey, cancellationToken)).Services.GetRequiredService<IAiaasClient>();
+
+    /// <summary>The SDK's own bus of the fixture's first client, for publishing commands as no SDK would.</summary>
+    public IAiaasBus ClientBus => _client!.Services.GetRequiredService<IAiaasBus>();
+
+    private async Task<IHost> StartClientHostAsync(string? apiKey, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        ConfigureClient(builder);
+        builder.Services.AddAiaasClient(o =>
         {
             o.ApiUrl = ApiUrl;
-            o.RabbitMqUri = Broker.Uri;
+            o.RabbitMqUri = _brokerUri;
+            o.ApiKey = apiKey;
         });
-        _client = client.Build();
-        await _client.StartAsync(timeout.Token);
+        var client = builder.Build();
+        _clients.Add(client);
+        await client.StartAsync(cancellationToken);
+        return client;
+    }
+
+    /// <summary>Changes each SDK client's host builder before it is built.</summary>
+    protected virtual void ConfigureClient(HostApplicationBuilder builder)
+    {
     }
 
     private async Task WaitForConsumersAsync(string queue, int count, CancellationToken cancellationToken)
@@ -109,10 +140,10 @@ public class DistributedSystem : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        if (_client is not null)
+        foreach (var client in _clients)
         {
-            await _client.StopAsync();
-            _client.Dispose();
+            await client.StopAsync();
+            client.Dispose();
         }
 
         foreach (var worker in _workers)

@@ -15,6 +15,7 @@ public sealed partial class RabbitMqBroker : IAsyncDisposable
     private RabbitMqContainer? _container;
     private HttpClient? _management;
     private Uri _root = null!;
+    private readonly List<string> _users = [];
 
     public string VirtualHost { get; } = $"aiaas-test-{Guid.NewGuid():N}"[..24];
 
@@ -59,6 +60,18 @@ public sealed partial class RabbitMqBroker : IAsyncDisposable
         Uri = new UriBuilder(_root) { UserName = Uri.EscapeDataString(user), Password = Uri.EscapeDataString(password), Path = "/" + VirtualHost }.Uri;
     }
 
+    /// <summary>Creates a broker user with <paramref name="password"/> and full rights on this virtual host (removed with the
+    /// fixture), and returns this virtual host's URI with those credentials.</summary>
+    public async Task<Uri> CreateUserAsync(string user, string password, CancellationToken cancellationToken)
+    {
+        var management = _management!;
+        (await management.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(user)}", new { password, tags = "" }, cancellationToken)).EnsureSuccessStatusCode();
+        (await management.PutAsJsonAsync($"api/permissions/{VirtualHost}/{Uri.EscapeDataString(user)}",
+            new { configure = ".*", write = ".*", read = ".*" }, cancellationToken)).EnsureSuccessStatusCode();
+        _users.Add(user);
+        return new UriBuilder(Uri) { UserName = Uri.EscapeDataString(user), Password = Uri.EscapeDataString(password) }.Uri;
+    }
+
     /// <summary>A queue's counts from the management API (they lag the broker by up to a few seconds).</summary>
     public async Task<QueueCounts> GetQueueAsync(string queue, CancellationToken cancellationToken)
     {
@@ -81,6 +94,11 @@ public sealed partial class RabbitMqBroker : IAsyncDisposable
         if (_management is not null)
         {
             await _management.DeleteAsync($"api/vhosts/{VirtualHost}");
+            foreach (var user in _users)
+            {
+                await _management.DeleteAsync($"api/users/{Uri.EscapeDataString(user)}");
+            }
+
             _management.Dispose();
         }
 

@@ -26,8 +26,26 @@ function svg(tag, attrs = {}) {
   return node;
 }
 
+// Where keys are required, the page asks once for a key and keeps it for this tab only (sessionStorage): a tenant key
+// shows that tenant's jobs and models, the admin key the queues and throughput.
+const apiKeyStorage = "aiaas-api-key";
+let askedForKey = false;
+
 async function getJson(url) {
-  const response = await fetch(url, { headers: { accept: "application/json" } });
+  const headers = { accept: "application/json" };
+  const usedKey = sessionStorage.getItem(apiKeyStorage);
+  if (usedKey) headers.authorization = `Bearer ${usedKey}`;
+  const response = await fetch(url, { headers });
+  if (response.status === 401) {
+    if (!askedForKey) {
+      askedForKey = true;
+      const entered = window.prompt("This deployment requires an API key (a tenant key, or the admin key for queues and throughput):");
+      if (entered?.trim()) sessionStorage.setItem(apiKeyStorage, entered.trim());
+    }
+    // Requests that raced the prompt try once more with the key entered meanwhile.
+    const current = sessionStorage.getItem(apiKeyStorage);
+    if (current && current !== usedKey) return getJson(url);
+  }
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
     const error = new Error(body?.detail ?? body?.title ?? `${response.status} ${response.statusText}`);
