@@ -16,8 +16,14 @@ public interface ITrainingStore
 
     /// <summary>Claims the oldest train job that is queued, or running under a lease that ran out, for
     /// <paramref name="workerId"/>: marks it running, counts the attempt and leases it until now + <paramref name="lease"/>.
-    /// A job that would exceed <paramref name="maxAttempts"/> is failed instead, with the reason. Null when none is waiting.</summary>
-    Task<TrainJobClaim?> ClaimTrainJobAsync(string workerId, TimeSpan lease, int maxAttempts, CancellationToken cancellationToken = default);
+    /// A job that would exceed <paramref name="maxAttempts"/> is failed instead, with the reason, and one cancelled while its
+    /// worker was gone ends cancelled; both are added to <paramref name="settled"/> so that the caller can announce their end.
+    /// Null when none is waiting.</summary>
+    Task<TrainJobClaim?> ClaimTrainJobAsync(string workerId, TimeSpan lease, int maxAttempts, ICollection<SettledTrainJob>? settled = null,
+        CancellationToken cancellationToken = default);
+
+    /// <summary>The request a train job was submitted with (its model name as stored, its callback URL), or null for an unknown job.</summary>
+    Task<SubmitTrainJob?> GetTrainRequestAsync(Guid jobId, CancellationToken cancellationToken = default);
 
     /// <summary>Extends the lease of a job this worker holds; returns whether it still holds it and whether a cancel was asked for.</summary>
     Task<TrainLeaseState> RenewTrainLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken = default);
@@ -60,6 +66,9 @@ public interface ITrainingStore
 public sealed record TrainJobClaim(SubmitTrainJob Request, int Attempt, string? PreviousAttemptError);
 
 public readonly record struct TrainLeaseState(bool Held, bool CancelRequested);
+
+/// <summary>A train job that ended while being looked at for a claim, without running again.</summary>
+public sealed record SettledTrainJob(SubmitTrainJob Request, JobStatus Status, string Error);
 
 /// <summary>The event that closes a train job's history, written with its final status.</summary>
 internal static class TrainingEvents

@@ -21,7 +21,7 @@ public abstract partial class StoreContractTests
     /// <summary>Claims take the oldest job in the whole store, so each claim test starts from an empty train queue.</summary>
     private async Task DrainTrainQueueAsync()
     {
-        while (await Training.ClaimTrainJobAsync("drain", TimeSpan.FromMinutes(5), 100, Ct) is { } claim)
+        while (await Training.ClaimTrainJobAsync("drain", TimeSpan.FromMinutes(5), 100, cancellationToken: Ct) is { } claim)
         {
             await Training.FinishTrainJobAsync(claim.Request.JobId, "drain", JobStatus.Failed, null, null, "drained", "drained", Ct);
         }
@@ -38,14 +38,14 @@ public abstract partial class StoreContractTests
         var queued = await Jobs.GetAsync(job.JobId, Ct);
         Assert.Equal((JobKind.Train, JobStatus.Queued, job.Model), (queued!.Kind, queued.Status, queued.Model));
 
-        var claim = await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, Ct);
+        var claim = await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct);
         Assert.NotNull(claim);
         Assert.Equal(1, claim.Attempt);
         Assert.Null(claim.PreviousAttemptError);
         Assert.Equal(job.JobId, claim.Request.JobId);
         Assert.Equal(job.Hyperparameters, claim.Request.Hyperparameters);
         Assert.Equal(["1", "a"], claim.Request.Dataset.Rows![0]);
-        Assert.Null(await Training.ClaimTrainJobAsync("w2", TimeSpan.FromMinutes(1), 3, Ct));
+        Assert.Null(await Training.ClaimTrainJobAsync("w2", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct));
 
         var running = await Jobs.GetAsync(job.JobId, Ct);
         Assert.Equal((JobStatus.Running, "w1"), (running!.Status, running.WorkerId));
@@ -65,10 +65,10 @@ public abstract partial class StoreContractTests
         await DrainTrainQueueAsync();
         var job = NewTrainJob(UniqueModel());
         await Training.EnqueueTrainJobAsync(job, Ct);
-        await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMilliseconds(1), 3, Ct);
+        await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMilliseconds(1), 3, cancellationToken: Ct);
         await Task.Delay(50, Ct);
 
-        var second = await Training.ClaimTrainJobAsync("w2", TimeSpan.FromMinutes(1), 3, Ct);
+        var second = await Training.ClaimTrainJobAsync("w2", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct);
 
         Assert.Equal(2, second!.Attempt);
         Assert.Contains("worker w1 stopped renewing its lease", second.PreviousAttemptError, StringComparison.Ordinal);
@@ -84,16 +84,20 @@ public abstract partial class StoreContractTests
         await DrainTrainQueueAsync();
         var job = NewTrainJob(UniqueModel());
         await Training.EnqueueTrainJobAsync(job, Ct);
-        var first = await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 2, Ct);
+        var first = await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 2, cancellationToken: Ct);
         await Training.ReleaseTrainJobAsync(job.JobId, "w1", "the training process exited with code 137", Ct);
         Assert.Equal(JobStatus.Queued, (await Jobs.GetAsync(job.JobId, Ct))!.Status);
 
-        var second = await Training.ClaimTrainJobAsync("w2", TimeSpan.FromMilliseconds(1), 2, Ct);
+        var second = await Training.ClaimTrainJobAsync("w2", TimeSpan.FromMilliseconds(1), 2, cancellationToken: Ct);
         Assert.Equal((1, 2), (first!.Attempt, second!.Attempt));
         Assert.Equal("the training process exited with code 137", second.PreviousAttemptError);
         await Task.Delay(50, Ct);
 
-        Assert.Null(await Training.ClaimTrainJobAsync("w3", TimeSpan.FromMinutes(1), 2, Ct));
+        var settled = new List<SettledTrainJob>();
+        Assert.Null(await Training.ClaimTrainJobAsync("w3", TimeSpan.FromMinutes(1), 2, settled, Ct));
+        var ended = Assert.Single(settled);
+        Assert.Equal((job.JobId, JobStatus.Failed), (ended.Request.JobId, ended.Status));
+        Assert.StartsWith("gave up after 2 attempt(s)", ended.Error, StringComparison.Ordinal);
         var failed = await Jobs.GetAsync(job.JobId, Ct);
         Assert.Equal(JobStatus.Failed, failed!.Status);
         Assert.StartsWith("gave up after 2 attempt(s): worker w2 stopped renewing its lease", failed.Error, StringComparison.Ordinal);
@@ -108,11 +112,13 @@ public abstract partial class StoreContractTests
         await Training.EnqueueTrainJobAsync(queued, Ct);
         Assert.Equal(JobStatus.Cancelled, await Training.RequestCancelAsync(queued.JobId, Ct));
         Assert.Equal(JobStatus.Cancelled, (await Jobs.GetAsync(queued.JobId, Ct))!.Status);
-        Assert.Null(await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, Ct));
+        Assert.Equal((queued.Model, queued.CallbackUrl), ((await Training.GetTrainRequestAsync(queued.JobId, Ct))!.Model, queued.CallbackUrl));
+        Assert.Null(await Training.GetTrainRequestAsync(Guid.NewGuid(), Ct));
+        Assert.Null(await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct));
 
         var running = NewTrainJob(UniqueModel());
         await Training.EnqueueTrainJobAsync(running, Ct);
-        await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, Ct);
+        await Training.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct);
         Assert.Equal(JobStatus.Running, await Training.RequestCancelAsync(running.JobId, Ct));
         Assert.Equal(new TrainLeaseState(true, true), await Training.RenewTrainLeaseAsync(running.JobId, "w1", TimeSpan.FromMinutes(1), Ct));
         Assert.True(await Training.FinishTrainJobAsync(running.JobId, "w1", JobStatus.Cancelled, null, "cpu", "cancelled while training", "cancelled while training", Ct));

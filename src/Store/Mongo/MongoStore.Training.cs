@@ -91,7 +91,8 @@ public sealed partial class MongoStore
         return true;
     }
 
-    public async Task<TrainJobClaim?> ClaimTrainJobAsync(string workerId, TimeSpan lease, int maxAttempts, CancellationToken cancellationToken = default)
+    public async Task<TrainJobClaim?> ClaimTrainJobAsync(string workerId, TimeSpan lease, int maxAttempts, ICollection<SettledTrainJob>? settled = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
         await EnsureIndexesAsync(cancellationToken);
@@ -138,6 +139,7 @@ public sealed partial class MongoStore
                 await UpdateJobRowAsync(id, status, now, owner, error, completed: true, cancellationToken);
                 events.Add(new JobEventView { Sequence = 0, Type = status.ToString().ToLowerInvariant(), At = now, Message = error });
                 await AppendJobEventsAsync(id, events, cancellationToken);
+                settled?.Add(new SettledTrainJob(request, status, error));
                 continue;
             }
 
@@ -189,6 +191,13 @@ public sealed partial class MongoStore
         {
             await UpdateJobRowAsync(jobId, JobStatus.Queued, _time.GetUtcNow(), workerId, reason, completed: false, cancellationToken);
         }
+    }
+
+    public async Task<SubmitTrainJob?> GetTrainRequestAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        var document = await TrainJobs.Find(Doc.Eq("_id", Id(jobId))).Project(Builders<BsonDocument>.Projection.Include("request"))
+            .FirstOrDefaultAsync(cancellationToken);
+        return document is null ? null : JsonSerializer.Deserialize<SubmitTrainJob>(document["request"].AsString, StoreJson.Options);
     }
 
     public async Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default)

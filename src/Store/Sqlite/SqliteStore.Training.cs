@@ -111,7 +111,8 @@ public sealed partial class SqliteStore
         }, cancellationToken);
     }
 
-    public async Task<TrainJobClaim?> ClaimTrainJobAsync(string workerId, TimeSpan lease, int maxAttempts, CancellationToken cancellationToken = default)
+    public async Task<TrainJobClaim?> ClaimTrainJobAsync(string workerId, TimeSpan lease, int maxAttempts, ICollection<SettledTrainJob>? settled = null,
+        CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(workerId);
         await using var connection = await OpenAsync(cancellationToken);
@@ -167,6 +168,7 @@ public sealed partial class SqliteStore
                     UpdateJobRow(connection, transaction, id, status, now, workerId: owner, error: error, completed: true);
                     events.Add(new JobEventView { Sequence = 0, Type = status.ToString().ToLowerInvariant(), At = now, Message = error });
                     AppendEvents(connection, transaction, id, events);
+                    settled?.Add(new SettledTrainJob(request, status, error));
                     continue;
                 }
 
@@ -219,6 +221,17 @@ public sealed partial class SqliteStore
                 UpdateJobRow(connection, transaction, jobId, JobStatus.Queued, _time.GetUtcNow(), workerId, reason, completed: false);
             }
         }, cancellationToken);
+    }
+
+    public async Task<SubmitTrainJob?> GetTrainRequestAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT request FROM train_jobs WHERE id = $id";
+        command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(jobId));
+        return await command.ExecuteScalarAsync(cancellationToken) is string request
+            ? JsonSerializer.Deserialize<SubmitTrainJob>(request, StoreJson.Options)
+            : null;
     }
 
     public async Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default)

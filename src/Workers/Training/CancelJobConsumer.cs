@@ -10,7 +10,7 @@ namespace AIaaS.Queue.Workers.Training;
 /// running it ends its training process at its next heartbeat, or at once when that worker is this one. Only the job's
 /// own tenant can cancel it; any other request is dropped with a log line.</summary>
 internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs, TrainingRunner runner, SenderVerifier senders,
-    ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
+    TimeProvider time, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
 {
     public async Task Consume(ConsumeContext<CancelJob> context)
     {
@@ -28,6 +28,20 @@ internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs,
         if (status == JobStatus.Running)
         {
             runner.CancelLocal(context.Message.JobId);
+        }
+        else if (status == JobStatus.Cancelled && job.Status == JobStatus.Queued
+            && await training.GetTrainRequestAsync(request.JobId, context.CancellationToken).ConfigureAwait(false) is { } submitted)
+        {
+            // Cancelled before it ever ran: no worker will announce its end, so this does (the webhook, the SDK's wait).
+            await context.Publish(new TrainJobFinished
+            {
+                JobId = request.JobId,
+                Model = submitted.Model,
+                Status = JobStatus.Cancelled,
+                Error = "cancelled before it started",
+                CallbackUrl = submitted.CallbackUrl,
+                FinishedAt = time.GetUtcNow(),
+            }).ConfigureAwait(false);
         }
     }
 }

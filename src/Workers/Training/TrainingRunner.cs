@@ -68,13 +68,20 @@ internal sealed partial class TrainingRunner(
         {
             await slots.WaitAsync(stoppingToken).ConfigureAwait(false);
             TrainJobClaim? claim = null;
+            var settled = new List<SettledTrainJob>();
             try
             {
-                claim = await training.ClaimTrainJobAsync(WorkerId, _options.Lease, _options.MaxAttempts, stoppingToken).ConfigureAwait(false);
+                claim = await training.ClaimTrainJobAsync(WorkerId, _options.Lease, _options.MaxAttempts, settled, stoppingToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 logger.LogWarning(ex, "Could not look for train jobs; trying again");
+            }
+
+            foreach (var ended in settled)
+            {
+                // Out of attempts, or cancelled while its worker was gone: ended by the store on the way to a claim.
+                await AnnounceAsync(ended.Request, ended.Status, null, ended.Error, null).ConfigureAwait(false);
             }
 
             if (claim is null)
@@ -420,6 +427,12 @@ internal sealed partial class TrainingRunner(
         }
 
         logger.LogInformation("Train job {JobId} {Status}: {Message}", job.JobId, status, message);
+        await AnnounceAsync(job, status, version, error, metrics).ConfigureAwait(false);
+    }
+
+    /// <summary>Publishes a train job's end (webhooks and waiting clients listen for it).</summary>
+    private async Task AnnounceAsync(SubmitTrainJob job, JobStatus status, int? version, string? error, IReadOnlyDictionary<string, double>? metrics)
+    {
         if (services.GetService<IBus>() is { } bus)
         {
             await PublishQuietly(bus, new TrainJobFinished
