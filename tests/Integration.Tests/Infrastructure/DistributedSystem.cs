@@ -35,6 +35,15 @@ public class DistributedSystem : IAsyncLifetime
 
     public string StorePath => Path.Combine(DataDirectory.FullName, "aiaas.db");
 
+    /// <summary>The broker address the ResultApi, the workers and the SDK client use; read once the broker is up,
+    /// so that a fixture can put something between them and the broker.</summary>
+    protected virtual Uri ServiceBrokerUri => Broker.Uri;
+
+    /// <summary>SDK client settings beyond the ResultApi and broker addresses.</summary>
+    protected virtual void ConfigureClient(AiaasClientOptions options)
+    {
+    }
+
     public async ValueTask InitializeAsync()
     {
         await Broker.InitializeAsync();
@@ -42,7 +51,7 @@ public class DistributedSystem : IAsyncLifetime
 
         _api = AiaasServer.Build(new Dictionary<string, string?>(ApiSettings)
         {
-            ["Transport:RabbitMqUri"] = Broker.Uri.ToString(),
+            ["Transport:RabbitMqUri"] = ServiceBrokerUri.ToString(),
             ["Store:Kind"] = "Embedded",
             ["Store:EmbeddedPath"] = StorePath,
         });
@@ -53,7 +62,7 @@ public class DistributedSystem : IAsyncLifetime
         {
             var environment = new Dictionary<string, string>(WorkerSettings)
             {
-                ["Transport__RabbitMqUri"] = Broker.Uri.ToString(),
+                ["Transport__RabbitMqUri"] = ServiceBrokerUri.ToString(),
                 ["Store__Kind"] = "Embedded",
                 ["Store__EmbeddedPath"] = StorePath,
                 ["Workers__WorkerId"] = $"worker-{i + 1}",
@@ -69,7 +78,8 @@ public class DistributedSystem : IAsyncLifetime
         client.Services.AddAiaasClient(o =>
         {
             o.ApiUrl = ApiUrl;
-            o.RabbitMqUri = Broker.Uri;
+            o.RabbitMqUri = ServiceBrokerUri;
+            ConfigureClient(o);
         });
         _client = client.Build();
         await _client.StartAsync(timeout.Token);
@@ -107,7 +117,7 @@ public class DistributedSystem : IAsyncLifetime
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         if (_client is not null)
         {
