@@ -45,11 +45,16 @@ public sealed class FaultSuiteTests(FaultSystem system, ITestOutputHelper output
         //    jobs, some of them in the batch it is running. The broker must hand them to the other two.
         await WaitForFinalAsync(store, load, 400, ct);
         var victim = system.Workers[0];
-        var burst = load.BurstAsync(1000);
-        await WaitUntilAsync(async () => await system.Broker.GetReadyCountAsync("predict-jobs", ct) > 0, ct);
+        var bursts = new List<Task>();
+        do
+        {
+            bursts.Add(load.BurstAsync(1000));
+        }
+        while (!await BacklogAppearsAsync(bursts[^1], ct));
+
         var final = (await FinalJobsAsync(store, load.Submitted, ct)).Count;
         victim.Crash();
-        await burst;
+        await Task.WhenAll(bursts);
         faults++;
         Log($"fault {faults}: SIGKILL worker-1 (pid {victim.ProcessId}) with {final} of {load.Submitted.Count} jobs final");
 
@@ -191,6 +196,22 @@ public sealed class FaultSuiteTests(FaultSystem system, ITestOutputHelper output
 
             await Task.Delay(100, ct);
         }
+    }
+
+    /// <summary>True once jobs wait in the broker while <paramref name="burst"/> is submitted; false if the workers kept up.</summary>
+    private async Task<bool> BacklogAppearsAsync(Task burst, CancellationToken ct)
+    {
+        while (await system.Broker.GetReadyCountAsync("predict-jobs", ct) == 0)
+        {
+            if (burst.IsCompleted)
+            {
+                return false;
+            }
+
+            await Task.Delay(50, ct);
+        }
+
+        return true;
     }
 
     private static async Task<IReadOnlyList<JobRecord>> FinalJobsAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
