@@ -71,21 +71,37 @@ internal sealed class BatchExecutor(
                     };
                 }
 
-                await StoreResultsAsync(model, records).ConfigureAwait(false);
-                Record(model, toRun, records, batchId, startedAt, activity);
-                events.Add(new PredictBatchCompleted
+                // A job that another worker finished meanwhile keeps that result; this batch reports only what it wrote.
+                var written = await StoreResultsAsync(model, records).ConfigureAwait(false);
+                var stored = Enumerable.Range(0, records.Length).Where(i => written.Contains(records[i].JobId)).ToArray();
+                Record(model, [.. stored.Select(i => toRun[i])], [.. stored.Select(i => records[i])], batchId, startedAt, activity);
+                if (stored.Length < records.Length)
                 {
-                    BatchId = batchId,
-                    Model = model.Name,
-                    ModelVersion = model.Version,
-                    Device = model.Device,
-                    WorkerId = options.Value.WorkerId,
-                    BatchSize = records.Length,
-                    ModelMilliseconds = modelMilliseconds,
-                    CompletedAt = completedAt,
-                    Jobs = records.Select((r, i) => new JobOutcome { JobId = r.JobId, Status = r.Status, Error = r.Error, CallbackUrl = toRun[i].Job.CallbackUrl })
-                        .ToArray(),
-                });
+                    logger.LogInformation("{Count} jobs of batch {BatchId} were already finished elsewhere; their results were not written again",
+                        records.Length - stored.Length, batchId);
+                }
+
+                if (stored.Length > 0)
+                {
+                    events.Add(new PredictBatchCompleted
+                    {
+                        BatchId = batchId,
+                        Model = model.Name,
+                        ModelVersion = model.Version,
+                        Device = model.Device,
+                        WorkerId = options.Value.WorkerId,
+                        BatchSize = records.Length,
+                        ModelMilliseconds = modelMilliseconds,
+                        CompletedAt = completedAt,
+                        Jobs = stored.Select(i => new JobOutcome
+                        {
+                            JobId = records[i].JobId,
+                            Status = records[i].Status,
+                            Error = records[i].Error,
+                            CallbackUrl = toRun[i].Job.CallbackUrl,
+                        }).ToArray(),
+                    });
+                }
             }
 
             foreach (var prediction in batch)
@@ -139,7 +155,7 @@ internal sealed class BatchExecutor(
     /// instead keeps them in the broker, bounds the worker to its prefetch and does not call the model again.
     /// After <see cref="WorkerOptions.StoreOutageLimit"/>, or when the worker stops, the batch is abandoned as before.
     /// </summary>
-    private async Task StoreResultsAsync(LoadedModel model, JobRecord[] records)
+    private async Task<IReadOnlySet<Guid>> StoreResultsAsync(LoadedModel model, JobRecord[] records)
     {
         var giveUpAt = time.GetUtcNow() + options.Value.StoreOutageLimit;
         var delay = FirstStoreRetryDelay;
@@ -147,8 +163,7 @@ internal sealed class BatchExecutor(
         {
             try
             {
-                await jobs.UpsertAsync(records).ConfigureAwait(false);
-                return;
+                return await jobs.CompleteAsync(records).ConfigureAwait(false);
             }
             catch (Exception ex) when (time.GetUtcNow() + delay < giveUpAt && !lifetime.ApplicationStopping.IsCancellationRequested)
             {
@@ -238,7 +253,7 @@ internal sealed class BatchExecutor(
         }
 
         var expired = toRun.FindAll(p => p.Job.ExpiresAt <= now);
-        await jobs.UpsertAsync(expired.Select(p => new JobRecord
+        var written = await jobs.CompleteAsync(expired.Select(p => new JobRecord
         {
             JobId = p.Job.JobId,
             Kind = JobKind.Predict,
@@ -250,7 +265,7 @@ internal sealed class BatchExecutor(
             WorkerId = options.Value.WorkerId,
             Error = Consumers.PredictJobConsumer.ExpiredError(p.Job.ExpiresAt!.Value),
         }).ToArray()).ConfigureAwait(false);
-        foreach (var prediction in expired)
+        foreach (var prediction in expired.Where(p => written.Contains(p.Job.JobId)))
         {
             metrics.JobCompleted("Predict", model.Name, nameof(JobStatus.Expired));
             events.Add(new JobFailed

@@ -70,15 +70,8 @@ internal sealed class PredictJobConsumer(
     private async Task FailAsync(ConsumeContext<SubmitPredictJob> context, int? version, string error, JobStatus status = JobStatus.Failed)
     {
         var job = context.Message;
-        var existing = await jobs.GetAsync(job.JobId, context.CancellationToken).ConfigureAwait(false);
-        if (existing is { IsFinal: true })
-        {
-            return;
-        }
-
-        logger.LogInformation("Job {JobId} ended {Status} before running: {Error}", job.JobId, status, error);
         var now = time.GetUtcNow();
-        await jobs.UpsertAsync([new JobRecord
+        var written = await jobs.CompleteAsync([new JobRecord
         {
             JobId = job.JobId,
             Kind = JobKind.Predict,
@@ -90,6 +83,12 @@ internal sealed class PredictJobConsumer(
             WorkerId = options.Value.WorkerId,
             Error = error,
         }], context.CancellationToken).ConfigureAwait(false);
+        if (written.Count == 0)
+        {
+            return; // Already final: a redelivery, or a repeated JobId.
+        }
+
+        logger.LogInformation("Job {JobId} ended {Status} before running: {Error}", job.JobId, status, error);
         // Bounded: while the broker is away a publish waits for the connection, and the connection is not restored
         // while this message is in flight (see BatchExecutor.PublishStoredAsync). The failure is stored; the event informs.
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);

@@ -20,14 +20,14 @@ internal sealed class BrokerProxy : IAsyncDisposable
     private const ushort BasicClass = 60;
     private const int ProtocolHeaderSize = 8;
 
-    private readonly IPEndPoint _broker;
+    private readonly EndPoint _broker;
     private readonly CancellationTokenSource _disposed = new();
     private readonly Lock _gate = new();
     private readonly List<Socket> _open = [];
     private TcpListener? _listener;
     private long _acknowledgements;
 
-    private BrokerProxy(IPEndPoint broker, int port)
+    private BrokerProxy(EndPoint broker, int port)
     {
         _broker = broker;
         Port = port;
@@ -40,7 +40,7 @@ internal sealed class BrokerProxy : IAsyncDisposable
 
     public static BrokerProxy Start(Uri broker)
     {
-        var proxy = new BrokerProxy(new IPEndPoint(IPAddress.Loopback, broker.IsDefaultPort ? 5672 : broker.Port), 0);
+        var proxy = new BrokerProxy(new DnsEndPoint(broker.Host, broker.IsDefaultPort ? 5672 : broker.Port), 0);
         proxy.Listen();
         return proxy;
     }
@@ -101,7 +101,7 @@ internal sealed class BrokerProxy : IAsyncDisposable
 
     private async Task RelayAsync(Socket client)
     {
-        var broker = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var broker = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         client.NoDelay = true;
         lock (_gate)
         {

@@ -23,8 +23,6 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
     /// <summary>Every recorded write of a job's result, named by the batch (or "failed:" event id) that made it.</summary>
     public IReadOnlyCollection<string> WritesOf(Guid jobId) => _writes.TryGetValue(jobId, out var writes) ? writes : [];
 
-    public int EventsHeard { get; private set; }
-
     public static async Task<ResultWriteRecorder> StartAsync(Uri broker, CancellationToken cancellationToken)
     {
         var recorder = new ResultWriteRecorder();
@@ -64,8 +62,6 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
         {
             Add(message.GetProperty("jobId").GetGuid(), "failed:" + envelope.RootElement.GetProperty("messageId").GetString());
         }
-
-        EventsHeard++;
     }
 
     private void Add(Guid jobId, string writer) => _writes.GetOrAdd(jobId, _ => []).Add(writer);
