@@ -23,7 +23,8 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
     private const int JobsPerWave = 25;
     private static readonly TimeSpan WaveInterval = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan BrokerOutage = TimeSpan.FromSeconds(8);
-    private static readonly TimeSpan StoreOutage = TimeSpan.FromSeconds(10);
+    // Longer than the embedded store's 30 s busy timeout, so that workers' writes fail instead of only waiting.
+    private static readonly TimeSpan StoreOutage = TimeSpan.FromSeconds(35);
     private readonly Stopwatch _elapsed = Stopwatch.StartNew();
 
     [Fact]
@@ -74,6 +75,9 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         Log($"fault {faults}: store write-locked for {StoreOutage.TotalSeconds} s: acknowledgements while locked {acknowledgedWhileLocked}, final jobs {finalBefore} → {finalDuring}");
         Assert.Equal(0, acknowledgedWhileLocked);
         Assert.Equal(finalBefore, finalDuring);
+        var failedWrites = system.Workers.Sum(w => StoreWriteFailures().Count(w.Output));
+        Log($"store writes that failed and were retried with the results held: {failedWrites}");
+        Assert.True(failedWrites > 0, "The lock should have outlasted the store's busy timeout, so that writes failed.");
         await WaitForFinalAsync(store, load, finalDuring + 200, ct);
 
         // 4. Poison: each fails its own job with a reason, or lands in the error queue with the reason; none is retried
@@ -269,6 +273,9 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
             await Task.Delay(250, CancellationToken.None);
         }
     }
+
+    [GeneratedRegex("Store unavailable: holding")]
+    private static partial Regex StoreWriteFailures();
 
     [GeneratedRegex(@"(\d+) jobs of batch \S+ were already finished elsewhere")]
     private static partial Regex SecondRunsDropped();
