@@ -22,7 +22,9 @@ public sealed class FaultSystem : DistributedSystem
         ["Workers__PrefetchCount"] = Prefetch.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    protected override Uri ServiceBrokerUri => (_proxy ??= BrokerProxy.Start(Broker.Uri)).Through(Broker.Uri);
+    // Submitted jobs reach the predict and registry queues through these exchanges; their acknowledgements are tracked.
+    protected override Uri ServiceBrokerUri =>
+        (_proxy ??= BrokerProxy.Start(Broker.Uri, "AIaaS.Queue.Contracts:SubmitPredictJob", "predict-jobs", "job-registry")).Through(Broker.Uri);
 
     // Short enough that some submits made during the broker outage outlast it, so the suite sees visible failures too.
     protected override void ConfigureClient(AiaasClientOptions options) => options.PublishTimeout = TimeSpan.FromSeconds(4);
