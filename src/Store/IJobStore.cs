@@ -10,6 +10,11 @@ public interface IJobStore
     /// <summary>Inserts or replaces the given jobs as one bulk write (a worker stores a whole batch's results this way).</summary>
     Task UpsertAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default);
 
+    /// <summary>Stores the final state of each job that is not final yet, as one bulk write, and returns the ids it wrote.
+    /// A job already final keeps what it has, so that two workers that ran one job (a message redelivered while its
+    /// first worker still held it) write its result once: the second learns it lost and reports nothing.</summary>
+    Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default);
+
     /// <summary>One job with its outputs, or null when unknown.</summary>
     Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default);
 

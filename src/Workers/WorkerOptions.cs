@@ -58,6 +58,11 @@ public sealed class WorkerOptions
     [Range(1, int.MaxValue)]
     public int MaxInputValues { get; set; } = 1_000_000;
 
+    /// <summary>How long a worker keeps a finished batch's results and retries storing them while the store is unavailable.
+    /// Its messages stay unacknowledged meanwhile, so the broker keeps the jobs and the worker takes no new ones beyond its
+    /// prefetch. Keep it well under RabbitMQ's consumer acknowledgement timeout (30 minutes by default).</summary>
+    public TimeSpan StoreOutageLimit { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Record each submitted job as queued as soon as it reaches the broker, so that status shows
     /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
     public bool RegisterQueuedJobs { get; set; } = true;

@@ -39,6 +39,7 @@ public static class WorkersExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<OnnxSessionFactory>();
         services.TryAddSingleton<ModelCache>();
+        services.TryAddSingleton<StoreOutage>();
         services.TryAddSingleton<BatchExecutor>();
         services.TryAddSingleton<BatcherRegistry>();
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);

@@ -98,6 +98,26 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     }
 
     [Fact]
+    public async Task CompleteWritesAResultOnceAndReportsWhatItWrote()
+    {
+        var model = UniqueModel();
+        var queued = NewJob(model, JobStatus.Queued);
+        await Jobs.InsertIfAbsentAsync([queued], Ct);
+        var unknown = NewJob(model, JobStatus.Succeeded) with { BatchId = "batch-a", CompletedAt = DateTimeOffset.UtcNow };
+        var first = queued with { Status = JobStatus.Succeeded, BatchId = "batch-a", CompletedAt = DateTimeOffset.UtcNow };
+
+        var written = await Jobs.CompleteAsync([first, unknown], Ct);
+        Assert.Equal(new HashSet<Guid> { first.JobId, unknown.JobId }, written.ToHashSet());
+
+        // A second worker that ran the same jobs loses: nothing is overwritten and it is told so.
+        var second = first with { BatchId = "batch-b", WorkerId = "w2" };
+        var secondUnknown = unknown with { Status = JobStatus.Failed, BatchId = "batch-b", Error = "late" };
+        Assert.Empty(await Jobs.CompleteAsync([second, secondUnknown], Ct));
+        AssertSameJob(first, await Jobs.GetAsync(first.JobId, Ct));
+        AssertSameJob(unknown, await Jobs.GetAsync(unknown.JobId, Ct));
+    }
+
+    [Fact]
     public async Task InsertIfAbsentKeepsTheFirstOfRepeatedIdsInOneBatch()
     {
         var first = NewJob(UniqueModel(), JobStatus.Queued);

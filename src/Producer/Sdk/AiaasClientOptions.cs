@@ -31,6 +31,12 @@ public sealed class AiaasClientOptions
     /// <summary>Longest interval between status checks while waiting.</summary>
     public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>How long a submit waits for the broker to confirm a job, including any wait for the SDK's broker connection
+    /// to come back after an outage. Past it the submit throws <see cref="AiaasPublishException"/> instead of waiting for
+    /// ever; the job may or may not have been queued, and submitting it again with the same JobId (its idempotency key)
+    /// is safe.</summary>
+    public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Publishes in flight at once when submitting many jobs (each awaits the broker's confirmation).</summary>
     public int MaxPublishConcurrency { get; set; } = 64;
 }

@@ -51,11 +51,11 @@ public static class AiaasClientServiceCollectionExtensions
                     cfg.ConfigureEndpoints(context);
                 });
             });
-            services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>()));
+            services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>(), options.PublishTimeout));
         }
         else
         {
-            services.AddSingleton<IJobPublisher>(sp => new HostBusJobPublisher(sp));
+            services.AddSingleton<IJobPublisher>(sp => new HostBusJobPublisher(sp, options.PublishTimeout));
         }
 
         // One watcher per client process, so that all waits share its status requests.

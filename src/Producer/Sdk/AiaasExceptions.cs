@@ -11,6 +11,15 @@ public class AiaasException : Exception
     public AiaasException(string message, Exception innerException) : base(message, innerException) { }
 }
 
+/// <summary>The broker did not confirm a job within <see cref="AiaasClientOptions.PublishTimeout"/>: it may or may not
+/// have been queued. Submitting again with the same <see cref="JobId"/> is safe, since the JobId is the idempotency key.</summary>
+public sealed class AiaasPublishException(Guid jobId, TimeSpan timeout)
+    : AiaasException($"The broker did not confirm job {jobId} within {timeout.TotalSeconds:0.#} s; it may not have been queued. " +
+        "Submit it again with the same JobId.")
+{
+    public Guid JobId { get; } = jobId;
+}
+
 /// <summary>The job ended failed, cancelled or expired; <see cref="Job"/> holds its reason.</summary>
 public sealed class JobFailedException(JobView job)
     : AiaasException($"Job {job.Id} {job.Status.ToString().ToLowerInvariant()}: {job.Error}")

@@ -15,27 +15,44 @@ internal interface IJobPublisher
 }
 
 /// <summary>Publishes on a bus: the SDK's own RabbitMQ bus, or the host's bus in the embedded default.</summary>
-internal sealed class BusJobPublisher(IPublishEndpoint bus) : IJobPublisher
+internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout) : IJobPublisher
 {
     public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
-        bus.Publish(job, context =>
+        WithinTimeoutAsync(job.JobId, token => bus.Publish(job, context =>
         {
             // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
             context.MessageId = job.JobId;
             // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
             context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
-        }, cancellationToken);
+        }, token), cancellationToken);
 
     public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
-        bus.Publish(message, context => context.MessageId = messageId, cancellationToken);
+        WithinTimeoutAsync(messageId, token => bus.Publish(message, context => context.MessageId = messageId, token), cancellationToken);
+
+    /// <summary>While the broker is away MassTransit waits for the connection to come back, for as long as the caller's
+    /// token allows: without a bound of its own a submit with no token would hang for the whole outage, however long.</summary>
+    private async Task WithinTimeoutAsync(Guid jobId, Func<CancellationToken, Task> publish, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        try
+        {
+            // WaitAsync returns at the limit even if the transport does not observe the token.
+            await publish(limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new AiaasPublishException(jobId, timeout);
+        }
+    }
 }
 
 /// <summary>Publishes through the host's own bus, resolved at first use so that read-only clients need no bus at all.</summary>
-internal sealed class HostBusJobPublisher(IServiceProvider services) : IJobPublisher
+internal sealed class HostBusJobPublisher(IServiceProvider services, TimeSpan timeout) : IJobPublisher
 {
     private readonly Lazy<BusJobPublisher> _publisher = new(() => new BusJobPublisher(
         (IBus?)services.GetService(typeof(IBus)) ?? throw new AiaasException(
-            "No broker to publish to: set AiaasClientOptions.RabbitMqUri, or add MassTransit to the host.")));
+            "No broker to publish to: set AiaasClientOptions.RabbitMqUri, or add MassTransit to the host."), timeout));
 
     public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
         _publisher.Value.PublishAsync(job, cancellationToken);

@@ -123,6 +123,50 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
         }
     }
 
+    public async Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        var written = new HashSet<Guid>();
+        if (jobs.Count == 0)
+        {
+            return written;
+        }
+
+        await EnsureIndexesAsync(cancellationToken);
+        var list = JobCursor.Distinct(jobs, keepLast: true).ToList();
+
+        // Replace only a job that is not final; for a final one the filter matches nothing, the upsert tries to insert
+        // its id and the unique _id refuses: that duplicate-key error is this store's "already final".
+        var requests = list.Select(job => (WriteModel<JobDocument>)new ReplaceOneModel<JobDocument>(
+                JobFilter.And(JobFilter.Eq(d => d.Id, job.JobId), JobFilter.Nin(d => d.Status, FinalStatuses)), JobDocument.From(job))
+            {
+                IsUpsert = true,
+            })
+            .ToList();
+        var refused = new HashSet<int>();
+        try
+        {
+            await _jobs.BulkWriteAsync(requests, new BulkWriteOptions { IsOrdered = false }, cancellationToken);
+        }
+        catch (MongoBulkWriteException<JobDocument> ex) when (IsOnlyDuplicateKeys(ex))
+        {
+            refused.UnionWith(ex.WriteErrors.Select(e => e.Index));
+        }
+
+        for (var i = 0; i < list.Count; i++)
+        {
+            if (!refused.Contains(i))
+            {
+                written.Add(list[i].JobId);
+            }
+        }
+
+        return written;
+    }
+
+    private static readonly Contracts.JobStatus[] FinalStatuses =
+        [Contracts.JobStatus.Succeeded, Contracts.JobStatus.Failed, Contracts.JobStatus.Cancelled, Contracts.JobStatus.Expired];
+
     public async Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
         await EnsureIndexesAsync(cancellationToken);

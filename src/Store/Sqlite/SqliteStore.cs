@@ -74,6 +74,13 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             worker_id = excluded.worker_id, error = excluded.error, tenant_id = excluded.tenant_id, outputs = excluded.outputs
         """;
 
+    // The conflict branch updates only a job that is not final; RETURNING yields a row only for a job written.
+    private const string CompleteSql = UpsertSql + $"""
+
+        WHERE jobs.status NOT IN ('{nameof(JobStatus.Succeeded)}', '{nameof(JobStatus.Failed)}', '{nameof(JobStatus.Cancelled)}', '{nameof(JobStatus.Expired)}')
+        RETURNING id
+        """;
+
     private const string GetWithOutputsSql = $"SELECT {JobColumns}, outputs FROM jobs WHERE id = $id";
     private const string GetWithoutOutputsSql = $"SELECT {JobColumns} FROM jobs WHERE id = $id";
 
@@ -87,6 +94,37 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     {
         ArgumentNullException.ThrowIfNull(jobs);
         return WriteJobsAsync(UpsertSql, jobs, cancellationToken);
+    }
+
+    public async Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobs);
+        if (jobs.Count == 0)
+        {
+            return new HashSet<Guid>();
+        }
+
+        await using var connection = await OpenAsync(cancellationToken);
+        return await WriteAsync(connection, IReadOnlySet<Guid> (connection, transaction) =>
+        {
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = CompleteSql;
+            var parameters = new JobParameters(command);
+            command.Prepare();
+            var written = new HashSet<Guid>();
+            foreach (var job in jobs)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                parameters.Bind(job);
+                if (command.ExecuteScalar() is not null)
+                {
+                    written.Add(job.JobId);
+                }
+            }
+
+            return written;
+        }, cancellationToken);
     }
 
     private async Task WriteJobsAsync(string sql, IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken)

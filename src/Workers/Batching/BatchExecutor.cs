@@ -5,6 +5,7 @@ using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Inference;
 using MassTransit;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -20,18 +21,23 @@ internal sealed class BatchExecutor(
     IOptions<WorkerOptions> options,
     TimeProvider time,
     AiaasMetrics metrics,
+    IHostApplicationLifetime lifetime,
+    StoreOutage outage,
     ILogger<BatchExecutor> logger)
 {
+    private static readonly TimeSpan EventPublishTimeout = TimeSpan.FromSeconds(10);
+
     public AiaasMetrics Metrics => metrics;
 
     public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch)
     {
+        var events = new List<object>();
         try
         {
             var startedAt = time.GetUtcNow();
             using var activity = StartBatchActivity(model, batch);
             var toRun = await WithoutFinishedJobsAsync(batch).ConfigureAwait(false);
-            toRun = await WithoutExpiredJobsAsync(model, toRun).ConfigureAwait(false);
+            toRun = await WithoutExpiredJobsAsync(model, toRun, events).ConfigureAwait(false);
             if (toRun.Count > 0)
             {
                 var stopwatch = Stopwatch.StartNew();
@@ -65,9 +71,38 @@ internal sealed class BatchExecutor(
                     };
                 }
 
-                await jobs.UpsertAsync(records).ConfigureAwait(false);
-                Record(model, toRun, records, batchId, startedAt, activity);
-                await PublishCompletedAsync(model, batchId, toRun, records, modelMilliseconds, completedAt).ConfigureAwait(false);
+                // A job that another worker finished meanwhile keeps that result; this batch reports only what it wrote.
+                var written = await outage.WriteAsync(() => jobs.CompleteAsync(records),
+                    $"{records.Length} results of {model.Name} v{model.Version}").ConfigureAwait(false);
+                var stored = Enumerable.Range(0, records.Length).Where(i => written.Contains(records[i].JobId)).ToArray();
+                Record(model, [.. stored.Select(i => toRun[i])], [.. stored.Select(i => records[i])], batchId, startedAt, activity);
+                if (stored.Length < records.Length)
+                {
+                    logger.LogInformation("{Count} jobs of batch {BatchId} were already finished elsewhere; their results were not written again",
+                        records.Length - stored.Length, batchId);
+                }
+
+                if (stored.Length > 0)
+                {
+                    events.Add(new PredictBatchCompleted
+                    {
+                        BatchId = batchId,
+                        Model = model.Name,
+                        ModelVersion = model.Version,
+                        Device = model.Device,
+                        WorkerId = options.Value.WorkerId,
+                        BatchSize = records.Length,
+                        ModelMilliseconds = modelMilliseconds,
+                        CompletedAt = completedAt,
+                        Jobs = stored.Select(i => new JobOutcome
+                        {
+                            JobId = records[i].JobId,
+                            Status = records[i].Status,
+                            Error = records[i].Error,
+                            CallbackUrl = toRun[i].Job.CallbackUrl,
+                        }).ToArray(),
+                    });
+                }
             }
 
             foreach (var prediction in batch)
@@ -82,6 +117,34 @@ internal sealed class BatchExecutor(
             foreach (var prediction in batch)
             {
                 prediction.Abandon(ex);
+            }
+
+            return;
+        }
+
+        await PublishStoredAsync(events).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Publishes the events of a stored batch once its messages may be acknowledged, never before, and within a bound.
+    /// While the broker connection is down MassTransit holds a publish until it is back, and it does not reconnect
+    /// the receive endpoint until that endpoint's messages in flight are done: a publish awaited before the
+    /// acknowledgement deadlocked the worker after a broker outage, its consumers waiting for the publish and the
+    /// publish for the connection. The results are stored, so the events only inform listeners and may be lost.
+    /// </summary>
+    private async Task PublishStoredAsync(List<object> events)
+    {
+        foreach (var message in events)
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
+            limit.CancelAfter(EventPublishTimeout);
+            try
+            {
+                await bus.Publish(message, limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Could not publish {Event}; the results it reports are stored", message.GetType().Name);
             }
         }
     }
@@ -154,7 +217,7 @@ internal sealed class BatchExecutor(
 
     /// <summary>Second check of the time-to-live, once the batch is formed: a job that expired while waiting for a model
     /// instance ends expired (stored before its message is acknowledged) and is left out of the model call.</summary>
-    private async Task<List<PendingPrediction>> WithoutExpiredJobsAsync(LoadedModel model, List<PendingPrediction> toRun)
+    private async Task<List<PendingPrediction>> WithoutExpiredJobsAsync(LoadedModel model, List<PendingPrediction> toRun, List<object> events)
     {
         var now = time.GetUtcNow();
         if (!toRun.Exists(p => p.Job.ExpiresAt <= now))
@@ -163,7 +226,7 @@ internal sealed class BatchExecutor(
         }
 
         var expired = toRun.FindAll(p => p.Job.ExpiresAt <= now);
-        await jobs.UpsertAsync(expired.Select(p => new JobRecord
+        var written = await jobs.CompleteAsync(expired.Select(p => new JobRecord
         {
             JobId = p.Job.JobId,
             TenantId = TenantOf(p.Job),
@@ -176,27 +239,19 @@ internal sealed class BatchExecutor(
             WorkerId = options.Value.WorkerId,
             Error = Consumers.PredictJobConsumer.ExpiredError(p.Job.ExpiresAt!.Value),
         }).ToArray()).ConfigureAwait(false);
-        foreach (var prediction in expired)
+        foreach (var prediction in expired.Where(p => written.Contains(p.Job.JobId)))
         {
             metrics.JobCompleted("Predict", model.Name, nameof(JobStatus.Expired));
-            try
+            events.Add(new JobFailed
             {
-                await bus.Publish(new JobFailed
-                {
-                    JobId = prediction.Job.JobId,
-                    Kind = JobKind.Predict,
-                    Model = model.Name,
-                    Error = Consumers.PredictJobConsumer.ExpiredError(prediction.Job.ExpiresAt!.Value),
-                    Status = JobStatus.Expired,
-                    CallbackUrl = prediction.Job.CallbackUrl,
-                    FailedAt = now,
-                }).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                // The expiry is stored; the event only informs listeners.
-                logger.LogWarning(ex, "Could not publish the expiry of job {JobId}", prediction.Job.JobId);
-            }
+                JobId = prediction.Job.JobId,
+                Kind = JobKind.Predict,
+                Model = model.Name,
+                Error = Consumers.PredictJobConsumer.ExpiredError(prediction.Job.ExpiresAt!.Value),
+                Status = JobStatus.Expired,
+                CallbackUrl = prediction.Job.CallbackUrl,
+                FailedAt = now,
+            });
         }
 
         return toRun.FindAll(p => !(p.Job.ExpiresAt <= now));
@@ -295,32 +350,6 @@ internal sealed class BatchExecutor(
                     ArrayPool<float>.Shared.Return(buffer);
                 }
             }
-        }
-    }
-
-    private async Task PublishCompletedAsync(LoadedModel model, string batchId, List<PendingPrediction> toRun, JobRecord[] records,
-        double modelMilliseconds, DateTimeOffset completedAt)
-    {
-        try
-        {
-            await bus.Publish(new PredictBatchCompleted
-            {
-                BatchId = batchId,
-                Model = model.Name,
-                ModelVersion = model.Version,
-                Device = model.Device,
-                WorkerId = options.Value.WorkerId,
-                BatchSize = records.Length,
-                ModelMilliseconds = modelMilliseconds,
-                CompletedAt = completedAt,
-                Jobs = records.Select((r, i) => new JobOutcome { JobId = r.JobId, Status = r.Status, Error = r.Error, CallbackUrl = toRun[i].Job.CallbackUrl })
-                    .ToArray(),
-            }).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // The results are stored; the event only informs listeners, so its loss must not fail the jobs.
-            logger.LogWarning(ex, "Could not publish completion of batch {BatchId}", batchId);
         }
     }
 }

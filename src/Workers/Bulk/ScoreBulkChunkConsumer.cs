@@ -18,6 +18,7 @@ internal sealed class ScoreBulkChunkConsumer(
     ModelCache models,
     IOptions<WorkerOptions> options,
     TimeProvider time,
+    StoreOutage outage,
     ILogger<ScoreBulkChunkConsumer> logger) : IConsumer<ScoreBulkChunk>
 {
     public async Task Consume(ConsumeContext<ScoreBulkChunk> context)
@@ -39,7 +40,8 @@ internal sealed class ScoreBulkChunkConsumer(
             return; // already recorded and its input removed: a late duplicate
         }
 
-        var progress = await bulk.SaveBulkChunkResultAsync(message.BulkJobId, message.ChunkIndex, result, cancellationToken).ConfigureAwait(false);
+        var progress = await outage.WriteAsync(() => bulk.SaveBulkChunkResultAsync(message.BulkJobId, message.ChunkIndex, result, cancellationToken),
+            $"the results of chunk {message.ChunkIndex} of bulk job {message.BulkJobId}").ConfigureAwait(false);
         await SubmitBulkJobConsumer.FinalizeIfDoneAsync(context, message.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
     }
 

@@ -22,6 +22,8 @@ internal sealed class PredictJobConsumer(
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
 {
+    private static readonly TimeSpan EventPublishTimeout = TimeSpan.FromSeconds(10);
+
     public async Task Consume(ConsumeContext<SubmitPredictJob> context)
     {
         var job = context.Message;
@@ -109,15 +111,14 @@ internal sealed class PredictJobConsumer(
         var job = context.Message;
         var existing = await jobs.GetAsync(job.JobId, context.CancellationToken).ConfigureAwait(false);
 
-        // A finished job stays as it is; another tenant's job with the same id is not this message's to touch.
-        if (existing is not null && (existing.IsFinal || existing.TenantId != tenantId))
+        // Another tenant's job with the same id is not this message's to touch (a finished one of its own, CompleteAsync leaves).
+        if (existing is not null && existing.TenantId != tenantId)
         {
             return;
         }
 
-        logger.LogInformation("Job {JobId} ended {Status} before running: {Error}", job.JobId, status, error);
         var now = time.GetUtcNow();
-        await jobs.UpsertAsync([new JobRecord
+        var written = await jobs.CompleteAsync([new JobRecord
         {
             JobId = job.JobId,
             TenantId = tenantId,
@@ -130,16 +131,33 @@ internal sealed class PredictJobConsumer(
             WorkerId = options.Value.WorkerId,
             Error = error,
         }], context.CancellationToken).ConfigureAwait(false);
-        await context.Publish(new JobFailed
+        if (written.Count == 0)
         {
-            JobId = job.JobId,
-            Kind = JobKind.Predict,
-            Model = model,
-            Error = error,
-            Status = status,
-            FailedAt = now,
-            CallbackUrl = job.CallbackUrl,
-        }).ConfigureAwait(false);
+            return; // Already final: a redelivery, or a repeated JobId.
+        }
+
+        logger.LogInformation("Job {JobId} ended {Status} before running: {Error}", job.JobId, status, error);
+        // Bounded: while the broker is away a publish waits for the connection, and the connection is not restored
+        // while this message is in flight (see BatchExecutor.PublishStoredAsync). The failure is stored; the event informs.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
+        limit.CancelAfter(EventPublishTimeout);
+        try
+        {
+            await context.Publish(new JobFailed
+            {
+                JobId = job.JobId,
+                Kind = JobKind.Predict,
+                Model = model,
+                Error = error,
+                Status = status,
+                FailedAt = now,
+                CallbackUrl = job.CallbackUrl,
+            }, limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
+        {
+            logger.LogWarning("Could not publish the failure of job {JobId} in time; the failure is stored", job.JobId);
+        }
     }
 }
 

@@ -40,6 +40,11 @@ public class DistributedSystem : IAsyncLifetime
     /// <summary>The broker URI every process uses: the fixture's virtual host with the test script's credentials, unless overridden.</summary>
     protected virtual Task<Uri> ConnectBrokerAsync(CancellationToken cancellationToken) => Task.FromResult(Broker.Uri);
 
+    /// <summary>SDK client settings beyond the ResultApi and broker addresses and the key.</summary>
+    protected virtual void ConfigureClientOptions(AiaasClientOptions options)
+    {
+    }
+
     /// <summary>Changes the ResultApi's builder before it is built (for example to capture its logs).</summary>
     protected virtual void ConfigureApi(WebApplicationBuilder builder)
     {
@@ -94,6 +99,7 @@ public class DistributedSystem : IAsyncLifetime
             o.ApiUrl = ApiUrl;
             o.RabbitMqUri = _brokerUri;
             o.ApiKey = apiKey;
+            ConfigureClientOptions(o);
         });
         var client = builder.Build();
         _clients.Add(client);
@@ -138,7 +144,7 @@ public class DistributedSystem : IAsyncLifetime
         }
     }
 
-    public async ValueTask DisposeAsync()
+    public virtual async ValueTask DisposeAsync()
     {
         foreach (var client in _clients)
         {

@@ -26,6 +26,10 @@ public sealed class WorkerProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>Ends the process at once, as a crash or the OOM killer would: <see cref="Process.Kill()"/> is SIGKILL on
+    /// Unix, so no shutdown code runs and nothing is acknowledged or flushed.</summary>
+    public void Crash() => _process.Kill();
+
     /// <summary>Peak resident memory of the process so far (Linux: VmHWM), or null where it cannot be read.</summary>
     public long? PeakMemoryBytes()
     {

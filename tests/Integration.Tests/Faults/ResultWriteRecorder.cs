@@ -1,0 +1,81 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace AIaaS.Queue.Integration.Tests.Faults;
+
+/// <summary>
+/// Hears, straight from the broker, every event a worker publishes right after it stored a job's final state: a
+/// <c>PredictBatchCompleted</c> after each batch's bulk write (one per batch id), a <c>JobFailed</c> after each job
+/// that failed or expired before running. Each event therefore stands for one write of that job's result, and a job
+/// named by two of them had its result written twice.
+/// </summary>
+internal sealed class ResultWriteRecorder : IAsyncDisposable
+{
+    private const string BatchCompletedExchange = "AIaaS.Queue.Contracts:PredictBatchCompleted";
+    private const string JobFailedExchange = "AIaaS.Queue.Contracts:JobFailed";
+
+    private readonly ConcurrentDictionary<Guid, ConcurrentBag<string>> _writes = new();
+    private IConnection? _connection;
+    private IChannel? _channel;
+
+    /// <summary>Every recorded write of a job's result, named by the batch (or "failed:" event id) that made it.</summary>
+    public IReadOnlyCollection<string> WritesOf(Guid jobId) => _writes.TryGetValue(jobId, out var writes) ? writes : [];
+
+    public static async Task<ResultWriteRecorder> StartAsync(Uri broker, CancellationToken cancellationToken)
+    {
+        var recorder = new ResultWriteRecorder();
+        recorder._connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync("aiaas-fault-recorder", cancellationToken);
+        var channel = recorder._channel = await recorder._connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        var queue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName;
+        foreach (var exchange in new[] { BatchCompletedExchange, JobFailedExchange })
+        {
+            // Declared as MassTransit declares its publish exchanges, so that the workers' later declaration agrees.
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Fanout, durable: true, cancellationToken: cancellationToken);
+            await channel.QueueBindAsync(queue, exchange, "", cancellationToken: cancellationToken);
+        }
+
+        var consumer = new AsyncEventingBasicConsumer(channel);
+        consumer.ReceivedAsync += (_, delivery) =>
+        {
+            recorder.Record(delivery);
+            return Task.CompletedTask;
+        };
+        await channel.BasicConsumeAsync(queue, autoAck: true, consumer, cancellationToken);
+        return recorder;
+    }
+
+    private void Record(BasicDeliverEventArgs delivery)
+    {
+        using var envelope = JsonDocument.Parse(delivery.Body);
+        var message = envelope.RootElement.GetProperty("message");
+        if (delivery.Exchange == BatchCompletedExchange)
+        {
+            var batchId = message.GetProperty("batchId").GetString()!;
+            foreach (var job in message.GetProperty("jobs").EnumerateArray())
+            {
+                Add(job.GetProperty("jobId").GetGuid(), batchId);
+            }
+        }
+        else
+        {
+            Add(message.GetProperty("jobId").GetGuid(), "failed:" + envelope.RootElement.GetProperty("messageId").GetString());
+        }
+    }
+
+    private void Add(Guid jobId, string writer) => _writes.GetOrAdd(jobId, _ => []).Add(writer);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_channel is not null)
+        {
+            await _channel.DisposeAsync();
+        }
+
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+        }
+    }
+}
