@@ -68,7 +68,11 @@ var ceiling = await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency
 var endToEnd = await Throughput("small-batched", small, jobs);
 var polling = await Throughput("small-batched", small, jobs, cluster.PollingClient);
 report.Figure("2. queue overhead: predict jobs end to end / raw MassTransit ceiling", $"{endToEnd:F0} vs {ceiling:F0} msg/s", endToEnd / ceiling, 0.8);
-report.Figure("2. SDK completion events on / polling only (before/after)", $"{endToEnd:F0} vs {polling:F0} jobs/s", endToEnd / polling, null);
+report.Figure("2. SDK completion events on / polling only (before/after), throughput", $"{endToEnd:F0} vs {polling:F0} jobs/s", endToEnd / polling, null);
+var oneByOnePolling = await OneAtATime("small-batched", small, 40, cluster.PollingClient);
+var oneByOneEvents = await OneAtATime("small-batched", small, 40, client);
+report.Figure("2. one job at a time, submit to result in the SDK, p50 (ms): polling only / completion events (before/after)",
+    $"{oneByOnePolling:F1} vs {oneByOneEvents:F1} ms", oneByOnePolling / oneByOneEvents, null);
 
 // The same with Workers:RegisterQueuedJobs off (no job-registry queue: one delivery per job, no "queued" state),
 // on a virtual host and cluster of its own, so that the registry queue of the main cluster is not left filling.
@@ -167,6 +171,21 @@ async Task<double> Throughput(string name, MlpModel model, int count, IAiaasClie
 
     Console.WriteLine(FormattableString.Invariant($"  {name,-14} {count,5} jobs {count / seconds,8:F0} jobs/s  mean batch {done.Average(j => j.BatchSize ?? 0),5:F1}"));
     return count / seconds;
+}
+
+// One job after another, each awaited by the SDK: the latency a single caller sees, polling and wake-ups included.
+async Task<double> OneAtATime(string name, MlpModel model, int count, IAiaasClient target)
+{
+    var records = Records(model, count);
+    var times = new double[count];
+    for (var i = 0; i < count; i++)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await target.PredictAsync(new PredictRequest { Model = name, Features = records[i] }, ct);
+        times[i] = stopwatch.Elapsed.TotalMilliseconds;
+    }
+
+    return Percentiles(times, 50)[0];
 }
 
 // Jobs arrive at a fixed rate whatever the system does (open loop); latency is the stored completion time minus

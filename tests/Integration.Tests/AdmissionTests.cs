@@ -132,4 +132,42 @@ public sealed class AdmissionTests(AdmissionLimitSystem system) : IClassFixture<
         var jobs = await Task.WhenAll(accepted.Select(id => system.Client.WaitForCompletionAsync(id, ct)));
         Assert.All(jobs, j => Assert.Equal(JobStatus.Succeeded, j.Status));
     }
+
+    [Fact]
+    public async Task TheSdkPublishingToTheBrokerIsRefusedWithAnOverloadedExceptionAtTheSameLimit()
+    {
+        var ct = TestTimeout.After(180);
+        var (_, onnx) = TestModels.Classifier(seed: 54);
+        var name = TestModels.UniqueName("sdkfull");
+        await system.Client.RegisterModelAsync(name, new MemoryStream(onnx),
+            new BatchingSettings { MaxBatchSize = 64, MaxQueueDelayMilliseconds = 2000 }, cancellationToken: ct);
+
+        var random = new Random(54);
+        var accepted = new List<Guid>();
+        AiaasOverloadedException? refused = null;
+        // Jobs the SDK publishes are recorded as queued by the workers' registry a moment later; submitting at a steady
+        // pace lets the backlog the API sees catch up with what was published.
+        for (var i = 0; i < 200 && refused is null; i++)
+        {
+            try
+            {
+                accepted.Add(await system.Client.SubmitPredictAsync(new PredictRequest { Model = name, Features = TestModels.RandomRecord(random) }, ct));
+                await Task.Delay(25, ct);
+            }
+            catch (AiaasOverloadedException ex)
+            {
+                refused = ex;
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.Equal(name, refused.Model);
+        Assert.True(refused.RetryAfter > TimeSpan.Zero);
+        Assert.InRange(accepted.Count, AdmissionLimitSystem.MaxQueued, 199);
+        await Assert.ThrowsAsync<AiaasOverloadedException>(() => system.Client.SubmitPredictManyAsync(
+            [new PredictRequest { Model = name, Features = TestModels.RandomRecord(random) }], ct));
+
+        var jobs = await Task.WhenAll(accepted.Select(id => system.Client.WaitForCompletionAsync(id, ct)));
+        Assert.All(jobs, j => Assert.Equal(JobStatus.Succeeded, j.Status));
+    }
 }

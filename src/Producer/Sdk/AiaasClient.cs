@@ -10,12 +10,19 @@ internal sealed partial class AiaasClient(
     HttpClient http,
     IJobPublisher publisher,
     CompletionWatcher watcher,
+    ModelAdmission admission,
     IOptions<AiaasClientOptions> options,
     TimeProvider time) : IAiaasClient
 {
     public async Task<Guid> SubmitPredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        await admission.EnsureAdmittedAsync(request.Model, cancellationToken).ConfigureAwait(false);
+        return await PublishPredictAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<Guid> PublishPredictAsync(PredictRequest request, CancellationToken cancellationToken)
+    {
         if (string.IsNullOrWhiteSpace(request.Model))
         {
             throw new ArgumentException("Model is required.", nameof(request));
@@ -47,10 +54,16 @@ internal sealed partial class AiaasClient(
     public async Task<IReadOnlyList<Guid>> SubmitPredictManyAsync(IEnumerable<PredictRequest> requests, CancellationToken cancellationToken = default)
     {
         var list = requests.ToList();
+        // Admission is decided once, up front, per model: either the whole call is refused, or every job is published.
+        foreach (var model in list.Select(r => r.Model).Distinct(StringComparer.Ordinal))
+        {
+            await admission.EnsureAdmittedAsync(model, cancellationToken).ConfigureAwait(false);
+        }
+
         var ids = new Guid[list.Count];
         await Parallel.ForAsync(0, list.Count,
             new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxPublishConcurrency, CancellationToken = cancellationToken },
-            async (i, ct) => ids[i] = await SubmitPredictAsync(list[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
+            async (i, ct) => ids[i] = await PublishPredictAsync(list[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
         return ids;
     }
 

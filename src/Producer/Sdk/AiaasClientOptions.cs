@@ -28,6 +28,10 @@ public sealed class AiaasClientOptions
     /// per model batch in the whole system; turn it off for very many clients that rarely wait.</summary>
     public bool CompletionEvents { get; set; } = true;
 
+    /// <summary>How long the SDK trusts the ResultApi's answer to "does this model take jobs now" before asking again
+    /// (see <c>ResultApi:MaxQueuedJobsPerModel</c>); zero turns the check off.</summary>
+    public TimeSpan AdmissionCheckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>Longest interval between status checks while waiting.</summary>
     public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 

@@ -62,6 +62,13 @@ public static class AiaasClientServiceCollectionExtensions
         services.AddHttpClient(nameof(CompletionWatcher), ConfigureHttp);
         services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<CompletionWatcher>(sp,
             sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(CompletionWatcher))));
+        services.AddHttpClient(nameof(ModelAdmission), (sp, http) =>
+        {
+            ConfigureHttp(sp, http);
+            http.Timeout = TimeSpan.FromSeconds(5); // advisory: a slow API must not hold submits up for long
+        });
+        services.TryAddSingleton(sp => ActivatorUtilities.CreateInstance<ModelAdmission>(sp,
+            sp.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(ModelAdmission))));
         services.AddHttpClient<IAiaasClient, AiaasClient>(ConfigureHttp);
         return services;
     }

@@ -27,6 +27,15 @@ public sealed class JobFailedException(JobView job)
     public JobView Job { get; } = job;
 }
 
+/// <summary>The model's backlog is at its admission limit: the job was not submitted. Retry after <see cref="RetryAfter"/>
+/// (with the same JobId, if one was chosen), or submit to another model.</summary>
+public sealed class AiaasOverloadedException(string model, int queued, int? limit, TimeSpan retryAfter)
+    : AiaasException($"Model {model} has {queued} jobs queued, its admission limit of {limit}; the job was not submitted. Retry after {retryAfter.TotalSeconds:0.#} s.")
+{
+    public string Model { get; } = model;
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
 /// <summary>The ResultApi refused a request; <see cref="Detail"/> is its explanation.</summary>
 public sealed class AiaasApiException(HttpStatusCode statusCode, string? title, string? detail)
     : AiaasException($"{(int)statusCode} {title}: {detail}")

@@ -18,6 +18,8 @@ public static class SubmitJobsApi
         api.MapPost("/", SubmitJob).WithName("SubmitJob")
             .WithSummary("Queues a predict or train job: 202 for a new job, 200 with the existing job when its JobId is already known, "
                 + "429 with Retry-After when the model's backlog is at its admission limit.");
+        app.MapGet("/v1/models/{name}/admission", GetModelAdmission).WithTags("Models").WithName("GetModelAdmission")
+            .WithSummary("Whether the model takes new predict jobs now: its queued backlog against the admission limit.");
         api.MapGet("/{id:guid}/webhooks", GetJobWebhooks).WithName("GetJobWebhooks")
             .WithSummary("The job's webhook deliveries and every attempt: time, status code, latency, error.");
         return app;
@@ -127,12 +129,11 @@ public static class SubmitJobsApi
             }
 
             // Admission: a model whose backlog is at its limit refuses at once rather than queueing without bound.
-            if (admission.Value.MaxQueuedJobsPerModel is { } limit
-                && (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = storedModel, Limit = limit }, cancellationToken)).Items.Count >= limit)
+            if (await AdmissionAsync(job.Model, storedModel, jobs, admission.Value, cancellationToken) is { Admitted: false } full)
             {
                 http.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return Problems.Create(StatusCodes.Status429TooManyRequests, "Model overloaded",
-                    $"Model {job.Model} has {limit} or more jobs queued, its admission limit; job {jobId} was not queued. "
+                    $"Model {job.Model} has {full.Limit} or more jobs queued, its admission limit; job {jobId} was not queued. "
                     + $"Retry after {RetryAfterSeconds} s with the same JobId.");
             }
 
@@ -170,6 +171,26 @@ public static class SubmitJobsApi
 
         var deliveries = await webhooks.ListWebhooksAsync(id, cancellationToken);
         return TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>(deliveries.Select(d => d.ToView()).ToArray());
+    }
+
+    /// <summary>The model's backlog against the admission limit, as <c>POST /v1/jobs</c> judges it; the SDK asks this before
+    /// it publishes to the broker. Counting stops at the limit, so the question costs at most one page of the store.</summary>
+    public static async Task<Results<Ok<ModelAdmissionView>, ProblemHttpResult>> GetModelAdmission(
+        string name, TenantCaller caller, IJobStore jobs, IOptions<ResultApiOptions> options, CancellationToken cancellationToken) =>
+        Tenants.IsValidModelName(name)
+            ? TypedResults.Ok(await AdmissionAsync(name, Tenants.QualifyModel(caller.TenantId, name), jobs, options.Value, cancellationToken))
+            : Problems.Create(StatusCodes.Status404NotFound, "Unknown model", $"No model {name} is registered.");
+
+    private static async Task<ModelAdmissionView> AdmissionAsync(string model, string storedModel, IJobStore jobs, ResultApiOptions options,
+        CancellationToken cancellationToken)
+    {
+        if (options.MaxQueuedJobsPerModel is not { } limit)
+        {
+            return new ModelAdmissionView { Model = model, Queued = 0, Admitted = true };
+        }
+
+        var queued = (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = storedModel, Limit = limit }, cancellationToken)).Items.Count;
+        return new ModelAdmissionView { Model = model, Queued = queued, Limit = limit, Admitted = queued < limit, RetryAfterSeconds = RetryAfterSeconds };
     }
 
     private const int RetryAfterSeconds = 1;

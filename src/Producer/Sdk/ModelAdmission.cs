@@ -1,0 +1,60 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using AIaaS.Queue.Contracts;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.Producer;
+
+/// <summary>
+/// Admission for jobs the SDK publishes straight to the broker: before publishing for a model, ask the ResultApi whether
+/// the model's backlog is at its limit (<c>GET /v1/models/{name}/admission</c>, the rule <c>POST /v1/jobs</c> applies),
+/// and refuse at once with <see cref="AiaasOverloadedException"/> when it is. Answers are kept for
+/// <see cref="AiaasClientOptions.AdmissionCheckInterval"/>, so a stream of submits costs one request per model per interval.
+/// The check is advisory: should the API not answer, jobs are published (the broker holds them), never dropped.
+/// </summary>
+internal sealed class ModelAdmission(HttpClient http, IOptions<AiaasClientOptions> options, TimeProvider time, ILogger<ModelAdmission> logger)
+{
+    private readonly ConcurrentDictionary<string, (ModelAdmissionView? View, DateTimeOffset At)> _answers = new(StringComparer.Ordinal);
+
+    public async Task EnsureAdmittedAsync(string model, CancellationToken cancellationToken)
+    {
+        if (options.Value.AdmissionCheckInterval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        if (!_answers.TryGetValue(model, out var answer) || now - answer.At >= options.Value.AdmissionCheckInterval)
+        {
+            answer = (await AskAsync(model, cancellationToken).ConfigureAwait(false), now);
+            _answers[model] = answer;
+        }
+
+        if (answer.View is { Admitted: false } refused)
+        {
+            throw new AiaasOverloadedException(model, refused.Queued, refused.Limit, TimeSpan.FromSeconds(refused.RetryAfterSeconds));
+        }
+    }
+
+    private async Task<ModelAdmissionView?> AskAsync(string model, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await http.GetAsync($"v1/models/{Uri.EscapeDataString(model)}/admission", cancellationToken).ConfigureAwait(false);
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return null; // an invalid name: the worker fails the job with the reason
+            }
+
+            response.EnsureSuccessStatusCode();
+            return await response.Content.ReadFromJsonAsync<ModelAdmissionView>(WireJson.Options, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            logger.LogWarning(ex, "Could not ask the ResultApi whether model {Model} takes jobs; publishing anyway", model);
+            return null;
+        }
+    }
+}
