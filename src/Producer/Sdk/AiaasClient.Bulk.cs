@@ -66,7 +66,7 @@ internal sealed partial class AiaasClient
                 return job;
             }
 
-            await Task.Delay(options.Value.MaxPollInterval, time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(options.Value.BulkPollInterval, time, cancellationToken).ConfigureAwait(false);
         }
     }
 

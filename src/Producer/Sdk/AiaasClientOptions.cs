@@ -32,6 +32,10 @@ public sealed class AiaasClientOptions
     /// (see <c>ResultApi:MaxQueuedJobsPerModel</c>); zero turns the check off.</summary>
     public TimeSpan AdmissionCheckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>Interval between status checks while waiting for a bulk job: one small request each, and the end of a
+    /// short job is seen within it.</summary>
+    public TimeSpan BulkPollInterval { get; set; } = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Longest interval between status checks while waiting.</summary>
     public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
