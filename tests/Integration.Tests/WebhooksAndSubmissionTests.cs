@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
+using AIaaS.Queue.Producer;
 using AIaaS.Queue.ResultApi.Webhooks;
 
 namespace AIaaS.Queue.Integration.Tests;
@@ -75,6 +76,46 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
 
     private static Task<(int ExitCode, string Output)> VerifyWithStandardWebhooksAsync(string secret, ReceivedWebhook webhook, CancellationToken ct) =>
         NodeClients.VerifyWebhookAsync(secret, webhook, ct);
+
+    [Fact]
+    public async Task ATrainJobCancelledWhileStillQueuedSendsItsJobCancelledWebhook()
+    {
+        var ct = TestTimeout.After(180);
+        // The worker runs one train job at a time: a long one holds the slot, so the second stays queued.
+        var rows = Enumerable.Range(0, 60).Select(i => (IReadOnlyList<string>)[$"{i % 7}", $"{i % 5}", $"{i % 2}"]);
+        TrainRequest LongTraining(Uri callback) => new()
+        {
+            Model = TestModels.UniqueName("queued"),
+            Dataset = TrainRequest.InlineRows(["a", "b", "label"], rows),
+            LabelColumn = "label",
+            Hyperparameters = new TrainingHyperparameters { Epochs = 1_000_000, BatchSize = 1, EarlyStoppingPatience = 0 },
+            CallbackUrl = callback,
+        };
+        var running = await system.Client.SubmitTrainAsync(LongTraining(_receiver.NewEndpoint()), ct);
+        while ((await system.Client.GetJobAsync(running, ct))?.Status != JobStatus.Running)
+        {
+            await Task.Delay(100, ct);
+        }
+
+        var endpoint = _receiver.NewEndpoint();
+        var queued = await system.Client.SubmitTrainAsync(LongTraining(endpoint), ct);
+        while ((await system.Client.GetJobAsync(queued, ct))?.Status != JobStatus.Queued)
+        {
+            await Task.Delay(100, ct);
+        }
+
+        await system.Client.CancelAsync(queued, ct);
+        var webhook = Assert.Single(await _receiver.WaitForAsync(endpoint, 1, ct));
+        var payload = JsonNode.Parse(webhook.Body)!;
+        Assert.Equal("job.cancelled", (string?)payload["type"]);
+        Assert.Equal(queued, Guid.Parse((string)payload["data"]!["id"]!));
+        var cancelled = (await system.Client.GetJobAsync(queued, ct))!;
+        Assert.Equal(JobStatus.Cancelled, cancelled.Status);
+        Assert.Null(cancelled.StartedAt);
+
+        await system.Client.CancelAsync(running, ct);
+        Assert.Equal(JobStatus.Cancelled, (await system.Client.WaitForCompletionAsync(running, ct)).Status);
+    }
 
     [Fact]
     public async Task SucceededJobIsPostedAsASignedEventThatTheStandardWebhooksLibraryVerifiesWithEitherSecret()

@@ -13,7 +13,8 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// anyway) rather than losing it. Final state: cancelled when a cancel was asked for, expired when the completion
 /// window left chunks unscored, otherwise succeeded, with failed records counted and listed in the error file.
 /// </summary>
-internal sealed class BulkJobFinalizer(IBulkStore bulk, TimeProvider time, ILogger<BulkJobFinalizer> logger) : IConsumer<FinalizeBulkJob>
+internal sealed class BulkJobFinalizer(IBulkStore bulk, TimeProvider time, StoreOutage outage, ILogger<BulkJobFinalizer> logger)
+    : IConsumer<FinalizeBulkJob>
 {
     private static readonly BulkJobStatus[] Open = [BulkJobStatus.Validating, BulkJobStatus.Running, BulkJobStatus.Cancelling, BulkJobStatus.Finalizing];
 
@@ -41,8 +42,8 @@ internal sealed class BulkJobFinalizer(IBulkStore bulk, TimeProvider time, ILogg
             : null;
         var ending = job with { Status = final, Error = error, CompletedAt = time.GetUtcNow() };
         await context.Publish(FinishedEvent(ending, ending.CompletedAt!.Value), cancellationToken).ConfigureAwait(false);
-        var finished = await bulk.TransitionBulkJobAsync(job.BulkJobId, Open, final, error: error, cancellationToken: cancellationToken)
-            .ConfigureAwait(false);
+        var finished = await outage.WriteAsync(() => bulk.TransitionBulkJobAsync(job.BulkJobId, Open, final, error: error, cancellationToken: cancellationToken),
+            $"the end of bulk job {job.BulkJobId}").ConfigureAwait(false);
         logger.LogInformation("Bulk job {BulkJobId} {Status}: {Succeeded} scored, {Failed} failed of {Total}",
             job.BulkJobId, finished?.Status, finished?.Succeeded, finished?.Failed, finished?.Total);
     }

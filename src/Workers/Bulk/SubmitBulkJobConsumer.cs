@@ -24,6 +24,7 @@ internal sealed class SubmitBulkJobConsumer(
     ITrainingStore files,
     ModelCache models,
     SenderVerifier senders,
+    StoreOutage outage,
     TimeProvider time,
     ILogger<SubmitBulkJobConsumer> logger) : IConsumer<SubmitBulkJob>
 {
@@ -165,7 +166,9 @@ internal sealed class SubmitBulkJobConsumer(
     private async Task PublishChunkAsync(ConsumeContext context, BulkJobRecord job, LoadedModel model, int index, BulkChunk.Writer chunk,
         CancellationToken cancellationToken)
     {
-        await bulk.SaveBulkChunkInputAsync(job.BulkJobId, index, chunk.Count, chunk.ToPayload(), cancellationToken).ConfigureAwait(false);
+        // Through a store outage the split waits with its place in the file, rather than starting over on redelivery.
+        await outage.WriteAsync(() => bulk.SaveBulkChunkInputAsync(job.BulkJobId, index, chunk.Count, chunk.ToPayload(), cancellationToken),
+            $"chunk {index} of bulk job {job.BulkJobId}").ConfigureAwait(false);
         await context.Publish(new ScoreBulkChunk
         {
             BulkJobId = job.BulkJobId,
@@ -213,7 +216,8 @@ internal sealed class SubmitBulkJobConsumer(
 
     private async Task CompleteSplitAsync(ConsumeContext context, BulkJobRecord job, int chunks, CancellationToken cancellationToken)
     {
-        var progress = await bulk.CompleteBulkSplitAsync(job.BulkJobId, chunks, cancellationToken).ConfigureAwait(false);
+        var progress = await outage.WriteAsync(() => bulk.CompleteBulkSplitAsync(job.BulkJobId, chunks, cancellationToken),
+            $"the end of the split of bulk job {job.BulkJobId}").ConfigureAwait(false);
         await FinalizeIfDoneAsync(context, job.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
     }
 
