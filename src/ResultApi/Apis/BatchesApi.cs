@@ -37,7 +37,7 @@ public static class BatchesApi
 
     public static async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> SubmitBatch(
         HttpRequest request, TenantCaller caller, IBulkStore bulk, ITrainingStore files, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
-        IOptions<WebhookOptions> webhooks, IOptions<ResultApiOptions> options, TimeProvider time, CancellationToken cancellationToken,
+        IOptions<ResultApiOptions> options, TimeProvider time, CancellationToken cancellationToken,
         string? model = null, int? version = null, Guid? id = null, string? inputFileId = null, BulkInputFormat? format = null,
         int? chunkSize = null, string? callbackUrl = null, double? completionWindowSeconds = null)
     {
@@ -70,17 +70,9 @@ public static class BatchesApi
             return Invalid("completionWindowSeconds, when given, must be above 0 and at most 30 days.");
         }
 
-        if (callbackUrl is not null)
+        if (callbackUrl is not null && await callbacks.CheckSubmittedAsync(callbackUrl, nameof(callbackUrl), cancellationToken) is { } refused)
         {
-            if (!webhooks.Value.Enabled)
-            {
-                return Invalid("This deployment sends no webhooks (no Webhooks:Secrets configured); leave callbackUrl out.");
-            }
-
-            if (await callbacks.CheckAsync(callbackUrl, cancellationToken) is { } refused)
-            {
-                return Invalid(refused);
-            }
+            return Invalid(refused);
         }
 
         var storedModel = Tenants.QualifyModel(caller.TenantId, model!);

@@ -26,7 +26,7 @@ public static class SubmitJobsApi
     }
 
     public static async Task<Results<Accepted<JobView>, Ok<JobView>, ProblemHttpResult>> SubmitJob(
-        SubmitJobRequest request, TenantCaller caller, IJobStore jobs, IModelStore models, IBus bus, CallbackUrlPolicy callbacks, IOptions<WebhookOptions> webhooks,
+        SubmitJobRequest request, TenantCaller caller, IJobStore jobs, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
         IOptions<ResultApiOptions> admission, ITrainingStore training, TimeProvider time, HttpContext http, CancellationToken cancellationToken)
     {
         var jobId = request.JobId ?? Guid.CreateVersion7();
@@ -43,17 +43,10 @@ public static class SubmitJobsApi
                 : Problems.Create(StatusCodes.Status409Conflict, "JobId not available", $"JobId {jobId} cannot be used; choose another.");
         }
 
-        if (request.CallbackUrl is { } url)
+        if (request.CallbackUrl is { } url
+            && await callbacks.CheckSubmittedAsync(url, nameof(request.CallbackUrl), cancellationToken) is { } refused)
         {
-            if (!webhooks.Value.Enabled)
-            {
-                return Invalid("This deployment sends no webhooks (no Webhooks:Secrets configured); leave CallbackUrl out.");
-            }
-
-            if (await callbacks.CheckAsync(url, cancellationToken) is { } refused)
-            {
-                return Invalid(refused);
-            }
+            return Invalid(refused);
         }
 
         var now = time.GetUtcNow();

@@ -45,6 +45,13 @@ public sealed class CallbackUrlPolicy(IOptions<WebhookOptions> options)
         return IPAddress.TryParse(uri.IdnHost, out var address) && !IsPublic(address) ? Refused(uri.IdnHost) : null;
     }
 
+    /// <summary>Why a job submitted with this callback URL must be refused, or null: webhooks are off in this deployment, or
+    /// <see cref="CheckAsync"/> refuses the URL. <paramref name="field"/> names the URL in the message, as the client sent it.</summary>
+    public Task<string?> CheckSubmittedAsync(string url, string field, CancellationToken cancellationToken) =>
+        Options.Enabled
+            ? CheckAsync(url, cancellationToken)
+            : Task.FromResult<string?>($"This deployment sends no webhooks (no Webhooks:Secrets configured); leave {field} out.");
+
     /// <summary><see cref="CheckSyntax"/>, then every address the host name resolves to.</summary>
     public async Task<string?> CheckAsync(string url, CancellationToken cancellationToken)
     {

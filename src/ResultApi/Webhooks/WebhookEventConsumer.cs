@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -70,6 +71,6 @@ internal sealed class WebhookEventConsumerDefinition : ConsumerDefinition<Webhoo
         IConsumerConfigurator<WebhookEventConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = 16;
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400)));
+        endpointConfigurator.UseTransientRetry();
     }
 }

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
 using MassTransit;
@@ -74,10 +75,6 @@ internal sealed class BulkJobFinalizerDefinition : ConsumerDefinition<BulkJobFin
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<BulkJobFinalizer> consumerConfigurator, IRegistrationContext context)
     {
-        endpointConfigurator.UseMessageRetry(r =>
-        {
-            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
-            r.Ignore<InvalidJobException>();
-        });
+        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException));
     }
 }

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Inference;
@@ -92,11 +93,6 @@ internal sealed class ScoreBulkChunkConsumerDefinition : ConsumerDefinition<Scor
     {
         // Chunks are large units of work: holding more than the worker scores at once would only keep them from idle workers.
         endpointConfigurator.PrefetchCount = _options.BulkConcurrency;
-        endpointConfigurator.UseMessageRetry(r =>
-        {
-            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
-            r.Ignore<InvalidJobException>();
-            r.Ignore<InvalidDataException>();
-        });
+        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException), typeof(InvalidDataException));
     }
 }

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Inference;
@@ -271,10 +272,6 @@ internal sealed class SubmitBulkJobConsumerDefinition : ConsumerDefinition<Submi
         IConsumerConfigurator<SubmitBulkJobConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = 1;
-        endpointConfigurator.UseMessageRetry(r =>
-        {
-            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
-            r.Ignore<InvalidJobException>();
-        });
+        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException));
     }
 }

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
@@ -57,7 +58,7 @@ internal sealed class JobRegistrationConsumerDefinition : ConsumerDefinition<Job
     {
         // Prefetch above the batch limit, else the batch never fills (MassTransit's batching guidance).
         endpointConfigurator.PrefetchCount = BatchLimit * 2;
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400)));
+        endpointConfigurator.UseTransientRetry();
         consumerConfigurator.Options<BatchOptions>(o => o
             .SetMessageLimit(BatchLimit)
             .SetTimeLimit(TimeSpan.FromMilliseconds(20))

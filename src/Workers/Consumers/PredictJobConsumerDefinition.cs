@@ -34,11 +34,6 @@ internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJ
         }
 
         // Transient faults (store or model cache unavailable) are retried; a message that cannot be a job is not.
-        endpointConfigurator.UseMessageRetry(r =>
-        {
-            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
-            r.Ignore<InvalidJobException>();
-            r.Ignore<ModelNotSupportedException>();
-        });
+        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException), typeof(ModelNotSupportedException));
     }
 }

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
@@ -85,6 +86,6 @@ internal sealed class TrainJobConsumerDefinition : ConsumerDefinition<TrainJobCo
         IConsumerConfigurator<TrainJobConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = 8;
-        endpointConfigurator.UseMessageRetry(r => r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400)));
+        endpointConfigurator.UseTransientRetry();
     }
 }

@@ -1,0 +1,19 @@
+using MassTransit;
+
+namespace AIaaS.Queue.ServiceDefaults;
+
+/// <summary>The retry every consumer endpoint uses for transient faults (the store or the broker briefly away): five
+/// attempts with exponential backoff from 200 ms to 10 s. Exceptions that say the message itself is wrong are named by
+/// the caller and never retried: such a message goes to the error queue with its reason at once.</summary>
+public static class TransientRetry
+{
+    public static void UseTransientRetry(this IReceiveEndpointConfigurator endpoint, params Type[] notTransient) =>
+        endpoint.UseMessageRetry(r =>
+        {
+            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
+            if (notTransient.Length > 0)
+            {
+                r.Ignore(notTransient);
+            }
+        });
+}
