@@ -6,4 +6,12 @@ public sealed record BatchingSettings
 {
     public int? MaxBatchSize { get; init; }
     public double? MaxQueueDelayMilliseconds { get; init; }
+
+    /// <summary>Per input name: which dynamic axes requests may be padded along so that requests of different lengths
+    /// share a model call, and bounds on its dynamic dimensions. Inputs not named here batch only with equal shapes.</summary>
+    public IReadOnlyDictionary<string, InputBatching>? Inputs { get; init; }
+
+    /// <summary>With padding: form each batch from waiting requests of similar length rather than in arrival order, to
+    /// limit wasted padding. Default true.</summary>
+    public bool? GroupByLength { get; init; }
 }

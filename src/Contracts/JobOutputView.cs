@@ -1,10 +1,11 @@
 namespace AIaaS.Queue.Contracts;
 
-/// <summary>The outputs of a succeeded job, by model output name (<c>GET /v1/jobs/{id}/output</c>).</summary>
+/// <summary>The outputs of a succeeded job (<c>GET /v1/jobs/{id}/output</c>), in the Open Inference Protocol's response
+/// form: each output with its name, datatype, shape (batch dimension first where the model has one) and data.</summary>
 public sealed record JobOutputView
 {
     public required Guid Id { get; init; }
     public required string Model { get; init; }
     public required int ModelVersion { get; init; }
-    public required IReadOnlyDictionary<string, TensorValue> Outputs { get; init; }
+    public required IReadOnlyList<InferTensor> Outputs { get; init; }
 }

@@ -11,6 +11,9 @@ public sealed record ModelView
     public required IReadOnlyList<TensorSpec> Inputs { get; init; }
     public required IReadOnlyList<TensorSpec> Outputs { get; init; }
     public BatchingSettings? Batching { get; init; }
+
+    /// <summary>How requests are merged: along a dynamic batch dimension, one per call (batch fixed at 1), or unbatched.</summary>
+    public BatchMode BatchMode { get; init; }
     public string? Description { get; init; }
 
     /// <summary>Set on versions registered by a train job.</summary>

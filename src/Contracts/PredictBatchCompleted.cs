@@ -14,5 +14,11 @@ public sealed record PredictBatchCompleted
     public required int BatchSize { get; init; }
     public required double ModelMilliseconds { get; init; }
     public required IReadOnlyList<JobOutcome> Jobs { get; init; }
+
+    /// <summary>Rows in the model call: the batch dimension, which counts a request of several rows as several.</summary>
+    public int Rows { get; init; }
+
+    /// <summary>Real elements over elements sent, across the padded inputs; 1 when nothing was padded.</summary>
+    public double PaddingEfficiency { get; init; } = 1;
     public required DateTimeOffset CompletedAt { get; init; }
 }

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace AIaaS.Queue.Contracts;
 
 /// <summary>
@@ -14,11 +16,17 @@ public sealed record SubmitPredictJob
     /// <summary>Model version; null means the latest version when the worker picks the job up.</summary>
     public int? ModelVersion { get; init; }
 
-    /// <summary>The record for a model with a single input: one row, flattened, without the batch dimension.</summary>
+    /// <summary>Shorthand for a model with a single float input: one record, flattened, without the batch dimension.</summary>
     public float[]? Features { get; init; }
 
-    /// <summary>The record for a model with several inputs, by input name. Use either this or <see cref="Features"/>.</summary>
-    public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
+    /// <summary>The request's tensors by input name, in the Open Inference Protocol's form (any datatype, the whole shape,
+    /// batch dimension first). Use either this or <see cref="Features"/>. The map of float arrays that earlier versions
+    /// took is still read.</summary>
+    [JsonConverter(typeof(InferInputsJsonConverter))]
+    public IReadOnlyList<InferTensor>? Inputs { get; init; }
+
+    /// <summary>The outputs to compute and store; null or empty for all of the model's outputs.</summary>
+    public IReadOnlyList<RequestedOutput>? Outputs { get; init; }
 
     /// <summary>Where to POST a signed event when the job reaches its final state (Standard Webhooks); null for none.</summary>
     public string? CallbackUrl { get; init; }
