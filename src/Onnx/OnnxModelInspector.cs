@@ -74,9 +74,11 @@ public static class OnnxModelInspector
         return new TensorSpec
         {
             Name = name,
-            ElementType = ElementTypeName(node.ElementDataType),
+            ElementType = OnnxTypes.NumpyName(node.ElementDataType),
+            Datatype = OnnxTypes.Datatype(node.ElementDataType),
             // ONNX Runtime already reports symbolic and unknown dimensions as -1.
             Shape = node.Dimensions.Select(d => d < 0 ? -1 : d).ToArray(),
+            DimensionNames = node.SymbolicDimensions.Select((n, d) => node.Dimensions[d] < 0 && !string.IsNullOrEmpty(n) ? n : null).ToArray(),
         };
     }
 
@@ -88,27 +90,5 @@ public static class OnnxModelInspector
         OnnxValueType.ONNX_TYPE_SPARSETENSOR => "sparse_tensor",
         OnnxValueType.ONNX_TYPE_OPAQUE => "opaque",
         _ => "unknown",
-    };
-
-    private static string ElementTypeName(TensorElementType type) => type switch
-    {
-        TensorElementType.Float => "float32",
-        TensorElementType.Double => "float64",
-        TensorElementType.Float16 => "float16",
-        TensorElementType.BFloat16 => "bfloat16",
-        TensorElementType.Int8 => "int8",
-        TensorElementType.Int16 => "int16",
-        TensorElementType.Int32 => "int32",
-        TensorElementType.Int64 => "int64",
-        TensorElementType.UInt8 => "uint8",
-        TensorElementType.UInt16 => "uint16",
-        TensorElementType.UInt32 => "uint32",
-        TensorElementType.UInt64 => "uint64",
-        TensorElementType.Bool => "bool",
-        TensorElementType.String => "string",
-        TensorElementType.Complex64 => "complex64",
-        TensorElementType.Complex128 => "complex128",
-        // Newer ONNX types (float8 variants, int4, ...) keep ORT's own name rather than failing inspection.
-        _ => type.ToString().ToLowerInvariant(),
     };
 }

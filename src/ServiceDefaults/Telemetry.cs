@@ -31,6 +31,7 @@ public sealed class AiaasMetrics
     private readonly Histogram<int> _batchSize;
     private readonly Histogram<double> _queueDelay;
     private readonly Histogram<double> _modelTime;
+    private readonly Histogram<double> _paddingEfficiency;
     private readonly Counter<long> _webhookAttempts;
 
     public AiaasMetrics(IMeterFactory meters)
@@ -43,6 +44,9 @@ public sealed class AiaasMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
         _modelTime = meter.CreateHistogram("aiaas.model.execution_time", "s", "Duration of one model call (one batch).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
+        _paddingEfficiency = meter.CreateHistogram("aiaas.batch.padding_efficiency", "1",
+            "Real elements over elements sent, across a model call's padded inputs; recorded for padded models only.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] });
         _webhookAttempts = meter.CreateCounter<long>("aiaas.webhook.attempts", "{attempt}", "Webhook delivery attempts, by outcome.");
         meter.CreateObservableGauge("aiaas.models.loaded", () => _loaded.Count, "{model}", "Model versions loaded in this process.");
     }
@@ -60,11 +64,16 @@ public sealed class AiaasMetrics
         _jobs.Add(1, new KeyValuePair<string, object?>("aiaas.job.status", status),
             new KeyValuePair<string, object?>("aiaas.job.kind", kind), new KeyValuePair<string, object?>("aiaas.model", model));
 
-    public void BatchCompleted(string model, string device, int size, TimeSpan modelTime)
+    /// <summary>One model call: its jobs, its duration and, for padded models, its padding efficiency.</summary>
+    public void BatchCompleted(string model, string device, int size, TimeSpan modelTime, double? paddingEfficiency = null)
     {
         var tags = new TagList { { "aiaas.model", model }, { "aiaas.device", device } };
         _batchSize.Record(size, tags);
         _modelTime.Record(modelTime.TotalSeconds, tags);
+        if (paddingEfficiency is { } efficiency)
+        {
+            _paddingEfficiency.Record(efficiency, tags);
+        }
     }
 
     public void JobStarted(string model, TimeSpan queueDelay) =>

@@ -23,8 +23,9 @@ public sealed record JobRecord
     public string? WorkerId { get; init; }
     public string? Error { get; init; }
 
-    /// <summary>Outputs by model output name; null until the job succeeded (and in listings, which leave outputs out).</summary>
-    public IReadOnlyDictionary<string, TensorValue>? Outputs { get; init; }
+    /// <summary>The outputs the job asked for (all by default), in the model's order and the Open Inference Protocol's
+    /// form; null until the job succeeded (and in listings, which leave outputs out).</summary>
+    public IReadOnlyList<InferTensor>? Outputs { get; init; }
 
     public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 }

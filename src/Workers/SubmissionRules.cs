@@ -71,7 +71,7 @@ public static class SubmissionRules
     /// <summary>Bounds a record before any work; the model's own shape check comes later and needs the model loaded.</summary>
     public static string? InputSizeProblem(SubmitPredictJob job, int maxInputValues)
     {
-        var values = (long)(job.Features?.Length ?? 0) + (job.Inputs?.Values.Sum(v => (long)(v?.Length ?? 0)) ?? 0);
+        var values = (long)(job.Features?.Length ?? 0) + (job.Inputs?.Sum(t => Math.Max(0, Inference.TensorJson.CountElements(t?.Data ?? default))) ?? 0);
         return values > maxInputValues ? $"The record has {values} input values; at most {maxInputValues} are accepted." : null;
     }
 

@@ -58,6 +58,10 @@ public sealed class WorkerOptions
     [Range(1, int.MaxValue)]
     public int MaxInputValues { get; set; } = 1_000_000;
 
+    /// <summary>Most bytes (UTF-8) of BYTES (string) elements one predict job may carry across its inputs.</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxInputBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>How long a worker keeps a finished batch's results and retries storing them while the store is unavailable.
     /// Its messages stay unacknowledged meanwhile, so the broker keeps the jobs and the worker takes no new ones beyond its
     /// prefetch. Keep it well under RabbitMQ's consumer acknowledgement timeout (30 minutes by default).</summary>

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Buffers.Binary;
 using AIaaS.Queue.Contracts;
 using MongoDB.Bson;
@@ -47,7 +48,7 @@ internal sealed class JobDocument
         BatchId = job.BatchId,
         WorkerId = job.WorkerId,
         Error = job.Error,
-        Outputs = job.Outputs?.Select(o => OutputDocument.From(o.Key, o.Value)).ToList(),
+        Outputs = job.Outputs?.Select(OutputDocument.From).ToList(),
     };
 
     public JobRecord ToRecord() => new()
@@ -66,39 +67,35 @@ internal sealed class JobDocument
         BatchId = BatchId,
         WorkerId = WorkerId,
         Error = Error,
-        Outputs = Outputs?.ToDictionary(o => o.Name, o => o.ToTensor(), StringComparer.Ordinal),
+        Outputs = Outputs?.ConvertAll(o => o.ToTensor()),
     };
 }
 
 internal sealed class OutputDocument
 {
     public string Name { get; set; } = "";
-    public int[] Shape { get; set; } = [];
 
-    /// <summary>float32 little-endian: exact, and a quarter of the size of a BSON array of doubles.</summary>
-    public byte[] Data { get; set; } = [];
+    /// <summary>Null in documents written before typed tensors, whose outputs were all FP32 in <see cref="Data"/>.</summary>
+    public string? Datatype { get; set; }
+    public long[] Shape { get; set; } = [];
 
-    public static OutputDocument From(string name, TensorValue tensor)
+    /// <summary>The tensor's data as its JSON text (flat, row-major), which keeps every datatype exactly.</summary>
+    public string? Json { get; set; }
+
+    /// <summary>Documents written before typed tensors: float32 little-endian, the shape without the batch dimension.</summary>
+    public byte[]? Data { get; set; }
+
+    public static OutputDocument From(InferTensor tensor) => new()
     {
-        var data = new byte[tensor.Data.Length * sizeof(float)];
-        for (var i = 0; i < tensor.Data.Length; i++)
-        {
-            BinaryPrimitives.WriteSingleLittleEndian(data.AsSpan(i * sizeof(float)), tensor.Data[i]);
-        }
+        Name = tensor.Name,
+        Datatype = tensor.Datatype,
+        Shape = [.. tensor.Shape ?? []],
+        Json = tensor.Data.GetRawText(),
+    };
 
-        return new OutputDocument { Name = name, Shape = [.. tensor.Shape], Data = data };
-    }
-
-    public TensorValue ToTensor()
-    {
-        var values = new float[Data.Length / sizeof(float)];
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = BinaryPrimitives.ReadSingleLittleEndian(Data.AsSpan(i * sizeof(float)));
-        }
-
-        return new TensorValue { Shape = Shape, Data = values };
-    }
+    public InferTensor ToTensor() => Datatype is null
+        ? new InferTensor { Name = Name, Datatype = TensorDatatypes.Fp32, Shape = [1, .. Shape], Data = StoreJson.FloatsFromBytes(Data ?? []) }
+        : new InferTensor { Name = Name, Datatype = Datatype, Shape = Shape, Data = JsonSerializer.Deserialize<JsonElement>(Json ?? "[]", StoreJson.Options) };
 }
 
 internal sealed class ModelDocument
@@ -143,23 +140,39 @@ internal sealed class TensorSpecDocument
     public string Name { get; set; } = "";
     public string ElementType { get; set; } = "";
     public int[] Shape { get; set; } = [];
+    public string? Datatype { get; set; }
+    public string?[]? DimensionNames { get; set; }
 
-    public static TensorSpecDocument From(TensorSpec spec) =>
-        new() { Name = spec.Name, ElementType = spec.ElementType, Shape = [.. spec.Shape] };
+    public static TensorSpecDocument From(TensorSpec spec) => new()
+    {
+        Name = spec.Name, ElementType = spec.ElementType, Shape = [.. spec.Shape], Datatype = spec.Datatype,
+        DimensionNames = spec.DimensionNames?.ToArray(),
+    };
 
-    public TensorSpec ToSpec() => new() { Name = Name, ElementType = ElementType, Shape = Shape };
+    public TensorSpec ToSpec() => new() { Name = Name, ElementType = ElementType, Shape = Shape, Datatype = Datatype, DimensionNames = DimensionNames };
 }
 
 internal sealed class BatchingDocument
 {
     public int? MaxBatchSize { get; set; }
     public double? MaxQueueDelayMilliseconds { get; set; }
+    public bool? GroupByLength { get; set; }
 
-    public static BatchingDocument From(BatchingSettings settings) =>
-        new() { MaxBatchSize = settings.MaxBatchSize, MaxQueueDelayMilliseconds = settings.MaxQueueDelayMilliseconds };
+    /// <summary>Per-input settings as JSON text: input names may hold '.' or start with '$', which BSON keys may not.</summary>
+    public string? InputsJson { get; set; }
 
-    public BatchingSettings ToSettings() =>
-        new() { MaxBatchSize = MaxBatchSize, MaxQueueDelayMilliseconds = MaxQueueDelayMilliseconds };
+    public static BatchingDocument From(BatchingSettings settings) => new()
+    {
+        MaxBatchSize = settings.MaxBatchSize, MaxQueueDelayMilliseconds = settings.MaxQueueDelayMilliseconds,
+        GroupByLength = settings.GroupByLength,
+        InputsJson = settings.Inputs is null ? null : JsonSerializer.Serialize(settings.Inputs, StoreJson.Options),
+    };
+
+    public BatchingSettings ToSettings() => new()
+    {
+        MaxBatchSize = MaxBatchSize, MaxQueueDelayMilliseconds = MaxQueueDelayMilliseconds, GroupByLength = GroupByLength,
+        Inputs = InputsJson is null ? null : JsonSerializer.Deserialize<Dictionary<string, InputBatching>>(InputsJson, StoreJson.Options),
+    };
 }
 
 /// <summary>A bulk job. The stored document also holds the ledgers of counted chunks ("inputChunks", "resultChunks"),

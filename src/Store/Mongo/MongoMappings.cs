@@ -41,8 +41,10 @@ internal static class MongoMappings
         BsonClassMap.TryRegisterClassMap<OutputDocument>(map =>
         {
             map.MapMember(d => d.Name).SetElementName("name");
+            map.MapMember(d => d.Datatype).SetElementName("datatype").SetIgnoreIfNull(true);
             map.MapMember(d => d.Shape).SetElementName("shape");
-            map.MapMember(d => d.Data).SetElementName("data");
+            map.MapMember(d => d.Json).SetElementName("json").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Data).SetElementName("data").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 
@@ -70,6 +72,8 @@ internal static class MongoMappings
             map.MapMember(d => d.Name).SetElementName("name");
             map.MapMember(d => d.ElementType).SetElementName("elementType");
             map.MapMember(d => d.Shape).SetElementName("shape");
+            map.MapMember(d => d.Datatype).SetElementName("datatype").SetIgnoreIfNull(true);
+            map.MapMember(d => d.DimensionNames).SetElementName("dimensionNames").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 
@@ -77,6 +81,8 @@ internal static class MongoMappings
         {
             map.MapMember(d => d.MaxBatchSize).SetElementName("maxBatchSize").SetIgnoreIfNull(true);
             map.MapMember(d => d.MaxQueueDelayMilliseconds).SetElementName("maxQueueDelayMilliseconds").SetIgnoreIfNull(true);
+            map.MapMember(d => d.GroupByLength).SetElementName("groupByLength").SetIgnoreIfNull(true);
+            map.MapMember(d => d.InputsJson).SetElementName("inputs").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 

@@ -286,7 +286,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         Error = reader.IsDBNull(12) ? null : reader.GetString(12),
         TenantId = reader.GetString(13),
         Outputs = withOutputs && !reader.IsDBNull(14)
-            ? JsonSerializer.Deserialize<Dictionary<string, TensorValue>>(reader.GetString(14), StoreJson.Options)
+            ? StoreJson.ReadOutputs(reader.GetString(14))
             : null,
     };
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.ServiceDefaults;
@@ -41,9 +40,9 @@ internal sealed class BatchExecutor(
             if (toRun.Count > 0)
             {
                 var stopwatch = Stopwatch.StartNew();
-                var outcomes = await Task.Run(() => RunIsolating(model, toRun)).ConfigureAwait(false);
+                var (outcomes, paddingEfficiency) = await Task.Run(() => RunIsolating(model, toRun)).ConfigureAwait(false);
                 var modelMilliseconds = stopwatch.Elapsed.TotalMilliseconds;
-                metrics.BatchCompleted(model.Name, model.Device, toRun.Count, stopwatch.Elapsed);
+                metrics.BatchCompleted(model.Name, model.Device, toRun.Count, stopwatch.Elapsed, model.IsPadded ? paddingEfficiency : null);
                 var batchId = $"{options.Value.WorkerId}-{Guid.NewGuid():N}";
                 var completedAt = time.GetUtcNow();
                 var records = new JobRecord[toRun.Count];
@@ -92,6 +91,8 @@ internal sealed class BatchExecutor(
                         Device = model.Device,
                         WorkerId = options.Value.WorkerId,
                         BatchSize = records.Length,
+                        Rows = toRun.Sum(p => p.Request.Rows),
+                        PaddingEfficiency = paddingEfficiency,
                         ModelMilliseconds = modelMilliseconds,
                         CompletedAt = completedAt,
                         Jobs = stored.Select(i => new JobOutcome
@@ -289,31 +290,32 @@ internal sealed class BatchExecutor(
     /// <summary>The tenant the consumer verified and recorded on the job before it reached the batcher.</summary>
     private static string TenantOf(SubmitPredictJob job) => Tenants.OrDefault(job.Sender?.TenantId);
 
-    /// <summary>Runs the batch in one model call; should that call fail, runs each record alone so that one
-    /// bad record fails only its own job.</summary>
-    private (Dictionary<string, TensorValue>? Outputs, string? Error)[] RunIsolating(LoadedModel model, List<PendingPrediction> batch)
+    /// <summary>Runs the batch in one model call; should that call fail, runs each request alone so that one
+    /// bad request fails only its own job.</summary>
+    private ((IReadOnlyList<InferTensor>? Outputs, string? Error)[] Outcomes, double PaddingEfficiency) RunIsolating(
+        LoadedModel model, List<PendingPrediction> batch)
     {
-        var outcomes = new (Dictionary<string, TensorValue>?, string?)[batch.Count];
+        var outcomes = new (IReadOnlyList<InferTensor>?, string?)[batch.Count];
         try
         {
-            var outputs = Run(model, batch, 0, batch.Count);
+            var (outputs, efficiency) = model.Run(batch.ConvertAll(p => p.Request));
             for (var i = 0; i < batch.Count; i++)
             {
                 outcomes[i] = (outputs[i], null);
             }
 
-            return outcomes;
+            return (outcomes, efficiency);
         }
         catch (Exception ex) when (batch.Count > 1 && ex is not OutOfMemoryException)
         {
-            logger.LogWarning(ex, "Batch of {Count} for {Model} failed; running its records one by one", batch.Count, model.Name);
+            logger.LogWarning(ex, "Batch of {Count} for {Model} failed; running its requests one by one", batch.Count, model.Name);
         }
 
         for (var i = 0; i < batch.Count; i++)
         {
             try
             {
-                outcomes[i] = (Run(model, batch, i, 1)[0], null);
+                outcomes[i] = (model.Run([batch[i].Request]).Outputs[0], null);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -321,35 +323,6 @@ internal sealed class BatchExecutor(
             }
         }
 
-        return outcomes;
-    }
-
-    private static Dictionary<string, TensorValue>[] Run(LoadedModel model, List<PendingPrediction> batch, int offset, int count)
-    {
-        var buffers = new float[model.Inputs.Count][];
-        try
-        {
-            for (var i = 0; i < model.Inputs.Count; i++)
-            {
-                var length = model.Inputs[i].RecordLength;
-                buffers[i] = ArrayPool<float>.Shared.Rent(length * count);
-                for (var r = 0; r < count; r++)
-                {
-                    batch[offset + r].Inputs[i].CopyTo(buffers[i].AsSpan(r * length, length));
-                }
-            }
-
-            return model.Run(buffers, count);
-        }
-        finally
-        {
-            foreach (var buffer in buffers)
-            {
-                if (buffer is not null)
-                {
-                    ArrayPool<float>.Shared.Return(buffer);
-                }
-            }
-        }
+        return (outcomes, 1);
     }
 }

@@ -8,9 +8,11 @@ namespace AIaaS.Queue.Workers.Batching;
 
 /// <summary>
 /// Triton-style dynamic batcher for one model version. When a model instance is free it takes up to
-/// <see cref="LoadedModel.MaxBatchSize"/> waiting requests; a full batch runs at once, a partial one runs when its
+/// <see cref="LoadedModel.MaxBatchSize"/> rows of waiting requests; a full batch runs at once, a partial one runs when its
 /// oldest request has waited <see cref="LoadedModel.MaxQueueDelay"/>. Requests that arrive while every instance is
-/// busy accumulate, so batches grow with load. High-priority requests are taken first (see <see cref="TryTake"/>).
+/// busy accumulate, so batches grow with load. High-priority requests are taken first (see <see cref="Head"/>).
+/// Requests batch together when their shapes match apart from padded axes; for padded models, a batch is formed from
+/// requests of similar length (see <see cref="Take"/>).
 /// </summary>
 /// <remarks>
 /// MassTransit's <c>Batch&lt;T&gt;</c> fixes one message limit per consumer and groups only by message, so it can
@@ -56,9 +58,10 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     {
         var reader = _queue.Reader;
         var maxDelayTicks = (long)(_model.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
-        // Owned by this loop only: the channel is the hand-over from consumers, these are the per-priority waiting lines.
-        var high = new Queue<PendingPrediction>();
-        var normal = new Queue<PendingPrediction>();
+        // Owned by this loop only: the channel is the hand-over from consumers, these are the per-priority waiting lines,
+        // each in arrival order.
+        var high = new List<PendingPrediction>();
+        var normal = new List<PendingPrediction>();
         try
         {
             while (true)
@@ -75,20 +78,13 @@ internal sealed class DynamicBatcher : IAsyncDisposable
                 }
 
                 await _instances.WaitAsync(stopping).ConfigureAwait(false);
-                var batch = new List<PendingPrediction>(Math.Min(_model.MaxBatchSize, 1024));
-                var oldest = long.MaxValue;
-                var agedTaken = false;
                 while (true)
                 {
                     // Requests that arrived while waiting for an instance count too: a late high-priority one goes first.
                     Drain(reader, high, normal);
-                    while (batch.Count < _model.MaxBatchSize && TryTake(high, normal, ref agedTaken, out var next))
-                    {
-                        batch.Add(next);
-                        oldest = Math.Min(oldest, next.EnqueuedAt);
-                    }
-
-                    if (batch.Count == 0 || batch.Count >= _model.MaxBatchSize)
+                    var head = Head(high, normal);
+                    var (rows, oldest) = Compatible(head, high, normal);
+                    if (rows >= _model.MaxBatchSize)
                     {
                         break;
                     }
@@ -100,12 +96,8 @@ internal sealed class DynamicBatcher : IAsyncDisposable
                     }
                 }
 
-                if (batch.Count == 0)
-                {
-                    _instances.Release();
-                    continue;
-                }
-
+                Drain(reader, high, normal);
+                var batch = Take(Head(high, normal), high, normal);
                 Interlocked.Increment(ref _running);
                 _ = RunBatchAsync(batch);
             }
@@ -126,31 +118,89 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    private static void Drain(ChannelReader<PendingPrediction> reader, Queue<PendingPrediction> high, Queue<PendingPrediction> normal)
+    private static void Drain(ChannelReader<PendingPrediction> reader, List<PendingPrediction> high, List<PendingPrediction> normal)
     {
         while (reader.TryRead(out var next))
         {
-            (next.Job.Priority == JobPriority.High ? high : normal).Enqueue(next);
+            (next.Job.Priority == JobPriority.High ? high : normal).Add(next);
         }
     }
 
     /// <summary>
-    /// The priority rule: high-priority requests fill a batch first, normal ones fill what is left, each line in arrival
-    /// order. Against starvation, a normal request that has waited longer than <c>PriorityAgingMilliseconds</c> goes
-    /// first, at most one such per batch: under a flood of high-priority work normal requests still move at one per
-    /// model call at least, and high-priority ones keep every other slot.
+    /// The priority rule: the next batch is formed around the oldest high-priority request, or the oldest normal one when
+    /// none is high, and high-priority requests fill it first. Against starvation, a normal request that has waited longer
+    /// than <c>PriorityAgingMilliseconds</c> leads the batch instead, one such per batch: under a flood of high-priority
+    /// work normal requests still move at one per model call at least, and high-priority ones keep every other slot.
     /// </summary>
-    private bool TryTake(Queue<PendingPrediction> high, Queue<PendingPrediction> normal, ref bool agedTaken, out PendingPrediction next)
+    private PendingPrediction Head(List<PendingPrediction> high, List<PendingPrediction> normal)
     {
-        if (!agedTaken && high.Count > 0 && normal.TryPeek(out var waiting)
-            && Stopwatch.GetTimestamp() - waiting.EnqueuedAt > _agingTicks)
+        if (high.Count > 0 && normal.Count > 0 && Stopwatch.GetTimestamp() - normal[0].EnqueuedAt > _agingTicks)
         {
-            agedTaken = true;
-            next = normal.Dequeue();
-            return true;
+            return normal[0];
         }
 
-        return high.TryDequeue(out next!) || normal.TryDequeue(out next!);
+        return high.Count > 0 ? high[0] : normal[0];
+    }
+
+    /// <summary>Rows waiting that may share a model call with <paramref name="head"/> (equal shapes apart from padded axes),
+    /// and the arrival of the oldest of them, from which the max queue delay counts.</summary>
+    private static (long Rows, long Oldest) Compatible(PendingPrediction head, List<PendingPrediction> high, List<PendingPrediction> normal)
+    {
+        long rows = 0, oldest = long.MaxValue;
+        foreach (var line in (ReadOnlySpan<List<PendingPrediction>>)[high, normal])
+        {
+            foreach (var waiting in line)
+            {
+                if (waiting.Request.GroupKey == head.Request.GroupKey)
+                {
+                    rows += waiting.Request.Rows;
+                    oldest = Math.Min(oldest, waiting.EnqueuedAt);
+                }
+            }
+        }
+
+        return (rows, oldest);
+    }
+
+    /// <summary>
+    /// Takes the batch led by <paramref name="head"/>: high-priority requests first, then normal ones, each line in
+    /// arrival order, up to the model's rows per call. With length grouping (padded models), each line is taken nearest
+    /// length to the head's first, so that a batch pads little; the head is always the oldest by the priority rule, so a
+    /// request of an unusual length still leads a batch of its own in turn.
+    /// </summary>
+    private List<PendingPrediction> Take(PendingPrediction head, List<PendingPrediction> high, List<PendingPrediction> normal)
+    {
+        var batch = new List<PendingPrediction>(Math.Min(_model.MaxBatchSize, 1024)) { head };
+        (head.Job.Priority == JobPriority.High ? high : normal).Remove(head);
+        var rows = (long)head.Request.Rows;
+        foreach (var line in (ReadOnlySpan<List<PendingPrediction>>)[high, normal])
+        {
+            if (rows >= _model.MaxBatchSize)
+            {
+                break;
+            }
+
+            var candidates = line.Where(p => p.Request.GroupKey == head.Request.GroupKey);
+            if (_model.GroupByLength)
+            {
+                candidates = candidates.OrderBy(p => Math.Abs(p.Request.Length - head.Request.Length));
+            }
+
+            var taken = new HashSet<PendingPrediction>();
+            foreach (var candidate in candidates)
+            {
+                if (rows + candidate.Request.Rows <= _model.MaxBatchSize)
+                {
+                    batch.Add(candidate);
+                    taken.Add(candidate);
+                    rows += candidate.Request.Rows;
+                }
+            }
+
+            line.RemoveAll(taken.Contains);
+        }
+
+        return batch;
     }
 
     private async ValueTask<bool> WaitForMoreAsync(ChannelReader<PendingPrediction> reader, TimeSpan timeout, CancellationToken stopping)

@@ -1,15 +1,16 @@
 using System.Diagnostics;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Workers.Inference;
 
 namespace AIaaS.Queue.Workers.Batching;
 
 /// <summary>A validated predict job waiting for its batch. Its message is acknowledged when <see cref="Completion"/> ends.</summary>
-internal sealed class PendingPrediction(SubmitPredictJob job, float[][] inputs)
+internal sealed class PendingPrediction(SubmitPredictJob job, PreparedRequest request)
 {
     public SubmitPredictJob Job { get; } = job;
 
-    /// <summary>Per model input, in the model's input order, this record's values.</summary>
-    public float[][] Inputs { get; } = inputs;
+    /// <summary>The job's inputs, checked against the model and read into tensors.</summary>
+    public PreparedRequest Request { get; } = request;
 
     /// <summary>When the batcher received the job; max-delay counts from here.</summary>
     public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Inference;
 
@@ -51,7 +52,7 @@ internal static class BulkChunkScorer
                     continue;
                 }
 
-                WriteOutput(output, record.Id, results[i].Outputs!, results[i].Offset);
+                WriteOutput(output, record.Id, results[i].Outputs!);
                 succeeded++;
             }
         }
@@ -77,16 +78,22 @@ internal static class BulkChunkScorer
         return new BulkChunkResult { Succeeded = 0, Failed = chunk.Records.Count, Output = ReadOnlyMemory<byte>.Empty, Errors = error.Written };
     }
 
-    /// <summary>Per record of the slice: the batch's outputs and the record's index in them, or its error.</summary>
-    private static (BatchOutput[]? Outputs, int Offset, string? Error)[] RunIsolating(LoadedModel model, BulkChunk.Contents chunk, int start, int count)
+    /// <summary>Per record of the slice: its outputs, or its error.</summary>
+    private static (InferTensor[]? Outputs, string? Error)[] RunIsolating(LoadedModel model, BulkChunk.Contents chunk, int start, int count)
     {
-        var results = new (BatchOutput[]?, int, string?)[count];
+        var results = new (InferTensor[]?, string?)[count];
+        var requests = new PreparedRequest[count];
+        for (var i = 0; i < count; i++)
+        {
+            requests[i] = RequestPreparer.FromFloatRecord(model, chunk.Values.AsSpan((start + i) * chunk.ValuesPerRecord, chunk.ValuesPerRecord));
+        }
+
         try
         {
-            var outputs = Run(model, chunk, start, count);
+            var (outputs, _) = model.Run(requests);
             for (var i = 0; i < count; i++)
             {
-                results[i] = (outputs, i, null);
+                results[i] = (outputs[i], null);
             }
 
             return results;
@@ -100,46 +107,19 @@ internal static class BulkChunkScorer
         {
             try
             {
-                results[i] = (Run(model, chunk, start + i, 1), 0, null);
+                results[i] = (model.Run([requests[i]]).Outputs[0], null);
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
-                results[i] = (null, 0, $"Model '{model.Name}' v{model.Version} failed on this record: {ex.Message}");
+                results[i] = (null, $"Model '{model.Name}' v{model.Version} failed on this record: {ex.Message}");
             }
         }
 
         return results;
     }
 
-    private static BatchOutput[] Run(LoadedModel model, BulkChunk.Contents chunk, int start, int count)
-    {
-        var perRecord = chunk.ValuesPerRecord;
-        if (model.Inputs.Count == 1)
-        {
-            // One input: the chunk's values are already the model's batch layout.
-            var single = new float[count * perRecord];
-            Array.Copy(chunk.Values, start * perRecord, single, 0, single.Length);
-            return model.RunFlat([single], count);
-        }
-
-        var buffers = new float[model.Inputs.Count][];
-        var offset = 0;
-        for (var i = 0; i < model.Inputs.Count; i++)
-        {
-            var length = model.Inputs[i].RecordLength;
-            buffers[i] = new float[count * length];
-            for (var r = 0; r < count; r++)
-            {
-                Array.Copy(chunk.Values, (start + r) * perRecord + offset, buffers[i], r * length, length);
-            }
-
-            offset += length;
-        }
-
-        return model.RunFlat(buffers, count);
-    }
-
-    private static void WriteOutput(JsonLines lines, string id, BatchOutput[] outputs, int record)
+    /// <summary>One line per scored record: each output's values flattened, row-major, as the model wrote them.</summary>
+    private static void WriteOutput(JsonLines lines, string id, InferTensor[] outputs)
     {
         var writer = lines.Json;
         writer.WriteStartObject();
@@ -147,21 +127,8 @@ internal static class BulkChunkScorer
         writer.WriteStartObject("outputs"u8);
         foreach (var output in outputs)
         {
-            writer.WriteStartArray(output.Name);
-            foreach (var value in output.Data.AsSpan(record * output.RecordLength, output.RecordLength))
-            {
-                if (float.IsFinite(value))
-                {
-                    writer.WriteNumberValue(value);
-                }
-                else
-                {
-                    // JSON has no NaN or infinity; the wire format's named literals keep the model's answer.
-                    writer.WriteStringValue(float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
-                }
-            }
-
-            writer.WriteEndArray();
+            writer.WritePropertyName(output.Name);
+            output.Data.WriteTo(writer);
         }
 
         writer.WriteEndObject();

@@ -53,6 +53,14 @@ internal sealed class BulkRecordReader : IDisposable
             throw new InvalidBulkFileException("The file has no records.");
         }
 
+        if (model.Inputs.FirstOrDefault(i => i.RecordLength < 0) is { } unsupported)
+        {
+            lines.Dispose();
+            throw new InvalidBulkFileException(
+                $"Bulk files carry records of float values; model '{model.Name}' input '{unsupported.Name}' is {unsupported.Datatype} of shape {unsupported.ShapeText}. " +
+                "Submit its requests as predict jobs.");
+        }
+
         var detected = format ?? Detect(head);
         var reader = new BulkRecordReader(lines, detected, model);
         if (detected == BulkInputFormat.Csv)

@@ -68,7 +68,7 @@ internal sealed class ScoreBulkChunkConsumer(
 
         var chunk = BulkChunk.Read(payload, model.Inputs.Sum(i => i.RecordLength));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var batchSize = model.Inputs.Any(i => i.FixedBatchDimension) ? 1 : options.Value.BulkBatchSize;
+        var batchSize = model.BatchMode == BatchMode.Dynamic ? options.Value.BulkBatchSize : 1;
         var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize), cancellationToken).ConfigureAwait(false);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         logger.LogDebug("Bulk job {BulkJobId} chunk {Chunk}: {Succeeded} scored, {Failed} failed in {Elapsed} ms",

@@ -71,14 +71,14 @@ internal sealed class PredictJobConsumer(
             return;
         }
 
-        var (inputs, error) = PredictInputValidator.Validate(model, job);
+        var (request, error) = RequestPreparer.Prepare(model, job, new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes));
         if (error is not null)
         {
             await FailAsync(context, sender.TenantId, job.Model, model.Version, error).ConfigureAwait(false);
             return;
         }
 
-        await batchers.For(model).EnqueueAsync(new PendingPrediction(job, inputs!)).ConfigureAwait(false);
+        await batchers.For(model).EnqueueAsync(new PendingPrediction(job, request!)).ConfigureAwait(false);
     }
 
     internal static string ExpiredError(DateTimeOffset expiresAt) =>

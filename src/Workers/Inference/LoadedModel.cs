@@ -1,15 +1,17 @@
 using AIaaS.Queue.Contracts;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace AIaaS.Queue.Workers.Inference;
 
-/// <summary>One model version loaded into a shared <see cref="InferenceSession"/>, which ONNX Runtime lets many threads run at once.</summary>
+/// <summary>
+/// One model version loaded into a shared <see cref="InferenceSession"/>, which ONNX Runtime lets many threads run at once.
+/// Runs a batch of prepared requests as one model call: merged along the batch axis, padded where the registration allows,
+/// and each output cut back to each request's own rows and lengths.
+/// </summary>
 internal sealed class LoadedModel : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;
-    private readonly string[] _outputNames;
 
     public LoadedModel(string name, int version, InferenceSession session, string device, BatchingSettings batching)
     {
@@ -18,83 +20,119 @@ internal sealed class LoadedModel : IDisposable
         _session = session;
         Device = device;
 
-        Inputs = session.InputMetadata.Select(kv => ModelInput.From(name, kv.Key, kv.Value)).ToArray();
-        _inputNames = Inputs.Select(i => i.Name).ToArray();
-        _outputNames = session.OutputMetadata.Keys.ToArray();
-        foreach (var (outputName, meta) in session.OutputMetadata)
+        var firstDims = session.InputNames.Select(i => session.InputMetadata[i].Dimensions).ToArray();
+        BatchMode = firstDims.Length == 0 || firstDims.Any(d => d.Length == 0) ? BatchMode.None
+            : firstDims.All(d => d[0] < 0) ? BatchMode.Dynamic
+            : firstDims.All(d => d[0] == 1) ? BatchMode.FixedOne
+            : BatchMode.None;
+
+        foreach (var configured in batching.Inputs?.Keys ?? [])
         {
-            if (!meta.IsTensor)
+            if (!session.InputMetadata.ContainsKey(configured))
             {
-                throw new ModelNotSupportedException($"Model '{name}' output '{outputName}' is not a tensor; only tensor outputs are supported.");
+                throw new ModelNotSupportedException($"Model '{name}' has no input '{configured}' to pad; its inputs are {string.Join(", ", session.InputNames)}.");
             }
         }
 
-        var fixedBatch = Inputs.Any(i => i.FixedBatchDimension);
-        MaxBatchSize = fixedBatch ? 1 : Math.Max(1, batching.MaxBatchSize ?? 1);
+        Inputs = session.InputNames
+            .Select(i => ModelInput.From(name, i, session.InputMetadata[i], batching.Inputs?.GetValueOrDefault(i), BatchMode))
+            .ToArray();
+        _inputNames = Inputs.Select(i => i.Name).ToArray();
+        Outputs = session.OutputNames.Select(o => DescribeOutput(name, o, session.OutputMetadata[o])).ToArray();
+        MaxBatchSize = BatchMode == BatchMode.Dynamic ? Math.Max(1, batching.MaxBatchSize ?? 1) : 1;
         MaxQueueDelay = TimeSpan.FromMilliseconds(batching.MaxQueueDelayMilliseconds ?? 0);
+        IsPadded = Inputs.Any(i => i.IsPadded);
+        GroupByLength = IsPadded && (batching.GroupByLength ?? true);
     }
 
     public string Name { get; }
     public int Version { get; }
     public string Device { get; }
+    public BatchMode BatchMode { get; }
     public IReadOnlyList<ModelInput> Inputs { get; }
+    public IReadOnlyList<ModelOutput> Outputs { get; }
+
+    /// <summary>Rows per model call: the batch dimension's limit; 1 for models without a dynamic batch dimension.</summary>
     public int MaxBatchSize { get; }
     public TimeSpan MaxQueueDelay { get; }
 
-    /// <summary>Runs one batch. <paramref name="inputs"/> holds, per model input, the records' values back to back.
-    /// Returns, per record, its outputs by name.</summary>
-    public Dictionary<string, TensorValue>[] Run(IReadOnlyList<float[]> inputs, int batchSize)
-    {
-        var outputs = RunFlat(inputs, batchSize);
-        var results = new Dictionary<string, TensorValue>[batchSize];
-        for (var r = 0; r < batchSize; r++)
-        {
-            var record = new Dictionary<string, TensorValue>(outputs.Length, StringComparer.Ordinal);
-            foreach (var output in outputs)
-            {
-                record[output.Name] = new TensorValue
-                {
-                    Shape = output.RecordShape,
-                    Data = output.Data.AsSpan(r * output.RecordLength, output.RecordLength).ToArray(),
-                };
-            }
+    /// <summary>Requests of different lengths share model calls, padded to the longest.</summary>
+    public bool IsPadded { get; }
 
-            results[r] = record;
+    /// <summary>The batcher forms batches of similar lengths rather than in arrival order.</summary>
+    public bool GroupByLength { get; }
+
+    private ModelOutput DescribeOutput(string model, string output, NodeMetadata meta)
+    {
+        if (!meta.IsTensor)
+        {
+            throw new ModelNotSupportedException($"Model '{model}' output '{output}' is not a tensor; only tensor outputs are supported.");
         }
 
-        return results;
+        var follows = new (int, int)?[meta.Dimensions.Length];
+        for (var axis = BatchMode == BatchMode.Dynamic ? 1 : 0; axis < follows.Length; axis++)
+        {
+            var symbol = axis < meta.SymbolicDimensions.Length ? meta.SymbolicDimensions[axis] : null;
+            if (meta.Dimensions[axis] >= 0 || string.IsNullOrEmpty(symbol))
+            {
+                continue;
+            }
+
+            for (var i = 0; i < Inputs.Count && follows[axis] is null; i++)
+            {
+                var a = Array.FindIndex(Inputs[i].DimNames, n => n == symbol);
+                if (a >= 0 && Inputs[i].Padded[a])
+                {
+                    follows[axis] = (i, a);
+                }
+            }
+        }
+
+        return new ModelOutput(output, follows);
     }
 
-    /// <summary>Runs one batch and returns each output whole: the records' values back to back, as the model wrote them.
-    /// Bulk scoring writes its output lines straight from these, without a dictionary per record.</summary>
-    public BatchOutput[] RunFlat(IReadOnlyList<float[]> inputs, int batchSize)
+    /// <summary>Runs <paramref name="batch"/> in one model call. Returns, per request, the outputs it asked for, and the
+    /// padding efficiency: real elements over elements sent, across the padded inputs (1 when nothing was padded).</summary>
+    public (InferTensor[][] Outputs, double PaddingEfficiency) Run(IReadOnlyList<PreparedRequest> batch)
     {
-        var values = new OrtValue[Inputs.Count];
+        var rows = 0L;
+        foreach (var request in batch)
+        {
+            rows += request.Rows;
+        }
+
+        if (BatchMode != BatchMode.Dynamic && batch.Count != 1)
+        {
+            throw new InvalidOperationException($"Model '{Name}' has no dynamic batch dimension; it runs one request per call.");
+        }
+
+        var (tensors, efficiency) = Assemble(batch, rows);
+        var wanted = OutputsWanted(batch);
+        var values = new OrtValue[tensors.Length];
         try
         {
-            for (var i = 0; i < Inputs.Count; i++)
+            for (var i = 0; i < tensors.Length; i++)
             {
-                var input = Inputs[i];
-                var shape = new long[input.RecordShape.Length + 1];
-                shape[0] = batchSize;
-                for (var d = 0; d < input.RecordShape.Length; d++)
-                {
-                    shape[d + 1] = input.RecordShape[d];
-                }
-
-                values[i] = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance,
-                    inputs[i].AsMemory(0, batchSize * input.RecordLength), shape);
+                values[i] = tensors[i].ToOrtValue();
             }
 
             using var runOptions = new RunOptions();
-            using var outputs = _session.Run(runOptions, _inputNames, values, _outputNames);
-            var results = new BatchOutput[_outputNames.Length];
-            for (var o = 0; o < _outputNames.Length; o++)
+            using var results = _session.Run(runOptions, _inputNames, values, wanted.Select(o => Outputs[o].Name).ToArray());
+            var perRequest = new List<InferTensor>[batch.Count];
+            for (var r = 0; r < batch.Count; r++)
             {
-                results[o] = ReadOutput(_outputNames[o], outputs[o], batchSize);
+                perRequest[r] = new List<InferTensor>(wanted.Count);
             }
 
-            return results;
+            var index = 0;
+            foreach (var o in wanted)
+            {
+                var output = Outputs[o];
+                var full = TensorData.FromOrtValue(results[index++], Name, output.Name);
+                Split(o, full, batch, rows, perRequest);
+            }
+
+            return (perRequest.Select(p => p.ToArray()).ToArray(), efficiency);
         }
         finally
         {
@@ -105,44 +143,121 @@ internal sealed class LoadedModel : IDisposable
         }
     }
 
-    private BatchOutput ReadOutput(string outputName, OrtValue output, int batchSize)
+    /// <summary>Per model input, the batch's tensor: the requests back to back along the batch axis, each padded axis as
+    /// long as its longest request, the rest filled with the input's pad value.</summary>
+    private (TensorData[] Tensors, double Efficiency) Assemble(IReadOnlyList<PreparedRequest> batch, long rows)
     {
-        var info = output.GetTensorTypeAndShape();
-        var shape = info.Shape;
-        if (shape.Length == 0 || shape[0] != batchSize)
+        var tensors = new TensorData[Inputs.Count];
+        long real = 0, sent = 0;
+        for (var i = 0; i < Inputs.Count; i++)
         {
-            throw new ModelNotSupportedException(
-                $"Model '{Name}' output '{outputName}' has shape [{string.Join(", ", shape)}]; its first dimension must be the batch ({batchSize}).");
+            var input = Inputs[i];
+            var first = batch[0].Inputs[i];
+            if (batch.Count == 1)
+            {
+                tensors[i] = first;
+                continue;
+            }
+
+            var shape = (long[])first.Shape.Clone();
+            shape[0] = rows;
+            for (var axis = 1; axis < shape.Length; axis++)
+            {
+                if (input.Padded[axis])
+                {
+                    foreach (var request in batch)
+                    {
+                        shape[axis] = Math.Max(shape[axis], request.Inputs[i].Shape[axis]);
+                    }
+                }
+            }
+
+            var tensor = TensorData.Filled(input.Type, shape, input.PadValue);
+            long offset = 0;
+            foreach (var request in batch)
+            {
+                request.Inputs[i].CopyInto(tensor, offset);
+                offset += request.Rows;
+                if (input.IsPadded)
+                {
+                    real += request.Inputs[i].Length;
+                }
+            }
+
+            if (input.IsPadded)
+            {
+                sent += tensor.Length;
+            }
+
+            tensors[i] = tensor;
         }
 
-        var recordShape = shape.Skip(1).Select(d => checked((int)d)).ToArray();
-        var recordLength = recordShape.Aggregate(1, (a, b) => a * b);
-        return new BatchOutput(outputName, recordShape, recordLength, ReadAsFloat(output, info.ElementDataType, outputName).ToArray());
+        return (tensors, sent == 0 ? 1 : (double)real / sent);
     }
 
-    private ReadOnlySpan<float> ReadAsFloat(OrtValue value, TensorElementType type, string outputName) => type switch
+    /// <summary>Indexes of the outputs any request of the batch asked for, in the model's order; all when one asked for all.</summary>
+    private List<int> OutputsWanted(IReadOnlyList<PreparedRequest> batch)
     {
-        TensorElementType.Float => value.GetTensorDataAsSpan<float>(),
-        TensorElementType.Double => ToFloat(value.GetTensorDataAsSpan<double>(), d => (float)d),
-        TensorElementType.Int64 => ToFloat(value.GetTensorDataAsSpan<long>(), l => l),
-        TensorElementType.Int32 => ToFloat(value.GetTensorDataAsSpan<int>(), i => i),
-        TensorElementType.Bool => ToFloat(value.GetTensorDataAsSpan<bool>(), b => b ? 1f : 0f),
-        _ => throw new ModelNotSupportedException($"Model '{Name}' output '{outputName}' has element type {type}; only numeric outputs are supported."),
-    };
-
-    private static float[] ToFloat<T>(ReadOnlySpan<T> source, Func<T, float> convert)
-    {
-        var result = new float[source.Length];
-        for (var i = 0; i < source.Length; i++)
+        var wanted = new List<int>(Outputs.Count);
+        for (var o = 0; o < Outputs.Count; o++)
         {
-            result[i] = convert(source[i]);
+            foreach (var request in batch)
+            {
+                if (request.Wants(o))
+                {
+                    wanted.Add(o);
+                    break;
+                }
+            }
         }
 
-        return result;
+        return wanted;
+    }
+
+    private void Split(int o, TensorData full, IReadOnlyList<PreparedRequest> batch, long rows, List<InferTensor>[] perRequest)
+    {
+        var output = Outputs[o];
+        if (BatchMode != BatchMode.Dynamic)
+        {
+            perRequest[0].Add(full.ToInferTensor(output.Name));
+            return;
+        }
+
+        if (full.Shape.Length == 0 || full.Shape[0] != rows)
+        {
+            throw new ModelNotSupportedException(
+                $"Model '{Name}' output '{output.Name}' has shape {ShapeMath.Text(full.Shape)}; its first dimension must be the batch ({rows}).");
+        }
+
+        long offset = 0;
+        for (var r = 0; r < batch.Count; r++)
+        {
+            var request = batch[r];
+            if (request.Wants(o))
+            {
+                if (batch.Count == 1)
+                {
+                    perRequest[r].Add(full.ToInferTensor(output.Name));
+                }
+                else
+                {
+                    var shape = (long[])full.Shape.Clone();
+                    shape[0] = request.Rows;
+                    for (var axis = 1; axis < shape.Length && axis < output.FollowsPaddedAxis.Length; axis++)
+                    {
+                        if (output.FollowsPaddedAxis[axis] is var (input, inputAxis))
+                        {
+                            shape[axis] = Math.Min(shape[axis], request.Inputs[input].Shape[inputAxis]);
+                        }
+                    }
+
+                    perRequest[r].Add(full.Slice(offset, shape).ToInferTensor(output.Name));
+                }
+            }
+
+            offset += request.Rows;
+        }
     }
 
     public void Dispose() => _session.Dispose();
 }
-
-/// <summary>One output of a batch: the shape of one record's part and every record's values back to back.</summary>
-internal sealed record BatchOutput(string Name, int[] RecordShape, int RecordLength, float[] Data);

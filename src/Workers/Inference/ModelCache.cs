@@ -79,8 +79,8 @@ internal sealed class ModelCache(
         {
             var (session, device) = sessions.Create(path);
             var model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record));
-            logger.LogInformation("Loaded model {Model} v{Version} on {Device}: max batch {MaxBatch}, max delay {MaxDelay} ms",
-                record.Name, record.Version, device, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds);
+            logger.LogInformation("Loaded model {Model} v{Version} on {Device}: batch mode {BatchMode}, max batch {MaxBatch}, max delay {MaxDelay} ms, padded {Padded}",
+                record.Name, record.Version, device, model.BatchMode, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds, model.IsPadded);
             return model;
         }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException ex)
@@ -97,6 +97,8 @@ internal sealed class ModelCache(
             MaxBatchSize = configured?.MaxBatchSize ?? record.Batching?.MaxBatchSize ?? options.Value.MaxBatchSize,
             MaxQueueDelayMilliseconds = configured?.MaxQueueDelayMilliseconds
                 ?? record.Batching?.MaxQueueDelayMilliseconds ?? options.Value.MaxQueueDelayMilliseconds,
+            Inputs = configured?.Inputs ?? record.Batching?.Inputs,
+            GroupByLength = configured?.GroupByLength ?? record.Batching?.GroupByLength,
         };
     }
 

@@ -1,0 +1,204 @@
+using System.Buffers;
+using System.Text.Json;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace AIaaS.Queue.Workers.Inference;
+
+/// <summary>
+/// A dense tensor held in the array type of its element type (float[], long[], bool[], string[], ONNX Runtime's Float16[]
+/// ...), row-major. One type for request inputs, padded batches and sliced outputs, so that nothing is converted to float
+/// on the way through.
+/// </summary>
+internal sealed class TensorData
+{
+    public TensorData(TensorElementType type, long[] shape, Array values)
+    {
+        Type = type;
+        Shape = shape;
+        Values = values;
+    }
+
+    public TensorElementType Type { get; }
+    public long[] Shape { get; }
+    public Array Values { get; }
+    public int Length => Values.Length;
+
+    /// <summary>A tensor of <paramref name="shape"/> filled with <paramref name="padValue"/> (false for BOOL, "" for BYTES
+    /// whatever the value).</summary>
+    public static TensorData Filled(TensorElementType type, long[] shape, double padValue)
+    {
+        var length = checked((int)ShapeMath.Count(shape));
+        Array values = type switch
+        {
+            TensorElementType.Float => Fill(new float[length], (float)padValue),
+            TensorElementType.Double => Fill(new double[length], padValue),
+            TensorElementType.Float16 => Fill(new Float16[length], (Float16)(float)padValue),
+            TensorElementType.BFloat16 => Fill(new BFloat16[length], (BFloat16)(float)padValue),
+            TensorElementType.Int64 => Fill(new long[length], (long)padValue),
+            TensorElementType.Int32 => Fill(new int[length], (int)padValue),
+            TensorElementType.Int16 => Fill(new short[length], (short)padValue),
+            TensorElementType.Int8 => Fill(new sbyte[length], (sbyte)padValue),
+            TensorElementType.UInt64 => Fill(new ulong[length], (ulong)padValue),
+            TensorElementType.UInt32 => Fill(new uint[length], (uint)padValue),
+            TensorElementType.UInt16 => Fill(new ushort[length], (ushort)padValue),
+            TensorElementType.UInt8 => Fill(new byte[length], (byte)padValue),
+            TensorElementType.Bool => Fill(new bool[length], padValue != 0),
+            TensorElementType.String => Fill(new string[length], ""),
+            _ => throw new ModelNotSupportedException($"Element type {type} cannot be served."),
+        };
+        return new TensorData(type, shape, values);
+    }
+
+    private static T[] Fill<T>(T[] array, T value)
+    {
+        if (!EqualityComparer<T>.Default.Equals(value, default))
+        {
+            Array.Fill(array, value);
+        }
+
+        return array;
+    }
+
+    /// <summary>Copies this tensor into <paramref name="target"/> at <paramref name="rowOffset"/> along axis 0, each axis
+    /// starting at 0: where the target is larger on an axis, the rest keeps its padding.</summary>
+    public void CopyInto(TensorData target, long rowOffset) => ShapeMath.CopyBlock(Values, Shape, target.Values, target.Shape,
+        rowOffset, sourceToTarget: true);
+
+    /// <summary>The block of <paramref name="shape"/> starting at row <paramref name="rowOffset"/> (every other axis at 0).</summary>
+    public TensorData Slice(long rowOffset, long[] shape)
+    {
+        var block = Array.CreateInstance(Values.GetType().GetElementType()!, checked((int)ShapeMath.Count(shape)));
+        ShapeMath.CopyBlock(block, shape, Values, Shape, rowOffset, sourceToTarget: false);
+        return new TensorData(Type, shape, block);
+    }
+
+    /// <summary>An ONNX Runtime value over this tensor: numeric tensors are pinned, not copied; strings are copied into
+    /// native memory, as ONNX Runtime requires.</summary>
+    public OrtValue ToOrtValue() => Values switch
+    {
+        float[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        double[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        Float16[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        BFloat16[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        long[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        int[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        short[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        sbyte[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        ulong[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        uint[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        ushort[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        byte[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        bool[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
+        string[] v => StringValue(v, Shape),
+        _ => throw new ModelNotSupportedException($"Element type {Type} cannot be served."),
+    };
+
+    private static OrtValue StringValue(string[] values, long[] shape)
+    {
+        var value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, shape);
+        for (var i = 0; i < values.Length; i++)
+        {
+            value.StringTensorSetElementAt(values[i].AsSpan(), i);
+        }
+
+        return value;
+    }
+
+    /// <summary>Copies an ONNX Runtime output out of native memory, keeping its element type.</summary>
+    public static TensorData FromOrtValue(OrtValue value, string model, string output)
+    {
+        var info = value.GetTensorTypeAndShape();
+        var shape = info.Shape;
+        Array values = info.ElementDataType switch
+        {
+            TensorElementType.Float => value.GetTensorDataAsSpan<float>().ToArray(),
+            TensorElementType.Double => value.GetTensorDataAsSpan<double>().ToArray(),
+            TensorElementType.Float16 => value.GetTensorDataAsSpan<Float16>().ToArray(),
+            TensorElementType.BFloat16 => value.GetTensorDataAsSpan<BFloat16>().ToArray(),
+            TensorElementType.Int64 => value.GetTensorDataAsSpan<long>().ToArray(),
+            TensorElementType.Int32 => value.GetTensorDataAsSpan<int>().ToArray(),
+            TensorElementType.Int16 => value.GetTensorDataAsSpan<short>().ToArray(),
+            TensorElementType.Int8 => value.GetTensorDataAsSpan<sbyte>().ToArray(),
+            TensorElementType.UInt64 => value.GetTensorDataAsSpan<ulong>().ToArray(),
+            TensorElementType.UInt32 => value.GetTensorDataAsSpan<uint>().ToArray(),
+            TensorElementType.UInt16 => value.GetTensorDataAsSpan<ushort>().ToArray(),
+            TensorElementType.UInt8 => value.GetTensorDataAsSpan<byte>().ToArray(),
+            TensorElementType.Bool => value.GetTensorDataAsSpan<bool>().ToArray(),
+            TensorElementType.String => value.GetStringTensorAsArray(),
+            var other => throw new ModelNotSupportedException(
+                $"Model '{model}' output '{output}' has element type {other}, which the Open Inference Protocol cannot carry."),
+        };
+        return new TensorData(info.ElementDataType, shape, values);
+    }
+
+    /// <summary>This tensor in the Open Inference Protocol's JSON form: flat row-major data, numbers for the numeric types
+    /// (FP16 and BF16 widened to their exact float value), true/false for BOOL, strings for BYTES.</summary>
+    public InferTensor ToInferTensor(string name)
+    {
+        var buffer = new ArrayBufferWriter<byte>(Math.Max(256, Length * 8));
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true }))
+        {
+            writer.WriteStartArray();
+            WriteValues(writer);
+            writer.WriteEndArray();
+        }
+
+        return new InferTensor
+        {
+            Name = name,
+            Datatype = OnnxTypes.Datatype(Type) ?? Type.ToString(),
+            Shape = Shape,
+            Data = JsonSerializer.Deserialize<JsonElement>(buffer.WrittenSpan),
+        };
+    }
+
+    private void WriteValues(Utf8JsonWriter writer)
+    {
+        switch (Values)
+        {
+            case float[] v: foreach (var x in v) WriteFloat(writer, x); break;
+            case double[] v: foreach (var x in v) WriteDouble(writer, x); break;
+            case Float16[] v: foreach (var x in v) WriteFloat(writer, (float)x); break;
+            case BFloat16[] v: foreach (var x in v) WriteFloat(writer, (float)x); break;
+            case long[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case int[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case short[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case sbyte[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case ulong[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case uint[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case ushort[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case byte[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
+            case bool[] v: foreach (var x in v) writer.WriteBooleanValue(x); break;
+            case string[] v: foreach (var x in v) writer.WriteStringValue(x); break;
+            default: throw new ModelNotSupportedException($"Element type {Type} cannot be written.");
+        }
+    }
+
+    // JSON has no NaN or infinity: they travel as the strings WireJson reads back ("NaN", "Infinity", "-Infinity").
+    private static void WriteFloat(Utf8JsonWriter writer, float value)
+    {
+        if (float.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteStringValue(float.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+
+    private static void WriteDouble(Utf8JsonWriter writer, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            writer.WriteNumberValue(value);
+        }
+        else
+        {
+            writer.WriteStringValue(double.IsNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity");
+        }
+    }
+}

@@ -1,0 +1,245 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AIaaS.Queue.Contracts;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace AIaaS.Queue.Workers.Inference;
+
+/// <summary>
+/// Reads a tensor's JSON data (flat or nested, row-major) into the array of its element type, checking every element:
+/// a value that does not fit the type (3.5 or "x" for INT64, 300 for INT8, NaN for a float input) is refused with its
+/// index, never rounded, clamped or converted.
+/// </summary>
+internal static class TensorJson
+{
+    /// <summary>Elements in <paramref name="data"/>, counting nested arrays' leaves; -1 when it is not an array.</summary>
+    public static long CountElements(JsonElement data)
+    {
+        if (data.ValueKind != JsonValueKind.Array)
+        {
+            return -1;
+        }
+
+        long count = 0;
+        foreach (var item in data.EnumerateArray())
+        {
+            count += item.ValueKind == JsonValueKind.Array ? Math.Max(0, CountElements(item)) : 1;
+        }
+
+        return count;
+    }
+
+    /// <summary>Reads <paramref name="data"/> as <paramref name="count"/> elements of <paramref name="type"/>, or says why not.
+    /// <paramref name="maxStringBytes"/> bounds the UTF-8 size of all BYTES elements together.</summary>
+    public static (Array? Values, string? Error) Read(JsonElement data, TensorElementType type, long count, string input, long maxStringBytes)
+    {
+        var found = CountElements(data);
+        if (found < 0)
+        {
+            return (null, $"Input '{input}': data must be a JSON array of the tensor's elements in row-major order.");
+        }
+
+        if (found != count)
+        {
+            return (null, $"Input '{input}' has {found} values; its shape needs {count}.");
+        }
+
+        var reader = new ElementReader(input, type, checked((int)count), maxStringBytes);
+        var error = reader.ReadAll(data);
+        return error is null ? (reader.Values, null) : (null, error);
+    }
+
+    private sealed class ElementReader(string input, TensorElementType type, int count, long maxStringBytes)
+    {
+        private int _index;
+        private long _stringBytes;
+
+        public Array Values { get; } = type switch
+        {
+            TensorElementType.Float => new float[count],
+            TensorElementType.Double => new double[count],
+            TensorElementType.Float16 => new Float16[count],
+            TensorElementType.BFloat16 => new BFloat16[count],
+            TensorElementType.Int64 => new long[count],
+            TensorElementType.Int32 => new int[count],
+            TensorElementType.Int16 => new short[count],
+            TensorElementType.Int8 => new sbyte[count],
+            TensorElementType.UInt64 => new ulong[count],
+            TensorElementType.UInt32 => new uint[count],
+            TensorElementType.UInt16 => new ushort[count],
+            TensorElementType.UInt8 => new byte[count],
+            TensorElementType.Bool => new bool[count],
+            TensorElementType.String => new string[count],
+            _ => throw new ModelNotSupportedException($"Input '{input}' has element type {type}, which cannot be served."),
+        };
+
+        public string? ReadAll(JsonElement array)
+        {
+            foreach (var item in array.EnumerateArray())
+            {
+                var error = item.ValueKind == JsonValueKind.Array ? ReadAll(item) : ReadOne(item);
+                if (error is not null)
+                {
+                    return error;
+                }
+            }
+
+            return null;
+        }
+
+        private string? ReadOne(JsonElement item)
+        {
+            var i = _index++;
+            switch (Values)
+            {
+                case float[] v:
+                    {
+                        var (value, error) = Real(item, i);
+                        v[i] = (float)value;
+                        return error ?? (float.IsFinite(v[i]) ? null : Problem(i, item, "does not fit FP32"));
+                    }
+
+                case double[] v:
+                    {
+                        var (value, error) = Real(item, i);
+                        v[i] = value;
+                        return error;
+                    }
+
+                case Float16[] v:
+                    {
+                        var (value, error) = Real(item, i);
+                        v[i] = (Float16)(float)value;
+                        return error ?? (float.IsFinite((float)v[i]) ? null : Problem(i, item, "does not fit FP16"));
+                    }
+
+                case BFloat16[] v:
+                    {
+                        var (value, error) = Real(item, i);
+                        v[i] = (BFloat16)(float)value;
+                        return error ?? (float.IsFinite((float)v[i]) ? null : Problem(i, item, "does not fit BF16"));
+                    }
+
+                case long[] v:
+                    return Integer(item, i, long.MinValue, long.MaxValue, out v[i]);
+                case int[] v:
+                    {
+                        var error = Integer(item, i, int.MinValue, int.MaxValue, out var value);
+                        v[i] = (int)value;
+                        return error;
+                    }
+
+                case short[] v:
+                    {
+                        var error = Integer(item, i, short.MinValue, short.MaxValue, out var value);
+                        v[i] = (short)value;
+                        return error;
+                    }
+
+                case sbyte[] v:
+                    {
+                        var error = Integer(item, i, sbyte.MinValue, sbyte.MaxValue, out var value);
+                        v[i] = (sbyte)value;
+                        return error;
+                    }
+
+                case ulong[] v:
+                    return item.ValueKind == JsonValueKind.Number && item.TryGetUInt64(out v[i])
+                        ? null
+                        : Problem(i, item, $"is not an integer from 0 to {ulong.MaxValue} (UINT64)");
+                case uint[] v:
+                    {
+                        var error = Integer(item, i, 0, uint.MaxValue, out var value);
+                        v[i] = (uint)value;
+                        return error;
+                    }
+
+                case ushort[] v:
+                    {
+                        var error = Integer(item, i, 0, ushort.MaxValue, out var value);
+                        v[i] = (ushort)value;
+                        return error;
+                    }
+
+                case byte[] v:
+                    {
+                        var error = Integer(item, i, 0, byte.MaxValue, out var value);
+                        v[i] = (byte)value;
+                        return error;
+                    }
+
+                case bool[] v:
+                    if (item.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                    {
+                        return Problem(i, item, "is not true or false (BOOL)");
+                    }
+
+                    v[i] = item.GetBoolean();
+                    return null;
+                case string[] v:
+                    if (item.ValueKind != JsonValueKind.String)
+                    {
+                        return Problem(i, item, "is not a string (BYTES)");
+                    }
+
+                    v[i] = item.GetString()!;
+                    _stringBytes += Encoding.UTF8.GetByteCount(v[i]);
+                    return _stringBytes <= maxStringBytes
+                        ? null
+                        : $"Input '{input}' holds more than {maxStringBytes} bytes of BYTES data; at most {maxStringBytes} are accepted.";
+                default:
+                    return $"Input '{input}' has element type {type}, which cannot be served.";
+            }
+        }
+
+        private (double Value, string? Error) Real(JsonElement item, int i)
+        {
+            if (item.ValueKind == JsonValueKind.Number)
+            {
+                return (item.GetDouble(), null);
+            }
+
+            if (item.ValueKind == JsonValueKind.String && double.TryParse(item.GetString(), NumberStyles.Float, CultureInfo.InvariantCulture, out var named)
+                && !double.IsFinite(named))
+            {
+                return (named, string.Create(CultureInfo.InvariantCulture,
+                    $"Input '{input}' has a non-finite value ({named}) at index {i}; every value must be a finite number."));
+            }
+
+            return (0, Problem(i, item, "is not a number"));
+        }
+
+        private string? Integer(JsonElement item, int i, long min, long max, out long value)
+        {
+            value = 0;
+            if (item.ValueKind != JsonValueKind.Number)
+            {
+                return Problem(i, item, "is not an integer");
+            }
+
+            if (!item.TryGetInt64(out value))
+            {
+                return Problem(i, item, item.TryGetDouble(out var d) && Math.Abs(d) < 9.2e18 ? "is not an integer" : $"is out of range for {Datatype}");
+            }
+
+            return value < min || value > max
+                ? Problem(i, item, $"is out of range for {Datatype} ({min} to {max})")
+                : null;
+        }
+
+        private string Datatype => Onnx.OnnxTypes.Datatype(type) ?? type.ToString();
+
+        private string Problem(int i, JsonElement item, string what)
+        {
+            var text = item.GetRawText();
+            if (text.Length > 40)
+            {
+                text = text[..40] + "…";
+            }
+
+            return $"Input '{input}' ({Datatype}): the value {text} at index {i} {what}.";
+        }
+    }
+}
