@@ -64,7 +64,7 @@ public sealed class EmbeddedDefaultTests : IAsyncLifetime
         Assert.True(jobs.Select(j => j.BatchId).Distinct().Count() < 100 / 2);
 
         var output = await _http.GetFromJsonAsync<JobOutputView>($"v1/jobs/{ids[0]}/output", ct);
-        Assert.Equal(mlp.Forward(requests[0].Features!, 1)[1], output!.Outputs["output"].Data[1], 5);
+        Assert.Equal(mlp.Forward(requests[0].Features!, 1)[1], output!.Outputs.Named("output").ToFloats()[1], 5);
     }
 
     [Fact]

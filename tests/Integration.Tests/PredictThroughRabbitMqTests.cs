@@ -27,10 +27,11 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
         Assert.InRange(result.Job.BatchSize ?? 0, 1, 64);
         var expected = mlp.Forward(features, 1);
         var actual = result.Outputs[mlp.OutputName];
-        Assert.Equal([3], actual.Shape);
+        Assert.Equal([1, 3], actual.Shape);
+        Assert.Equal("FP32", actual.Datatype);
         for (var i = 0; i < expected.Length; i++)
         {
-            Assert.Equal(expected[i], actual.Data[i], 5);
+            Assert.Equal(expected[i], actual.ToFloats()[i], 5);
         }
 
         var viaHttp = await system.Client.GetJobAsync(result.Job.Id, ct);
@@ -63,7 +64,7 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
         {
             var output = await system.Client.GetOutputAsync(ids[i], ct);
             var expected = mlp.Forward(requests[i].Features!, 1);
-            Assert.Equal(expected[0], output.Outputs[mlp.OutputName].Data[0], 5);
+            Assert.Equal(expected[0], output.Outputs.Named(mlp.OutputName).ToFloats()[0], 5);
         }
     }
 
@@ -84,7 +85,7 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
             (new PredictRequest { Model = name, Features = [1f, float.NaN, 3f, 4f] }, "non-finite value (NaN) at index 1"),
             (new PredictRequest { Model = name, Features = [] }, "is empty"),
             (new PredictRequest { Model = name }, "No input given"),
-            (new PredictRequest { Model = name, Inputs = new Dictionary<string, float[]> { ["nope"] = [1f, 2f, 3f, 4f] } }, "has no input 'nope'"),
+            (new PredictRequest { Model = name, Inputs = [Tensors.Fp32("nope", [1, 4], [1f, 2f, 3f, 4f])] }, "has no input 'nope'"),
             (new PredictRequest { Model = name + "-missing", Features = [1f, 2f, 3f, 4f] }, "is not registered"),
             (new PredictRequest { Model = name, ModelVersion = 7, Features = [1f, 2f, 3f, 4f] }, "has no version 7"),
         ];
@@ -124,7 +125,7 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
         Assert.Equal(first.Job.BatchId, again!.BatchId);
         Assert.Equal(first.Job.CompletedAt, again.CompletedAt);
         var output = await system.Client.GetOutputAsync(jobId, ct);
-        Assert.Equal(first.Outputs["output"].Data, output.Outputs["output"].Data);
+        Assert.Equal(first.Outputs.Named("output").ToFloats(), output.Outputs.Named("output").ToFloats());
     }
 
     [Fact]
@@ -145,8 +146,8 @@ public sealed class PredictThroughRabbitMqTests(DistributedSystem system) : ICla
         var pinned = await system.Client.PredictAsync(new PredictRequest { Model = name, ModelVersion = 1, Features = [1f, 2f, 3f, 4f] }, ct);
 
         Assert.Equal(2, latest.Job.ModelVersion);
-        Assert.Equal(v2.Forward([1f, 2f, 3f, 4f], 1)[0], latest.Outputs[v2.OutputName].Data[0], 5);
+        Assert.Equal(v2.Forward([1f, 2f, 3f, 4f], 1)[0], latest.Outputs.Named(v2.OutputName).ToFloats()[0], 5);
         Assert.Equal(1, pinned.Job.ModelVersion);
-        Assert.Equal(v1.Forward([1f, 2f, 3f, 4f], 1)[0], pinned.Outputs[v1.OutputName].Data[0], 5);
+        Assert.Equal(v1.Forward([1f, 2f, 3f, 4f], 1)[0], pinned.Outputs.Named(v1.OutputName).ToFloats()[0], 5);
     }
 }

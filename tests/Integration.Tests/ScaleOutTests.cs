@@ -63,7 +63,7 @@ public sealed class ScaleOutTests(ThreeWorkerSystem system) : IClassFixture<Thre
         {
             var index = ids.ToList().IndexOf(job.Id);
             var output = await system.Client.GetOutputAsync(job.Id, ct);
-            Assert.Equal(mlp.Forward(requests[index].Features!, 1)[0], output.Outputs[mlp.OutputName].Data[0], 5);
+            Assert.Equal(mlp.Forward(requests[index].Features!, 1)[0], output.Outputs.Named(mlp.OutputName).ToFloats()[0], 5);
         }
 
         Assert.All(system.Workers, w => Assert.False(w.HasExited, w.Output));

@@ -67,7 +67,7 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
         {
             var result = await system.Client.PredictAsync(new PredictRequest { Model = name, Features = features }, ct);
             Assert.Equal(1, result.Job.ModelVersion);
-            var probabilities = result.Outputs["output"].Data;
+            var probabilities = result.Outputs.Named("output").ToFloats();
             Assert.Equal(expected, Array.IndexOf(probabilities, probabilities.Max()));
         }
     }

@@ -63,13 +63,16 @@ public abstract partial class StoreContractTests : TimeLimitedTests
         var noise = Enumerable.Range(0, 600).Select(_ => (float)((random.NextDouble() - 0.5) * Math.Pow(10, random.Next(-30, 30)))).ToArray();
         var job = NewJob(UniqueModel(), JobStatus.Succeeded) with
         {
-            Outputs = new Dictionary<string, TensorValue>
-            {
-                ["awkward"] = new() { Shape = [awkward.Length], Data = awkward },
-                ["noise.2d"] = new() { Shape = [20, 30], Data = noise },
-                ["$scalar"] = new() { Shape = [], Data = [-7.25f] },
-                ["empty"] = new() { Shape = [0], Data = [] },
-            },
+            Outputs =
+            [
+                TestTensors.Fp32("awkward", [awkward.Length], awkward),
+                TestTensors.Fp32("noise.2d", [20, 30], noise),
+                TestTensors.Fp32("$scalar", [], [-7.25f]),
+                TestTensors.Fp32("empty", [0], []),
+                TestTensors.Of<long>("ids", "INT64", [1, 3], [long.MinValue, 0L, long.MaxValue]),
+                TestTensors.Of<string>("labels", "BYTES", [2], ["naïve \"quoted\"\n", ""]),
+                TestTensors.Of<bool>("mask", "BOOL", [2], [true, false]),
+            ],
         };
 
         await Jobs.UpsertAsync([job], Ct);
@@ -85,7 +88,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
         var finished = NewJob(model, JobStatus.Succeeded) with
         {
             CompletedAt = DateTimeOffset.UtcNow,
-            Outputs = new Dictionary<string, TensorValue> { ["y"] = new() { Shape = [2], Data = [1.5f, -2.5f] } },
+            Outputs = [TestTensors.Fp32("y", [2], [1.5f, -2.5f])],
         };
         await Jobs.UpsertAsync([finished], Ct);
 
@@ -148,7 +151,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
                 BatchSize = 5,
                 BatchId = "b-1",
                 CompletedAt = job.SubmittedAt.AddSeconds(1),
-                Outputs = new Dictionary<string, TensorValue> { ["y"] = new() { Shape = [1], Data = [i] } },
+                Outputs = [TestTensors.Fp32("y", [1], [i])],
             })
             .ToList();
         var brandNew = NewJob(model, JobStatus.Failed) with { Error = "bad input" };
@@ -188,7 +191,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
         var jobs = Enumerable.Range(0, 3)
             .Select(i => NewJob(model, JobStatus.Succeeded) with
             {
-                Outputs = new Dictionary<string, TensorValue> { ["y"] = new() { Shape = [1], Data = [i] } },
+                Outputs = [TestTensors.Fp32("y", [1], [i])],
             })
             .ToList();
         await Jobs.UpsertAsync(jobs, Ct);
@@ -216,7 +219,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
         var jobs = Enumerable.Range(0, 53)
             .Select(i => NewJob(model, JobStatus.Succeeded, start.AddTicks(i / 3 * 10_001).ToOffset(TimeSpan.FromHours(i % 5))) with
             {
-                Outputs = new Dictionary<string, TensorValue> { ["y"] = new() { Shape = [1], Data = [i] } },
+                Outputs = [TestTensors.Fp32("y", [1], [i])],
             })
             .ToList();
         await Jobs.UpsertAsync(jobs, Ct);
@@ -368,7 +371,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
                 await store.UpsertAsync(batch.Select(j => j with
                 {
                     Status = JobStatus.Succeeded,
-                    Outputs = new Dictionary<string, TensorValue> { ["y"] = new() { Shape = [1], Data = [w] } },
+                    Outputs = [TestTensors.Fp32("y", [1], [w])],
                 }).ToList(), Ct);
             }
         }, Ct)).ToList();
@@ -544,7 +547,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     {
         Assert.NotNull(actual);
 
-        // Record equality covers every field but the dictionary; DateTimeOffset compares instants.
+        // Record equality covers every field but the outputs; DateTimeOffset compares instants.
         Assert.Equal(expected with { Outputs = null }, actual with { Outputs = null });
         if (expected.Outputs is null)
         {
@@ -553,12 +556,10 @@ public abstract partial class StoreContractTests : TimeLimitedTests
         }
 
         Assert.NotNull(actual.Outputs);
-        Assert.Equal(expected.Outputs.Keys.Order(StringComparer.Ordinal), actual.Outputs.Keys.Order(StringComparer.Ordinal));
-        foreach (var (name, tensor) in expected.Outputs)
+        Assert.Equal(expected.Outputs.Select(o => o.Name), actual.Outputs.Select(o => o.Name));
+        foreach (var (tensor, stored) in expected.Outputs.Zip(actual.Outputs))
         {
-            var stored = actual.Outputs[name];
-            Assert.Equal(tensor.Shape, stored.Shape);
-            Assert.Equal(tensor.Data.Select(BitConverter.SingleToInt32Bits), stored.Data.Select(BitConverter.SingleToInt32Bits));
+            TestTensors.AssertSame(tensor, stored);
         }
     }
 

@@ -73,7 +73,7 @@ internal static class Quickstart
         for (var i = 0; i < Math.Min(8, jobCount); i++)
         {
             var output = await client.GetOutputAsync(ids[i], cancellationToken);
-            table.AddRow(new[] { ShortId(ids[i]), Format(requests[i].Features!), Format(output.Outputs[mlp.OutputName].Data),
+            table.AddRow(new[] { ShortId(ids[i]), Format(requests[i].Features!), Format(output.Outputs.Single(o => o.Name == mlp.OutputName).ToFloats()),
                 views[i].Status.ToString(), $"{views[i].BatchSize} (…{views[i].BatchId?[^6..]})", views[i].Device ?? "" }.Select(cell => new Text(cell)));
         }
 
@@ -150,7 +150,7 @@ internal static class Quickstart
         var table = new Table().AddColumns("flower", "features", "predicted", "probability");
         for (var i = 0; i < ids.Count; i++)
         {
-            var p = (await client.GetOutputAsync(ids[i], cancellationToken)).Outputs["output"].Data;
+            var p = (await client.GetOutputAsync(ids[i], cancellationToken)).Outputs.Single(o => o.Name == "output").ToFloats();
             var best = Array.IndexOf(p, p.Max());
             correct += classes[best] == rows[i][4] ? 1 : 0;
             if (i % 50 is 0 or 25)

@@ -42,6 +42,7 @@ internal sealed partial class AiaasClient(
             ModelVersion = request.ModelVersion,
             Features = request.Features,
             Inputs = request.Inputs,
+            Outputs = request.Outputs?.Select(name => new RequestedOutput { Name = name }).ToArray(),
             CallbackUrl = CallbackFor(request.CallbackUrl),
             Priority = request.Priority,
             ExpiresAt = now + request.TimeToLive,
@@ -97,7 +98,7 @@ internal sealed partial class AiaasClient(
         }
 
         var output = await GetOutputAsync(jobId, cancellationToken).ConfigureAwait(false);
-        return new PredictResult(job, output.Outputs);
+        return new PredictResult(job, output.Outputs.ToDictionary(o => o.Name, StringComparer.Ordinal));
     }
 
     public async Task<JobPageView> ListJobsAsync(JobStatus? status = null, string? model = null, int limit = 50, string? cursor = null,

@@ -11,11 +11,15 @@ public sealed record PredictRequest
     /// <summary>Model version; null runs the latest version.</summary>
     public int? ModelVersion { get; init; }
 
-    /// <summary>One record for a single-input model, without the batch dimension.</summary>
+    /// <summary>Shorthand for a model with one FP32 input of fixed shape: one record, without the batch dimension.</summary>
     public float[]? Features { get; init; }
 
-    /// <summary>One record for a multi-input model, by input name.</summary>
-    public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
+    /// <summary>Named tensors of any datatype and shape, batch dimension first where the model has one (the Open
+    /// Inference Protocol's form); build them with <see cref="Tensors"/>. Use either this or <see cref="Features"/>.</summary>
+    public IReadOnlyList<InferTensor>? Inputs { get; init; }
+
+    /// <summary>Names of the outputs to compute and store; null for all of the model's outputs.</summary>
+    public IReadOnlyList<string>? Outputs { get; init; }
 
     /// <summary>Where to POST a signed event when the job finishes; null uses <see cref="AiaasClientOptions.DefaultCallbackUrl"/>.</summary>
     public Uri? CallbackUrl { get; init; }

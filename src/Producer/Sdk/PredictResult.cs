@@ -2,5 +2,6 @@ using AIaaS.Queue.Contracts;
 
 namespace AIaaS.Queue.Producer;
 
-/// <summary>A succeeded prediction: the job as stored and its outputs by model output name.</summary>
-public sealed record PredictResult(JobView Job, IReadOnlyDictionary<string, TensorValue> Outputs);
+/// <summary>A succeeded prediction: the job as stored and its outputs by model output name (read their values with
+/// <see cref="Tensors.ToArray{T}(InferTensor)"/> or <see cref="Tensors.ToFloats(InferTensor)"/>).</summary>
+public sealed record PredictResult(JobView Job, IReadOnlyDictionary<string, InferTensor> Outputs);

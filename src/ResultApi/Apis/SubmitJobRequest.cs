@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using AIaaS.Queue.Contracts;
 
 namespace AIaaS.Queue.ResultApi.Apis;
@@ -16,7 +17,13 @@ public sealed record SubmitJobRequest
     // predict
     public int? ModelVersion { get; init; }
     public float[]? Features { get; init; }
-    public IReadOnlyDictionary<string, float[]>? Inputs { get; init; }
+
+    /// <summary>The request's tensors in the Open Inference Protocol's form; a map of float arrays is read too.</summary>
+    [JsonConverter(typeof(InferInputsJsonConverter))]
+    public IReadOnlyList<InferTensor>? Inputs { get; init; }
+
+    /// <summary>The outputs to compute and store; all when none are named.</summary>
+    public IReadOnlyList<RequestedOutput>? Outputs { get; init; }
     public JobPriority Priority { get; init; }
 
     /// <summary>Seconds the job may wait queued; one not started by then ends <c>Expired</c> without running.</summary>

@@ -103,6 +103,7 @@ public static class SubmitJobsApi
                 ModelVersion = request.ModelVersion,
                 Features = request.Features,
                 Inputs = request.Inputs,
+                Outputs = request.Outputs,
                 CallbackUrl = request.CallbackUrl,
                 Priority = request.Priority,
                 ExpiresAt = request.TimeToLiveSeconds is { } ttl ? now.AddSeconds(ttl) : null,
