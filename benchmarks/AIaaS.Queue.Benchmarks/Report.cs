@@ -21,7 +21,7 @@ internal sealed class Report
 
     public void Write(int jobs, int rounds, List<(int Size, double JobsPerSecond)> curve, double[] latency, double bound)
     {
-        var directory = Path.Combine(Integration.Tests.Infrastructure.Repository.Root.FullName, "docs", "benchmarks");
+        var directory = Path.Combine(TestSupport.Repository.Root.FullName, "docs", "benchmarks");
         Directory.CreateDirectory(directory);
         var md = new StringBuilder();
         md.AppendLine("# Benchmark results").AppendLine();

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace AIaaS.Queue.Integration.Tests.Infrastructure;
+namespace AIaaS.Queue.TestSupport;
 
 /// <summary>A real <c>src/Workers</c> (or other service) process, configured by environment variables as in a deployment.</summary>
 public sealed class WorkerProcess : IAsyncDisposable

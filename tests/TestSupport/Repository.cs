@@ -1,6 +1,6 @@
-namespace AIaaS.Queue.Integration.Tests.Infrastructure;
+namespace AIaaS.Queue.TestSupport;
 
-internal static class Repository
+public static class Repository
 {
     public static DirectoryInfo Root { get; } = FindRoot();
 

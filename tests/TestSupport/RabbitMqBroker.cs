@@ -3,14 +3,14 @@ using System.Net.Http.Json;
 using System.Text;
 using Testcontainers.RabbitMq;
 
-namespace AIaaS.Queue.Integration.Tests.Infrastructure;
+namespace AIaaS.Queue.TestSupport;
 
 /// <summary>
 /// The real broker for the tests: <c>AIAAS_TEST_RABBITMQ</c> when given, a Testcontainers broker where Docker runs,
 /// otherwise the local broker the test script started. Never skipped: without a broker these tests fail.
 /// Each fixture gets a virtual host of its own (through the management API) so that test classes run side by side.
 /// </summary>
-public sealed partial class RabbitMqBroker : IAsyncDisposable
+public sealed class RabbitMqBroker : IAsyncDisposable
 {
     private RabbitMqContainer? _container;
     private HttpClient? _management;
