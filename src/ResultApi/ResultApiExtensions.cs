@@ -36,6 +36,7 @@ public static class ResultApiExtensions
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = WireJson.NumberHandling);
         services.AddHealthChecks();
         services.AddAiaasStore();
+        services.AddSingleton<JobSubmitter>();
 
         var transport = builder.Configuration.GetTransportOptions();
         var hostWorkers = builder.Configuration.GetValue<bool?>($"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.HostWorkers)}")
