@@ -37,6 +37,8 @@ public static class ResultApiExtensions
         services.AddHealthChecks();
         services.AddAiaasStore();
         services.AddSingleton<JobSubmitter>();
+        services.AddSingleton<JobCompletionWaiter>();
+        services.AddHostedService(sp => sp.GetRequiredService<JobCompletionWaiter>());
 
         var transport = builder.Configuration.GetTransportOptions();
         var hostWorkers = builder.Configuration.GetValue<bool?>($"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.HostWorkers)}")
@@ -95,6 +97,7 @@ public static class ResultApiExtensions
         app.MapBatchesApi();
         app.MapModelsApi();
         app.MapAdminApi();
+        app.MapInferenceApi();
         Dashboard.OperabilityExtensions.MapOperability(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
