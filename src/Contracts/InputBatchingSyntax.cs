@@ -1,11 +1,10 @@
 using System.Globalization;
-using AIaaS.Queue.Contracts;
 
-namespace AIaaS.Queue.ResultApi.Apis;
+namespace AIaaS.Queue.Contracts;
 
 /// <summary>
-/// The curl-friendly text form of per-input padding and maximum shapes, as <c>PUT /v1/models/{name}</c> takes it in its query
-/// and the model metadata shows it:
+/// The curl-friendly text form of per-input padding and maximum shapes, as <c>PUT /v1/models/{name}</c> takes it in its query,
+/// the CLI in its options and the model metadata shows it; part of the HTTP wire, so that the SDK and the API read it alike:
 /// <list type="bullet">
 /// <item><c>pad=input_ids:1,attention_mask:1</c>: pad <c>input_ids</c> and <c>attention_mask</c> along axis 1; entries are
 /// <c>input:axis[=value]</c>, comma-separated or in repeated <c>pad</c> parameters; an input padded on several axes repeats its
