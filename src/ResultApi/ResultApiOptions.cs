@@ -29,7 +29,7 @@ public sealed class ResultApiOptions
 
     /// <summary>Seconds <c>POST /v2/models/{name}/infer</c> waits for its job before it answers 202 with the job's Location;
     /// a request may ask for less (<c>parameters.timeout_ms</c>), never more, so that a slow queue holds no connection long.</summary>
-    [Range(0, 3600)]
+    [Range(0d, 3600d)]
     public double InferWaitSeconds { get; set; } = 30;
 
     /// <summary>Largest data file accepted by <c>POST /v1/datasets</c>.</summary>

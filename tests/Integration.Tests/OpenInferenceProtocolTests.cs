@@ -304,6 +304,30 @@ public sealed class OpenInferenceProtocolTests(DistributedSystem system) : IClas
         await second.StopAsync(ct);
     }
 
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("3601")]
+    public async Task AnInferWaitOutsideItsRangeStopsTheServerAtStartUp(string seconds)
+    {
+        var data = Directory.CreateTempSubdirectory("aiaas-oip-options-");
+        try
+        {
+            await using var server = AiaasServer.Build(new Dictionary<string, string?>
+            {
+                ["ResultApi:InferWaitSeconds"] = seconds,
+                ["ResultApi:HostWorkers"] = "false",
+                ["Store:Kind"] = "Embedded",
+                ["Store:EmbeddedPath"] = Path.Combine(data.FullName, "aiaas.db"),
+            });
+            var refused = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => server.StartAsync(TestTimeout.After(30)));
+            Assert.Contains("InferWaitSeconds", refused.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            data.Delete(recursive: true);
+        }
+    }
+
     private async Task<JsonNode> GetJsonAsync(string path, HttpStatusCode status, CancellationToken ct)
     {
         using var response = await _http.GetAsync(path, ct);
