@@ -36,6 +36,9 @@ public static class ResultApiExtensions
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.NumberHandling = WireJson.NumberHandling);
         services.AddHealthChecks();
         services.AddAiaasStore();
+        services.AddSingleton<JobSubmitter>();
+        services.AddSingleton<JobCompletionWaiter>();
+        services.AddHostedService(sp => sp.GetRequiredService<JobCompletionWaiter>());
 
         var transport = builder.Configuration.GetTransportOptions();
         var hostWorkers = builder.Configuration.GetValue<bool?>($"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.HostWorkers)}")
@@ -97,6 +100,8 @@ public static class ResultApiExtensions
         tenantApis.MapSubmitJobsApi();
         tenantApis.MapBatchesApi();
         tenantApis.MapModelsApi();
+        // The Open Inference Protocol: tenant endpoints, its health endpoints open (they allow anonymous callers).
+        tenantApis.MapInferenceApi();
         app.MapGroup("").RequireAuthorization(ApiPolicies.Admin).MapAdminApi();
         Dashboard.OperabilityExtensions.MapOperability(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();

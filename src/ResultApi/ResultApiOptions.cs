@@ -27,6 +27,11 @@ public sealed class ResultApiOptions
     [Range(1, int.MaxValue)]
     public int MaxInputValues { get; set; } = 1_000_000;
 
+    /// <summary>Seconds <c>POST /v2/models/{name}/infer</c> waits for its job before it answers 202 with the job's Location;
+    /// a request may ask for less (<c>parameters.timeout_ms</c>), never more, so that a slow queue holds no connection long.</summary>
+    [Range(0d, 3600d)]
+    public double InferWaitSeconds { get; set; } = 30;
+
     /// <summary>Largest data file accepted by <c>POST /v1/datasets</c>.</summary>
     [Range(1, long.MaxValue)]
     public long MaxDatasetBytes { get; set; } = 1L << 30;

@@ -33,6 +33,7 @@ public class WebhookSystem : DistributedSystem
 public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFixture<WebhookSystem>, IAsyncLifetime
 {
     private static readonly float[] Record = [0.5f, -1.25f, 3f, 2f];
+    private static readonly int[] TwoRecordsShape = [2, 4];
     private WebhookReceiver _receiver = null!;
     private readonly HttpClient _http = new();
 
@@ -269,14 +270,20 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     public async Task AJobEnqueuedByNodeAmqplibOnTheDocumentedWireFormatRunsAndIsReadOverHttp()
     {
         var ct = TestTimeout.After(120);
-        var model = await RegisterModelAsync("amqp", ct);
+        var (mlp, onnx) = TestModels.Classifier(seed: 21);
+        var model = TestModels.UniqueName("amqp");
+        await system.Client.RegisterModelAsync(model, new MemoryStream(onnx), cancellationToken: ct);
         var endpoint = _receiver.NewEndpoint();
         var jobId = Guid.CreateVersion7();
+
+        // The README's form: inputs as the Open Inference Protocol's tensors (two rows, the batch dimension first, data
+        // nested by row), and the outputs asked for by name.
         var job = JsonSerializer.Serialize(new
         {
             jobId,
             model,
-            features = Record,
+            inputs = new[] { new { name = mlp.InputName, datatype = "FP32", shape = TwoRecordsShape, data = new[] { Record, Record.Select(v => -v).ToArray() } } },
+            outputs = new[] { new { name = mlp.OutputName } },
             callbackUrl = endpoint,
             submittedAt = DateTimeOffset.UtcNow,
         });
@@ -288,6 +295,11 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
         Assert.Equal((JobStatus.Succeeded, model), (completed.Status, completed.Model));
         using var result = await _http.GetAsync($"v1/jobs/{jobId}/output", ct);
         Assert.Equal(HttpStatusCode.OK, result.StatusCode);
+        var tensor = Assert.Single((await result.Content.ReadFromJsonAsync<JobOutputView>(WireJson.Options, ct))!.Outputs);
+        Assert.Equal((mlp.OutputName, "FP32"), (tensor.Name, tensor.Datatype));
+        Assert.Equal([2L, 3L], tensor.Shape);
+        var expected = mlp.Forward([.. Record, .. Record.Select(v => -v)], 2);
+        Assert.All(expected.Zip(tensor.ToFloats()), pair => Assert.Equal(pair.First, pair.Second, 1e-5f));
         var webhook = Assert.Single(await _receiver.WaitForAsync(endpoint, 1, ct));
         Assert.Equal(0, (await VerifyWithStandardWebhooksAsync(system.OldSecret, webhook, ct)).ExitCode);
     }

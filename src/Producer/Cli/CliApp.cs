@@ -54,19 +54,35 @@ internal static partial class CliApp
     private static Command PredictCommand()
     {
         var model = new Option<string>("--model", "-m") { Description = "NAME or NAME:VERSION", Required = true };
-        var features = new Option<string>("--features", "-f") { Description = "comma-separated values of one record", Required = true };
+        var features = new Option<string>("--features", "-f") { Description = "comma-separated values of one record, for a model with one float input" };
+        var inputs = new Option<string[]>("--input", "-i")
+        {
+            Description = "a named tensor: name:DATATYPE:shape:data, shape x-separated, data a JSON array (input_ids:INT64:1x3:[101,7592,102]); repeatable",
+        };
+        var inputsFile = new Option<FileInfo>("--inputs-file") { Description = "a JSON file: an Open Inference Protocol request, or a list of tensors" };
+        var outputs = new Option<string[]>("--output") { Description = "an output to compute and return (all by default); repeatable" };
         var noWait = new Option<bool>("--no-wait") { Description = "print the job id and return without waiting" };
         var timeout = new Option<int>("--timeout") { Description = "seconds to wait for the result", DefaultValueFactory = _ => 300 };
-        var command = new Command("predict", "Submit one predict job and print its result") { model, features, noWait, timeout };
+        var command = new Command("predict", "Submit one predict job and print its result")
+        {
+            model, features, inputs, inputsFile, outputs, noWait, timeout,
+        };
         command.SetAction(async (parse, ct) =>
         {
             var (name, version) = ParseModel(parse.GetValue(model)!);
-            var values = parse.GetValue(features)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Select(v => float.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+            var (values, tensors, asked, problem) = await ReadRecordAsync(parse, features, inputs, inputsFile, ct);
+            if (problem is not null)
+            {
+                await Console.Error.WriteLineAsync(problem);
+                return 2;
+            }
+
+            asked = parse.GetValue(outputs) is { Length: > 0 } named ? named : asked;
             using var host = ClientHost(parse, withBroker: true);
             await host.StartAsync(ct);
             var client = host.Services.GetRequiredService<IAiaasClient>();
-            var jobId = await client.SubmitPredictAsync(new PredictRequest { Model = name, ModelVersion = version, Features = values }, ct);
+            var jobId = await client.SubmitPredictAsync(
+                new PredictRequest { Model = name, ModelVersion = version, Features = values, Inputs = tensors, Outputs = asked }, ct);
             Console.WriteLine($"submitted {jobId}");
             if (!parse.GetValue(noWait))
             {
@@ -98,6 +114,55 @@ internal static partial class CliApp
             return 0;
         });
         return command;
+    }
+
+    /// <summary>The record to predict on, from exactly one of -f, --input and --inputs-file, and the outputs a file asks for.</summary>
+    private static async Task<(float[]? Features, IReadOnlyList<InferTensor>? Inputs, IReadOnlyList<string>? Outputs, string? Problem)> ReadRecordAsync(
+        ParseResult parse, Option<string> features, Option<string[]> inputs, Option<FileInfo> inputsFile, CancellationToken cancellationToken)
+    {
+        var text = parse.GetValue(features);
+        var given = parse.GetValue(inputs) ?? [];
+        var file = parse.GetValue(inputsFile);
+        if ((text is null ? 0 : 1) + (given.Length == 0 ? 0 : 1) + (file is null ? 0 : 1) != 1)
+        {
+            return (null, null, null, "Give the record in one way: -f (float features), --input (tensors) or --inputs-file.");
+        }
+
+        if (file is not null)
+        {
+            var (fromFile, asked, problem) = await TensorOptions.ReadFileAsync(file, cancellationToken);
+            return (null, fromFile, asked, problem);
+        }
+
+        if (given.Length > 0)
+        {
+            var tensors = new List<InferTensor>(given.Length);
+            foreach (var input in given)
+            {
+                var (tensor, problem) = TensorOptions.ParseInput(input);
+                if (problem is not null)
+                {
+                    return (null, null, null, problem);
+                }
+
+                tensors.Add(tensor!);
+            }
+
+            return (null, tensors, null, null);
+        }
+
+        var values = new List<float>();
+        foreach (var value in text!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+            {
+                return (null, null, null, $"-f: '{value}' is not a number.");
+            }
+
+            values.Add(number);
+        }
+
+        return ([.. values], null, null, null);
     }
 
     private static Command StatusCommand()
@@ -137,15 +202,42 @@ internal static partial class CliApp
         var file = new Option<FileInfo>("--file") { Description = "ONNX file", Required = true };
         var maxBatch = new Option<int?>("--max-batch-size") { Description = "dynamic batching: largest batch" };
         var maxDelay = new Option<double?>("--max-delay-ms") { Description = "dynamic batching: longest wait of the oldest request" };
-        var register = new Command("register", "Register an ONNX file as the next version of a model") { name, file, maxBatch, maxDelay };
+        var pad = new Option<string[]>("--pad")
+        {
+            Description = "pad this input along this dynamic axis to the longest request of a batch, with value (default 0): input:axis[=value]; repeatable",
+        };
+        var maxShape = new Option<string[]>("--max-shape")
+        {
+            Description = "largest shape a request may give an input, one size per axis, -1 for no bound: input:-1x256; repeatable",
+        };
+        var noGroup = new Option<bool>("--no-group-by-length") { Description = "with padding: form batches in arrival order, not by similar length" };
+        var register = new Command("register", "Register an ONNX file as the next version of a model")
+        {
+            name, file, maxBatch, maxDelay, pad, maxShape, noGroup,
+        };
         register.SetAction(async (parse, ct) =>
         {
+            var (inputs, problem) = InputBatchingSyntax.Parse(parse.GetValue(pad) ?? [], parse.GetValue(maxShape) ?? []);
+            if (problem is not null)
+            {
+                await Console.Error.WriteLineAsync(problem);
+                return 2;
+            }
+
             using var host = ClientHost(parse, withBroker: false);
             await using var stream = parse.GetValue(file)!.OpenRead();
-            var batching = parse.GetValue(maxBatch) is null && parse.GetValue(maxDelay) is null ? null
-                : new BatchingSettings { MaxBatchSize = parse.GetValue(maxBatch), MaxQueueDelayMilliseconds = parse.GetValue(maxDelay) };
+            var groupByLength = parse.GetValue(noGroup) ? false : (bool?)null;
+            var batching = parse.GetValue(maxBatch) is null && parse.GetValue(maxDelay) is null && inputs is null && groupByLength is null ? null
+                : new BatchingSettings
+                {
+                    MaxBatchSize = parse.GetValue(maxBatch),
+                    MaxQueueDelayMilliseconds = parse.GetValue(maxDelay),
+                    Inputs = inputs,
+                    GroupByLength = groupByLength,
+                };
             var view = await host.Services.GetRequiredService<IAiaasClient>().RegisterModelAsync(parse.GetValue(name)!, stream, batching, null, ct);
             Console.WriteLine(JsonSerializer.Serialize(view, Pretty));
+            return 0;
         });
 
         var output = new Option<FileInfo>("--output", "-o") { Description = "where to write the ONNX file", Required = true };

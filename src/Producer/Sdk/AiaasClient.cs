@@ -138,6 +138,21 @@ internal sealed partial class AiaasClient(
             query.Add(FormattableString.Invariant($"maxQueueDelayMs={delay}"));
         }
 
+        if (InputBatchingSyntax.FormatPad(batching?.Inputs) is { } pad)
+        {
+            query.Add($"pad={Uri.EscapeDataString(pad)}");
+        }
+
+        if (InputBatchingSyntax.FormatMaxShape(batching?.Inputs) is { } maxShape)
+        {
+            query.Add($"maxShape={Uri.EscapeDataString(maxShape)}");
+        }
+
+        if (batching?.GroupByLength is { } group)
+        {
+            query.Add(group ? "groupByLength=true" : "groupByLength=false");
+        }
+
         if (description is not null)
         {
             query.Add($"description={Uri.EscapeDataString(description)}");

@@ -28,7 +28,11 @@ public partial interface IAiaasClient
     Task<JobPageView> ListJobsAsync(JobStatus? status = null, string? model = null, int limit = 50, string? cursor = null,
         CancellationToken cancellationToken = default);
 
-    /// <summary>Uploads an ONNX file as the next version of <paramref name="name"/>; the server validates it with ONNX Runtime.</summary>
+    /// <summary>Uploads an ONNX file as the next version of <paramref name="name"/>; the server validates it with ONNX Runtime.
+    /// <paramref name="batching"/> sets the model's dynamic batching: max batch size and delay, and per input
+    /// (<see cref="BatchingSettings.Inputs"/>) the dynamic axes requests may be padded along, the pad value and the largest
+    /// shape a request may have, and whether padded batches are grouped by length. The server checks them against the file's
+    /// signature and refuses the registration (<see cref="AiaasApiException"/>, 400) with the reason when they do not fit.</summary>
     Task<ModelView> RegisterModelAsync(string name, Stream onnxFile, BatchingSettings? batching = null, string? description = null,
         CancellationToken cancellationToken = default);
 

@@ -19,7 +19,8 @@ public static class ModelsApi
         api.MapGet("/{name}", ListVersions).WithName("ListModelVersions").WithSummary("The versions of one model.");
         api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetModelVersion").WithSummary("One version, or 'latest'.");
         api.MapPut("/{name}", RegisterVersion).WithName("RegisterModelVersion")
-            .WithSummary("Registers the ONNX file in the body (application/octet-stream) as the model's next version.");
+            .WithSummary("Registers the ONNX file in the body (application/octet-stream) as the model's next version; the query may set "
+                + "maxBatchSize, maxQueueDelayMs, padding (pad=input:axis[=value]), maximum shapes (maxShape=input:-1x256) and groupByLength.");
         return app;
     }
 
@@ -47,9 +48,13 @@ public static class ModelsApi
         return record is null ? UnknownModel($"{name}:{version}") : TypedResults.Ok(ToView(record));
     }
 
+    /// <summary>Registers a version. Batching comes from the query: <c>maxBatchSize</c>, <c>maxQueueDelayMs</c>, <c>pad</c> and
+    /// <c>maxShape</c> in <see cref="InputBatchingSyntax"/>'s form (repeatable), and <c>groupByLength</c>; all are checked against
+    /// the file's signature before anything is stored.</summary>
     public static async Task<Results<Created<ModelView>, ProblemHttpResult>> RegisterVersion(
         string name, TenantCaller caller, HttpRequest request, IModelStore models, IOptions<ResultApiOptions> options,
-        CancellationToken cancellationToken, int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null)
+        CancellationToken cancellationToken, int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null,
+        [FromQuery] string[]? pad = null, [FromQuery] string[]? maxShape = null, bool? groupByLength = null)
     {
         if (SubmissionRules.ModelNameProblem(name) is { } problem)
         {
@@ -60,6 +65,16 @@ public static class ModelsApi
         {
             return Invalid("maxBatchSize must be 1-4096 and maxQueueDelayMs 0-60000.");
         }
+
+        var (inputs, syntaxProblem) = InputBatchingSyntax.Parse(pad ?? [], maxShape ?? []);
+        if (syntaxProblem is not null)
+        {
+            return Invalid(syntaxProblem);
+        }
+
+        var batching = maxBatchSize is null && maxQueueDelayMs is null && inputs is null && groupByLength is null
+            ? null
+            : new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxQueueDelayMs, Inputs = inputs, GroupByLength = groupByLength };
 
         var limit = options.Value.MaxModelBytes;
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
@@ -98,6 +113,11 @@ public static class ModelsApi
                 return Invalid($"The model cannot be served: {servingProblem}");
             }
 
+            if (ModelRegistrationRules.BatchingProblem(signature, batching) is { } batchingProblem)
+            {
+                return Invalid(batchingProblem);
+            }
+
             await using var content = File.OpenRead(path);
             var record = await models.AddVersionAsync(new NewModelVersion
             {
@@ -105,9 +125,7 @@ public static class ModelsApi
                 Inputs = signature.Inputs,
                 Outputs = signature.Outputs,
                 Description = description,
-                Batching = maxBatchSize is null && maxQueueDelayMs is null
-                    ? null
-                    : new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxQueueDelayMs },
+                Batching = batching,
             }, content, cancellationToken);
             return TypedResults.Created($"/v1/models/{name}/versions/{record.Version}", ToView(record));
         }

@@ -1,0 +1,170 @@
+using System.Globalization;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Security;
+using AIaaS.Queue.ResultApi.Webhooks;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers;
+using MassTransit;
+using Microsoft.Extensions.Options;
+
+namespace AIaaS.Queue.ResultApi.Apis;
+
+/// <summary>
+/// Puts jobs that arrive over HTTP on the broker, once for every endpoint that takes them (<c>POST /v1/jobs</c>, the Open
+/// Inference Protocol's infer): a JobId already in use, the callback URL, the job's own rules, the model, admission, then
+/// publish and the queued record. Each endpoint renders the outcome in its own protocol's form.
+/// </summary>
+public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingStore training, IBus bus, CallbackUrlPolicy callbacks,
+    IOptions<ResultApiOptions> options)
+{
+    /// <summary>Seconds a client refused at the admission limit is told to wait (Retry-After).</summary>
+    public const int RetryAfterSeconds = 1;
+
+    /// <summary>Queues a predict job for <paramref name="caller"/>; the job's <see cref="SubmitPredictJob.Sender"/> is set here,
+    /// from the caller's key.</summary>
+    public async Task<JobSubmission> SubmitPredictAsync(SubmitPredictJob job, TenantCaller caller, CancellationToken cancellationToken)
+    {
+        if (await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken) is { } settled)
+        {
+            return settled;
+        }
+
+        job = job with { Sender = ApiKeyFormat.Credentials(caller.ApiKey, ApiKeyFormat.PredictPurpose, job.JobId) };
+        if (SubmissionRules.PredictJobProblem(job, options.Value.MaxInputValues) is { } problem)
+        {
+            return JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", problem);
+        }
+
+        var storedModel = Tenants.QualifyModel(caller.TenantId, job.Model);
+        if (await models.GetVersionAsync(storedModel, job.ModelVersion, cancellationToken) is null)
+        {
+            return JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown model",
+                $"No model {job.Model}{(job.ModelVersion is { } v ? $" version {v}" : "")} is registered.");
+        }
+
+        // Admission: a model whose backlog is at its limit refuses at once rather than queueing without bound.
+        if (await AdmissionAsync(job.Model, storedModel, cancellationToken) is { Admitted: false } full)
+        {
+            return JobSubmission.Refuse(StatusCodes.Status429TooManyRequests, "Model overloaded",
+                $"Model {job.Model} has {full.Limit} or more jobs queued, its admission limit; job {job.JobId} was not queued. "
+                + $"Retry after {RetryAfterSeconds} s with the same JobId.", RetryAfterSeconds);
+        }
+
+        await bus.Publish(job, context =>
+        {
+            context.MessageId = job.JobId;
+            // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
+            context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
+        }, cancellationToken);
+        return await RecordQueuedAsync(new JobRecord
+        {
+            JobId = job.JobId,
+            TenantId = caller.TenantId,
+            Kind = JobKind.Predict,
+            Model = storedModel,
+            ModelVersion = job.ModelVersion,
+            Status = JobStatus.Queued,
+            SubmittedAt = job.SubmittedAt,
+        }, cancellationToken);
+    }
+
+    /// <summary>Queues a train job for <paramref name="caller"/>; the job's <see cref="SubmitTrainJob.Sender"/> is set here.</summary>
+    public async Task<JobSubmission> SubmitTrainAsync(SubmitTrainJob job, TenantCaller caller, CancellationToken cancellationToken)
+    {
+        if (await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken) is { } settled)
+        {
+            return settled;
+        }
+
+        job = job with { Sender = ApiKeyFormat.Credentials(caller.ApiKey, ApiKeyFormat.TrainPurpose, job.JobId) };
+        if (SubmissionRules.TrainJobProblem(job, options.Value.MaxInputValues) is { } problem)
+        {
+            return JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", problem);
+        }
+
+        if (job.Dataset.FileId is { } fileId && await training.GetDatasetAsync(caller.TenantId, fileId, cancellationToken) is null)
+        {
+            return JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{fileId}' is stored.");
+        }
+
+        await bus.Publish(job, context => context.MessageId = job.JobId, cancellationToken);
+        return await RecordQueuedAsync(new JobRecord
+        {
+            JobId = job.JobId,
+            TenantId = caller.TenantId,
+            Kind = JobKind.Train,
+            Model = Tenants.QualifyModel(caller.TenantId, job.Model),
+            Status = JobStatus.Queued,
+            SubmittedAt = job.SubmittedAt,
+        }, cancellationToken);
+    }
+
+    /// <summary>The model's backlog against the admission limit. Counting stops at the limit, so the question costs at
+    /// most one page of the store.</summary>
+    public async Task<ModelAdmissionView> AdmissionAsync(string model, string storedModel, CancellationToken cancellationToken)
+    {
+        if (options.Value.MaxQueuedJobsPerModel is not { } limit)
+        {
+            return new ModelAdmissionView { Model = model, Queued = 0, Admitted = true };
+        }
+
+        var queued = (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = storedModel, Limit = limit }, cancellationToken)).Items.Count;
+        return new ModelAdmissionView { Model = model, Queued = queued, Limit = limit, Admitted = queued < limit, RetryAfterSeconds = RetryAfterSeconds };
+    }
+
+    /// <summary>The outcome for a JobId already in use or a refused callback URL; null when the job may go on.</summary>
+    private async Task<JobSubmission?> CheckNewAsync(Guid jobId, string? callbackUrl, TenantCaller caller, CancellationToken cancellationToken)
+    {
+        if (jobId == Guid.Empty)
+        {
+            return JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", "JobId must not be the empty GUID.");
+        }
+
+        if (await jobs.GetAsync(jobId, cancellationToken) is { } existing)
+        {
+            // Ids are client-chosen: one in use by another tenant is refused without a word about that job.
+            return existing.TenantId == caller.TenantId
+                ? new JobSubmission { Job = existing }
+                : JobSubmission.Refuse(StatusCodes.Status409Conflict, "JobId not available", $"JobId {jobId} cannot be used; choose another.");
+        }
+
+        return callbackUrl is not null && await callbacks.CheckSubmittedAsync(callbackUrl, "CallbackUrl", cancellationToken) is { } refused
+            ? JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", refused)
+            : null;
+    }
+
+    /// <summary>After the publish, so that no queued record exists for a job that never reached the broker; insert-if-absent,
+    /// so it never overwrites a result a fast worker already stored. A repeat of the request now finds the job.</summary>
+    private async Task<JobSubmission> RecordQueuedAsync(JobRecord queued, CancellationToken cancellationToken)
+    {
+        await jobs.InsertIfAbsentAsync([queued], cancellationToken);
+        return new JobSubmission { Job = queued, IsNew = true };
+    }
+}
+
+/// <summary>What a submission came to: a job queued now (<see cref="IsNew"/>), a job this tenant already has under that
+/// JobId, or a <see cref="Refusal"/>.</summary>
+public sealed record JobSubmission
+{
+    /// <summary>The job as recorded; null when refused.</summary>
+    public JobRecord? Job { get; init; }
+    public bool IsNew { get; init; }
+    public SubmissionRefusal? Refusal { get; init; }
+
+    internal static JobSubmission Refuse(int status, string title, string detail, int? retryAfterSeconds = null) =>
+        new() { Refusal = new SubmissionRefusal(status, title, detail, retryAfterSeconds) };
+}
+
+/// <summary>Why a job was not queued: the HTTP status, a short title and a readable reason; for 429, when to retry.</summary>
+public sealed record SubmissionRefusal(int Status, string Title, string Detail, int? RetryAfterSeconds = null)
+{
+    /// <summary>Sets Retry-After where the refusal has one.</summary>
+    public void ApplyHeaders(HttpResponse response)
+    {
+        ArgumentNullException.ThrowIfNull(response);
+        if (RetryAfterSeconds is { } seconds)
+        {
+            response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        }
+    }
+}
