@@ -27,6 +27,9 @@ public static class OnnxGraphs
     /// <summary>Output of <see cref="IdsAndFeatures"/>: FP32 [batch, 3], each row's features times the sum of its ids.</summary>
     public const string Scaled = "scaled";
 
+    /// <summary>Output of <see cref="Embedding"/>: FP32 [batch, sequence, width], one table row per id.</summary>
+    public const string Vectors = "vectors";
+
     /// <summary>
     /// Output = input, of <paramref name="elementType"/> and <paramref name="shape"/>; the output declares the same
     /// dimensions, symbolic names included. A first dimension that is symbolic makes a model batched dynamically, one fixed
@@ -73,6 +76,36 @@ public static class OnnxGraphs
         cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)TensorElementType.Float });
         graph.Node.Add(cast);
         graph.Node.Add(Node("Mul", "scale", [Features, "row_sum_float"], Scaled));
+        return Model(graph);
+    }
+
+    /// <summary>
+    /// An embedding lookup, the first step of every text encoder: <see cref="Ids"/> INT64 [batch, sequence] gives
+    /// <see cref="Vectors"/> FP32 [batch, sequence, <paramref name="width"/>], the row of a table of
+    /// <paramref name="vocabulary"/> rows for each id, where row r, column c holds r + c / 10. ONNX Runtime refuses an id
+    /// outside the vocabulary at run time (ids from -vocabulary to vocabulary - 1 are valid; negative ones count from the
+    /// end), which no check of the request's types and shapes can see beforehand.
+    /// </summary>
+    public static byte[] Embedding(int vocabulary, int width)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabulary, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        var graph = new GraphProto { Name = "embedding" };
+        graph.Input.Add(Value(Ids, TensorElementType.Int64, ["batch", "sequence"]));
+        graph.Output.Add(Value(Vectors, TensorElementType.Float, ["batch", "sequence", width]));
+
+        var table = new TensorProto { Name = "table", DataType = (int)TensorProto.Types.DataType.Float };
+        table.Dims.Add([vocabulary, width]);
+        for (var row = 0; row < vocabulary; row++)
+        {
+            for (var column = 0; column < width; column++)
+            {
+                table.FloatData.Add(row + (column / 10f));
+            }
+        }
+
+        graph.Initializer.Add(table);
+        graph.Node.Add(Node("Gather", "lookup", ["table", Ids], Vectors));
         return Model(graph);
     }
 

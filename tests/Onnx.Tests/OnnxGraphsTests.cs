@@ -93,6 +93,28 @@ public sealed class OnnxGraphsTests
     }
 
     [Fact]
+    public void EmbeddingLooksUpOneRowPerIdAndRefusesIdsBeyondItsVocabulary()
+    {
+        var model = OnnxGraphs.Embedding(vocabulary: 4, width: 2);
+        var output = Assert.Single(OnnxModelInspector.Inspect(model).Outputs);
+        Assert.Equal([-1, -1, 2], output.Shape);
+        Assert.Equal(["batch", "sequence", null], output.DimensionNames!);
+
+        var vectors = TypedTensors.Run(model, new Dictionary<string, (Array, long[])>
+        {
+            [OnnxGraphs.Ids] = (new long[] { 0, 3, -1 }, [1, 3]),
+        })[OnnxGraphs.Vectors];
+
+        Assert.Equal([1, 3, 2], vectors.Shape);
+        Assert.Equal([0f, 0.1f, 3f, 3.1f, 3f, 3.1f], (float[])vectors.Values);
+        var beyond = Assert.Throws<OnnxRuntimeException>(() => TypedTensors.Run(model, new Dictionary<string, (Array, long[])>
+        {
+            [OnnxGraphs.Ids] = (new long[] { 0, 4 }, [1, 2]),
+        }));
+        Assert.Contains("out of", beyond.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public void AModelWithoutABatchDimensionRunsItsWholeFixedShape()
     {
         var model = OnnxGraphs.Identity(TensorElementType.Float, [3]);
