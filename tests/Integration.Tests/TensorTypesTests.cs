@@ -277,6 +277,16 @@ public sealed class TensorTypesTests(SmallInputBoundsSystem system) : IClassFixt
             (Ask(mixed, [.. goodMixed, Tensors.Fp32("nope", [1, 1], [1f])]), "has no input 'nope'"),
             (new PredictRequest { Model = mixed, Inputs = goodMixed, Outputs = ["nope"] }, "has no output 'nope'"),
             (Ask(sequence, Tensors.Int64("input", [5, 2], new long[10])), "holds 5 rows along the batch dimension; model"),
+            (Ask(sequence, Tensors.Int64("input", [0, 2], [])), "axis 0 must be at least 1"),
+            (Ask(sequence, Tensors.Int64("input", [1, -2], [])), "axis 1 must be 0 or more"),
+            // Its element count overflows a long: refused as too large, not by an arithmetic exception.
+            (Ask(int8, Tensors.Create("input", TensorDatatypes.Int8, [long.MaxValue, 2], new sbyte[2])),
+                $"{long.MaxValue} values; at most {SmallInputBoundsSystem.MaxInputValues} are accepted"),
+            (Ask(sequence, Raw("input", TensorDatatypes.Int64, [1, 1], "\"1\"")), "data must be a JSON array"),
+            (Ask(sequence, Tensors.Int64("input", [1, 1], [1]), Tensors.Int64("input", [1, 1], [2])), "Input 'input' is given twice"),
+            // Without a shape only the plain float list of earlier versions is read.
+            (Ask(sequence, new InferTensor { Name = "input", Datatype = TensorDatatypes.Int64, Data = JsonSerializer.Deserialize<JsonElement>("[1, 2]") }),
+                "give it in the tensor form"),
         ];
 
         // The bad ones in among the good ones, all at once, so that they reach the worker while good jobs are being batched.
@@ -410,7 +420,7 @@ public sealed class TensorTypesTests(SmallInputBoundsSystem system) : IClassFixt
 
     /// <summary>A tensor whose data is written as given, for values no typed array can hold.</summary>
     private static InferTensor Raw(string name, string datatype, long[] shape, string json) =>
-        new() { Name = name, Datatype = datatype, Shape = shape, Data = JsonDocument.Parse(json).RootElement.Clone() };
+        new() { Name = name, Datatype = datatype, Shape = shape, Data = JsonSerializer.Deserialize<JsonElement>(json) };
 
     private static InferTensor Nested(string name, float[] values, int rows, int columns) => new()
     {
