@@ -57,6 +57,12 @@ status=0
 # Build everything first: `dotnet test` alone builds only test projects and what they reference, and the tests start
 # processes (workers, the training child) from other projects' build output. The benchmarks must compile too.
 timeout 900 dotnet build AIaaS.Queue.sln -c Release -nologo -clp:ErrorsOnly
+# The GPU variant must restore and build with the versions the registry serves: built once, in its own output folder
+# (its restore differs), never run here.
+echo "== GPU build (-p:AiaasGpu=true), build only"
+gpu_build="$(mktemp -d)"
+timeout 900 dotnet build src/Producer/Cli -c Release -nologo -clp:ErrorsOnly -p:AiaasGpu=true --artifacts-path "$gpu_build"
+rm -rf "$gpu_build"
 timeout 2400 dotnet test AIaaS.Queue.sln -c Release --no-build --logger "trx" --results-directory "$results" -- xUnit.MaxParallelThreads=2 || status=$?
 
 # One closing line for CI, summed over every test project.

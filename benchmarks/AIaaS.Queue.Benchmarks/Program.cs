@@ -9,8 +9,9 @@ using Microsoft.ML.OnnxRuntime;
 
 // The system against its ceilings, every figure a ratio taken side by side in one run (the machine is shared and
 // noisy). Workers and the ResultApi run as separate processes on a real RabbitMQ broker (a virtual host of its own).
-// Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick]
+// Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick] [-- --text-encoder-only]
 var quick = args.Contains("--quick");
+var textEncoderOnly = args.Contains("--text-encoder-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -30,6 +31,20 @@ await using var broker = new RabbitMqBroker();
 await broker.InitializeAsync();
 await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, ct);
 var client = cluster.Client;
+
+// 6. A real text encoder: padding with length grouping, padding in arrival order, and max batch size 1, side by side.
+var textJobs = quick ? 600 : 3000;
+var (grouped, arrival, single) = await TextEncoder.RunAsync(client, textJobs, textEncoderOnly ? 1 : rounds, ct);
+report.Figure($"6. real text encoder (all-MiniLM-L6-v2, {textJobs} jobs of 8-128 tokens): batched, padded, grouped by length / max batch size 1",
+    $"{grouped} vs {single}", grouped.JobsPerSecond / single.JobsPerSecond, 3);
+report.Figure("6. real text encoder: padding grouped by length / padding in arrival order, throughput",
+    $"{arrival}", grouped.JobsPerSecond / arrival.JobsPerSecond, null);
+report.Figure("6. real text encoder: padding efficiency grouped by length / in arrival order",
+    FormattableString.Invariant($"{grouped.PaddingEfficiency:P1} vs {arrival.PaddingEfficiency:P1}"), grouped.PaddingEfficiency / arrival.PaddingEfficiency, null);
+if (textEncoderOnly)
+{
+    return 0;
+}
 
 await Register(client, "small-batched", small, MaxBatch, MaxDelayMs);
 await Register(client, "bigger-batched", bigger, MaxBatch, MaxDelayMs);

@@ -29,7 +29,7 @@ public static class ResultApiExtensions
             .Validate(o => o.AdminKeyHash is null || o.AdminKeyHash.Trim().Length == 64 && o.AdminKeyHash.Trim().All(char.IsAsciiHexDigit),
                 "Security:AdminKeyHash must be the 64 hex digits of a SHA-256.")
             .ValidateOnStart();
-        services.AddSingleton<ApiKeyPolicy>();
+        services.AddApiKeyAuthorization();
         services.Configure<KestrelServerOptions>(kestrel =>
             kestrel.Limits.MaxRequestBodySize = builder.Configuration.GetValue(
                 $"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.MaxRequestBodyBytes)}", ResultApiOptions.DefaultMaxRequestBodyBytes));
@@ -87,20 +87,24 @@ public static class ResultApiExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.UseMiddleware<ApiKeyMiddleware>();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.Lifetime.ApplicationStarted.Register(() => SettleKeyPolicy(app));
-        app.MapJobsApi();
-        app.MapSubmitJobsApi();
-        app.MapBatchesApi();
-        app.MapModelsApi();
-        app.MapAdminApi();
+
+        // Each group states who may call it (ApiPolicies); an endpoint that states nothing takes the tenant policy.
+        var tenantApis = app.MapGroup("").RequireAuthorization(ApiPolicies.Tenant);
+        tenantApis.MapJobsApi();
+        tenantApis.MapSubmitJobsApi();
+        tenantApis.MapBatchesApi();
+        tenantApis.MapModelsApi();
+        app.MapGroup("").RequireAuthorization(ApiPolicies.Admin).MapAdminApi();
         Dashboard.OperabilityExtensions.MapOperability(app);
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             Predicate = check => check.Tags.Contains("ready"),
             ResponseWriter = WriteHealthAsync,
-        });
+        }).AllowAnonymous();
         return app;
     }
 
@@ -133,8 +137,7 @@ public static class ResultApiExtensions
     /// operator: on the open default, or with the admin key when keys are required. Probes need no key.</summary>
     private static Task WriteHealthAsync(HttpContext context, HealthReport report)
     {
-        var policy = context.RequestServices.GetRequiredService<ApiKeyPolicy>();
-        var detailed = !policy.KeysRequired || ApiKeyMiddleware.ReadBearer(context.Request) is { } key && policy.IsAdminKey(key);
+        var detailed = !context.RequestServices.GetRequiredService<ApiKeyPolicy>().KeysRequired || context.User.IsInRole(ApiRoles.Admin);
         context.Response.ContentType = "application/json";
         return JsonSerializer.SerializeAsync(context.Response.Body, new
         {

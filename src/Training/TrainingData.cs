@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using nietras.SeparatedValues;
 
 namespace AIaaS.Queue.Training;
 
@@ -91,70 +92,40 @@ internal sealed class TrainingData
             return (columns ?? [], rows);
         }
 
-        var header = SplitCsv(first).Select(h => h.Trim()).ToArray();
-        var number = 1;
-        for (var line = reader.ReadLine(); line is not null; line = reader.ReadLine())
+        return ReadCsv(path);
+    }
+
+    /// <summary>CSV with a header line, parsed by Sep (RFC 4180: a quoted value may hold commas, doubled quotes and line
+    /// breaks, as the workers write inline rows); blank lines are skipped, and a row is known by the line it starts on.</summary>
+    private static (string[] Columns, List<(int Line, string?[] Values)> Rows) ReadCsv(string path)
+    {
+        using var reader = Sep.New(',').Reader(o => o with { HasHeader = false, DisableColCountCheck = true, Unescape = true })
+            .From(new StreamReader(path, Encoding.UTF8));
+        string[]? header = null;
+        var rows = new List<(int, string?[])>();
+        foreach (var row in reader)
         {
-            number++;
-            if (line.Trim().Length == 0)
+            if (row.Span.Trim().IsEmpty)
             {
                 continue;
             }
 
-            var values = SplitCsv(line);
-            if (values.Count != header.Length)
+            if (header is null)
+            {
+                header = [.. row[..].ToStringsArray().Select(h => h.Trim())];
+                continue;
+            }
+
+            if (row.ColCount != header.Length)
             {
                 throw new InvalidTrainingDataException(
-                    $"Line {number} has {values.Count} values but the header has {header.Length} columns.");
+                    $"Line {row.LineNumberFrom} has {row.ColCount} values but the header has {header.Length} columns.");
             }
 
-            rows.Add((number, values.ToArray<string?>()));
+            rows.Add((row.LineNumberFrom, row[..].ToStringsArray()));
         }
 
-        return (header, rows);
-    }
-
-    private static List<string> SplitCsv(string line)
-    {
-        var values = new List<string>();
-        var current = new StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var ch = line[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"')
-                {
-                    current.Append('"');
-                    i++;
-                }
-                else if (ch == '"')
-                {
-                    quoted = false;
-                }
-                else
-                {
-                    current.Append(ch);
-                }
-            }
-            else if (ch == '"')
-            {
-                quoted = true;
-            }
-            else if (ch == ',')
-            {
-                values.Add(current.ToString());
-                current.Clear();
-            }
-            else
-            {
-                current.Append(ch);
-            }
-        }
-
-        values.Add(current.ToString());
-        return values;
+        return (header ?? [], rows);
     }
 
     internal static TrainingData FromTable(string[] columns, List<(int Line, string?[] Values)> rows, SubmitTrainJob spec)

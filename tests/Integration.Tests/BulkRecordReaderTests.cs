@@ -6,6 +6,7 @@ using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Workers.Bulk;
 using AIaaS.Queue.Workers.Inference;
 using Microsoft.ML.OnnxRuntime;
+using nietras.SeparatedValues;
 
 namespace AIaaS.Queue.Integration.Tests;
 
@@ -108,5 +109,96 @@ public sealed class BulkRecordReaderTests : IDisposable
         Assert.Contains("has 1 values", chunk.Records[1].Error, StringComparison.Ordinal);
         Assert.Equal([1f, 2f, 3f, 4f, 9f, 8f, 7f, 6f], chunk.Values);
         Assert.Throws<InvalidDataException>(() => BulkChunk.Read(writer.ToPayload().ToArray(), 5));
+    }
+
+    [Fact]
+    public async Task CsvRecordsWrittenByTheCsvLibraryWithCommasQuotesAndLineBreaksInTheirIdsRoundTrip()
+    {
+        string[] ids = ["plain", "a, b", "say \"hi\"", "two\nlines", "crlf\r\nand, \"all\"", ""];
+        var text = new StringBuilder();
+        await using (var writer = Sep.New(',').Writer(o => o with { Escape = true }).To(text))
+        {
+            for (var r = 0; r < ids.Length; r++)
+            {
+                await using var row = writer.NewRow(TestContext.Current.CancellationToken);
+                row["f1"].Format(r + 0.5f);
+                row["id"].Set(ids[r]);
+                row["f2"].Format(-r);
+                row["f3"].Format(r * 2);
+                row["f4"].Format(1e-3f);
+            }
+        }
+
+        var records = ReadAll(Encoding.UTF8.GetBytes(text.ToString()));
+
+        // Each record is known by its id, or without one by the line it starts on: the header is line 1, and two records
+        // above the last one span two lines each.
+        Assert.Equal([.. ids[..^1], "9"], records.Select(r => r.Record.Id));
+        Assert.Equal([2L, 3L, 4L, 5L, 7L, 9L], records.Select(r => r.Record.Line));
+        Assert.All(records, r => Assert.Null(r.Record.Error));
+        Assert.Equal([3.5f, -3f, 6f, 1e-3f], records[3].Values);
+    }
+
+    [Fact]
+    public void ACsvRowWithTheWrongColumnCountOrABadValueFailsAloneAndBlankLinesAreSkipped()
+    {
+        var records = ReadAll(Encoding.UTF8.GetBytes("id,a,b,c,d\n\nr1,1,2,3\nr2,1,2,3,4,5\n\"r3\",1,\"2\",x,4\n \t \nr4,\"1\", 2 ,3,4\n"));
+
+        Assert.Equal(["r1", "r2", "r3", "r4"], records.Select(r => r.Record.Id));
+        Assert.Equal([3L, 4L, 5L, 7L], records.Select(r => r.Record.Line));
+        Assert.Contains("has 4 columns; the header has 5", records[0].Record.Error, StringComparison.Ordinal);
+        Assert.Contains("more than the header's 5 columns", records[1].Record.Error, StringComparison.Ordinal);
+        Assert.Contains("Column 4 has 'x', which is not a number", records[2].Record.Error, StringComparison.Ordinal);
+        Assert.Equal([1f, 2f, 3f, 4f], records[3].Values);
+    }
+
+    [Fact]
+    public void ACsvQuoteLeftOpenIsRefusedOnceTheRecordPassesTheSizeLimitInsteadOfBeingHeldWhole()
+    {
+        using var file = new OpenQuoteFile("a,b,c,d\n1,2,3,\"");
+        using var reader = BulkRecordReader.Open(file, null, _model);
+        var values = new float[reader.ValuesPerRecord];
+
+        var error = Assert.Throws<InvalidBulkFileException>(() => reader.TryRead(values, out _));
+
+        Assert.StartsWith("A record is too long to read; is a quote left open?", error.Message, StringComparison.Ordinal);
+        Assert.InRange(file.Position, 16L << 20, 64L << 20);
+    }
+
+    /// <summary>A CSV file whose last field opens a quote and never closes it: endless, read lazily.</summary>
+    private sealed class OpenQuoteFile(string head) : Stream
+    {
+        private readonly byte[] _head = Encoding.UTF8.GetBytes(head);
+        private long _position;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => true;
+        public override bool CanWrite => false;
+        public override long Length => long.MaxValue;
+
+        public override long Position
+        {
+            get => _position;
+            set => _position = value;
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                buffer[offset + i] = _position + i < _head.Length ? _head[_position + i] : (byte)'x';
+            }
+
+            _position += count;
+            return count;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

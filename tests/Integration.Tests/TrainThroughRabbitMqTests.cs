@@ -127,6 +127,36 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
         Assert.Equal(jobId, model.Training!.TrainingJobId);
     }
 
+    [Fact]
+    public async Task InlineRowsWithCommasQuotesAndLineBreaksInTheirTextReachTheTrainerIntact()
+    {
+        var ct = TestTimeout.After(180);
+        var labels = new Dictionary<string, string>
+        {
+            ["Iris-setosa"] = "setosa, \"the first\"",
+            ["Iris-versicolor"] = "versi\ncolor",
+            ["Iris-virginica"] = "virginica\r\n\"third\", last",
+        };
+        string[] columns = ["sepal, length", "sepal \"width\"", "petal\nlength", "petal_width", "species"];
+        var rows = File.ReadLines(IrisPath).Skip(1).Select(l => l.Split(','))
+            .Select(v => (IReadOnlyList<string>)[v[0], v[1], v[2], v[3], labels[v[4]]]);
+
+        var name = TestModels.UniqueName("quoted");
+        var jobId = await system.Client.SubmitTrainAsync(new TrainRequest
+        {
+            Model = name,
+            Dataset = TrainRequest.InlineRows(columns, rows),
+            LabelColumn = "species",
+            Hyperparameters = new TrainingHyperparameters { Epochs = 5 },
+        }, ct);
+        var job = await system.Client.WaitForCompletionAsync(jobId, ct);
+
+        Assert.True(job.Status == JobStatus.Succeeded, $"{job.Status}: {job.Error}");
+        var training = Assert.Single(await system.Client.ListModelsAsync(ct), m => m.Name == name).Training!;
+        Assert.Equal(columns[..4], training.FeatureColumns);
+        Assert.Equal(labels.Values.Order(StringComparer.Ordinal), training.ClassLabels);
+    }
+
     [Theory]
     [InlineData("missing-column", "Missing column: the label column 'species'")]
     [InlineData("not-a-number", "Row 3 (line 4), column 'petal_length': 'n/a' is not a number")]

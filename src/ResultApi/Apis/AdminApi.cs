@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace AIaaS.Queue.ResultApi.Apis;
 
-/// <summary>Tenants and their API keys, for the admin key only (enforced by the API key middleware for all of <c>/v1/admin</c>).</summary>
+/// <summary>Tenants and their API keys, for the admin key only (the admin policy, put on this group where it is mapped).</summary>
 public static class AdminApi
 {
     public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)

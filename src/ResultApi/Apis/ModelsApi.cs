@@ -132,6 +132,7 @@ public static class ModelsApi
         Inputs = record.Inputs,
         Outputs = record.Outputs,
         Batching = record.Batching,
+        BatchMode = OnnxTypes.BatchModeOf(record.Inputs),
         Description = record.Description,
         Training = record.Training,
     };

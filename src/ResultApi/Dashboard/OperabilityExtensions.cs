@@ -1,4 +1,5 @@
 using AIaaS.Queue.ResultApi.Apis;
+using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ServiceDefaults;
 using MassTransit;
 using Microsoft.Extensions.Options;
@@ -26,15 +27,17 @@ public static class OperabilityExtensions
         var queues = new QueueInspector(app.Configuration.GetTransportOptions(), options);
         var batches = new RecentBatches(TimeProvider.System, TimeSpan.FromMinutes(Math.Clamp(options.WindowMinutes, 1, 24 * 60)));
         app.Lifetime.ApplicationStopped.Register(queues.Dispose);
-        app.MapOpsApi(queues, batches);
+        app.MapGroup("").RequireAuthorization(ApiPolicies.Ops).MapOpsApi(queues, batches);
 
-        app.MapGet("/dashboard", () => Asset("index.html")).ExcludeFromDescription();
-        app.MapGet("/dashboard/{file}", (string file) => Assets.ContainsKey(file) ? Asset(file) : Results.NotFound()).ExcludeFromDescription();
+        // The page itself holds no data: it is open, and asks for a key when the JSON endpoints behind it answer 401.
+        app.MapGet("/dashboard", () => Asset("index.html")).ExcludeFromDescription().AllowAnonymous();
+        app.MapGet("/dashboard/{file}", (string file) => Assets.ContainsKey(file) ? Asset(file) : Results.NotFound())
+            .ExcludeFromDescription().AllowAnonymous();
 
         var telemetry = app.Services.GetRequiredService<IOptions<TelemetryOptions>>().Value;
         if (telemetry.Prometheus)
         {
-            app.MapPrometheusScrapingEndpoint(telemetry.PrometheusPath);
+            app.MapPrometheusScrapingEndpoint(telemetry.PrometheusPath).RequireAuthorization(ApiPolicies.Ops);
         }
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger<RecentBatches>();

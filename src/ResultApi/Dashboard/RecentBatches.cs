@@ -194,6 +194,8 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
     private sealed class WorkerBuilder(string name)
     {
         private int _jobs, _failed, _batches, _batched;
+        private long _rows;
+        private double _paddingWeighted;
         private DateTimeOffset _last;
 
         public void Add(PredictBatchCompleted batch, int failed, DateTimeOffset at)
@@ -202,6 +204,10 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
             _batched += batch.BatchSize;
             _failed += failed;
             _batches++;
+            // Weighted by rows, so that a big padded batch counts for more than a lone request (which is never padded).
+            var rows = Math.Max(1, batch.Rows);
+            _rows += rows;
+            _paddingWeighted += batch.PaddingEfficiency * rows;
             _last = at > _last ? at : _last;
         }
 
@@ -219,6 +225,7 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
             Failed = _failed,
             Batches = _batches,
             MeanBatchSize = _batches == 0 ? 0 : Math.Round((double)_batched / _batches, 2),
+            PaddingEfficiency = _rows == 0 ? null : Math.Round(_paddingWeighted / _rows, 4),
             LastSeen = _last,
         };
     }
@@ -256,5 +263,9 @@ public sealed record ThroughputTotal
     public required int Failed { get; init; }
     public required int Batches { get; init; }
     public required double MeanBatchSize { get; init; }
+
+    /// <summary>Real elements over elements sent across padded inputs, per row over the window's batches (1 when
+    /// nothing was padded); null without batches.</summary>
+    public double? PaddingEfficiency { get; init; }
     public required DateTimeOffset LastSeen { get; init; }
 }

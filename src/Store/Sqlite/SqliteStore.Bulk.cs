@@ -10,49 +10,6 @@ namespace AIaaS.Queue.Store;
 // one blob at a time without holding a snapshot while a slow reader drains the destination.
 public sealed partial class SqliteStore : IBulkStore
 {
-    private const string BulkSchemaSql = """
-        CREATE TABLE IF NOT EXISTS bulk_jobs (
-            id             BLOB    NOT NULL PRIMARY KEY,  -- 16 bytes, as jobs.id
-            model          TEXT    NOT NULL,
-            model_version  INTEGER NULL,
-            status         TEXT    NOT NULL,
-            input_file_id  TEXT    NOT NULL,
-            format         TEXT    NULL,
-            chunk_size     INTEGER NULL,
-            callback_url   TEXT    NULL,
-            expires_at     INTEGER NULL,                  -- UTC ticks, as every time here
-            submitted_at   INTEGER NOT NULL,
-            started_at     INTEGER NULL,
-            completed_at   INTEGER NULL,
-            error          TEXT    NULL,
-            total          INTEGER NOT NULL DEFAULT 0,
-            succeeded      INTEGER NOT NULL DEFAULT 0,
-            failed         INTEGER NOT NULL DEFAULT 0,
-            chunks_done    INTEGER NOT NULL DEFAULT 0,    -- skipped chunks included
-            chunks_skipped INTEGER NOT NULL DEFAULT 0,
-            chunks_total   INTEGER NULL,                  -- null until the file is fully split
-            tenant_id      TEXT    NOT NULL DEFAULT 'default'
-        );
-        CREATE INDEX IF NOT EXISTS ix_bulk_jobs_page ON bulk_jobs (tenant_id, submitted_at DESC, id DESC);
-        CREATE TABLE IF NOT EXISTS bulk_chunk_inputs (
-            bulk_id     BLOB    NOT NULL,
-            chunk_index INTEGER NOT NULL,
-            records     INTEGER NOT NULL,
-            payload     BLOB    NULL,                     -- null once removed; the row stays so a late save is not counted
-            PRIMARY KEY (bulk_id, chunk_index)
-        );
-        CREATE TABLE IF NOT EXISTS bulk_chunk_results (
-            bulk_id     BLOB    NOT NULL,
-            chunk_index INTEGER NOT NULL,
-            succeeded   INTEGER NOT NULL,
-            failed      INTEGER NOT NULL,
-            skipped     INTEGER NOT NULL,
-            output      BLOB    NULL,                     -- UTF-8 JSON lines
-            errors      BLOB    NULL,
-            PRIMARY KEY (bulk_id, chunk_index)
-        );
-        """;
-
     private const string BulkColumns = """
         id, model, model_version, status, input_file_id, format, chunk_size, callback_url, expires_at, submitted_at,
         started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_total, chunks_skipped, tenant_id

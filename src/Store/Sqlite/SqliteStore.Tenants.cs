@@ -5,52 +5,7 @@ namespace AIaaS.Queue.Store;
 // Tenants and API keys (hashes only), and the tenant column of jobs and data files.
 public sealed partial class SqliteStore : ITenantStore
 {
-    private const string TenantSchemaSql = """
-        CREATE TABLE IF NOT EXISTS tenants (
-            id         TEXT    NOT NULL PRIMARY KEY,
-            name       TEXT    NULL,
-            created_at INTEGER NOT NULL
-        );
-        INSERT OR IGNORE INTO tenants (id, name, created_at) VALUES ('default', 'default', 0);
-        CREATE TABLE IF NOT EXISTS api_keys (
-            key_id     TEXT    NOT NULL PRIMARY KEY,
-            tenant_id  TEXT    NOT NULL,
-            sha256     TEXT    NOT NULL,                   -- hex SHA-256 of the key; the key itself is never stored
-            name       TEXT    NULL,
-            created_at INTEGER NOT NULL,
-            revoked_at INTEGER NULL
-        );
-        CREATE INDEX IF NOT EXISTS ix_api_keys_tenant ON api_keys (tenant_id, created_at);
-        """;
-
     private const string ApiKeyColumns = "key_id, tenant_id, sha256, name, created_at, revoked_at";
-
-    /// <summary>Jobs and data files stored before tenants existed belong to the default tenant: the column is added in
-    /// place with that default, once (new files go through the same step).</summary>
-    private static void MigrateForTenants(SqliteConnection connection, SqliteTransaction transaction)
-    {
-        foreach (var table in (ReadOnlySpan<string>)["jobs", "datasets"])
-        {
-            using var info = connection.CreateCommand();
-            info.Transaction = transaction;
-            info.CommandText = "SELECT COUNT(*) FROM pragma_table_info($table) WHERE name = 'tenant_id'";
-            info.Parameters.AddWithValue("$table", table);
-            if (Convert.ToInt64(info.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
-            {
-                using var alter = connection.CreateCommand();
-                alter.Transaction = transaction;
-#pragma warning disable CA2100 // The table name is one of the two constants above.
-                alter.CommandText = $"ALTER TABLE {table} ADD COLUMN tenant_id TEXT NOT NULL DEFAULT '{Tenants.DefaultTenantId}'";
-#pragma warning restore CA2100
-                alter.ExecuteNonQuery();
-            }
-        }
-
-        using var index = connection.CreateCommand();
-        index.Transaction = transaction;
-        index.CommandText = "CREATE INDEX IF NOT EXISTS ix_jobs_tenant ON jobs (tenant_id, submitted_at DESC, id DESC)";
-        index.ExecuteNonQuery();
-    }
 
     public async Task<bool> CreateTenantAsync(TenantRecord tenant, CancellationToken cancellationToken = default)
     {

@@ -9,61 +9,6 @@ namespace AIaaS.Queue.Store;
 // "train_jobs" (the request and the work-queue state: lease, attempts, cancel flag). Both change in one transaction.
 public sealed partial class SqliteStore
 {
-    private const string TrainingSchemaSql = """
-        CREATE TABLE IF NOT EXISTS train_jobs (
-            id               BLOB    NOT NULL PRIMARY KEY,
-            request          TEXT    NOT NULL,             -- JSON: SubmitTrainJob
-            queued_at        INTEGER NOT NULL,
-            state            TEXT    NOT NULL,             -- Queued, Running, Done
-            attempts         INTEGER NOT NULL DEFAULT 0,
-            lease_owner      TEXT    NULL,
-            lease_until      INTEGER NULL,
-            cancel_requested INTEGER NOT NULL DEFAULT 0,
-            last_error       TEXT    NULL
-        );
-        CREATE INDEX IF NOT EXISTS ix_train_jobs_state ON train_jobs (state, queued_at);
-        CREATE TABLE IF NOT EXISTS job_events (
-            job_id BLOB    NOT NULL,
-            seq    INTEGER NOT NULL,
-            body   TEXT    NOT NULL,                       -- JSON: JobEventView
-            PRIMARY KEY (job_id, seq)
-        );
-        CREATE TABLE IF NOT EXISTS datasets (
-            id         TEXT    NOT NULL PRIMARY KEY,
-            name       TEXT    NOT NULL,
-            created_at INTEGER NOT NULL,
-            size_bytes INTEGER NOT NULL,
-            sha256     TEXT    NOT NULL,
-            file_id    INTEGER NOT NULL                    -- chunks in model_file_chunks
-        );
-        """;
-
-    /// <summary>Files made before train jobs existed lack the training columns; added in place, once.</summary>
-    private static void MigrateModelVersionsForTraining(SqliteConnection connection, SqliteTransaction transaction)
-    {
-        using var info = connection.CreateCommand();
-        info.Transaction = transaction;
-        info.CommandText = "SELECT COUNT(*) FROM pragma_table_info('model_versions') WHERE name = 'training'";
-        if (Convert.ToInt64(info.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
-        {
-            using var alter = connection.CreateCommand();
-            alter.Transaction = transaction;
-            alter.CommandText = """
-                ALTER TABLE model_versions ADD COLUMN training_job_id BLOB NULL;
-                ALTER TABLE model_versions ADD COLUMN training TEXT NULL;
-                """;
-            alter.ExecuteNonQuery();
-        }
-
-        using var index = connection.CreateCommand();
-        index.Transaction = transaction;
-        index.CommandText = """
-            CREATE UNIQUE INDEX IF NOT EXISTS ux_model_versions_training_job
-                ON model_versions (training_job_id) WHERE training_job_id IS NOT NULL
-            """;
-        index.ExecuteNonQuery();
-    }
-
     private static int? FindVersionByTrainingJob(SqliteConnection connection, SqliteTransaction transaction, Guid trainingJobId)
     {
         using var command = connection.CreateCommand();

@@ -7,22 +7,6 @@ namespace AIaaS.Queue.Store;
 // Webhook deliveries: one row per event, its attempts as a JSON array in the row (a handful at most).
 public sealed partial class SqliteStore : IWebhookStore
 {
-    private const string WebhookSchemaSql = """
-        CREATE TABLE IF NOT EXISTS webhook_deliveries (
-            id              TEXT    NOT NULL PRIMARY KEY,  -- the webhook-id header
-            job_id          BLOB    NOT NULL,
-            event_type      TEXT    NOT NULL,
-            url             TEXT    NOT NULL,
-            payload         TEXT    NOT NULL,              -- the exact body every attempt sends
-            created_at      INTEGER NOT NULL,
-            next_attempt_at INTEGER NOT NULL,              -- UTC ticks; also the lease of a claimed delivery
-            state           TEXT    NOT NULL,              -- Pending, Delivered, Failed
-            attempts        TEXT    NOT NULL               -- JSON: [WebhookAttemptView]
-        );
-        CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
-        CREATE INDEX IF NOT EXISTS ix_webhook_deliveries_job ON webhook_deliveries (job_id, created_at);
-        """;
-
     private const string WebhookColumns = "id, job_id, event_type, url, payload, created_at, next_attempt_at, state, attempts";
 
     public async Task ScheduleWebhooksAsync(IReadOnlyCollection<WebhookDelivery> deliveries, CancellationToken cancellationToken = default)

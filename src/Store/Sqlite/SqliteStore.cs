@@ -8,7 +8,7 @@ using Microsoft.Data.Sqlite;
 namespace AIaaS.Queue.Store;
 
 /// <summary>
-/// The embedded store: one SQLite file in WAL mode, created with its schema on first use.
+/// The embedded store: one SQLite file in WAL mode, created or upgraded to its schema (<see cref="SqliteSchema"/>) on first use.
 /// Jobs keep their filter and paging keys in indexed columns and their outputs as JSON; model files are
 /// streamed in and out as 1 MiB BLOB chunks, so no file is ever held in memory whole.
 /// </summary>
@@ -625,57 +625,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
 
     // ---- plumbing ----
 
-    private const string SchemaSql = $$"""
-        CREATE TABLE IF NOT EXISTS jobs (
-            id            BLOB    NOT NULL PRIMARY KEY, -- 16 bytes, RFC 4122 order (see JobCursor)
-            kind          TEXT    NOT NULL,
-            model         TEXT    NOT NULL,
-            model_version INTEGER NULL,
-            status        TEXT    NOT NULL,
-            submitted_at  INTEGER NOT NULL,             -- UTC ticks, exact and ordered
-            started_at    INTEGER NULL,
-            completed_at  INTEGER NULL,
-            device        TEXT    NULL,
-            batch_size    INTEGER NULL,
-            batch_id      TEXT    NULL,
-            worker_id     TEXT    NULL,
-            error         TEXT    NULL,
-            outputs       TEXT    NULL                  -- JSON: { name: { shape, data } }
-        );
-        CREATE INDEX IF NOT EXISTS ix_jobs_page   ON jobs (submitted_at DESC, id DESC);
-        CREATE INDEX IF NOT EXISTS ix_jobs_status ON jobs (status, submitted_at DESC, id DESC);
-        CREATE INDEX IF NOT EXISTS ix_jobs_model  ON jobs (model, submitted_at DESC, id DESC);
-        CREATE INDEX IF NOT EXISTS ix_jobs_kind   ON jobs (kind, submitted_at DESC, id DESC);
-
-        CREATE TABLE IF NOT EXISTS model_files (
-            id         INTEGER PRIMARY KEY,
-            created_at INTEGER NOT NULL
-        );
-        CREATE TABLE IF NOT EXISTS model_file_chunks (
-            file_id INTEGER NOT NULL,
-            seq     INTEGER NOT NULL,
-            data    BLOB    NOT NULL,
-            PRIMARY KEY (file_id, seq)
-        );
-        {{TrainingSchemaSql}}
-        {{WebhookSchemaSql}}
-        {{BulkSchemaSql}}
-        {{TenantSchemaSql}}
-
-        CREATE TABLE IF NOT EXISTS model_versions (
-            name        TEXT    NOT NULL,
-            version     INTEGER NOT NULL,
-            created_at  INTEGER NOT NULL,
-            size_bytes  INTEGER NOT NULL,
-            sha256      TEXT    NOT NULL,
-            inputs      TEXT    NOT NULL,
-            outputs     TEXT    NOT NULL,
-            batching    TEXT    NULL,
-            description TEXT    NULL,
-            file_id     INTEGER NOT NULL,
-            PRIMARY KEY (name, version)
-        );
-
+    // Upload chunks that no model version or data file points to (see OrphanedFileAge), swept at each start.
+    private const string SweepOrphanedFilesSql = """
         DELETE FROM model_file_chunks WHERE file_id IN (
             SELECT f.id FROM model_files f
             WHERE f.created_at < $orphaned_before AND NOT EXISTS (SELECT 1 FROM model_versions v WHERE v.file_id = f.id)
@@ -742,14 +693,12 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
 
             await WriteAsync(connection, (connection, transaction) =>
             {
-                using var schema = connection.CreateCommand();
-                schema.Transaction = transaction;
-                schema.CommandText = SchemaSql;
-                schema.Parameters.AddWithValue("$orphaned_before", (_time.GetUtcNow() - OrphanedFileAge).UtcTicks);
-                var changed = schema.ExecuteNonQuery();
-                MigrateModelVersionsForTraining(connection, transaction);
-                MigrateForTenants(connection, transaction);
-                return changed;
+                SqliteSchema.Upgrade(connection, transaction);
+                using var sweep = connection.CreateCommand();
+                sweep.Transaction = transaction;
+                sweep.CommandText = SweepOrphanedFilesSql;
+                sweep.Parameters.AddWithValue("$orphaned_before", (_time.GetUtcNow() - OrphanedFileAge).UtcTicks);
+                return sweep.ExecuteNonQuery();
             }, cancellationToken);
 
             _schemaReady = true;

@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
@@ -11,7 +10,7 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// <summary>
 /// Reads the records of a bulk input file one at a time, so that no side ever holds the whole file: JSON lines
 /// (<c>{"id": "r1", "features": [..]}</c>, or <c>"inputs": {"name": [..]}</c> for a model with several inputs) or CSV
-/// with a header (an optional <c>id</c> column; every other column is one input value, in the model's input order).
+/// with a header (<see cref="BulkCsvReader"/>).
 /// Gzip is detected from the content. A bad record becomes a record with an error, and the file goes on; only a file
 /// that cannot be read at all (an unusable CSV header, say) throws <see cref="InvalidBulkFileException"/>.
 /// </summary>
@@ -22,8 +21,7 @@ internal sealed class BulkRecordReader : IDisposable
     private readonly IReadOnlyList<ModelInput> _inputs;
     private readonly int _valuesPerRecord;
     private readonly string _modelName;
-    private int[]? _csvColumns; // per CSV column: -1 for the id, else the index of the value it fills
-    private int _csvColumnCount;
+    private BulkCsvReader? _csv;
 
     private BulkRecordReader(LineReader lines, BulkInputFormat format, LoadedModel model)
     {
@@ -65,7 +63,8 @@ internal sealed class BulkRecordReader : IDisposable
         var reader = new BulkRecordReader(lines, detected, model);
         if (detected == BulkInputFormat.Csv)
         {
-            reader.ReadCsvHeader();
+            // CSV records may span lines: from here on the CSV reader reads the rest of the stream.
+            reader._csv = BulkCsvReader.Open(lines.Remaining(), reader._valuesPerRecord, model.Name);
         }
 
         return reader;
@@ -74,6 +73,11 @@ internal sealed class BulkRecordReader : IDisposable
     /// <summary>The next record, or false at the end of the file. Blank lines are skipped.</summary>
     public bool TryRead(float[] values, out BulkRecord record)
     {
+        if (_csv is not null)
+        {
+            return _csv.TryRead(values, out record);
+        }
+
         while (_lines.TryReadLine(out var line, out var lineNumber))
         {
             if (IsBlank(line))
@@ -81,7 +85,7 @@ internal sealed class BulkRecordReader : IDisposable
                 continue;
             }
 
-            record = Format == BulkInputFormat.Csv ? ParseCsv(line, lineNumber, values) : ParseJson(line, lineNumber, values);
+            record = ParseJson(line, lineNumber, values);
             return true;
         }
 
@@ -221,102 +225,6 @@ internal sealed class BulkRecordReader : IDisposable
         return count == input.RecordLength ? null : $"Input '{input.Name}' has {count} values; it takes {Describe(input)}.";
     }
 
-    private void ReadCsvHeader()
-    {
-        string[]? header = null;
-        while (_lines.TryReadLine(out var line, out _))
-        {
-            if (!IsBlank(line))
-            {
-                var names = new List<string>();
-                foreach (var field in new CsvFields(line))
-                {
-                    names.Add(CsvText(field));
-                }
-
-                header = [.. names];
-                break;
-            }
-        }
-
-        if (header is null)
-        {
-            throw new InvalidBulkFileException("The CSV file has no header line.");
-        }
-
-        var idColumns = header.Count(h => h.Equals("id", StringComparison.OrdinalIgnoreCase));
-        if (header.Length - idColumns != _valuesPerRecord || idColumns > 1)
-        {
-            throw new InvalidBulkFileException(
-                $"The CSV header has {header.Length} columns ({Abbreviate(header)}); model '{_modelName}' takes {_valuesPerRecord} values per record, " +
-                "so the file needs that many value columns, plus at most one 'id' column.");
-        }
-
-        _csvColumnCount = header.Length;
-        _csvColumns = new int[header.Length];
-        var next = 0;
-        for (var c = 0; c < header.Length; c++)
-        {
-            _csvColumns[c] = header[c].Equals("id", StringComparison.OrdinalIgnoreCase) ? -1 : next++;
-        }
-    }
-
-    private BulkRecord ParseCsv(ReadOnlySpan<byte> line, long lineNumber, float[] values)
-    {
-        var columns = _csvColumns!;
-        string? id = null;
-        var column = 0;
-        foreach (var field in new CsvFields(line))
-        {
-            if (column >= _csvColumnCount)
-            {
-                return new BulkRecord(lineNumber, id ?? LineId(lineNumber), $"The row has more than the header's {_csvColumnCount} columns.");
-            }
-
-            var target = columns[column++];
-            if (target < 0)
-            {
-                id = CsvText(field);
-                continue;
-            }
-
-            var text = field.Trim(" \t\r\""u8);
-            if (!Utf8Parser.TryParse(text, out float value, out var consumed) || consumed != text.Length)
-            {
-                return new BulkRecord(lineNumber, id ?? LineId(lineNumber),
-                    $"Column {column} has '{Encoding.UTF8.GetString(text)}', which is not a number; every value must be a finite number.");
-            }
-
-            if (!float.IsFinite(value))
-            {
-                return new BulkRecord(lineNumber, id ?? LineId(lineNumber),
-                    string.Create(CultureInfo.InvariantCulture, $"Column {column} has a non-finite value ({value}); every value must be a finite number."));
-            }
-
-            values[target] = value;
-        }
-
-        if (column != _csvColumnCount)
-        {
-            return new BulkRecord(lineNumber, id ?? LineId(lineNumber), $"The row has {column} columns; the header has {_csvColumnCount}.");
-        }
-
-        id = string.IsNullOrEmpty(id) ? LineId(lineNumber) : id;
-        return new BulkRecord(lineNumber, id, null);
-    }
-
-    /// <summary>A CSV field as text: trimmed, and unquoted when quoted ("a, ""b""" is a, "b").</summary>
-    private static string CsvText(ReadOnlySpan<byte> field)
-    {
-        var text = field.Trim(" \t\r"u8);
-        return text.Length >= 2 && text[0] == (byte)'"' && text[^1] == (byte)'"'
-            ? Encoding.UTF8.GetString(text[1..^1]).Replace("\"\"", "\"", StringComparison.Ordinal)
-            : Encoding.UTF8.GetString(text);
-    }
-
-    /// <summary>Without an id column a CSV record is known by its line number.</summary>
-    private static string LineId(long lineNumber) => lineNumber.ToString(CultureInfo.InvariantCulture);
-
     private int IndexOfInput(string? name)
     {
         for (var i = 0; i < _inputs.Count; i++)
@@ -343,9 +251,6 @@ internal sealed class BulkRecordReader : IDisposable
 
     private static string Describe(ModelInput input) => $"{input.RecordLength} float values (model shape {input.ShapeText})";
 
-    private static string Abbreviate(string[] header) =>
-        header.Length <= 6 ? string.Join(", ", header) : $"{string.Join(", ", header.Take(5))}, …";
-
     private static bool IsBlank(ReadOnlySpan<byte> line) => line.Trim(" \t\r"u8).IsEmpty;
 
     private static BulkInputFormat Detect(ReadOnlySpan<byte> head)
@@ -355,7 +260,11 @@ internal sealed class BulkRecordReader : IDisposable
         return !first.IsEmpty && first[0] == (byte)'{' ? BulkInputFormat.JsonLines : BulkInputFormat.Csv;
     }
 
-    public void Dispose() => _lines.Dispose();
+    public void Dispose()
+    {
+        _csv?.Dispose();
+        _lines.Dispose();
+    }
 }
 
 /// <summary>One record as read: its line number, its id, and the reason it cannot be scored (null when it can, with its

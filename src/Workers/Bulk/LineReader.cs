@@ -93,45 +93,52 @@ internal sealed class LineReader(Stream stream) : IDisposable
         _end += read;
     }
 
+    /// <summary>The stream from the first byte not yet read as a line on: for a reader whose records may span lines.
+    /// Read it instead of this reader from then on; disposing either disposes the stream.</summary>
+    public Stream Remaining() => new RemainingStream(this, stream);
+
     public void Dispose() => stream.Dispose();
-}
 
-/// <summary>The fields of one CSV line: comma-separated, a field may be quoted ("a, b" or "say ""hi""").
-/// Quoted fields come back with their quotes; the reader trims them.</summary>
-internal ref struct CsvFields(ReadOnlySpan<byte> line)
-{
-    private ReadOnlySpan<byte> _rest = line;
-    private bool _done;
-
-    public ReadOnlySpan<byte> Current { get; private set; }
-
-    public readonly CsvFields GetEnumerator() => this;
-
-    public bool MoveNext()
+    private sealed class RemainingStream(LineReader lines, Stream rest) : Stream
     {
-        if (_done)
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
         {
-            return false;
+            var buffered = lines._end - lines._start;
+            if (buffered == 0)
+            {
+                return rest.Read(buffer);
+            }
+
+            var take = Math.Min(buffered, buffer.Length);
+            lines._buffer.AsSpan(lines._start, take).CopyTo(buffer);
+            lines._start += take;
+            return take;
         }
 
-        var inQuotes = false;
-        for (var i = 0; i < _rest.Length; i++)
+        public override void Flush()
         {
-            var c = _rest[i];
-            if (c == (byte)'"')
-            {
-                inQuotes = !inQuotes;
-            }
-            else if (c == (byte)',' && !inQuotes)
-            {
-                Current = _rest[..i];
-                _rest = _rest[(i + 1)..];
-                return true;
-            }
         }
 
-        Current = _rest;
-        _done = true;
-        return true;
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                lines.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
     }
 }

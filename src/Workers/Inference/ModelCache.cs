@@ -78,7 +78,18 @@ internal sealed class ModelCache(
         try
         {
             var (session, device) = sessions.Create(path);
-            var model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record));
+            LoadedModel model;
+            try
+            {
+                model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record));
+            }
+            catch
+            {
+                // A model refused after its session loaded must not keep the session's memory.
+                session.Dispose();
+                throw;
+            }
+
             logger.LogInformation("Loaded model {Model} v{Version} on {Device}: batch mode {BatchMode}, max batch {MaxBatch}, max delay {MaxDelay} ms, padded {Padded}",
                 record.Name, record.Version, device, model.BatchMode, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds, model.IsPadded);
             return model;

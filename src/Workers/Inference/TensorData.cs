@@ -77,22 +77,24 @@ internal sealed class TensorData
 
     /// <summary>An ONNX Runtime value over this tensor: numeric tensors are pinned, not copied; strings are copied into
     /// native memory, as ONNX Runtime requires.</summary>
-    public OrtValue ToOrtValue() => Values switch
+    public OrtValue ToOrtValue() => Type switch
     {
-        float[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        double[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        Float16[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        BFloat16[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        long[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        int[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        short[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        sbyte[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        ulong[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        uint[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        ushort[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        byte[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        bool[] v => OrtValue.CreateTensorValueFromMemory(v, Shape),
-        string[] v => StringValue(v, Shape),
+        // Switched on the element type, never on the array's runtime type: the CLR lets a byte[] pass as an sbyte[] (and
+        // ushort[] as short[], uint[] as int[], ulong[] as long[]), so a pattern match on arrays would pick the wrong one.
+        TensorElementType.Float => OrtValue.CreateTensorValueFromMemory((float[])Values, Shape),
+        TensorElementType.Double => OrtValue.CreateTensorValueFromMemory((double[])Values, Shape),
+        TensorElementType.Float16 => OrtValue.CreateTensorValueFromMemory((Float16[])Values, Shape),
+        TensorElementType.BFloat16 => OrtValue.CreateTensorValueFromMemory((BFloat16[])Values, Shape),
+        TensorElementType.Int64 => OrtValue.CreateTensorValueFromMemory((long[])Values, Shape),
+        TensorElementType.Int32 => OrtValue.CreateTensorValueFromMemory((int[])Values, Shape),
+        TensorElementType.Int16 => OrtValue.CreateTensorValueFromMemory((short[])Values, Shape),
+        TensorElementType.Int8 => OrtValue.CreateTensorValueFromMemory((sbyte[])Values, Shape),
+        TensorElementType.UInt64 => OrtValue.CreateTensorValueFromMemory((ulong[])Values, Shape),
+        TensorElementType.UInt32 => OrtValue.CreateTensorValueFromMemory((uint[])Values, Shape),
+        TensorElementType.UInt16 => OrtValue.CreateTensorValueFromMemory((ushort[])Values, Shape),
+        TensorElementType.UInt8 => OrtValue.CreateTensorValueFromMemory((byte[])Values, Shape),
+        TensorElementType.Bool => OrtValue.CreateTensorValueFromMemory((bool[])Values, Shape),
+        TensorElementType.String => StringValue((string[])Values, Shape),
         _ => throw new ModelNotSupportedException($"Element type {Type} cannot be served."),
     };
 
@@ -157,22 +159,23 @@ internal sealed class TensorData
 
     private void WriteValues(Utf8JsonWriter writer)
     {
-        switch (Values)
+        // On the element type, not the array's runtime type (see ToOrtValue).
+        switch (Type)
         {
-            case float[] v: foreach (var x in v) WriteFloat(writer, x); break;
-            case double[] v: foreach (var x in v) WriteDouble(writer, x); break;
-            case Float16[] v: foreach (var x in v) WriteFloat(writer, (float)x); break;
-            case BFloat16[] v: foreach (var x in v) WriteFloat(writer, (float)x); break;
-            case long[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case int[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case short[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case sbyte[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case ulong[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case uint[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case ushort[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case byte[] v: foreach (var x in v) writer.WriteNumberValue(x); break;
-            case bool[] v: foreach (var x in v) writer.WriteBooleanValue(x); break;
-            case string[] v: foreach (var x in v) writer.WriteStringValue(x); break;
+            case TensorElementType.Float: foreach (var x in (float[])Values) WriteFloat(writer, x); break;
+            case TensorElementType.Double: foreach (var x in (double[])Values) WriteDouble(writer, x); break;
+            case TensorElementType.Float16: foreach (var x in (Float16[])Values) WriteFloat(writer, (float)x); break;
+            case TensorElementType.BFloat16: foreach (var x in (BFloat16[])Values) WriteFloat(writer, (float)x); break;
+            case TensorElementType.Int64: foreach (var x in (long[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.Int32: foreach (var x in (int[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.Int16: foreach (var x in (short[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.Int8: foreach (var x in (sbyte[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.UInt64: foreach (var x in (ulong[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.UInt32: foreach (var x in (uint[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.UInt16: foreach (var x in (ushort[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.UInt8: foreach (var x in (byte[])Values) writer.WriteNumberValue(x); break;
+            case TensorElementType.Bool: foreach (var x in (bool[])Values) writer.WriteBooleanValue(x); break;
+            case TensorElementType.String: foreach (var x in (string[])Values) writer.WriteStringValue(x); break;
             default: throw new ModelNotSupportedException($"Element type {Type} cannot be written.");
         }
     }

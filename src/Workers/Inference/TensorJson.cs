@@ -92,100 +92,102 @@ internal static class TensorJson
         private string? ReadOne(JsonElement item)
         {
             var i = _index++;
-            switch (Values)
+            // On the element type, never the array's runtime type: the CLR lets a byte[] pass as an sbyte[] (and ushort[]
+            // as short[], uint[] as int[], ulong[] as long[]), so a pattern match on arrays would pick the wrong one.
+            switch (type)
             {
-                case float[] v:
+                case TensorElementType.Float:
                     {
                         var (value, error) = Real(item, i);
-                        v[i] = (float)value;
-                        return error ?? (float.IsFinite(v[i]) ? null : Problem(i, item, "does not fit FP32"));
+                        ((float[])Values)[i] = (float)value;
+                        return error ?? (float.IsFinite(((float[])Values)[i]) ? null : Problem(i, item, "does not fit FP32"));
                     }
 
-                case double[] v:
+                case TensorElementType.Double:
                     {
                         var (value, error) = Real(item, i);
-                        v[i] = value;
+                        ((double[])Values)[i] = value;
                         return error;
                     }
 
-                case Float16[] v:
+                case TensorElementType.Float16:
                     {
                         var (value, error) = Real(item, i);
-                        v[i] = (Float16)(float)value;
-                        return error ?? (float.IsFinite((float)v[i]) ? null : Problem(i, item, "does not fit FP16"));
+                        ((Float16[])Values)[i] = (Float16)(float)value;
+                        return error ?? (float.IsFinite((float)((Float16[])Values)[i]) ? null : Problem(i, item, "does not fit FP16"));
                     }
 
-                case BFloat16[] v:
+                case TensorElementType.BFloat16:
                     {
                         var (value, error) = Real(item, i);
-                        v[i] = (BFloat16)(float)value;
-                        return error ?? (float.IsFinite((float)v[i]) ? null : Problem(i, item, "does not fit BF16"));
+                        ((BFloat16[])Values)[i] = (BFloat16)(float)value;
+                        return error ?? (float.IsFinite((float)((BFloat16[])Values)[i]) ? null : Problem(i, item, "does not fit BF16"));
                     }
 
-                case long[] v:
-                    return Integer(item, i, long.MinValue, long.MaxValue, out v[i]);
-                case int[] v:
+                case TensorElementType.Int64:
+                    return Integer(item, i, long.MinValue, long.MaxValue, out ((long[])Values)[i]);
+                case TensorElementType.Int32:
                     {
                         var error = Integer(item, i, int.MinValue, int.MaxValue, out var value);
-                        v[i] = (int)value;
+                        ((int[])Values)[i] = (int)value;
                         return error;
                     }
 
-                case short[] v:
+                case TensorElementType.Int16:
                     {
                         var error = Integer(item, i, short.MinValue, short.MaxValue, out var value);
-                        v[i] = (short)value;
+                        ((short[])Values)[i] = (short)value;
                         return error;
                     }
 
-                case sbyte[] v:
+                case TensorElementType.Int8:
                     {
                         var error = Integer(item, i, sbyte.MinValue, sbyte.MaxValue, out var value);
-                        v[i] = (sbyte)value;
+                        ((sbyte[])Values)[i] = (sbyte)value;
                         return error;
                     }
 
-                case ulong[] v:
-                    return item.ValueKind == JsonValueKind.Number && item.TryGetUInt64(out v[i])
+                case TensorElementType.UInt64:
+                    return item.ValueKind == JsonValueKind.Number && item.TryGetUInt64(out ((ulong[])Values)[i])
                         ? null
                         : Problem(i, item, $"is not an integer from 0 to {ulong.MaxValue} (UINT64)");
-                case uint[] v:
+                case TensorElementType.UInt32:
                     {
                         var error = Integer(item, i, 0, uint.MaxValue, out var value);
-                        v[i] = (uint)value;
+                        ((uint[])Values)[i] = (uint)value;
                         return error;
                     }
 
-                case ushort[] v:
+                case TensorElementType.UInt16:
                     {
                         var error = Integer(item, i, 0, ushort.MaxValue, out var value);
-                        v[i] = (ushort)value;
+                        ((ushort[])Values)[i] = (ushort)value;
                         return error;
                     }
 
-                case byte[] v:
+                case TensorElementType.UInt8:
                     {
                         var error = Integer(item, i, 0, byte.MaxValue, out var value);
-                        v[i] = (byte)value;
+                        ((byte[])Values)[i] = (byte)value;
                         return error;
                     }
 
-                case bool[] v:
+                case TensorElementType.Bool:
                     if (item.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                     {
                         return Problem(i, item, "is not true or false (BOOL)");
                     }
 
-                    v[i] = item.GetBoolean();
+                    ((bool[])Values)[i] = item.GetBoolean();
                     return null;
-                case string[] v:
+                case TensorElementType.String:
                     if (item.ValueKind != JsonValueKind.String)
                     {
                         return Problem(i, item, "is not a string (BYTES)");
                     }
 
-                    v[i] = item.GetString()!;
-                    _stringBytes += Encoding.UTF8.GetByteCount(v[i]);
+                    ((string[])Values)[i] = item.GetString()!;
+                    _stringBytes += Encoding.UTF8.GetByteCount(((string[])Values)[i]);
                     return _stringBytes <= maxStringBytes
                         ? null
                         : $"Input '{input}' holds more than {maxStringBytes} bytes of BYTES data; at most {maxStringBytes} are accepted.";

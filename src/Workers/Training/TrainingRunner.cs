@@ -461,17 +461,12 @@ internal sealed partial class TrainingRunner(
 
         // Inline rows become a CSV file, so the child reads one format and the fingerprint covers exactly what it read.
         var csv = Path.Combine(directory, "data.csv");
-        await using var writer = new StreamWriter(csv, false, new UTF8Encoding(false));
-        await writer.WriteLineAsync(string.Join(',', job.Dataset.Columns!.Select(Quote))).ConfigureAwait(false);
-        foreach (var row in job.Dataset.Rows!)
+        await using (var file = File.Create(csv))
         {
-            await writer.WriteLineAsync(string.Join(',', row.Select(Quote))).ConfigureAwait(false);
+            InlineRowsCsv.Write(file, job.Dataset.Columns!, job.Dataset.Rows!);
         }
 
         return csv;
-
-        static string Quote(string? value) => value is null ? ""
-            : value.AsSpan().IndexOfAny(",\"\n\r") >= 0 ? $"\"{value.Replace("\"", "\"\"", StringComparison.Ordinal)}\"" : value;
     }
 
     private static async Task<string> FingerprintAsync(string path, CancellationToken cancellationToken)

@@ -146,6 +146,10 @@ async function loadThroughput() {
   fillRows($("#workers-table tbody"), view.workers.map((w) => el("tr", {},
     el("td", {}, w.name), el("td", {}, w.jobs), el("td", {}, w.failed), el("td", {}, w.batches),
     el("td", {}, num(w.meanBatchSize, 1)), el("td", {}, time(w.lastSeen)))), "No batch completed in the window.", 6);
+  fillRows($("#model-throughput-table tbody"), view.models.map((m) => el("tr", { dataset: { model: m.name } },
+    el("td", {}, m.name), el("td", {}, m.jobs), el("td", {}, m.failed), el("td", {}, m.batches),
+    el("td", {}, num(m.meanBatchSize, 1)), el("td", {}, m.paddingEfficiency == null ? "–" : `${num(m.paddingEfficiency * 100, 1)} %`))),
+    "No model ran in the window.", 6);
 }
 
 // ---- queues -------------------------------------------------------------------------------------------------
@@ -159,13 +163,20 @@ async function loadQueues() {
 }
 
 // ---- models -------------------------------------------------------------------------------------------------
-const shape = (specs) => specs.map((s) => `${s.name}[${s.shape.map((d) => (d < 0 ? "N" : d)).join("×")}]`).join(", ");
+const shape = (specs) => specs.map((s) => `${s.name} ${s.datatype ?? s.elementType}[${s.shape.map((d) => (d < 0 ? "N" : d)).join("×")}]`).join(", ");
+
+const batchingText = (m) => {
+  const mode = { Dynamic: "batched", FixedOne: "batch fixed at 1", None: "unbatched" }[m.batchMode] ?? m.batchMode;
+  const limits = m.batching ? `max ${m.batching.maxBatchSize ?? "default"}, ${m.batching.maxQueueDelayMilliseconds ?? "default"} ms` : "worker defaults";
+  const padded = Object.keys(m.batching?.inputs ?? {}).filter((name) => (m.batching.inputs[name].padAxes ?? []).length > 0);
+  return `${mode}, ${limits}${padded.length ? `, padded: ${padded.join(", ")}` : ""}`;
+};
 
 async function loadModels() {
   const models = await getJson("/v1/models");
   fillRows($("#models-table tbody"), models.map((m) => el("tr", {},
     el("td", {}, m.name), el("td", {}, m.version), el("td", {}, `${shape(m.inputs)} → ${shape(m.outputs)}`),
-    el("td", {}, m.batching ? `max ${m.batching.maxBatchSize ?? "default"}, ${m.batching.maxQueueDelayMilliseconds ?? "default"} ms` : "worker defaults"),
+    el("td", {}, batchingText(m)),
     el("td", {}, `${num(m.sizeBytes / 1024, 1)} KiB`), el("td", {}, dateTime(m.createdAt)))), "No model registered.", 6);
 
   const select = $("#model-filter");
@@ -253,7 +264,8 @@ async function openJob(id) {
   if (job.batchId) {
     try {
       const batch = await getJson(`/v1/ops/batches/${encodeURIComponent(job.batchId)}`);
-      events.push(el("li", {}, `${time(batch.completedAt)} batch of ${batch.batchSize} ran on ${batch.workerId} (${batch.device}) in ${num(batch.modelMilliseconds, 2)} ms of model time`));
+      const padding = batch.paddingEfficiency < 1 ? `, padding efficiency ${num(batch.paddingEfficiency * 100, 1)} %` : "";
+      events.push(el("li", {}, `${time(batch.completedAt)} batch of ${batch.batchSize} ran on ${batch.workerId} (${batch.device}) in ${num(batch.modelMilliseconds, 2)} ms of model time${padding}`));
     } catch {
       events.push(el("li", {}, `batch ${job.batchId} of ${job.batchSize} ran on ${job.workerId ?? "a worker"} (older than the dashboard's window)`));
     }
