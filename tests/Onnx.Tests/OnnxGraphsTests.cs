@@ -114,6 +114,32 @@ public sealed class OnnxGraphsTests
         Assert.Contains("out of", beyond.Message, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>Why a request that names its outputs saves storage but not computation: ONNX Runtime runs every node of
+    /// the graph whatever outputs a call asks for, so a node that fails fails the call even when no requested output
+    /// depends on it.</summary>
+    [Fact]
+    public void OnnxRuntimeRunsEveryNodeWhateverOutputsAreRequested()
+    {
+        var model = Protos.ModelProto.Parser.ParseFrom(OnnxGraphs.Embedding(vocabulary: 4, width: 2));
+        var copy = new Protos.NodeProto { OpType = "Identity", Name = "copy" };
+        copy.Input.Add(OnnxGraphs.Ids);
+        copy.Output.Add("ids_copy");
+        model.Graph.Node.Add(copy);
+        var copyOutput = model.Graph.Input[0].Clone();
+        copyOutput.Name = "ids_copy";
+        model.Graph.Output.Add(copyOutput);
+        var bytes = Google.Protobuf.MessageExtensions.ToByteArray(model);
+        long[] inVocabulary = [3];
+        long[] beyond = [9];
+
+        var copied = TypedTensors.Run(bytes, new Dictionary<string, (Array, long[])> { [OnnxGraphs.Ids] = (inVocabulary, [1, 1]) }, "ids_copy");
+        Assert.Equal(inVocabulary, (long[])copied["ids_copy"].Values);
+
+        var failed = Assert.Throws<OnnxRuntimeException>(() =>
+            TypedTensors.Run(bytes, new Dictionary<string, (Array, long[])> { [OnnxGraphs.Ids] = (beyond, [1, 1]) }, "ids_copy"));
+        Assert.Contains("Gather", failed.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AModelWithoutABatchDimensionRunsItsWholeFixedShape()
     {
