@@ -306,7 +306,7 @@ internal sealed class BatchExecutor(
 
             return (outcomes, efficiency);
         }
-        catch (Exception ex) when (batch.Count > 1 && ex is not OutOfMemoryException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             logger.LogWarning(ex, "Batch of {Count} for {Model} failed; running its requests one by one", batch.Count, model.Name);
         }

@@ -1,0 +1,157 @@
+using AIaaS.Queue.Onnx.Protos;
+using Google.Protobuf;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace AIaaS.Queue.Onnx;
+
+/// <summary>
+/// Tiny ONNX models for tests: every element type, several inputs and outputs, and each batch mode (a dynamic batch
+/// dimension, one fixed at 1, none), so that the serving path can be checked exactly without a real model. IR version 8,
+/// opset 17, which ONNX Runtime 1.x runs; Identity is defined there for every tensor type (string, bool, float16 and
+/// bfloat16 included).
+/// </summary>
+public static class OnnxGraphs
+{
+    private const long IrVersion = 8;
+    private const long OpsetVersion = 17;
+
+    /// <summary>Input of <see cref="IdsAndFeatures"/>: INT64 [batch, n].</summary>
+    public const string Ids = "ids";
+
+    /// <summary>Input of <see cref="IdsAndFeatures"/>: FP32 [batch, 3].</summary>
+    public const string Features = "features";
+
+    /// <summary>Output of <see cref="IdsAndFeatures"/>: INT64 [batch, n], each id plus one.</summary>
+    public const string IdsPlusOne = "ids_plus_one";
+
+    /// <summary>Output of <see cref="IdsAndFeatures"/>: FP32 [batch, 3], each row's features times the sum of its ids.</summary>
+    public const string Scaled = "scaled";
+
+    /// <summary>Output of <see cref="Embedding"/>: FP32 [batch, sequence, width], one table row per id.</summary>
+    public const string Vectors = "vectors";
+
+    /// <summary>
+    /// Output = input, of <paramref name="elementType"/> and <paramref name="shape"/>; the output declares the same
+    /// dimensions, symbolic names included. A first dimension that is symbolic makes a model batched dynamically, one fixed
+    /// at 1 a model of fixed batch one, and anything else (<c>[3]</c>, or rank 0: <c>[]</c>) a model without a batch dimension.
+    /// </summary>
+    public static byte[] Identity(TensorElementType elementType, IReadOnlyList<GraphDimension> shape, string inputName = "input",
+        string outputName = "output")
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentException.ThrowIfNullOrWhiteSpace(inputName);
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputName);
+        if (inputName == outputName)
+        {
+            throw new ArgumentException("The input and the output need different names.", nameof(outputName));
+        }
+
+        var graph = new GraphProto { Name = $"identity_{OnnxTypes.NumpyName(elementType)}" };
+        graph.Input.Add(Value(inputName, elementType, shape));
+        graph.Output.Add(Value(outputName, elementType, shape));
+        graph.Node.Add(Node("Identity", "identity", [inputName], outputName));
+        return Model(graph);
+    }
+
+    /// <summary>
+    /// Two inputs of different types and two outputs of different types: <see cref="Ids"/> INT64 [batch, n] and
+    /// <see cref="Features"/> FP32 [batch, 3] give <see cref="IdsPlusOne"/> INT64 [batch, n] (ids + 1) and
+    /// <see cref="Scaled"/> FP32 [batch, 3] (features × the sum of the row's ids). Each output row depends on its own
+    /// rows of both inputs, so a batch that mixed up rows or inputs would show it.
+    /// </summary>
+    public static byte[] IdsAndFeatures()
+    {
+        var graph = new GraphProto { Name = "ids_and_features" };
+        graph.Input.Add(Value(Ids, TensorElementType.Int64, ["batch", "n"]));
+        graph.Input.Add(Value(Features, TensorElementType.Float, ["batch", 3]));
+        graph.Output.Add(Value(IdsPlusOne, TensorElementType.Int64, ["batch", "n"]));
+        graph.Output.Add(Value(Scaled, TensorElementType.Float, ["batch", 3]));
+
+        graph.Initializer.Add(Int64Constant("one", [], 1));
+        graph.Initializer.Add(Int64Constant("row_axis", [1], 1));
+        graph.Node.Add(Node("Add", "plus_one", [Ids, "one"], IdsPlusOne));
+        // ReduceSum keeps the reduced axis by default: [batch, 1], which Mul broadcasts over the 3 features.
+        graph.Node.Add(Node("ReduceSum", "row_sum", [Ids, "row_axis"], "row_sum"));
+        var cast = Node("Cast", "to_float", ["row_sum"], "row_sum_float");
+        cast.Attribute.Add(new AttributeProto { Name = "to", Type = AttributeProto.Types.AttributeType.Int, I = (long)TensorElementType.Float });
+        graph.Node.Add(cast);
+        graph.Node.Add(Node("Mul", "scale", [Features, "row_sum_float"], Scaled));
+        return Model(graph);
+    }
+
+    /// <summary>
+    /// An embedding lookup, the first step of every text encoder: <see cref="Ids"/> INT64 [batch, sequence] gives
+    /// <see cref="Vectors"/> FP32 [batch, sequence, <paramref name="width"/>], the row of a table of
+    /// <paramref name="vocabulary"/> rows for each id, where row r, column c holds r + c / 10. ONNX Runtime refuses an id
+    /// outside the vocabulary at run time (ids from -vocabulary to vocabulary - 1 are valid; negative ones count from the
+    /// end), which no check of the request's types and shapes can see beforehand.
+    /// </summary>
+    public static byte[] Embedding(int vocabulary, int width)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(vocabulary, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        var graph = new GraphProto { Name = "embedding" };
+        graph.Input.Add(Value(Ids, TensorElementType.Int64, ["batch", "sequence"]));
+        graph.Output.Add(Value(Vectors, TensorElementType.Float, ["batch", "sequence", width]));
+
+        var table = new TensorProto { Name = "table", DataType = (int)TensorProto.Types.DataType.Float };
+        table.Dims.Add([vocabulary, width]);
+        for (var row = 0; row < vocabulary; row++)
+        {
+            for (var column = 0; column < width; column++)
+            {
+                table.FloatData.Add(row + (column / 10f));
+            }
+        }
+
+        graph.Initializer.Add(table);
+        graph.Node.Add(Node("Gather", "lookup", ["table", Ids], Vectors));
+        return Model(graph);
+    }
+
+    private static byte[] Model(GraphProto graph)
+    {
+        var model = new ModelProto { IrVersion = IrVersion, ProducerName = "AIaaS.Queue test graphs", Graph = graph };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = OpsetVersion });
+        return model.ToByteArray();
+    }
+
+    private static NodeProto Node(string opType, string name, string[] inputs, string output)
+    {
+        var node = new NodeProto { OpType = opType, Name = name };
+        node.Input.Add(inputs);
+        node.Output.Add(output);
+        return node;
+    }
+
+    private static ValueInfoProto Value(string name, TensorElementType elementType, IReadOnlyList<GraphDimension> shape)
+    {
+        if (OnnxTypes.Datatype(elementType) is null)
+        {
+            throw new ArgumentOutOfRangeException(nameof(elementType), elementType, "Only the Open Inference Protocol's types are written.");
+        }
+
+        var dims = new TensorShapeProto();
+        foreach (var dimension in shape)
+        {
+            dims.Dim.Add(dimension.Name is { } symbol
+                ? new TensorShapeProto.Types.Dimension { DimParam = symbol }
+                : new TensorShapeProto.Types.Dimension { DimValue = dimension.Size ?? 0 });
+        }
+
+        return new ValueInfoProto
+        {
+            Name = name,
+            // ORT's element type numbers are ONNX's TensorProto.DataType numbers.
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)elementType, Shape = dims } },
+        };
+    }
+
+    private static TensorProto Int64Constant(string name, long[] dims, params long[] values)
+    {
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        tensor.Dims.Add(dims);
+        tensor.Int64Data.Add(values);
+        return tensor;
+    }
+}
