@@ -43,6 +43,12 @@ public static class Tensors
     public static T[] ToArray<T>(this InferTensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
+        if (typeof(T) == typeof(byte))
+        {
+            // System.Text.Json reads byte[] from base64; the protocol sends UINT8 as numbers.
+            return (T[])(object)Array.ConvertAll(tensor.Data.Deserialize<int[]>(WireJson.Options) ?? [], i => checked((byte)i));
+        }
+
         return tensor.Data.Deserialize<T[]>(WireJson.Options) ?? [];
     }
 
