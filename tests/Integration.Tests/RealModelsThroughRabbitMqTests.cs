@@ -1,3 +1,5 @@
+using System.Text;
+using System.Text.Json.Nodes;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
@@ -121,5 +123,70 @@ public sealed class RealModelsThroughRabbitMqTests(DistributedSystem system) : I
             Assert.Equal([1, 512, 1, 1], output.Shape);
             PaddedBatchingTests.AssertClose(PaddedBatchingTests.RunImageAlone(alone, images[i], [1, 3, 224, 224]), output.ToFloats(), 1e-5f);
         }
+    }
+
+    [Fact]
+    public async Task ACorpusIsEmbeddedOfflineFromJsonLinesInTheProtocolsForm()
+    {
+        var ct = TestTimeout.After(240);
+        var files = RealModels.MiniLm;
+        var name = TestModels.UniqueName("minilm-bulk");
+        await using (var file = File.OpenRead(files.Model))
+        {
+            await system.Client.RegisterModelAsync(name, file, PaddedBatchingTests.MiniLmPadding, cancellationToken: ct);
+        }
+
+        var tokenizer = BertTokenizer.Create(files.Vocabulary);
+        var corpus = Enumerable.Range(0, 120)
+            .Select(i => PaddedBatchingTests.Sentences[i % PaddedBatchingTests.Sentences.Length] + $" Document {i}.")
+            .Select(text => tokenizer.EncodeToIds(text).Select(t => (long)t).ToArray())
+            .ToArray();
+        var lines = new StringBuilder();
+        for (var i = 0; i < corpus.Length; i++)
+        {
+            var inputs = System.Text.Json.JsonSerializer.Serialize(PaddedBatchingTests.Encoder(corpus[i]).Inputs, WireJson.Options);
+            lines.Append(i switch
+            {
+                7 => """{"id":"doc7","inputs":[{"name":"input_ids","datatype":"FP32","shape":[1,2],"data":[1,2]}]}""",
+                50 => """{"id":"doc50","features":[1,2,3]}""",
+                _ => $$"""{"id":"doc{{i}}","inputs":{{inputs}},"outputs":[{"name":"924"}]}""",
+            }).Append('\n');
+        }
+
+        var submitted = await system.Client.SubmitBulkAsync(new BulkScoreRequest
+        {
+            Model = name,
+            Input = new MemoryStream(Encoding.UTF8.GetBytes(lines.ToString())),
+            ChunkSize = 50,
+        }, ct);
+        var job = await system.Client.WaitForBulkAsync(submitted.Id, cancellationToken: ct);
+
+        Assert.Equal(BulkJobStatus.Succeeded, job.Status);
+        Assert.Equal(new BulkJobCounts { Total = 120, Succeeded = 118, Failed = 2 }, job.Counts);
+        var output = await DownloadAsync(job.Id, errors: false, ct);
+        Assert.Equal(Enumerable.Range(0, 120).Where(i => i is not (7 or 50)).Select(i => $"doc{i}"), output.Select(o => (string)o["id"]!));
+        using var alone = new InferenceSession(files.Model);
+        foreach (var line in output.Where((_, i) => i % 10 == 0))
+        {
+            var index = int.Parse(((string)line["id"]!)[3..], System.Globalization.CultureInfo.InvariantCulture);
+            var pooled = Assert.Single(line["outputs"]!.AsArray())!;
+            Assert.Equal("924", (string?)pooled["name"]);
+            Assert.Equal("FP32", (string?)pooled["datatype"]);
+            Assert.Equal([1L, 384L], pooled["shape"]!.AsArray().Select(d => (long)d!));
+            PaddedBatchingTests.AssertClose(PaddedBatchingTests.RunAlone(alone, corpus[index])["924"],
+                pooled["data"]!.AsArray().Select(v => (float)v!).ToArray(), 1e-5f);
+        }
+
+        var errors = await DownloadAsync(job.Id, errors: true, ct);
+        Assert.Equal(["doc7", "doc50"], errors.Select(e => (string)e["id"]!));
+        Assert.Contains("Input 'input_ids' is INT64; the request gives FP32.", (string?)errors[0]["error"], StringComparison.Ordinal);
+        Assert.Contains("give \"inputs\" in the Open Inference Protocol's form", (string?)errors[1]["error"], StringComparison.Ordinal);
+    }
+
+    private async Task<List<JsonNode>> DownloadAsync(Guid bulkJobId, bool errors, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await system.Client.DownloadBulkResultsAsync(bulkJobId, buffer, errors, ct);
+        return [.. Encoding.UTF8.GetString(buffer.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)];
     }
 }

@@ -7,11 +7,15 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// A chunk of bulk records as stored between the worker that splits the file and the one that scores it: the records
 /// already parsed and checked, so that scoring reads floats rather than text. Records that failed the check travel too,
 /// with their reason, so that the chunk's error lines keep the file's order. Layout (little-endian): format version,
-/// values per record, record count, then per record its line number, id, and either its values or its error.
+/// values per record, record count, then per record its line number, id, and either its values or its error. Tensor
+/// records (<see cref="TensorRecords"/> values per record) carry their JSON in place of values.
 /// </summary>
 internal static class BulkChunk
 {
     private const int FormatVersion = 1;
+
+    /// <summary>"Values per record" of a chunk of tensor records: each record is its inputs' JSON, read when scored.</summary>
+    public const int TensorRecords = -1;
 
     /// <summary>Builds one chunk's payload record by record.</summary>
     internal sealed class Writer : IDisposable
@@ -35,7 +39,11 @@ internal static class BulkChunk
             _writer.Write(record.Line);
             _writer.Write(record.Id ?? "");
             _writer.Write(record.Error is null);
-            if (record.Error is null)
+            if (record.Error is null && _valuesPerRecord == TensorRecords)
+            {
+                _writer.Write(record.Tensors!);
+            }
+            else if (record.Error is null)
             {
                 _writer.Write(MemoryMarshal.AsBytes(values[.._valuesPerRecord]));
             }
@@ -75,8 +83,9 @@ internal static class BulkChunk
     /// <summary>A chunk read back: the scorable records' values back to back, and every record in file order.</summary>
     internal sealed record Contents(int ValuesPerRecord, float[] Values, IReadOnlyList<Entry> Records);
 
-    /// <summary>One record of a chunk: its line and id, and either the index of its values (in scorable order) or its error.</summary>
-    internal readonly record struct Entry(long Line, string Id, int ValueIndex, string? Error);
+    /// <summary>One record of a chunk: its line and id, and either the index of its values (in scorable order) or its error;
+    /// a tensor record has its JSON in <paramref name="Tensors"/>.</summary>
+    internal readonly record struct Entry(long Line, string Id, int ValueIndex, string? Error, string? Tensors = null);
 
     /// <summary>The values per record a payload was written with (for reading it without its model).</summary>
     public static int ValuesPerRecordOf(byte[] payload) => BitConverter.ToInt32(payload, 4);
@@ -99,6 +108,17 @@ internal static class BulkChunk
 
         var count = reader.ReadInt32();
         var records = new Entry[count];
+        if (valuesPerRecord == TensorRecords)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var (line, id) = (reader.ReadInt64(), reader.ReadString());
+                records[i] = reader.ReadBoolean() ? new Entry(line, id, i, null, reader.ReadString()) : new Entry(line, id, -1, reader.ReadString());
+            }
+
+            return new Contents(valuesPerRecord, [], records);
+        }
+
         var values = new float[count * valuesPerRecord];
         var scorable = 0;
         for (var i = 0; i < count; i++)

@@ -7,10 +7,12 @@ using AIaaS.Queue.Workers.Inference;
 namespace AIaaS.Queue.Workers.Bulk;
 
 /// <summary>
-/// Scores one chunk in model calls of up to <c>batchSize</c> records and writes its lines: per scored record
-/// <c>{"id": .., "outputs": {"name": [..]}}</c> (each output's values flattened, row-major), per failed record
-/// <c>{"id": .., "line": .., "error": ..}</c>. Should a model call fail, its records run one by one, so that one bad
-/// record fails alone.
+/// Scores one chunk in model calls of up to <c>batchSize</c> rows and writes its lines in file order: per scored record
+/// <c>{"id": .., "outputs": {"name": [..]}}</c> for float records (each output's values flattened, row-major) or
+/// <c>{"id": .., "outputs": [{"name", "datatype", "shape", "data"}]}</c> for tensor records, per failed record
+/// <c>{"id": .., "line": .., "error": ..}</c>. Tensor records batch as predict jobs do (equal shapes, or padded), sorted by
+/// length first: offline, nothing waits, so a chunk pads as little as its records allow. Should a model call fail, its
+/// records run one by one, so that one bad record fails alone.
 /// </summary>
 internal static class BulkChunkScorer
 {
@@ -21,49 +23,96 @@ internal static class BulkChunkScorer
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static BulkChunkResult Score(LoadedModel model, BulkChunk.Contents chunk, int batchSize)
+    public static BulkChunkResult Score(LoadedModel model, BulkChunk.Contents chunk, int batchSize, InputLimits limits)
     {
-        using var output = new JsonLines(64 * 1024);
-        using var error = new JsonLines(1024);
-        var scorable = chunk.Records.Where(r => r.Error is null).ToArray();
-        var succeeded = 0;
-        var failed = 0;
-        var next = 0; // the next record, in file order, whose line is still to be written
-        for (var start = 0; start < scorable.Length; start += batchSize)
+        var tensorRecords = chunk.ValuesPerRecord == BulkChunk.TensorRecords;
+        var records = chunk.Records;
+        var outcomes = new (InferTensor[]? Outputs, string? Error)[records.Count];
+        var requests = new List<(int Index, PreparedRequest Request)>(records.Count);
+        for (var i = 0; i < records.Count; i++)
         {
-            var count = Math.Min(batchSize, scorable.Length - start);
-            var results = RunIsolating(model, chunk, start, count);
-            for (var i = 0; i < count; i++)
+            var record = records[i];
+            if (record.Error is not null)
             {
-                // Error lines for the failed records before this one keep the error file in input order.
-                var record = scorable[start + i];
-                while (chunk.Records[next].Line != record.Line)
-                {
-                    WriteError(error, chunk.Records[next].Id, chunk.Records[next].Line, chunk.Records[next].Error!);
-                    failed++;
-                    next++;
-                }
+                outcomes[i] = (null, record.Error);
+                continue;
+            }
 
-                next++;
-                if (results[i].Error is { } reason)
-                {
-                    WriteError(error, record.Id, record.Line, reason);
-                    failed++;
-                    continue;
-                }
-
-                WriteOutput(output, record.Id, results[i].Outputs!);
-                succeeded++;
+            var (request, error) = tensorRecords
+                ? Prepare(model, record.Tensors!, limits)
+                : (RequestPreparer.FromFloatRecord(model, chunk.Values.AsSpan(record.ValueIndex * chunk.ValuesPerRecord, chunk.ValuesPerRecord)), null);
+            if (error is not null)
+            {
+                outcomes[i] = (null, error);
+            }
+            else
+            {
+                requests.Add((i, request!));
             }
         }
 
-        for (; next < chunk.Records.Count; next++)
+        foreach (var batch in Batches(model, requests, batchSize))
         {
-            WriteError(error, chunk.Records[next].Id, chunk.Records[next].Line, chunk.Records[next].Error!);
-            failed++;
+            var results = RunIsolating(model, batch.ConvertAll(r => r.Request));
+            for (var b = 0; b < batch.Count; b++)
+            {
+                outcomes[batch[b].Index] = results[b];
+            }
         }
 
-        return new BulkChunkResult { Succeeded = succeeded, Failed = failed, Output = output.Written, Errors = error.Written };
+        using var output = new JsonLines(64 * 1024);
+        using var errors = new JsonLines(1024);
+        var succeeded = 0;
+        for (var i = 0; i < records.Count; i++)
+        {
+            if (outcomes[i].Error is { } reason)
+            {
+                WriteError(errors, records[i].Id, records[i].Line, reason);
+                continue;
+            }
+
+            WriteOutput(output, records[i].Id, outcomes[i].Outputs!, tensorRecords);
+            succeeded++;
+        }
+
+        return new BulkChunkResult { Succeeded = succeeded, Failed = records.Count - succeeded, Output = output.Written, Errors = errors.Written };
+    }
+
+    private static (PreparedRequest?, string?) Prepare(LoadedModel model, string json, InputLimits limits)
+    {
+        var record = JsonSerializer.Deserialize<BulkTensorRecord>(json, WireJson.Options)!;
+        var job = new SubmitPredictJob { JobId = Guid.Empty, Model = model.Name, SubmittedAt = default, Inputs = record.Inputs, Outputs = record.Outputs };
+        return RequestPreparer.Prepare(model, job, limits);
+    }
+
+    /// <summary>Model calls for a chunk: requests of one shape group together, in length order for padded models, up to
+    /// <paramref name="batchSize"/> rows each (one request per call for models without a dynamic batch dimension).</summary>
+    private static IEnumerable<List<(int Index, PreparedRequest Request)>> Batches(
+        LoadedModel model, List<(int Index, PreparedRequest Request)> requests, int batchSize)
+    {
+        var rowsPerCall = model.BatchMode == BatchMode.Dynamic ? batchSize : 1;
+        foreach (var group in requests.GroupBy(r => r.Request.GroupKey))
+        {
+            var batch = new List<(int, PreparedRequest)>();
+            var rows = 0;
+            foreach (var request in model.IsPadded ? group.OrderBy(r => r.Request.Length) : (IEnumerable<(int Index, PreparedRequest Request)>)group)
+            {
+                if (batch.Count > 0 && rows + request.Request.Rows > rowsPerCall)
+                {
+                    yield return batch;
+                    batch = [];
+                    rows = 0;
+                }
+
+                batch.Add(request);
+                rows += request.Request.Rows;
+            }
+
+            if (batch.Count > 0)
+            {
+                yield return batch;
+            }
+        }
     }
 
     /// <summary>Every record of a chunk failed for one reason (its model could not be loaded, say).</summary>
@@ -78,32 +127,26 @@ internal static class BulkChunkScorer
         return new BulkChunkResult { Succeeded = 0, Failed = chunk.Records.Count, Output = ReadOnlyMemory<byte>.Empty, Errors = error.Written };
     }
 
-    /// <summary>Per record of the slice: its outputs, or its error.</summary>
-    private static (InferTensor[]? Outputs, string? Error)[] RunIsolating(LoadedModel model, BulkChunk.Contents chunk, int start, int count)
+    /// <summary>Per request of the batch: its outputs, or its error.</summary>
+    private static (InferTensor[]? Outputs, string? Error)[] RunIsolating(LoadedModel model, List<PreparedRequest> requests)
     {
-        var results = new (InferTensor[]?, string?)[count];
-        var requests = new PreparedRequest[count];
-        for (var i = 0; i < count; i++)
-        {
-            requests[i] = RequestPreparer.FromFloatRecord(model, chunk.Values.AsSpan((start + i) * chunk.ValuesPerRecord, chunk.ValuesPerRecord));
-        }
-
+        var results = new (InferTensor[]?, string?)[requests.Count];
         try
         {
             var (outputs, _) = model.Run(requests);
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < requests.Count; i++)
             {
                 results[i] = (outputs[i], null);
             }
 
             return results;
         }
-        catch (Exception ex) when (count > 1 && ex is not OutOfMemoryException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // Fall through to one record per call.
+            // Fall through to one record per call, so that one bad record fails alone (a lone record fails with the reason).
         }
 
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < requests.Count; i++)
         {
             try
             {
@@ -118,20 +161,30 @@ internal static class BulkChunkScorer
         return results;
     }
 
-    /// <summary>One line per scored record: each output's values flattened, row-major, as the model wrote them.</summary>
-    private static void WriteOutput(JsonLines lines, string id, InferTensor[] outputs)
+    /// <summary>One line per scored record: for float records each output's values flattened, row-major, by name; for
+    /// tensor records the outputs in the protocol's form, with their datatype and shape.</summary>
+    private static void WriteOutput(JsonLines lines, string id, InferTensor[] outputs, bool tensorRecords)
     {
         var writer = lines.Json;
         writer.WriteStartObject();
         writer.WriteString("id"u8, id);
-        writer.WriteStartObject("outputs"u8);
-        foreach (var output in outputs)
+        if (tensorRecords)
         {
-            writer.WritePropertyName(output.Name);
-            output.Data.WriteTo(writer);
+            writer.WritePropertyName("outputs"u8);
+            JsonSerializer.Serialize(writer, outputs, WireJson.Options);
+        }
+        else
+        {
+            writer.WriteStartObject("outputs"u8);
+            foreach (var output in outputs)
+            {
+                writer.WritePropertyName(output.Name);
+                output.Data.WriteTo(writer);
+            }
+
+            writer.WriteEndObject();
         }
 
-        writer.WriteEndObject();
         writer.WriteEndObject();
         lines.EndLine();
     }

@@ -9,8 +9,11 @@ namespace AIaaS.Queue.Workers.Bulk;
 
 /// <summary>
 /// Reads the records of a bulk input file one at a time, so that no side ever holds the whole file: JSON lines
-/// (<c>{"id": "r1", "features": [..]}</c>, or <c>"inputs": {"name": [..]}</c> for a model with several inputs) or CSV
-/// with a header (<see cref="BulkCsvReader"/>).
+/// (<c>{"id": "r1", "features": [..]}</c>, or <c>"inputs": {"name": [..]}</c> for a model with several inputs, or
+/// <c>"inputs": [{"name", "datatype", "shape", "data"}]</c> in the Open Inference Protocol's form) or CSV with a header
+/// (<see cref="BulkCsvReader"/>). A model whose inputs are all FP32 of fixed shape takes float records (any of these
+/// forms); any other model takes tensor records (JSON lines in the protocol's form, optionally with <c>"outputs"</c>),
+/// which travel as their JSON and are checked here as a predict job's would be.
 /// Gzip is detected from the content. A bad record becomes a record with an error, and the file goes on; only a file
 /// that cannot be read at all (an unusable CSV header, say) throws <see cref="InvalidBulkFileException"/>.
 /// </summary>
@@ -21,24 +24,31 @@ internal sealed class BulkRecordReader : IDisposable
     private readonly IReadOnlyList<ModelInput> _inputs;
     private readonly int _valuesPerRecord;
     private readonly string _modelName;
+    private readonly LoadedModel _model;
+    private readonly InputLimits _limits;
     private BulkCsvReader? _csv;
 
-    private BulkRecordReader(LineReader lines, BulkInputFormat format, LoadedModel model)
+    private BulkRecordReader(LineReader lines, BulkInputFormat format, LoadedModel model, InputLimits limits)
     {
         _lines = lines;
         Format = format;
+        _model = model;
+        _limits = limits;
         _inputs = model.Inputs;
         _modelName = model.Name;
-        _valuesPerRecord = model.Inputs.Sum(i => i.RecordLength);
+        _valuesPerRecord = model.Inputs.Any(i => i.RecordLength < 0) ? BulkChunk.TensorRecords : model.Inputs.Sum(i => i.RecordLength);
     }
 
     public BulkInputFormat Format { get; }
 
-    /// <summary>Values in one record: every model input's record, in the model's input order, back to back.</summary>
+    /// <summary>Values in one record: every model input's record, in the model's input order, back to back; or
+    /// <see cref="BulkChunk.TensorRecords"/> for a model that takes tensor records.</summary>
     public int ValuesPerRecord => _valuesPerRecord;
 
+    private bool TensorMode => _valuesPerRecord == BulkChunk.TensorRecords;
+
     /// <summary>Opens a seekable file, un-gzipping it when it starts with the gzip magic bytes, and detects its format unless given.</summary>
-    public static BulkRecordReader Open(Stream file, BulkInputFormat? format, LoadedModel model)
+    public static BulkRecordReader Open(Stream file, BulkInputFormat? format, LoadedModel model, InputLimits? limits = null)
     {
         Span<byte> magic = stackalloc byte[2];
         var gzip = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
@@ -51,16 +61,17 @@ internal sealed class BulkRecordReader : IDisposable
             throw new InvalidBulkFileException("The file has no records.");
         }
 
-        if (model.Inputs.FirstOrDefault(i => i.RecordLength < 0) is { } unsupported)
+        var detected = format ?? Detect(head);
+        var reader = new BulkRecordReader(lines, detected, model, limits ?? InputLimits.Default);
+        if (detected == BulkInputFormat.Csv && reader.TensorMode)
         {
-            lines.Dispose();
+            reader.Dispose();
+            var input = model.Inputs.First(i => i.RecordLength < 0);
             throw new InvalidBulkFileException(
-                $"Bulk files carry records of float values; model '{model.Name}' input '{unsupported.Name}' is {unsupported.Datatype} of shape {unsupported.ShapeText}. " +
-                "Submit its requests as predict jobs.");
+                $"CSV carries records of float values; model '{model.Name}' input '{input.Name}' is {input.Datatype} of shape {input.ShapeText}. " +
+                "Give JSON lines with \"inputs\" in the Open Inference Protocol's form: [{\"name\", \"datatype\", \"shape\", \"data\"}].");
         }
 
-        var detected = format ?? Detect(head);
-        var reader = new BulkRecordReader(lines, detected, model);
         if (detected == BulkInputFormat.Csv)
         {
             // CSV records may span lines: from here on the CSV reader reads the rest of the stream.
@@ -98,6 +109,8 @@ internal sealed class BulkRecordReader : IDisposable
         string? id = null;
         string? error = null;
         var filled = false;
+        List<InferTensor>? tensors = null;
+        List<RequestedOutput>? outputs = null;
         try
         {
             var json = new Utf8JsonReader(line);
@@ -118,6 +131,24 @@ internal sealed class BulkRecordReader : IDisposable
                         _ => null,
                     };
                     json.Skip(); // an object or array is no id
+                }
+                else if (json.ValueTextEquals("inputs"u8) && PeekArray(json))
+                {
+                    json.Read();
+                    tensors = JsonSerializer.Deserialize<List<InferTensor>>(ref json, WireJson.Options);
+                    filled = true;
+                }
+                else if (json.ValueTextEquals("outputs"u8))
+                {
+                    json.Read();
+                    outputs = JsonSerializer.Deserialize<List<RequestedOutput>>(ref json, WireJson.Options);
+                }
+                else if (TensorMode && (json.ValueTextEquals("features"u8) || json.ValueTextEquals("input"u8) || json.ValueTextEquals("inputs"u8)))
+                {
+                    json.Read();
+                    json.Skip();
+                    error ??= TensorFormProblem();
+                    filled = true;
                 }
                 else if (json.ValueTextEquals("features"u8) || json.ValueTextEquals("input"u8))
                 {
@@ -152,10 +183,53 @@ internal sealed class BulkRecordReader : IDisposable
             return new BulkRecord(lineNumber, null, "The record has no \"id\" (a string or number that identifies it in the output).");
         }
 
+        if (error is null && tensors is not null)
+        {
+            return Tensors(lineNumber, id, tensors, outputs, values);
+        }
+
         return error is not null ? new BulkRecord(lineNumber, id, error)
             : filled ? new BulkRecord(lineNumber, id, null)
-            : new BulkRecord(lineNumber, id, $"The record has no \"features\"; model '{_modelName}' takes {Describe(_inputs[0])}.");
+            : new BulkRecord(lineNumber, id, TensorMode ? TensorFormProblem() : $"The record has no \"features\"; model '{_modelName}' takes {Describe(_inputs[0])}.");
     }
+
+    /// <summary>A record in the protocol's form, checked exactly as a predict job's inputs are: kept as its JSON for a
+    /// model that takes tensor records, else read into the float buffer (one row of each input).</summary>
+    private BulkRecord Tensors(long lineNumber, string id, List<InferTensor> tensors, List<RequestedOutput>? outputs, float[] values)
+    {
+        var job = new SubmitPredictJob { JobId = Guid.Empty, Model = _modelName, SubmittedAt = default, Inputs = tensors, Outputs = outputs };
+        var (request, error) = RequestPreparer.Prepare(_model, job, _limits);
+        if (error is not null)
+        {
+            return new BulkRecord(lineNumber, id, error);
+        }
+
+        if (TensorMode)
+        {
+            return new BulkRecord(lineNumber, id, null, JsonSerializer.Serialize(new BulkTensorRecord(tensors, outputs), WireJson.Options));
+        }
+
+        if (request!.Rows != 1 || outputs is { Count: > 0 })
+        {
+            return new BulkRecord(lineNumber, id, "A bulk record of this model is one row (batch dimension 1) and gets every output.");
+        }
+
+        var offset = 0;
+        foreach (var tensor in request.Inputs)
+        {
+            var floats = (float[])tensor.Values;
+            floats.CopyTo(values, offset);
+            offset += floats.Length;
+        }
+
+        return new BulkRecord(lineNumber, id, null);
+    }
+
+    private string TensorFormProblem() =>
+        $"Model '{_modelName}' takes tensors ({string.Join(", ", _inputs.Select(i => $"{i.Name} {i.Datatype}{i.ShapeText}"))}): " +
+        "give \"inputs\" in the Open Inference Protocol's form, [{\"name\", \"datatype\", \"shape\", \"data\"}].";
+
+    private static bool PeekArray(Utf8JsonReader json) => json.Read() && json.TokenType == JsonTokenType.StartArray;
 
     private string? ReadInputs(ref Utf8JsonReader json, float[] values)
     {
@@ -268,8 +342,12 @@ internal sealed class BulkRecordReader : IDisposable
 }
 
 /// <summary>One record as read: its line number, its id, and the reason it cannot be scored (null when it can, with its
-/// values in the buffer given to <see cref="BulkRecordReader.TryRead"/>).</summary>
-internal readonly record struct BulkRecord(long Line, string? Id, string? Error);
+/// values in the buffer given to <see cref="BulkRecordReader.TryRead"/>, or for tensor records its JSON in
+/// <paramref name="Tensors"/>).</summary>
+internal readonly record struct BulkRecord(long Line, string? Id, string? Error, string? Tensors = null);
+
+/// <summary>A tensor record as it travels in a chunk: a predict job's inputs and requested outputs.</summary>
+internal sealed record BulkTensorRecord(IReadOnlyList<InferTensor> Inputs, IReadOnlyList<RequestedOutput>? Outputs);
 
 /// <summary>The file as a whole cannot be used: the bulk job fails with this reason.</summary>
 internal sealed class InvalidBulkFileException(string message) : Exception(message);

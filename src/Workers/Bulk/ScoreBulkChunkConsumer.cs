@@ -66,10 +66,11 @@ internal sealed class ScoreBulkChunkConsumer(
             return BulkChunkScorer.FailAll(unreadable, ex.Message);
         }
 
-        var chunk = BulkChunk.Read(payload, model.Inputs.Sum(i => i.RecordLength));
+        var chunk = BulkChunk.Read(payload, model.Inputs.Any(i => i.RecordLength < 0) ? BulkChunk.TensorRecords : model.Inputs.Sum(i => i.RecordLength));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var batchSize = model.BatchMode == BatchMode.Dynamic ? options.Value.BulkBatchSize : 1;
-        var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize), cancellationToken).ConfigureAwait(false);
+        var limits = new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes);
+        var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize, limits), cancellationToken).ConfigureAwait(false);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         logger.LogDebug("Bulk job {BulkJobId} chunk {Chunk}: {Succeeded} scored, {Failed} failed in {Elapsed} ms",
             message.BulkJobId, message.ChunkIndex, result.Succeeded, result.Failed, (int)elapsed.TotalMilliseconds);

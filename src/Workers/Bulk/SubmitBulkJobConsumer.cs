@@ -27,6 +27,7 @@ internal sealed class SubmitBulkJobConsumer(
     SenderVerifier senders,
     StoreOutage outage,
     TimeProvider time,
+    Microsoft.Extensions.Options.IOptions<WorkerOptions> options,
     ILogger<SubmitBulkJobConsumer> logger) : IConsumer<SubmitBulkJob>
 {
     public async Task Consume(ConsumeContext<SubmitBulkJob> context)
@@ -114,10 +115,12 @@ internal sealed class SubmitBulkJobConsumer(
     {
         var chunkSize = Math.Clamp(job.ChunkSize ?? SubmitBulkJob.DefaultChunkSize, 1, SubmitBulkJob.MaxChunkSize);
         using var reader = BulkRecordReader.Open(
-            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), job.Format, model);
-        var values = new float[reader.ValuesPerRecord];
+            new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), job.Format, model,
+            new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes));
+        var values = new float[Math.Max(0, reader.ValuesPerRecord)];
         using var chunk = new BulkChunk.Writer(reader.ValuesPerRecord);
-        var recordBytes = 64L + reader.ValuesPerRecord * sizeof(float);
+        // Tensor records vary in size: a chunk closes once the next record could take it past the byte bound.
+        var recordBytes = 64L + (reader.ValuesPerRecord == BulkChunk.TensorRecords ? 64 * 1024 : reader.ValuesPerRecord * sizeof(float));
         var chunks = 0;
         var started = false;
         while (reader.TryRead(values, out var record))

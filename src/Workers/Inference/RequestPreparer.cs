@@ -8,7 +8,11 @@ namespace AIaaS.Queue.Workers.Inference;
 /// <summary>Bounds a request may not pass, whatever its model.</summary>
 /// <param name="MaxInputValues">Elements across all of a request's inputs.</param>
 /// <param name="MaxStringBytes">UTF-8 bytes across a request's BYTES elements.</param>
-internal readonly record struct InputLimits(long MaxInputValues, long MaxStringBytes);
+internal readonly record struct InputLimits(long MaxInputValues, long MaxStringBytes)
+{
+    /// <summary>The worker options' defaults.</summary>
+    public static InputLimits Default { get; } = new(new WorkerOptions().MaxInputValues, new WorkerOptions().MaxInputBytes);
+}
 
 /// <summary>
 /// Checks a predict request against its model before it may join a batch, and reads it into typed tensors, so that a bad
