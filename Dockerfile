@@ -1,13 +1,16 @@
-# One image recipe for both services:
+# One image recipe for every service:
 #   docker build --build-arg PROJECT=src/Workers/AIaaS.Queue.Workers.csproj --build-arg ENTRY=AIaaS.Queue.Workers.dll .
+# The distributed deployment runs src/Workers and src/ResultApi; src/Server (AIaaS.Queue.Server.dll) is the single-process
+# one, the ResultApi with the workers inside.
 # The .NET 10 images are Ubuntu 24.04, whose libstdc++ is new enough for TorchSharp: no compatibility runtime needed.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 ARG PROJECT
 WORKDIR /source
 COPY . .
 RUN dotnet publish "$PROJECT" -c Release -o /app
-# Workers start train jobs in a child process: ship it in training/ next to them, where the launcher looks first.
-RUN case "$PROJECT" in *Workers*) dotnet publish src/Training/AIaaS.Queue.Training.csproj -c Release -o /app/training ;; esac
+# Workers start train jobs in a child process: ship it in training/ next to them, where the launcher looks first
+# (the Server hosts workers too).
+RUN case "$PROJECT" in *Workers*|*Server*) dotnet publish src/Training/AIaaS.Queue.Training.csproj -c Release -o /app/training ;; esac
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app

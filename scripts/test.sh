@@ -61,7 +61,7 @@ timeout 900 dotnet build AIaaS.Queue.sln -c Release -nologo -clp:ErrorsOnly
 # (its restore differs), never run here.
 echo "== GPU build (-p:AiaasGpu=true), build only"
 gpu_build="$(mktemp -d)"
-timeout 900 dotnet build src/Producer/Cli -c Release -nologo -clp:ErrorsOnly -p:AiaasGpu=true --artifacts-path "$gpu_build"
+timeout 900 dotnet build src/Server -c Release -nologo -clp:ErrorsOnly -p:AiaasGpu=true --artifacts-path "$gpu_build"
 rm -rf "$gpu_build"
 timeout 2400 dotnet test AIaaS.Queue.sln -c Release --no-build --logger "trx" --results-directory "$results" -- xUnit.MaxParallelThreads=2 || status=$?
 

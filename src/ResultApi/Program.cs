@@ -1,7 +1,8 @@
 using AIaaS.Queue.ResultApi;
 
+// The ResultApi on its own, for the distributed deployment; src/Server runs it with the workers in one process.
 var builder = WebApplication.CreateBuilder(args);
-builder.AddResultApi();
+builder.AddStandaloneResultApi();
 
 var app = builder.Build();
 app.MapResultApi();

@@ -1,11 +1,11 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Apis;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
-using AIaaS.Queue.Workers;
 using MassTransit;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -19,8 +19,25 @@ namespace AIaaS.Queue.ResultApi;
 
 public static class ResultApiExtensions
 {
-    /// <summary>The ResultApi: store, bus and, on the embedded default, the workers in the same process.</summary>
-    public static WebApplicationBuilder AddResultApi(this WebApplicationBuilder builder)
+    /// <summary>The ResultApi as a process of its own, the distributed deployment's API: on the local broker when no
+    /// transport is configured, as a worker on its own is. The in-memory transport needs the workers in the same process,
+    /// which is the Server's job (<c>src/Server</c>), so it is refused here.</summary>
+    public static WebApplicationBuilder AddStandaloneResultApi(this WebApplicationBuilder builder)
+    {
+        builder.Configuration.UseLocalBrokerUnlessConfigured();
+        if (builder.Configuration.GetTransportOptions().EffectiveKind == TransportKind.InMemory
+            || builder.Configuration.GetValue<bool?>($"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.HostWorkers)}") == true)
+        {
+            throw new InvalidOperationException("The ResultApi on its own serves a broker's workers. For the embedded default "
+                + "(in-memory transport, workers in the same process) run src/Server: dotnet run --project src/Server");
+        }
+
+        return builder.AddResultApi();
+    }
+
+    /// <summary>The ResultApi: store, bus, webhooks and the endpoints' services, plus <paramref name="workers"/> when a host
+    /// (the Server) runs the workers in this process.</summary>
+    public static WebApplicationBuilder AddResultApi(this WebApplicationBuilder builder, CoHostedWorkers? workers = null)
     {
         var services = builder.Services;
         services.AddOptions<ResultApiOptions>().BindConfiguration(ResultApiOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
@@ -41,20 +58,13 @@ public static class ResultApiExtensions
         services.AddHostedService(sp => sp.GetRequiredService<JobCompletionWaiter>());
 
         var transport = builder.Configuration.GetTransportOptions();
-        var hostWorkers = builder.Configuration.GetValue<bool?>($"{ResultApiOptions.SectionName}:{nameof(ResultApiOptions.HostWorkers)}")
-            ?? transport.EffectiveKind == TransportKind.InMemory;
         var webhooks = builder.AddWebhooks();
-        if (hostWorkers)
-        {
-            services.AddWorkerServices();
-        }
+        // Before the bus, so that the workers' batchers stop after it.
+        workers?.AddServices(services);
 
         services.AddAiaasBus(builder.Configuration, x =>
         {
-            if (hostWorkers)
-            {
-                x.AddWorkerConsumers(builder.Configuration);
-            }
+            workers?.AddConsumers(x);
 
             if (webhooks)
             {
@@ -63,7 +73,7 @@ public static class ResultApiExtensions
         });
 
         services.AddHostedService(sp => new StartupBanner(
-            sp.GetRequiredService<ILogger<StartupBanner>>(), transport, sp.GetRequiredService<IOptions<StoreOptions>>().Value, hostWorkers));
+            sp.GetRequiredService<ILogger<StartupBanner>>(), transport, sp.GetRequiredService<IOptions<StoreOptions>>().Value, workers is not null));
         return builder;
     }
 

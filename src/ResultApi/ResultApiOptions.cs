@@ -7,8 +7,9 @@ public sealed class ResultApiOptions
 {
     public const string SectionName = "ResultApi";
 
-    /// <summary>Host the workers in this process. Null means: yes on the in-memory transport (the embedded
-    /// default, where nothing else could consume), no on a broker.</summary>
+    /// <summary>Host the workers in this process; read by the Server (<c>src/Server</c>), which alone can, and refused by
+    /// the ResultApi on its own. Null means: yes on the in-memory transport (the embedded default, where nothing else
+    /// could consume), no on a broker.</summary>
     public bool? HostWorkers { get; set; }
 
     /// <summary>Admission limit for <c>POST /v1/jobs</c>: a predict job for a model that already has this many jobs queued

@@ -17,6 +17,16 @@ public static class BusRegistration
         return options;
     }
 
+    /// <summary>A process that only makes sense on a broker (a worker, or the ResultApi on its own): with no transport
+    /// configured, the local one.</summary>
+    public static void UseLocalBrokerUnlessConfigured(this IConfiguration configuration)
+    {
+        if (configuration.GetTransportOptions() is { Kind: null, RabbitMqUri: null })
+        {
+            configuration[$"{TransportOptions.SectionName}:{nameof(TransportOptions.RabbitMqUri)}"] = "amqp://127.0.0.1:5672/";
+        }
+    }
+
     /// <summary>
     /// Adds MassTransit on the configured transport; <paramref name="configure"/> adds the process's consumers.
     /// Endpoints are kebab-case and configured from their consumer definitions.

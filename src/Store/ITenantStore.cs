@@ -1,3 +1,5 @@
+using AIaaS.Queue.Domain;
+
 namespace AIaaS.Queue.Store;
 
 /// <summary>

@@ -28,7 +28,7 @@ try
     var data = TrainingData.Load(arguments.Value.Data, spec);
     Send(new ChildMessage
     {
-        Type = "loaded",
+        Type = ChildMessageTypes.Loaded,
         Rows = data.Features.Length,
         FeatureColumns = data.FeatureColumns,
         ClassLabels = data.Classes,
@@ -54,7 +54,7 @@ try
             sinceReport.Restart();
             Send(new ChildMessage
             {
-                Type = "epoch",
+                Type = ChildMessageTypes.Epoch,
                 Epoch = report.Epoch,
                 Epochs = report.Epochs,
                 TrainLoss = report.TrainLoss,
@@ -72,7 +72,7 @@ try
     await File.WriteAllBytesAsync(onnxPath, outcome.Onnx);
     Send(new ChildMessage
     {
-        Type = "succeeded",
+        Type = ChildMessageTypes.Succeeded,
         Device = outcome.Device,
         OnnxPath = onnxPath,
         FeatureColumns = data.FeatureColumns,
@@ -83,17 +83,17 @@ try
 }
 catch (InvalidTrainingDataException ex)
 {
-    Send(new ChildMessage { Type = "failed", Category = "data", Reason = $"Invalid training data: {ex.Message}" });
+    Send(new ChildMessage { Type = ChildMessageTypes.Failed, Category = "data", Reason = $"Invalid training data: {ex.Message}" });
     return ChildExitCodes.InvalidData;
 }
 catch (TorchUnavailableException ex)
 {
-    Send(new ChildMessage { Type = "failed", Category = "torch-load", Reason = ex.Message });
+    Send(new ChildMessage { Type = ChildMessageTypes.Failed, Category = "torch-load", Reason = ex.Message });
     return ChildExitCodes.TorchUnavailable;
 }
 catch (Exception ex)
 {
-    Send(new ChildMessage { Type = "failed", Category = "internal", Reason = $"{ex.GetType().Name}: {ex.Message}" });
+    Send(new ChildMessage { Type = ChildMessageTypes.Failed, Category = "internal", Reason = $"{ex.GetType().Name}: {ex.Message}" });
     await Console.Error.WriteLineAsync(ex.ToString());
     return ChildExitCodes.Failed;
 }

@@ -19,11 +19,7 @@ public static class WorkersExtensions
     /// <summary>A worker host: store, model runtime and the predict consumers on the configured transport.</summary>
     public static IHostApplicationBuilder AddWorkers(this IHostApplicationBuilder builder)
     {
-        // A worker process on its own only makes sense on a broker: with no transport configured, use the local one.
-        if (builder.Configuration.GetTransportOptions() is { Kind: null, RabbitMqUri: null })
-        {
-            builder.Configuration[$"{TransportOptions.SectionName}:{nameof(TransportOptions.RabbitMqUri)}"] = "amqp://127.0.0.1:5672/";
-        }
+        builder.Configuration.UseLocalBrokerUnlessConfigured();
 
         builder.Services.AddAiaasStore();
         builder.Services.AddWorkerServices();

@@ -1,7 +1,7 @@
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.DependencyInjection;
@@ -10,7 +10,7 @@ using Microsoft.Playwright;
 namespace AIaaS.Queue.Browser.Tests;
 
 /// <summary>
-/// A real ResultApi on a loopback port (the embedded default: workers in the same process) holding a few finished
+/// A real server on a loopback port (<c>src/Server</c> on the embedded default: the ResultApi and the workers in one process) holding a few finished
 /// jobs of two models, and Debian's Chromium driven by Playwright. Playwright's own browser download is not used:
 /// the browser is the system's <c>/usr/bin/chromium</c> (override with <c>AIAAS_TEST_CHROMIUM</c>).
 /// </summary>

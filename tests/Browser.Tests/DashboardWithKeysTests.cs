@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Onnx;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Playwright;
 

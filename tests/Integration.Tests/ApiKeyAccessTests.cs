@@ -4,7 +4,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using Microsoft.AspNetCore.Builder;
 
 namespace AIaaS.Queue.Integration.Tests;

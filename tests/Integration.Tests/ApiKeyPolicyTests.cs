@@ -1,6 +1,6 @@
 using System.Net;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 

@@ -1,10 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
-using AIaaS.Queue.Cli;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.DependencyInjection;

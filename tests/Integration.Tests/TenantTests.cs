@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
 using AIaaS.Queue.ResultApi.Webhooks;

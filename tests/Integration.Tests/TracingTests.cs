@@ -3,7 +3,7 @@ using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using AIaaS.Queue.ServiceDefaults;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;

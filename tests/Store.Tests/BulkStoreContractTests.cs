@@ -1,5 +1,6 @@
 using System.Text;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using Microsoft.Data.Sqlite;
 
 namespace AIaaS.Queue.Store.Tests;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 

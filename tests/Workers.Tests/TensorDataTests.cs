@@ -1,4 +1,5 @@
 using System.Text.Json;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Workers.Inference;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -50,7 +51,7 @@ public sealed class TensorDataTests
     {
         var type = Onnx.OnnxTypes.ElementType(datatype)!.Value;
         using var data = JsonDocument.Parse(json);
-        var count = TensorJson.CountElements(data.RootElement);
+        var count = TensorElements.Count(data.RootElement);
 
         var (values, error) = TensorJson.Read(data.RootElement, type, count, "x", maxStringBytes: 1024);
 

@@ -92,5 +92,6 @@ public sealed class WaitingLinesTests
 
     private static PendingPrediction Waiting(long length, string key = "", int rows = 1, JobPriority priority = JobPriority.Normal) => new(
         new SubmitPredictJob { JobId = Guid.NewGuid(), Model = "m", SubmittedAt = DateTimeOffset.UtcNow, Priority = priority },
+        "default",
         new PreparedRequest([], rows, key, length, null));
 }

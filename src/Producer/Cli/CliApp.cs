@@ -11,7 +11,7 @@ using Spectre.Console;
 
 namespace AIaaS.Queue.Cli;
 
-/// <summary>The <c>aiaas</c> command line: a thin layer over the SDK, plus the embedded quickstart.</summary>
+/// <summary>The <c>aiaas</c> command line: a thin layer over the SDK (the quickstart lives in the Server, which hosts what it runs).</summary>
 internal static partial class CliApp
 {
     private static readonly JsonSerializerOptions Pretty = new(JsonSerializerDefaults.Web) { WriteIndented = true };
@@ -40,7 +40,6 @@ internal static partial class CliApp
         var root = new RootCommand($"aiaas: submit AI jobs to AIaaS.Queue and read their results (API key: env {ApiKeyVariable})");
         root.Options.Add(ApiOption);
         root.Options.Add(RabbitOption);
-        root.Subcommands.Add(Quickstart.Command());
         root.Subcommands.Add(PredictCommand());
         root.Subcommands.Add(StatusCommand());
         root.Subcommands.Add(ModelsCommand());

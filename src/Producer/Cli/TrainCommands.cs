@@ -163,7 +163,7 @@ internal static class TrainingProgressView
                     foreach (var e in await client.GetJobEventsAsync(jobId, seen, cancellationToken))
                     {
                         seen = e.Sequence;
-                        if (e.Type == "epoch")
+                        if (e.Type == JobEventTypes.Epoch)
                         {
                             lastEpoch = e;
                             bar.MaxValue = Math.Max(1, e.Epochs ?? 1);
@@ -173,7 +173,7 @@ internal static class TrainingProgressView
                         else
                         {
                             notes.Add(e);
-                            if (e.Type is "started" or "attempt-failed" or "cancel-requested")
+                            if (e.Type is JobEventTypes.Started or JobEventTypes.AttemptFailed or JobEventTypes.CancelRequested)
                             {
                                 bar.Description = Markup.Escape($"{e.Type}{(e.Attempt is { } a ? $" (attempt {a})" : "")}");
                             }
@@ -196,7 +196,7 @@ internal static class TrainingProgressView
                 }
             });
 
-        foreach (var note in notes.Where(n => n.Type is "data-loaded" or "attempt-failed" or "succeeded" or "failed" or "cancelled"))
+        foreach (var note in notes.Where(n => n.Type is JobEventTypes.DataLoaded or JobEventTypes.AttemptFailed or JobEventTypes.Succeeded or JobEventTypes.Failed or JobEventTypes.Cancelled))
         {
             AnsiConsole.MarkupLineInterpolated($"[grey]{note.At:HH:mm:ss}[/] {note.Type}: {note.Message}");
         }

@@ -1,8 +1,8 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.Store;
-using AIaaS.Queue.Workers;
 using MassTransit;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;

@@ -1,9 +1,9 @@
 using System.Globalization;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.Store;
-using AIaaS.Queue.Workers;
 using MassTransit;
 using Microsoft.Extensions.Options;
 

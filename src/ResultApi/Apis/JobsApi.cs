@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,8 +1,8 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
-using AIaaS.Queue.Workers;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;

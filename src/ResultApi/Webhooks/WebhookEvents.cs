@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Store;
 
 namespace AIaaS.Queue.ResultApi.Webhooks;
@@ -9,12 +10,12 @@ internal static class WebhookEvents
 {
     public static string TypeFor(JobKind kind, JobStatus status) => (kind, status) switch
     {
-        (_, JobStatus.Cancelled) => "job.cancelled",
-        (_, JobStatus.Expired) => "job.expired",
-        (JobKind.Train, JobStatus.Succeeded) => "training.succeeded",
-        (JobKind.Train, _) => "training.failed",
-        (_, JobStatus.Succeeded) => "job.succeeded",
-        _ => "job.failed",
+        (_, JobStatus.Cancelled) => WebhookEventTypes.JobCancelled,
+        (_, JobStatus.Expired) => WebhookEventTypes.JobExpired,
+        (JobKind.Train, JobStatus.Succeeded) => WebhookEventTypes.TrainingSucceeded,
+        (JobKind.Train, _) => WebhookEventTypes.TrainingFailed,
+        (_, JobStatus.Succeeded) => WebhookEventTypes.JobSucceeded,
+        _ => WebhookEventTypes.JobFailed,
     };
 
     public static WebhookDelivery Create(WebhookOptions options, string url, Guid jobId, JobKind kind, string storedModel, JobStatus status,
@@ -61,10 +62,10 @@ internal static class WebhookEvents
     {
         var type = job.Status switch
         {
-            BulkJobStatus.Succeeded => "batch.completed",
-            BulkJobStatus.Cancelled => "batch.cancelled",
-            BulkJobStatus.Expired => "batch.expired",
-            _ => "batch.failed",
+            BulkJobStatus.Succeeded => WebhookEventTypes.BatchCompleted,
+            BulkJobStatus.Cancelled => WebhookEventTypes.BatchCancelled,
+            BulkJobStatus.Expired => WebhookEventTypes.BatchExpired,
+            _ => WebhookEventTypes.BatchFailed,
         };
         var self = $"v1/batches/{job.BulkJobId}";
         var body = new

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Buffers.Binary;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 
 namespace AIaaS.Queue.Store;

@@ -1,3 +1,4 @@
+using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
 

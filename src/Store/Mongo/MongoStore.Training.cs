@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using MongoDB.Driver.GridFS;
@@ -87,7 +88,7 @@ public sealed partial class MongoStore
             Status = JobStatus.Queued,
             SubmittedAt = request.SubmittedAt,
         }], cancellationToken);
-        await AppendJobEventsAsync(request.JobId, [new JobEventView { Sequence = 0, Type = "queued", At = now }], cancellationToken);
+        await AppendJobEventsAsync(request.JobId, [new JobEventView { Sequence = 0, Type = JobEventTypes.Queued, At = now }], cancellationToken);
         return true;
     }
 
@@ -124,7 +125,7 @@ public sealed partial class MongoStore
             if (wasRunning)
             {
                 lastError = $"worker {owner} stopped renewing its lease on attempt {attempts} (it crashed or was stopped)";
-                events.Add(new JobEventView { Sequence = 0, Type = "attempt-failed", At = now, Attempt = attempts, Message = lastError });
+                events.Add(new JobEventView { Sequence = 0, Type = JobEventTypes.AttemptFailed, At = now, Attempt = attempts, Message = lastError });
             }
 
             var byId = Doc.Eq("_id", Id(id));
@@ -149,7 +150,7 @@ public sealed partial class MongoStore
             }
 
             await UpdateJobRowAsync(id, JobStatus.Running, now, workerId, error: null, completed: false, cancellationToken);
-            events.Add(new JobEventView { Sequence = 0, Type = "started", At = now, Attempt = attempts + 1, Message = $"worker {workerId}" });
+            events.Add(new JobEventView { Sequence = 0, Type = JobEventTypes.Started, At = now, Attempt = attempts + 1, Message = $"worker {workerId}" });
             await AppendJobEventsAsync(id, events, cancellationToken);
             return new TrainJobClaim(request, attempts + 1, lastError);
         }
@@ -212,7 +213,7 @@ public sealed partial class MongoStore
         if (wasQueued is not null)
         {
             await UpdateJobRowAsync(jobId, JobStatus.Cancelled, now, null, "cancelled before it started", completed: true, cancellationToken);
-            await AppendJobEventsAsync(jobId, [new JobEventView { Sequence = 0, Type = "cancelled", At = now, Message = "cancelled before it started" }], cancellationToken);
+            await AppendJobEventsAsync(jobId, [new JobEventView { Sequence = 0, Type = JobEventTypes.Cancelled, At = now, Message = "cancelled before it started" }], cancellationToken);
             return JobStatus.Cancelled;
         }
 
@@ -220,7 +221,7 @@ public sealed partial class MongoStore
             DocUpdate.Set("cancelRequested", true), cancellationToken: cancellationToken);
         if (wasRunning is not null)
         {
-            await AppendJobEventsAsync(jobId, [new JobEventView { Sequence = 0, Type = "cancel-requested", At = now }], cancellationToken);
+            await AppendJobEventsAsync(jobId, [new JobEventView { Sequence = 0, Type = JobEventTypes.CancelRequested, At = now }], cancellationToken);
             return JobStatus.Running;
         }
 

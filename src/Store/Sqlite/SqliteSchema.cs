@@ -1,4 +1,5 @@
 using System.Globalization;
+using AIaaS.Queue.Domain;
 using Microsoft.Data.Sqlite;
 
 namespace AIaaS.Queue.Store;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using Microsoft.Data.Sqlite;
 
 namespace AIaaS.Queue.Store;
@@ -51,7 +52,7 @@ public sealed partial class SqliteStore
                 SubmittedAt = request.SubmittedAt,
             });
             job.ExecuteNonQuery();
-            AppendEvents(connection, transaction, request.JobId, [new JobEventView { Sequence = 0, Type = "queued", At = now }]);
+            AppendEvents(connection, transaction, request.JobId, [new JobEventView { Sequence = 0, Type = JobEventTypes.Queued, At = now }]);
             return true;
         }, cancellationToken);
     }
@@ -101,7 +102,7 @@ public sealed partial class SqliteStore
                 if (wasRunning)
                 {
                     lastError = $"worker {owner} stopped renewing its lease on attempt {attempts} (it crashed or was stopped)";
-                    events.Add(new JobEventView { Sequence = 0, Type = "attempt-failed", At = now, Attempt = attempts, Message = lastError });
+                    events.Add(new JobEventView { Sequence = 0, Type = JobEventTypes.AttemptFailed, At = now, Attempt = attempts, Message = lastError });
                 }
 
                 if (cancelRequested || attempts >= maxAttempts)
@@ -120,7 +121,7 @@ public sealed partial class SqliteStore
                 attempts++;
                 SetTrainState(connection, transaction, id, "Running", workerId, (now + lease).UtcTicks, lastError, attempts);
                 UpdateJobRow(connection, transaction, id, JobStatus.Running, now, workerId, error: null, completed: false);
-                events.Add(new JobEventView { Sequence = 0, Type = "started", At = now, Attempt = attempts, Message = $"worker {workerId}" });
+                events.Add(new JobEventView { Sequence = 0, Type = JobEventTypes.Started, At = now, Attempt = attempts, Message = $"worker {workerId}" });
                 AppendEvents(connection, transaction, id, events);
                 return new TrainJobClaim(request, attempts, lastError);
             }
@@ -194,14 +195,14 @@ public sealed partial class SqliteStore
             {
                 SetCancelFlag(connection, transaction, jobId, done: true);
                 UpdateJobRow(connection, transaction, jobId, JobStatus.Cancelled, now, null, "cancelled before it started", completed: true);
-                AppendEvents(connection, transaction, jobId, [new JobEventView { Sequence = 0, Type = "cancelled", At = now, Message = "cancelled before it started" }]);
+                AppendEvents(connection, transaction, jobId, [new JobEventView { Sequence = 0, Type = JobEventTypes.Cancelled, At = now, Message = "cancelled before it started" }]);
                 return JobStatus.Cancelled;
             }
 
             if (state == "Running")
             {
                 SetCancelFlag(connection, transaction, jobId, done: false);
-                AppendEvents(connection, transaction, jobId, [new JobEventView { Sequence = 0, Type = "cancel-requested", At = now }]);
+                AppendEvents(connection, transaction, jobId, [new JobEventView { Sequence = 0, Type = JobEventTypes.CancelRequested, At = now }]);
                 return JobStatus.Running;
             }
 

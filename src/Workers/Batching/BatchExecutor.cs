@@ -53,7 +53,7 @@ internal sealed class BatchExecutor(
                     records[i] = new JobRecord
                     {
                         JobId = job.JobId,
-                        TenantId = TenantOf(job),
+                        TenantId = toRun[i].TenantId,
                         Kind = JobKind.Predict,
                         Model = model.Name,
                         ModelVersion = model.Version,
@@ -230,7 +230,7 @@ internal sealed class BatchExecutor(
         var written = await jobs.CompleteAsync(expired.Select(p => new JobRecord
         {
             JobId = p.Job.JobId,
-            TenantId = TenantOf(p.Job),
+            TenantId = p.TenantId,
             Kind = JobKind.Predict,
             Model = model.Name,
             ModelVersion = model.Version,
@@ -273,7 +273,7 @@ internal sealed class BatchExecutor(
             // A finished job is not run again, nor is a job whose id another tenant already holds (it is that tenant's).
             // Remove as we go so that a JobId repeated inside one batch runs once.
             var known = stored.GetValueOrDefault(prediction.Job.JobId);
-            if (known is not null && (known.IsFinal || known.TenantId != TenantOf(prediction.Job)))
+            if (known is not null && (known.IsFinal || known.TenantId != prediction.TenantId))
             {
                 continue;
             }
@@ -286,9 +286,6 @@ internal sealed class BatchExecutor(
 
         return toRun;
     }
-
-    /// <summary>The tenant the consumer verified and recorded on the job before it reached the batcher.</summary>
-    private static string TenantOf(SubmitPredictJob job) => Tenants.OrDefault(job.Sender?.TenantId);
 
     /// <summary>Runs the batch in one model call; should that call fail, runs each request alone so that one
     /// bad request fails only its own job.</summary>

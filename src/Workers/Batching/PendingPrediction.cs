@@ -5,9 +5,12 @@ using AIaaS.Queue.Workers.Inference;
 namespace AIaaS.Queue.Workers.Batching;
 
 /// <summary>A validated predict job waiting for its batch. Its message is acknowledged when <see cref="Completion"/> ends.</summary>
-internal sealed class PendingPrediction(SubmitPredictJob job, PreparedRequest request)
+internal sealed class PendingPrediction(SubmitPredictJob job, string tenantId, PreparedRequest request)
 {
     public SubmitPredictJob Job { get; } = job;
+
+    /// <summary>The tenant the consumer verified the job's sender as: whose job it is, and whose records it may touch.</summary>
+    public string TenantId { get; } = tenantId;
 
     /// <summary>The job's inputs, checked against the model and read into tensors.</summary>
     public PreparedRequest Request { get; } = request;

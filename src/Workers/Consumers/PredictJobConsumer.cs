@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Batching;
 using AIaaS.Queue.Workers.Inference;
@@ -58,8 +59,9 @@ internal sealed class PredictJobConsumer(
             return;
         }
 
-        // From here on the model is the tenant's own: its name qualified, so no tenant can reach another's model.
-        job = job with { Model = Tenants.QualifyModel(sender.TenantId, job.Model), Sender = new TenantCredentials { TenantId = sender.TenantId } };
+        // From here on the model is the tenant's own: its name qualified, so no tenant can reach another's model. The verified
+        // tenant travels beside the job (PendingPrediction.TenantId); the sender's proof is spent, so it goes no further.
+        job = job with { Model = Tenants.QualifyModel(sender.TenantId, job.Model), Sender = null };
         LoadedModel model;
         try
         {
@@ -78,7 +80,7 @@ internal sealed class PredictJobConsumer(
             return;
         }
 
-        await batchers.For(model).EnqueueAsync(new PendingPrediction(job, request!)).ConfigureAwait(false);
+        await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!)).ConfigureAwait(false);
     }
 
     internal static string ExpiredError(DateTimeOffset expiresAt) =>

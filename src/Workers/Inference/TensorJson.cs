@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -14,28 +15,11 @@ namespace AIaaS.Queue.Workers.Inference;
 /// </summary>
 internal static class TensorJson
 {
-    /// <summary>Elements in <paramref name="data"/>, counting nested arrays' leaves; -1 when it is not an array.</summary>
-    public static long CountElements(JsonElement data)
-    {
-        if (data.ValueKind != JsonValueKind.Array)
-        {
-            return -1;
-        }
-
-        long count = 0;
-        foreach (var item in data.EnumerateArray())
-        {
-            count += item.ValueKind == JsonValueKind.Array ? Math.Max(0, CountElements(item)) : 1;
-        }
-
-        return count;
-    }
-
     /// <summary>Reads <paramref name="data"/> as <paramref name="count"/> elements of <paramref name="type"/>, or says why not.
     /// <paramref name="maxStringBytes"/> bounds the UTF-8 size of all BYTES elements together.</summary>
     public static (Array? Values, string? Error) Read(JsonElement data, TensorElementType type, long count, string input, long maxStringBytes)
     {
-        var found = CountElements(data);
+        var found = TensorElements.Count(data);
         if (found < 0)
         {
             return (null, $"Input '{input}': data must be a JSON array of the tensor's elements in row-major order.");

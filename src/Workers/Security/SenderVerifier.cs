@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using Microsoft.Extensions.Options;

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Security;
@@ -53,7 +54,7 @@ internal sealed class TrainJobConsumer(
             if (sender.Accepted)
             {
                 await training.AppendJobEventsAsync(job.JobId,
-                    [new JobEventView { Sequence = 0, Type = "failed", At = time.GetUtcNow(), Message = problem }], context.CancellationToken).ConfigureAwait(false);
+                    [new JobEventView { Sequence = 0, Type = JobEventTypes.Failed, At = time.GetUtcNow(), Message = problem }], context.CancellationToken).ConfigureAwait(false);
             }
 
             return;

@@ -1,5 +1,5 @@
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.ResultApi;
+using AIaaS.Queue.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,8 +8,8 @@ using Microsoft.Extensions.Logging;
 namespace AIaaS.Queue.Integration.Tests.Infrastructure;
 
 /// <summary>
-/// The distributed layout on one machine: a real RabbitMQ virtual host, the ResultApi on a loopback port (hosting no
-/// workers), worker processes started from <c>src/Workers</c>, and an SDK client with its own broker connection.
+/// The distributed layout on one machine: a real RabbitMQ virtual host, the ResultApi on a loopback port (built by the
+/// Server's <see cref="AiaasServer"/>, which on a broker hosts no workers), worker processes started from <c>src/Workers</c>, and an SDK client with its own broker connection.
 /// The processes share the embedded store file, as they would share MongoDB in production.
 /// </summary>
 public class DistributedSystem : IAsyncLifetime

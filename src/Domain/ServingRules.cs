@@ -1,6 +1,6 @@
 using AIaaS.Queue.Contracts;
 
-namespace AIaaS.Queue.Workers;
+namespace AIaaS.Queue.Domain;
 
 /// <summary>What a model must declare to be served; checked when a model is registered, so that an unservable file is
 /// refused at upload rather than failing every job later. Batching settings are checked by the registration's own rules.</summary>

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace AIaaS.Queue.Store;
+namespace AIaaS.Queue.Domain;
 
 /// <summary>
 /// How objects belong to tenants. Jobs and data files carry a tenant id. Model names are per tenant: a tenant's model

@@ -1,16 +1,14 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using AIaaS.Queue.Cli;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.ResultApi;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.Extensions.DependencyInjection;
 using Spectre.Console;
 
-namespace AIaaS.Queue.Cli;
+namespace AIaaS.Queue.Server;
 
 /// <summary>
 /// The system's main job on the embedded default, in one process: in-memory transport, embedded store, workers and

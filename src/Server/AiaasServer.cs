@@ -1,13 +1,15 @@
+using AIaaS.Queue.ResultApi;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace AIaaS.Queue.ResultApi;
+namespace AIaaS.Queue.Server;
 
-/// <summary>Builds the ResultApi as a web application in code: for the quickstart, tests and benchmarks.</summary>
+/// <summary>Builds the server (the ResultApi, with the workers when it hosts them) as a web application in code: for the
+/// quickstart, tests and benchmarks.</summary>
 public static class AiaasServer
 {
-    /// <summary>The ResultApi with <paramref name="settings"/> over its configuration, listening on a free loopback
+    /// <summary>The server with <paramref name="settings"/> over its configuration, listening on a free loopback
     /// port unless the settings name <c>Urls</c>. Logging defaults to warnings.</summary>
     public static WebApplication Build(IReadOnlyDictionary<string, string?> settings, Action<WebApplicationBuilder>? configure = null)
     {
@@ -19,7 +21,7 @@ public static class AiaasServer
             ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
         });
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.AddResultApi();
+        builder.AddAiaasServer();
         configure?.Invoke(builder);
         var app = builder.Build();
         app.MapResultApi();

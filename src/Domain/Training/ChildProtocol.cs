@@ -2,10 +2,11 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using AIaaS.Queue.Contracts;
 
+// The namespace is the training child's, as before the file moved here, so that both sides keep their usings.
 namespace AIaaS.Queue.Training;
 
 /// <summary>
-/// One line of the child's stdout: a JSON object with "type" = "loaded", "device", "epoch", "succeeded" or "failed".
+/// One line of the child's stdout: a JSON object whose "type" is one of <see cref="ChildMessageTypes"/>.
 /// Everything else the process prints (native libraries do print) goes to stderr or is ignored by the worker.
 /// </summary>
 public sealed record ChildMessage
@@ -34,6 +35,16 @@ public sealed record ChildMessage
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
+}
+
+/// <summary>The values of <see cref="ChildMessage.Type"/>.</summary>
+public static class ChildMessageTypes
+{
+    /// <summary>The data was read and checked (rows, feature columns, class labels).</summary>
+    public const string Loaded = "loaded";
+    public const string Epoch = "epoch";
+    public const string Succeeded = "succeeded";
+    public const string Failed = "failed";
 }
 
 /// <summary>Exit codes of the child; the worker reads the reason from the last "failed" line.</summary>

@@ -1,7 +1,6 @@
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Store;
 
-namespace AIaaS.Queue.Workers;
+namespace AIaaS.Queue.Domain;
 
 /// <summary>What a submitted job must satisfy: checked by the workers, and by the ResultApi before it accepts a job over HTTP.</summary>
 public static class SubmissionRules
@@ -71,7 +70,7 @@ public static class SubmissionRules
     /// <summary>Bounds a record before any work; the model's own shape check comes later and needs the model loaded.</summary>
     public static string? InputSizeProblem(SubmitPredictJob job, int maxInputValues)
     {
-        var values = (long)(job.Features?.Length ?? 0) + (job.Inputs?.Sum(t => Math.Max(0, Inference.TensorJson.CountElements(t?.Data ?? default))) ?? 0);
+        var values = (long)(job.Features?.Length ?? 0) + (job.Inputs?.Sum(t => Math.Max(0, TensorElements.Count(t?.Data ?? default))) ?? 0);
         return values > maxInputValues ? $"The record has {values} input values; at most {maxInputValues} are accepted." : null;
     }
 
