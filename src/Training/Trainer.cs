@@ -29,12 +29,59 @@ internal static class Trainer
     public static TrainingOutcome Train(SubmitTrainJob spec, TrainingData data, Action<EpochReport> report, CancellationToken cancellationToken)
     {
         var hp = spec.Hyperparameters;
-        var isClassification = spec.Task != TrainingTask.Regression;
-        var binary = spec.Task == TrainingTask.BinaryClassification;
         var device = cuda.is_available() ? CUDA : CPU;
         var deviceName = device.type == DeviceType.CUDA ? "cuda" : "cpu";
         manual_seed(hp.Seed);
 
+        var setup = Prepare(spec, data);
+        var (modules, linears) = Layers(spec.Architecture, setup.Sizes);
+        using var model = nn.Sequential(modules);
+        model.to(device);
+
+        using var xTrain = Matrix(setup.TrainRows.Select(setup.Standardise), setup.TrainRows.Length, setup.Inputs).to(device);
+        using var xVal = Matrix(setup.ValidationRows.Select(setup.Standardise), setup.ValidationRows.Length, setup.Inputs).to(device);
+        using var yTrain = Labels(setup.TrainRows.Select(setup.Target), setup.IsClassification && !setup.Binary).to(device);
+        using var yVal = Labels(setup.ValidationRows.Select(setup.Target), setup.IsClassification && !setup.Binary).to(device);
+
+        using optim.Optimizer optimizer = hp.Optimizer == TrainingOptimizer.Sgd
+            ? optim.SGD(model.parameters(), hp.LearningRate, momentum: hp.Momentum, weight_decay: hp.WeightDecay)
+            : optim.Adam(model.parameters(), hp.LearningRate, weight_decay: hp.WeightDecay);
+
+        var fit = Fit(model, optimizer, setup, hp, device, (xTrain, yTrain), (xVal, yVal), report, cancellationToken);
+        var final = Evaluate(model, xVal, yVal, setup.Loss, setup.IsClassification, setup.Binary, setup.YStd);
+        var torchPredictions = Predict(model, xVal, setup);
+        var mlp = Export(linears, spec.Architecture.Activation, setup.Mean, setup.Std, setup.YMean, setup.YStd, setup.IsClassification,
+            setup.Binary, setup.Sizes[^1]);
+        var onnx = OnnxModelWriter.Write(mlp, new Dictionary<string, string>
+        {
+            ["aiaas.training_job_id"] = spec.JobId.ToString(),
+            ["aiaas.features"] = string.Join(",", data.FeatureColumns),
+            ["aiaas.classes"] = data.Classes is null ? "" : string.Join(",", data.Classes),
+            ["aiaas.scaler"] = "folded into the first Gemm",
+        });
+        var maxDiff = CheckParity(onnx, data, setup, torchPredictions);
+        return new TrainingOutcome(onnx, Metrics(fit, final, setup, maxDiff), deviceName, fit.EpochsRun, fit.BestEpoch);
+    }
+
+    /// <summary>The data side of a training: the split, the feature scaler, the label scale (regression) and the loss.</summary>
+    private sealed record Setup(int[] TrainRows, int[] ValidationRows, int[] Sizes, double[] Mean, double[] Std, double YMean, double YStd,
+        bool IsClassification, bool Binary, Func<int, float[]> Standardise, Func<int, float> Target)
+    {
+        public int Inputs => Sizes[0];
+
+        public Tensor Loss(Tensor logits, Tensor target) => IsClassification
+            ? Binary ? nn.functional.binary_cross_entropy_with_logits(logits.squeeze(1), target) : nn.functional.cross_entropy(logits, target)
+            : nn.functional.mse_loss(logits.squeeze(1), target);
+    }
+
+    /// <summary>How the epochs went: the numbers the metrics report.</summary>
+    private sealed record FitResult(int EpochsRun, int BestEpoch, double LastTrainLoss, double Seconds);
+
+    private static Setup Prepare(SubmitTrainJob spec, TrainingData data)
+    {
+        var hp = spec.Hyperparameters;
+        var isClassification = spec.Task != TrainingTask.Regression;
+        var binary = spec.Task == TrainingTask.BinaryClassification;
         var (trainRows, valRows) = Split(data, hp.ValidationFraction, hp.Seed, isClassification);
         var inputs = data.FeatureColumns.Length;
         var (mean, std) = Standardiser(data.Features, trainRows, inputs);
@@ -49,11 +96,16 @@ internal static class Trainer
             }
         }
 
-        float[] Standardise(int row) => data.Features[row].Select((v, f) => (float)((v - mean[f]) / std[f])).ToArray();
-        float Target(int row) => isClassification ? data.Labels[row] : (float)((data.Labels[row] - yMean) / yStd);
-
         var outputs = isClassification ? (binary ? 1 : data.Classes!.Length) : 1;
         var sizes = spec.Architecture.HiddenSizes.Prepend(inputs).Append(outputs).ToArray();
+        return new Setup(trainRows, valRows, sizes, mean, std, yMean, yStd, isClassification, binary,
+            row => data.Features[row].Select((v, f) => (float)((v - mean[f]) / std[f])).ToArray(),
+            row => isClassification ? data.Labels[row] : (float)((data.Labels[row] - yMean) / yStd));
+    }
+
+    /// <summary>The MLP's layers: a Linear per pair of sizes, the hidden activation between them.</summary>
+    private static (List<(string, nn.Module<Tensor, Tensor>)> Modules, List<Linear> Linears) Layers(TrainingArchitecture architecture, int[] sizes)
+    {
         var linears = new List<Linear>();
         var modules = new List<(string, nn.Module<Tensor, Tensor>)>();
         for (var i = 0; i < sizes.Length - 1; i++)
@@ -63,7 +115,7 @@ internal static class Trainer
             modules.Add(($"fc{i}", linear));
             if (i < sizes.Length - 2)
             {
-                modules.Add(($"act{i}", spec.Architecture.Activation switch
+                modules.Add(($"act{i}", architecture.Activation switch
                 {
                     HiddenActivation.Tanh => nn.Tanh(),
                     HiddenActivation.Sigmoid => nn.Sigmoid(),
@@ -72,22 +124,14 @@ internal static class Trainer
             }
         }
 
-        using var model = nn.Sequential(modules);
-        model.to(device);
+        return (modules, linears);
+    }
 
-        using var xTrain = Matrix(trainRows.Select(Standardise), trainRows.Length, inputs).to(device);
-        using var xVal = Matrix(valRows.Select(Standardise), valRows.Length, inputs).to(device);
-        using var yTrain = Labels(trainRows.Select(Target), isClassification && !binary).to(device);
-        using var yVal = Labels(valRows.Select(Target), isClassification && !binary).to(device);
-
-        using optim.Optimizer optimizer = hp.Optimizer == TrainingOptimizer.Sgd
-            ? optim.SGD(model.parameters(), hp.LearningRate, momentum: hp.Momentum, weight_decay: hp.WeightDecay)
-            : optim.Adam(model.parameters(), hp.LearningRate, weight_decay: hp.WeightDecay);
-
-        Tensor Loss(Tensor logits, Tensor target) => isClassification
-            ? binary ? nn.functional.binary_cross_entropy_with_logits(logits.squeeze(1), target) : nn.functional.cross_entropy(logits, target)
-            : nn.functional.mse_loss(logits.squeeze(1), target);
-
+    /// <summary>The epochs: shuffled mini-batches, a report per epoch, early stopping on the validation loss; the model
+    /// ends with the weights of its best epoch.</summary>
+    private static FitResult Fit(nn.Module<Tensor, Tensor> model, optim.Optimizer optimizer, Setup setup, TrainingHyperparameters hp, Device device,
+        (Tensor X, Tensor Y) train, (Tensor X, Tensor Y) validation, Action<EpochReport> report, CancellationToken cancellationToken)
+    {
         var generator = new Generator((ulong)hp.Seed, device);
         var stopwatch = Stopwatch.StartNew();
         var best = double.PositiveInfinity;
@@ -96,8 +140,8 @@ internal static class Trainer
         var sinceBest = 0;
         var epoch = 0;
         double lastTrainLoss = double.NaN;
-        (double Loss, double? Accuracy, double? Rmse) lastVal = default;
         var batchSize = Math.Max(1, hp.BatchSize);
+        var rows = setup.TrainRows.Length;
         for (epoch = 1; epoch <= hp.Epochs; epoch++)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -105,28 +149,28 @@ internal static class Trainer
             double lossSum = 0;
             using (var epochScope = NewDisposeScope())
             {
-                var order = randperm(trainRows.Length, generator: generator, device: device);
-                for (var start = 0; start < trainRows.Length; start += batchSize)
+                var order = randperm(rows, generator: generator, device: device);
+                for (var start = 0; start < rows; start += batchSize)
                 {
                     using var stepScope = NewDisposeScope();
-                    var count = Math.Min(batchSize, trainRows.Length - start);
+                    var count = Math.Min(batchSize, rows - start);
                     var index = order.narrow(0, start, count);
                     optimizer.zero_grad();
-                    var loss = Loss(model.forward(xTrain.index_select(0, index)), yTrain.index_select(0, index));
+                    var loss = setup.Loss(model.forward(train.X.index_select(0, index)), train.Y.index_select(0, index));
                     loss.backward();
                     optimizer.step();
                     lossSum += loss.item<float>() * count;
                 }
             }
 
-            lastTrainLoss = lossSum / trainRows.Length;
-            lastVal = Evaluate(model, xVal, yVal, Loss, isClassification, binary, yStd);
-            report(new EpochReport(epoch, hp.Epochs, lastTrainLoss, lastVal.Loss, lastVal.Accuracy, lastVal.Rmse, hp.LearningRate,
+            lastTrainLoss = lossSum / rows;
+            var val = Evaluate(model, validation.X, validation.Y, setup.Loss, setup.IsClassification, setup.Binary, setup.YStd);
+            report(new EpochReport(epoch, hp.Epochs, lastTrainLoss, val.Loss, val.Accuracy, val.Rmse, hp.LearningRate,
                 stopwatch.Elapsed.TotalSeconds));
 
-            if (lastVal.Loss < best - 1e-7)
+            if (val.Loss < best - 1e-7)
             {
-                best = lastVal.Loss;
+                best = val.Loss;
                 bestEpoch = epoch;
                 DisposeAll(bestWeights);
                 bestWeights = Snapshot(model);
@@ -142,38 +186,40 @@ internal static class Trainer
         var seconds = stopwatch.Elapsed.TotalSeconds;
         Restore(model, bestWeights);
         DisposeAll(bestWeights);
-        var final = Evaluate(model, xVal, yVal, Loss, isClassification, binary, yStd);
+        return new FitResult(epochsRun, bestEpoch, lastTrainLoss, seconds);
+    }
 
-        // TorchSharp's own predictions on the validation rows, in the units the ONNX model returns.
-        float[] torchPredictions;
+    /// <summary>TorchSharp's own predictions on the validation rows, in the units the ONNX model returns.</summary>
+    private static float[] Predict(nn.Module<Tensor, Tensor> model, Tensor xVal, Setup setup)
+    {
+        float[] predictions;
         using (no_grad())
         using (NewDisposeScope())
         {
             model.eval();
             var logits = model.forward(xVal);
-            var output = isClassification ? (binary ? sigmoid(logits) : nn.functional.softmax(logits, 1)) : logits;
-            torchPredictions = output.cpu().data<float>().ToArray();
+            var output = setup.IsClassification ? (setup.Binary ? sigmoid(logits) : nn.functional.softmax(logits, 1)) : logits;
+            predictions = output.cpu().data<float>().ToArray();
         }
 
-        if (!isClassification)
+        if (!setup.IsClassification)
         {
-            for (var i = 0; i < torchPredictions.Length; i++)
+            for (var i = 0; i < predictions.Length; i++)
             {
-                torchPredictions[i] = (float)((torchPredictions[i] * yStd) + yMean);
+                predictions[i] = (float)((predictions[i] * setup.YStd) + setup.YMean);
             }
         }
 
-        var mlp = Export(linears, spec.Architecture.Activation, mean, std, yMean, yStd, isClassification, binary, outputs);
-        var onnx = OnnxModelWriter.Write(mlp, new Dictionary<string, string>
-        {
-            ["aiaas.training_job_id"] = spec.JobId.ToString(),
-            ["aiaas.features"] = string.Join(",", data.FeatureColumns),
-            ["aiaas.classes"] = data.Classes is null ? "" : string.Join(",", data.Classes),
-            ["aiaas.scaler"] = "folded into the first Gemm",
-        });
+        return predictions;
+    }
 
+    /// <summary>Runs the exported model with ONNX Runtime on the raw validation rows and compares with TorchSharp; answers
+    /// the largest difference, or throws when the two disagree beyond <see cref="ParityTolerance"/>.</summary>
+    private static double CheckParity(byte[] onnx, TrainingData data, Setup setup, float[] torchPredictions)
+    {
+        var valRows = setup.ValidationRows;
         var raw = valRows.SelectMany(r => data.Features[r]).ToArray();
-        var onnxPredictions = RunOnnx(onnx, raw, valRows.Length, inputs);
+        var onnxPredictions = RunOnnx(onnx, raw, valRows.Length, setup.Inputs);
         double maxDiff = 0, maxScaledDiff = 0;
         for (var i = 0; i < onnxPredictions.Length; i++)
         {
@@ -188,16 +234,21 @@ internal static class Trainer
                 $"ONNX Runtime and TorchSharp disagree on the validation rows by up to {maxDiff:G4} (limit {ParityTolerance}); the model is not registered.");
         }
 
+        return maxDiff;
+    }
+
+    private static Dictionary<string, double> Metrics(FitResult fit, (double Loss, double? Accuracy, double? Rmse) final, Setup setup, double maxDiff)
+    {
         var metrics = new Dictionary<string, double>
         {
-            ["train_loss"] = lastTrainLoss,
+            ["train_loss"] = fit.LastTrainLoss,
             ["val_loss"] = final.Loss,
-            ["epochs_run"] = epochsRun,
-            ["best_epoch"] = bestEpoch,
-            ["epochs_per_second"] = epochsRun / Math.Max(seconds, 1e-9),
-            ["training_seconds"] = seconds,
-            ["train_rows"] = trainRows.Length,
-            ["val_rows"] = valRows.Length,
+            ["epochs_run"] = fit.EpochsRun,
+            ["best_epoch"] = fit.BestEpoch,
+            ["epochs_per_second"] = fit.EpochsRun / Math.Max(fit.Seconds, 1e-9),
+            ["training_seconds"] = fit.Seconds,
+            ["train_rows"] = setup.TrainRows.Length,
+            ["val_rows"] = setup.ValidationRows.Length,
             ["onnx_max_abs_diff"] = maxDiff,
         };
         if (final.Accuracy is { } accuracy)
@@ -210,7 +261,7 @@ internal static class Trainer
             metrics["val_rmse"] = rmse;
         }
 
-        return new TrainingOutcome(onnx, metrics, deviceName, epochsRun, bestEpoch);
+        return metrics;
     }
 
     private static (double Loss, double? Accuracy, double? Rmse) Evaluate(nn.Module<Tensor, Tensor> model, Tensor x, Tensor y,

@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
 using AIaaS.Queue.Contracts;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -15,8 +15,9 @@ namespace AIaaS.Queue.Producer;
 /// The check is advisory: should the API not answer, jobs are published (the broker holds them), never dropped.
 /// </summary>
 internal sealed class ModelAdmission(HttpClient http, IOptions<AiaasClientOptions> options, TimeProvider time, ILogger<ModelAdmission> logger)
+    : IDisposable
 {
-    private readonly ConcurrentDictionary<string, (ModelAdmissionView? View, DateTimeOffset At)> _answers = new(StringComparer.Ordinal);
+    private readonly MemoryCache _answers = new(new MemoryCacheOptions { Clock = new TimeProviderClock(time) });
 
     public async Task EnsureAdmittedAsync(string model, CancellationToken cancellationToken)
     {
@@ -25,18 +26,22 @@ internal sealed class ModelAdmission(HttpClient http, IOptions<AiaasClientOption
             return;
         }
 
-        var now = time.GetUtcNow();
-        if (!_answers.TryGetValue(model, out var answer) || now - answer.At >= options.Value.AdmissionCheckInterval)
+        if (!_answers.TryGetValue(model, out Answer? answer))
         {
-            answer = (await AskAsync(model, cancellationToken).ConfigureAwait(false), now);
-            _answers[model] = answer;
+            answer = new Answer(await AskAsync(model, cancellationToken).ConfigureAwait(false));
+            _answers.Set(model, answer, options.Value.AdmissionCheckInterval);
         }
 
-        if (answer.View is { Admitted: false } refused)
+        if (answer!.View is { Admitted: false } refused)
         {
             throw new AiaasOverloadedException(model, refused.Queued, refused.Limit, TimeSpan.FromSeconds(refused.RetryAfterSeconds));
         }
     }
+
+    public void Dispose() => _answers.Dispose();
+
+    /// <summary>A cached answer; its view is null when the API did not answer (then jobs are published).</summary>
+    private sealed record Answer(ModelAdmissionView? View);
 
     private async Task<ModelAdmissionView?> AskAsync(string model, CancellationToken cancellationToken)
     {

@@ -24,10 +24,10 @@ internal sealed class BatchExecutor(
     StoreOutage outage,
     ILogger<BatchExecutor> logger)
 {
-    private static readonly TimeSpan EventPublishTimeout = TimeSpan.FromSeconds(10);
-
     public AiaasMetrics Metrics => metrics;
 
+    /// <summary>Runs the batch and stores its results, then lets every consumer acknowledge; should anything fail before
+    /// the results are stored, nothing is acknowledged: the consumers fail and the broker redelivers, so no job is lost.</summary>
     public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch)
     {
         var events = new List<object>();
@@ -39,70 +39,12 @@ internal sealed class BatchExecutor(
             toRun = await WithoutExpiredJobsAsync(model, toRun, events).ConfigureAwait(false);
             if (toRun.Count > 0)
             {
-                var stopwatch = Stopwatch.StartNew();
-                var (outcomes, paddingEfficiency) = await Task.Run(() => RunIsolating(model, toRun)).ConfigureAwait(false);
-                var modelMilliseconds = stopwatch.Elapsed.TotalMilliseconds;
-                metrics.BatchCompleted(model.Name, model.Device, toRun.Count, stopwatch.Elapsed, model.IsPadded ? paddingEfficiency : null);
-                var batchId = $"{options.Value.WorkerId}-{Guid.NewGuid():N}";
-                var completedAt = time.GetUtcNow();
-                var records = new JobRecord[toRun.Count];
-                for (var i = 0; i < toRun.Count; i++)
-                {
-                    var job = toRun[i].Job;
-                    var (outputs, error) = outcomes[i];
-                    records[i] = new JobRecord
-                    {
-                        JobId = job.JobId,
-                        TenantId = toRun[i].TenantId,
-                        Kind = JobKind.Predict,
-                        Model = model.Name,
-                        ModelVersion = model.Version,
-                        Status = error is null ? JobStatus.Succeeded : JobStatus.Failed,
-                        SubmittedAt = job.SubmittedAt,
-                        StartedAt = startedAt,
-                        CompletedAt = completedAt,
-                        Device = model.Device,
-                        BatchSize = toRun.Count,
-                        BatchId = batchId,
-                        WorkerId = options.Value.WorkerId,
-                        Error = error,
-                        Outputs = outputs,
-                    };
-                }
-
-                // A job that another worker finished meanwhile keeps that result; this batch reports only what it wrote.
-                var written = await outage.WriteAsync(() => jobs.CompleteAsync(records),
-                    $"{records.Length} results of {model.Name} v{model.Version}").ConfigureAwait(false);
-                var stored = Enumerable.Range(0, records.Length).Where(i => written.Contains(records[i].JobId)).ToArray();
-                Record(model, [.. stored.Select(i => toRun[i])], [.. stored.Select(i => records[i])], batchId, startedAt, activity);
-                if (stored.Length < records.Length)
-                {
-                    logger.LogInformation("{Count} jobs of batch {BatchId} were already finished elsewhere; their results were not written again",
-                        records.Length - stored.Length, batchId);
-                }
-
+                var run = await RunAsync(model, toRun, startedAt).ConfigureAwait(false);
+                var stored = await StoreAsync(model, run).ConfigureAwait(false);
+                Record(model, [.. stored.Select(i => toRun[i])], [.. stored.Select(i => run.Records[i])], run.BatchId, startedAt, activity);
                 if (stored.Length > 0)
                 {
-                    events.Add(new PredictBatchCompleted
-                    {
-                        BatchId = batchId,
-                        Model = model.Name,
-                        ModelVersion = model.Version,
-                        Device = model.Device,
-                        WorkerId = options.Value.WorkerId,
-                        BatchSize = records.Length,
-                        Rows = toRun.Sum(p => p.Request.Rows),
-                        PaddingEfficiency = paddingEfficiency,
-                        ModelMilliseconds = modelMilliseconds,
-                        CompletedAt = completedAt,
-                        Jobs = stored.Select(i => new JobOutcome
-                        {
-                            JobId = records[i].JobId,
-                            Status = records[i].Status,
-                            Error = records[i].Error,
-                            CallbackUrl = toRun[i].Job.CallbackUrl,
-                        }).ToArray(),
-                    });
+                    events.Add(CompletedEvent(model, run, stored));
                 }
             }
 
@@ -113,7 +55,6 @@ internal sealed class BatchExecutor(
         }
         catch (Exception ex)
         {
-            // Nothing was acknowledged: the consumers fail and the broker redelivers, so no job is lost.
             logger.LogError(ex, "Batch of {Count} for {Model} v{Version} could not be completed", batch.Count, model.Name, model.Version);
             foreach (var prediction in batch)
             {
@@ -123,32 +64,91 @@ internal sealed class BatchExecutor(
             return;
         }
 
-        await PublishStoredAsync(events).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Publishes the events of a stored batch once its messages may be acknowledged, never before, and within a bound.
-    /// While the broker connection is down MassTransit holds a publish until it is back, and it does not reconnect
-    /// the receive endpoint until that endpoint's messages in flight are done: a publish awaited before the
-    /// acknowledgement deadlocked the worker after a broker outage, its consumers waiting for the publish and the
-    /// publish for the connection. The results are stored, so the events only inform listeners and may be lost.
-    /// </summary>
-    private async Task PublishStoredAsync(List<object> events)
-    {
+        // Only once the messages may be acknowledged, never before (see StoredEventPublisher).
         foreach (var message in events)
         {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(lifetime.ApplicationStopping);
-            limit.CancelAfter(EventPublishTimeout);
-            try
-            {
-                await bus.Publish(message, limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                logger.LogWarning(ex, "Could not publish {Event}; the results it reports are stored", message.GetType().Name);
-            }
+            await StoredEventPublisher.PublishAsync(bus, message, logger, lifetime.ApplicationStopping).ConfigureAwait(false);
         }
     }
+
+    /// <summary>One model call over the batch, and the job records of its outcomes.</summary>
+    private async Task<BatchRun> RunAsync(LoadedModel model, List<PendingPrediction> toRun, DateTimeOffset startedAt)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var (outcomes, paddingEfficiency) = await Task.Run(() => RunIsolating(model, toRun)).ConfigureAwait(false);
+        var modelMilliseconds = stopwatch.Elapsed.TotalMilliseconds;
+        metrics.BatchCompleted(model.Name, model.Device, toRun.Count, stopwatch.Elapsed, model.IsPadded ? paddingEfficiency : null);
+        var batchId = $"{options.Value.WorkerId}-{Guid.NewGuid():N}";
+        var completedAt = time.GetUtcNow();
+        var records = new JobRecord[toRun.Count];
+        for (var i = 0; i < toRun.Count; i++)
+        {
+            var job = toRun[i].Job;
+            var (outputs, error) = outcomes[i];
+            records[i] = new JobRecord
+            {
+                JobId = job.JobId,
+                TenantId = toRun[i].TenantId,
+                Kind = JobKind.Predict,
+                Model = model.Name,
+                ModelVersion = model.Version,
+                Status = error is null ? JobStatus.Succeeded : JobStatus.Failed,
+                SubmittedAt = job.SubmittedAt,
+                StartedAt = startedAt,
+                CompletedAt = completedAt,
+                Device = model.Device,
+                BatchSize = toRun.Count,
+                BatchId = batchId,
+                WorkerId = options.Value.WorkerId,
+                Error = error,
+                Outputs = outputs,
+            };
+        }
+
+        return new BatchRun(toRun, records, batchId, completedAt, paddingEfficiency, modelMilliseconds);
+    }
+
+    /// <summary>Writes every result in one bulk write (waiting out a store outage) and answers the indexes written. A job
+    /// that another worker finished meanwhile keeps that result; this batch reports only what it wrote.</summary>
+    private async Task<int[]> StoreAsync(LoadedModel model, BatchRun run)
+    {
+        var records = run.Records;
+        var written = await outage.WriteAsync(() => jobs.CompleteAsync(records),
+            $"{records.Length} results of {model.Name} v{model.Version}").ConfigureAwait(false);
+        var stored = Enumerable.Range(0, records.Length).Where(i => written.Contains(records[i].JobId)).ToArray();
+        if (stored.Length < records.Length)
+        {
+            logger.LogInformation("{Count} jobs of batch {BatchId} were already finished elsewhere; their results were not written again",
+                records.Length - stored.Length, run.BatchId);
+        }
+
+        return stored;
+    }
+
+    private PredictBatchCompleted CompletedEvent(LoadedModel model, BatchRun run, int[] stored) => new()
+    {
+        BatchId = run.BatchId,
+        Model = model.Name,
+        ModelVersion = model.Version,
+        Device = model.Device,
+        WorkerId = options.Value.WorkerId,
+        BatchSize = run.Records.Length,
+        Rows = run.Predictions.Sum(p => p.Request.Rows),
+        PaddingEfficiency = run.PaddingEfficiency,
+        ModelMilliseconds = run.ModelMilliseconds,
+        CompletedAt = run.CompletedAt,
+        Jobs = stored.Select(i => new JobOutcome
+        {
+            JobId = run.Records[i].JobId,
+            Status = run.Records[i].Status,
+            Error = run.Records[i].Error,
+            CallbackUrl = run.Predictions[i].Job.CallbackUrl,
+        }).ToArray(),
+    };
+
+    /// <summary>A batch after its model call: the jobs run, their records (same order) and the call's figures.</summary>
+    private sealed record BatchRun(List<PendingPrediction> Predictions, JobRecord[] Records, string BatchId, DateTimeOffset CompletedAt,
+        double PaddingEfficiency, double ModelMilliseconds);
 
     /// <summary>One span per model call, linked to the consume span of every job in it (a batch has many parents).</summary>
     private static Activity? StartBatchActivity(LoadedModel model, List<PendingPrediction> batch)

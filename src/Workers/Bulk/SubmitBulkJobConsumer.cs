@@ -258,7 +258,8 @@ internal sealed class SubmitBulkJobConsumer(
             BulkJobStatus.Failed, error: reason, cancellationToken: context.CancellationToken).ConfigureAwait(false);
         if (failed is { Status: BulkJobStatus.Failed })
         {
-            await context.Publish(BulkJobFinalizer.FinishedEvent(failed, time.GetUtcNow())).ConfigureAwait(false);
+            await StoredEventPublisher.PublishAsync(context, BulkJobFinalizer.FinishedEvent(failed, time.GetUtcNow()), logger, context.CancellationToken)
+                .ConfigureAwait(false);
         }
     }
 }

@@ -23,8 +23,6 @@ internal sealed class PredictJobConsumer(
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
 {
-    private static readonly TimeSpan EventPublishTimeout = TimeSpan.FromSeconds(10);
-
     public async Task Consume(ConsumeContext<SubmitPredictJob> context)
     {
         var job = context.Message;
@@ -139,27 +137,16 @@ internal sealed class PredictJobConsumer(
         }
 
         logger.LogInformation("Job {JobId} ended {Status} before running: {Error}", job.JobId, status, error);
-        // Bounded: while the broker is away a publish waits for the connection, and the connection is not restored
-        // while this message is in flight (see BatchExecutor.PublishStoredAsync). The failure is stored; the event informs.
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
-        limit.CancelAfter(EventPublishTimeout);
-        try
+        await StoredEventPublisher.PublishAsync(context, new JobFailed
         {
-            await context.Publish(new JobFailed
-            {
-                JobId = job.JobId,
-                Kind = JobKind.Predict,
-                Model = model,
-                Error = error,
-                Status = status,
-                FailedAt = now,
-                CallbackUrl = job.CallbackUrl,
-            }, limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (!context.CancellationToken.IsCancellationRequested)
-        {
-            logger.LogWarning("Could not publish the failure of job {JobId} in time; the failure is stored", job.JobId);
-        }
+            JobId = job.JobId,
+            Kind = JobKind.Predict,
+            Model = model,
+            Error = error,
+            Status = status,
+            FailedAt = now,
+            CallbackUrl = job.CallbackUrl,
+        }, logger, context.CancellationToken).ConfigureAwait(false);
     }
 }
 

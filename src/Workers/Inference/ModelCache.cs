@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -19,7 +20,7 @@ internal sealed class ModelCache(
     ILogger<ModelCache> logger) : IDisposable
 {
     private readonly ConcurrentDictionary<(string Name, int Version), Lazy<Task<LoadedModel>>> _loaded = new();
-    private readonly ConcurrentDictionary<string, (ModelVersionRecord Record, DateTimeOffset ResolvedAt)> _latest = new(StringComparer.Ordinal);
+    private readonly MemoryCache _latest = new(new MemoryCacheOptions { Clock = new TimeProviderClock(time) });
 
     public async Task<LoadedModel> GetAsync(string name, int? version, CancellationToken cancellationToken)
     {
@@ -40,19 +41,18 @@ internal sealed class ModelCache(
 
     private async Task<ModelVersionRecord> ResolveAsync(string name, int? version, CancellationToken cancellationToken)
     {
-        if (version is null && _latest.TryGetValue(name, out var cached)
-            && time.GetUtcNow() - cached.ResolvedAt < options.Value.LatestVersionTtl)
+        if (version is null && _latest.TryGetValue(name, out ModelVersionRecord? cached))
         {
-            return cached.Record;
+            return cached!;
         }
 
         var record = await models.GetVersionAsync(name, version, cancellationToken).ConfigureAwait(false)
             ?? throw new ModelNotFoundException(version is null
                 ? $"Model '{name}' is not registered."
                 : $"Model '{name}' has no version {version}.");
-        if (version is null)
+        if (version is null && options.Value.LatestVersionTtl > TimeSpan.Zero)
         {
-            _latest[name] = (record, time.GetUtcNow());
+            _latest.Set(name, record, options.Value.LatestVersionTtl);
         }
 
         return record;
@@ -118,6 +118,7 @@ internal sealed class ModelCache(
 
     public void Dispose()
     {
+        _latest.Dispose();
         foreach (var lazy in _loaded.Values)
         {
             if (lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully)

@@ -1,10 +1,10 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Workers.Security;
@@ -20,13 +20,14 @@ public readonly record struct SenderCheck(string TenantId, string? Refusal)
 /// and the "are keys required" answer are cached for a few seconds, so a revocation takes effect within that time
 /// while a busy worker does not read the store for every message.
 /// </summary>
-public sealed class SenderVerifier(ITenantStore tenants, IOptions<SecurityOptions> options, TimeProvider time)
+public sealed class SenderVerifier(ITenantStore tenants, IOptions<SecurityOptions> options, TimeProvider time) : IDisposable
 {
     private static readonly TimeSpan CacheTime = TimeSpan.FromSeconds(5);
     private const int MaxCachedKeys = 10_000;
 
-    private readonly ConcurrentDictionary<string, (ApiKeyRecord Key, DateTimeOffset Until)> _keys = new(StringComparer.Ordinal);
-    private (bool Required, DateTimeOffset Until) _keysRequired;
+    /// <summary>Key records by key id (size 1 each, so at most <see cref="MaxCachedKeys"/>), and the "are keys required" answer.</summary>
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { Clock = new TimeProviderClock(time), SizeLimit = MaxCachedKeys + 1 });
+    private static readonly object KeysRequiredEntry = new();
 
     public async Task<SenderCheck> VerifyAsync(TenantCredentials? sender, string purpose, Guid jobId, CancellationToken cancellationToken)
     {
@@ -64,24 +65,21 @@ public sealed class SenderVerifier(ITenantStore tenants, IOptions<SecurityOption
             return required;
         }
 
-        var now = time.GetUtcNow();
-        var cached = _keysRequired;
-        if (cached.Until > now)
+        if (_cache.TryGetValue(KeysRequiredEntry, out bool cached))
         {
-            return cached.Required;
+            return cached;
         }
 
         var any = await tenants.HasActiveApiKeysAsync(cancellationToken).ConfigureAwait(false);
-        _keysRequired = (any, now + CacheTime);
+        _cache.Set(KeysRequiredEntry, any, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheTime, Size = 1 });
         return any;
     }
 
     private async Task<ApiKeyRecord?> FindKeyAsync(string keyId, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow();
-        if (_keys.TryGetValue(keyId, out var cached) && cached.Until > now)
+        if (_cache.TryGetValue(keyId, out ApiKeyRecord? cached))
         {
-            return cached.Key;
+            return cached;
         }
 
         var key = await tenants.GetApiKeyAsync(keyId, cancellationToken).ConfigureAwait(false);
@@ -91,12 +89,10 @@ public sealed class SenderVerifier(ITenantStore tenants, IOptions<SecurityOption
             return null;
         }
 
-        if (_keys.Count >= MaxCachedKeys)
-        {
-            _keys.Clear();
-        }
-
-        _keys[keyId] = (key, now + CacheTime);
+        // Past the size limit the entry is not kept and the cache compacts: the store is read again, never more than that.
+        _cache.Set(keyId, key, new MemoryCacheEntryOptions { AbsoluteExpirationRelativeToNow = CacheTime, Size = 1 });
         return key;
     }
+
+    public void Dispose() => _cache.Dispose();
 }

@@ -34,7 +34,7 @@ internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs,
             && await training.GetTrainRequestAsync(request.JobId, context.CancellationToken).ConfigureAwait(false) is { } submitted)
         {
             // Cancelled before it ever ran: no worker will announce its end, so this does (the webhook, the SDK's wait).
-            await context.Publish(new TrainJobFinished
+            await StoredEventPublisher.PublishAsync(context, new TrainJobFinished
             {
                 JobId = request.JobId,
                 Model = submitted.Model,
@@ -42,7 +42,7 @@ internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs,
                 Error = "cancelled before it started",
                 CallbackUrl = submitted.CallbackUrl,
                 FinishedAt = time.GetUtcNow(),
-            }).ConfigureAwait(false);
+            }, logger, context.CancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AIaaS.Queue.Contracts;
@@ -160,6 +158,52 @@ internal sealed partial class TrainingRunner(
             return;
         }
 
+        if (await PrepareAsync(job, directory, stoppingToken).ConfigureAwait(false) is not { } input)
+        {
+            return; // the job failed on its data
+        }
+
+        using var child = new TrainingChildSession(launcher.CreateStartInfo(
+            ["--job", job.JobId.ToString(), "--spec", input.SpecPath, "--data", input.DataPath, "--out", Path.Combine(directory, "out")]), logger);
+        child.Start();
+        logger.LogInformation("Train job {JobId} attempt {Attempt}: training process {Pid} started", job.JobId, claim.Attempt, child.ProcessId);
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(job.TimeoutSeconds));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, timeout.Token, stoppingToken);
+        using var kill = child.KillOn(stop.Token);
+        var heartbeat = new TrainLeaseHeartbeat(training, job.JobId, WorkerId, _options, cancel, logger);
+        heartbeat.Start(stop.Token);
+        var (result, device) = await FollowAsync(job, child, heartbeat).ConfigureAwait(false);
+        await stop.CancelAsync().ConfigureAwait(false);
+        await heartbeat.StopAsync().ConfigureAwait(false);
+
+        if (stoppingToken.IsCancellationRequested && result is null)
+        {
+            return; // shutting down: the lease runs out and the job is taken over
+        }
+
+        if (heartbeat.LostLease)
+        {
+            logger.LogWarning("Train job {JobId}: lease lost to another worker; this attempt's result is dropped", job.JobId);
+            return;
+        }
+
+        if (result?.Type != "succeeded" && (cancel.IsCancellationRequested || timeout.IsCancellationRequested))
+        {
+            await FinishAsync(job, cancel.IsCancellationRequested ? JobStatus.Cancelled : JobStatus.Failed, null, device,
+                cancel.IsCancellationRequested ? "cancelled while training"
+                    : $"Timed out: training took longer than the job's {job.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s limit",
+                null).ConfigureAwait(false);
+            return;
+        }
+
+        await SettleAsync(claim, input.Fingerprint, result, device, child).ConfigureAwait(false);
+    }
+
+    /// <summary>The spec and data files the child reads, and the data's fingerprint; null (the job failed) when the data
+    /// cannot be written.</summary>
+    private async Task<AttemptInput?> PrepareAsync(SubmitTrainJob job, string directory, CancellationToken stoppingToken)
+    {
         Directory.CreateDirectory(directory);
         var specPath = Path.Combine(directory, "spec.json");
         await File.WriteAllTextAsync(specPath, JsonSerializer.Serialize(job, WireJson.Options), stoppingToken).ConfigureAwait(false);
@@ -171,183 +215,46 @@ internal sealed partial class TrainingRunner(
         catch (KeyNotFoundException ex)
         {
             await FinishAsync(job, JobStatus.Failed, null, null, $"Invalid training data: {ex.Message}", null).ConfigureAwait(false);
-            return;
+            return null;
         }
 
-        var fingerprint = await FingerprintAsync(dataPath, stoppingToken).ConfigureAwait(false);
-        var start = launcher.CreateStartInfo(["--job", job.JobId.ToString(), "--spec", specPath, "--data", dataPath, "--out", Path.Combine(directory, "out")]);
-        using var process = new Process { StartInfo = start };
-        var stderr = new ConcurrentQueue<string>();
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                stderr.Enqueue(e.Data);
-                while (stderr.Count > 40 && stderr.TryDequeue(out string? _))
-                {
-                }
-            }
-        };
+        return new AttemptInput(specPath, dataPath, await FingerprintAsync(dataPath, stoppingToken).ConfigureAwait(false));
+    }
 
-        process.Start();
-        process.BeginErrorReadLine();
-        logger.LogInformation("Train job {JobId} attempt {Attempt}: training process {Pid} started", job.JobId, claim.Attempt, process.Id);
-
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(job.TimeoutSeconds));
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, timeout.Token, stoppingToken);
-        using var kill = stop.Token.Register(() => KillQuietly(process));
-
-        var pending = new List<JobEventView>();
-        var flushGate = new object();
-        ChildMessage? result = null;
-        var lostLease = false;
-        var heartbeat = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                try
-                {
-                    await Task.Delay(_options.HeartbeatInterval, stop.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                try
-                {
-                    List<JobEventView> batch;
-                    lock (flushGate)
-                    {
-                        batch = [.. pending];
-                        pending.Clear();
-                    }
-
-                    await training.AppendJobEventsAsync(job.JobId, batch, CancellationToken.None).ConfigureAwait(false);
-                    var lease = await training.RenewTrainLeaseAsync(job.JobId, WorkerId, _options.Lease, CancellationToken.None).ConfigureAwait(false);
-                    if (!lease.Held)
-                    {
-                        lostLease = true;
-                        cancel.Cancel();
-                    }
-                    else if (lease.CancelRequested)
-                    {
-                        cancel.Cancel();
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    logger.LogWarning(ex, "Train job {JobId}: heartbeat failed", job.JobId);
-                }
-            }
-        }, CancellationToken.None);
-
+    /// <summary>Turns the child's messages into job events (written by the heartbeat) and progress events, until it exits;
+    /// answers its result message, if any, and the device it reported.</summary>
+    private async Task<(ChildMessage? Result, string? Device)> FollowAsync(SubmitTrainJob job, TrainingChildSession child, TrainLeaseHeartbeat heartbeat)
+    {
         var bus = services.GetService<IBus>();
+        ChildMessage? result = null;
         string? device = null;
-        while (await process.StandardOutput.ReadLineAsync(CancellationToken.None).ConfigureAwait(false) is { } line)
+        await child.ReadMessagesAsync(message =>
         {
-            if (!line.StartsWith('{') || Parse(line) is not { } message)
+            var at = time.GetUtcNow();
+            if (ChildMessageMapper.ToJobEvent(message, at) is { } jobEvent)
             {
-                continue; // native libraries print their own lines
+                heartbeat.Add(jobEvent);
             }
 
-            switch (message.Type)
+            if (bus is not null && ChildMessageMapper.ToProgress(job.JobId, message, at) is { } progress)
             {
-                case "loaded":
-                    lock (flushGate)
-                    {
-                        pending.Add(new JobEventView
-                        {
-                            Sequence = 0,
-                            Type = "data-loaded",
-                            At = time.GetUtcNow(),
-                            Message = $"{message.Rows} rows, features {string.Join(", ", message.FeatureColumns ?? [])}"
-                                + (message.ClassLabels is { } classes ? $", classes {string.Join(", ", classes)}" : ""),
-                        });
-                    }
-
-                    break;
-                case "epoch":
-                    lock (flushGate)
-                    {
-                        pending.Add(new JobEventView
-                        {
-                            Sequence = 0,
-                            Type = "epoch",
-                            At = time.GetUtcNow(),
-                            Epoch = message.Epoch,
-                            Epochs = message.Epochs,
-                            TrainLoss = message.TrainLoss,
-                            ValidationLoss = message.ValidationLoss,
-                            ValidationAccuracy = message.ValidationAccuracy,
-                            ValidationRmse = message.ValidationRmse,
-                            LearningRate = message.LearningRate,
-                            ElapsedSeconds = message.ElapsedSeconds,
-                        });
-                    }
-
-                    if (bus is not null)
-                    {
-                        _ = PublishQuietly(bus, new TrainingProgressed
-                        {
-                            JobId = job.JobId,
-                            Epoch = message.Epoch ?? 0,
-                            Epochs = message.Epochs ?? 0,
-                            TrainLoss = message.TrainLoss ?? double.NaN,
-                            ValidationLoss = message.ValidationLoss ?? double.NaN,
-                            ValidationAccuracy = message.ValidationAccuracy,
-                            ValidationRmse = message.ValidationRmse,
-                            LearningRate = message.LearningRate ?? 0,
-                            ElapsedSeconds = message.ElapsedSeconds ?? 0,
-                            At = time.GetUtcNow(),
-                        });
-                    }
-
-                    break;
-                case "succeeded" or "failed":
-                    result = message;
-                    device = message.Device ?? device;
-                    break;
-                default:
-                    break;
+                _ = StoredEventPublisher.PublishAsync(bus, progress, logger, CancellationToken.None);
             }
-        }
 
-        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-        await stop.CancelAsync().ConfigureAwait(false);
-        await heartbeat.ConfigureAwait(false);
-        List<JobEventView> rest;
-        lock (flushGate)
-        {
-            rest = [.. pending];
-        }
+            if (ChildMessageMapper.IsResult(message))
+            {
+                result = message;
+                device = message.Device ?? device;
+            }
+        }).ConfigureAwait(false);
+        return (result, device);
+    }
 
-        await training.AppendJobEventsAsync(job.JobId, rest, CancellationToken.None).ConfigureAwait(false);
-
-        if (stoppingToken.IsCancellationRequested && result is null)
-        {
-            return; // shutting down: the lease runs out and the job is taken over
-        }
-
-        if (lostLease)
-        {
-            logger.LogWarning("Train job {JobId}: lease lost to another worker; this attempt's result is dropped", job.JobId);
-            return;
-        }
-
-        if (cancel.IsCancellationRequested && result?.Type != "succeeded")
-        {
-            await FinishAsync(job, JobStatus.Cancelled, null, device, "cancelled while training", null).ConfigureAwait(false);
-            return;
-        }
-
-        if (timeout.IsCancellationRequested && result?.Type != "succeeded")
-        {
-            await FinishAsync(job, JobStatus.Failed, null, device,
-                $"Timed out: training took longer than the job's {job.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s limit", null).ConfigureAwait(false);
-            return;
-        }
-
+    /// <summary>The end of an attempt that was neither cancelled nor timed out: registered, failed for good, or (the child
+    /// died without a result) handed back for another attempt while attempts remain.</summary>
+    private async Task SettleAsync(TrainJobClaim claim, string fingerprint, ChildMessage? result, string? device, TrainingChildSession child)
+    {
+        var job = claim.Request;
         if (result is { Type: "succeeded", OnnxPath: { } onnxPath })
         {
             await RegisterAsync(job, fingerprint, result, onnxPath, device ?? "cpu").ConfigureAwait(false);
@@ -361,11 +268,7 @@ internal sealed partial class TrainingRunner(
             return;
         }
 
-        var exit = process.ExitCode;
-        var reason = $"the training process (pid {process.Id}) exited with code {exit}"
-            + (exit > 128 ? $" (signal {exit - 128}{(exit == 137 ? ", killed" : "")})" : "")
-            + $" without a result on attempt {claim.Attempt}"
-            + (stderr.IsEmpty ? "" : $"; last output: {string.Join(" | ", stderr.TakeLast(3))}");
+        var reason = child.ExitReason(claim.Attempt);
         if (claim.Attempt < _options.MaxAttempts)
         {
             await training.AppendJobEventsAsync(job.JobId,
@@ -379,6 +282,8 @@ internal sealed partial class TrainingRunner(
             await FinishAsync(job, JobStatus.Failed, null, device, $"Gave up after {claim.Attempt} attempt(s): {reason}", null).ConfigureAwait(false);
         }
     }
+
+    private sealed record AttemptInput(string SpecPath, string DataPath, string Fingerprint);
 
     private async Task RegisterAsync(SubmitTrainJob job, string fingerprint, ChildMessage result, string onnxPath, string device)
     {
@@ -436,7 +341,7 @@ internal sealed partial class TrainingRunner(
     {
         if (services.GetService<IBus>() is { } bus)
         {
-            await PublishQuietly(bus, new TrainJobFinished
+            await StoredEventPublisher.PublishAsync(bus, new TrainJobFinished
             {
                 JobId = job.JobId,
                 Model = job.Model,
@@ -446,7 +351,7 @@ internal sealed partial class TrainingRunner(
                 Metrics = metrics,
                 FinishedAt = time.GetUtcNow(),
                 CallbackUrl = job.CallbackUrl,
-            }).ConfigureAwait(false);
+            }, logger, CancellationToken.None).ConfigureAwait(false);
         }
     }
 
@@ -474,44 +379,5 @@ internal sealed partial class TrainingRunner(
     {
         await using var file = File.OpenRead(path);
         return "sha256:" + Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false));
-    }
-
-    private static ChildMessage? Parse(string line)
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<ChildMessage>(line, ChildMessage.JsonOptions);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
-    private void KillQuietly(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            logger.LogDebug(ex, "Training process already gone");
-        }
-    }
-
-    private async Task PublishQuietly<T>(IBus bus, T message) where T : class
-    {
-        try
-        {
-            await bus.Publish(message).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            logger.LogDebug(ex, "Could not publish {Message}", typeof(T).Name);
-        }
     }
 }

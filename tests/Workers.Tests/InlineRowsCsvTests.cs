@@ -2,7 +2,7 @@ using System.Text;
 using AIaaS.Queue.Workers.Training;
 using nietras.SeparatedValues;
 
-namespace AIaaS.Queue.Integration.Tests;
+namespace AIaaS.Queue.Workers.Tests;
 
 /// <summary>The CSV file a worker writes for the training child from inline rows.</summary>
 public sealed class InlineRowsCsvTests

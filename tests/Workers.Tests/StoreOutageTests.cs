@@ -4,7 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
-namespace AIaaS.Queue.Integration.Tests;
+namespace AIaaS.Queue.Workers.Tests;
 
 /// <summary>The store-outage wait: a write is repeated until it succeeds, until the next wait would pass the limit, or
 /// until the worker stops; then the last failure is thrown.</summary>

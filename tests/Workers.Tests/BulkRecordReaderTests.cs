@@ -1,14 +1,13 @@
 using System.IO.Compression;
 using System.Text;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Workers.Bulk;
 using AIaaS.Queue.Workers.Inference;
 using Microsoft.ML.OnnxRuntime;
 using nietras.SeparatedValues;
 
-namespace AIaaS.Queue.Integration.Tests;
+namespace AIaaS.Queue.Workers.Tests;
 
 /// <summary>The bulk file reader on the formats users send: what each line becomes, and which files are refused whole.
 /// It reads against a real ONNX Runtime session of a 4-input-value model.</summary>

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Onnx;
+using AIaaS.Queue.ServiceDefaults;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Consumers;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace AIaaS.Queue.Workers.Tests;
+
+/// <summary>The predict consumer and the dynamic batcher behind it, under MassTransit's in-memory test harness, on the
+/// embedded store in a temporary folder and a small real ONNX model.</summary>
+public sealed class PredictJobConsumerTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"aiaas-workers-tests-{Guid.NewGuid():N}");
+    private ServiceProvider _provider = null!;
+    private ITestHarness _harness = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Store:EmbeddedPath"] = Path.Combine(_folder, "aiaas.db"),
+            ["Workers:ModelCacheDirectory"] = Path.Combine(_folder, "models"),
+            ["Training:Enabled"] = "false",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddLogging();
+        services.AddMetrics();
+        services.AddSingleton<AiaasMetrics>();
+        services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
+        services.AddAiaasStore();
+        services.AddWorkerServices();
+        services.AddMassTransitTestHarness(x => x.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>());
+        _provider = services.BuildServiceProvider(validateScopes: true);
+        _harness = _provider.GetRequiredService<ITestHarness>();
+        _harness.TestTimeout = Wait;
+        await _harness.Start();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _harness.Stop();
+        await _provider.DisposeAsync();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task AMalformedJobFailsAloneWithAReasonWhileTheOthersSucceed()
+    {
+        var model = await RegisterAsync("classifier", maxBatchSize: 8, maxDelayMilliseconds: 50);
+        var good = Job(model, [1, 2, 3, 4]);
+        var bad = Job(model, [1, 2, 3]);
+
+        await _harness.Bus.Publish(good, TestContext.Current.CancellationToken);
+        await _harness.Bus.Publish(bad, TestContext.Current.CancellationToken);
+
+        Assert.True(await ConsumedAsync(good.JobId) && await ConsumedAsync(bad.JobId));
+        var jobs = _provider.GetRequiredService<IJobStore>();
+        var failed = await jobs.GetAsync(bad.JobId, TestContext.Current.CancellationToken);
+        Assert.Equal(JobStatus.Failed, failed?.Status);
+        Assert.False(string.IsNullOrWhiteSpace(failed?.Error));
+        Assert.Equal(JobStatus.Succeeded, (await jobs.GetAsync(good.JobId, TestContext.Current.CancellationToken))?.Status);
+        Assert.True(await _harness.Published.Any<JobFailed>(m => m.Context.Message.JobId == bad.JobId, TestContext.Current.CancellationToken));
+        Assert.False(await _harness.Consumed.Any<SubmitPredictJob>(m => m.Exception is not null, TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task AGoodJobsResultIsStoredBeforeItsMessageIsConsumed()
+    {
+        var model = await RegisterAsync("stored-first", maxBatchSize: 8, maxDelayMilliseconds: 20);
+        var job = Job(model, [0.5f, -1, 2, 3]);
+
+        await _harness.Bus.Publish(job, TestContext.Current.CancellationToken);
+
+        Assert.True(await ConsumedAsync(job.JobId));
+        // Read at once, with no wait: the consumer returned (and the message was acknowledged) only after the write.
+        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, TestContext.Current.CancellationToken);
+        Assert.Equal(JobStatus.Succeeded, record?.Status);
+        Assert.NotEmpty(record!.Outputs!);
+    }
+
+    [Fact]
+    public async Task AFullBatchRunsAtOnceWithoutWaitingForTheMaxDelay()
+    {
+        var model = await RegisterAsync("full-batch", maxBatchSize: 4, maxDelayMilliseconds: 20_000);
+        var batch = Enumerable.Range(0, 4).Select(i => Job(model, [i, 1, 2, 3])).ToArray();
+        var stopwatch = Stopwatch.StartNew();
+
+        foreach (var job in batch)
+        {
+            await _harness.Bus.Publish(job, TestContext.Current.CancellationToken);
+        }
+
+        foreach (var job in batch)
+        {
+            Assert.True(await ConsumedAsync(job.JobId));
+        }
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(15), $"took {stopwatch.Elapsed}");
+        var records = await _provider.GetRequiredService<IJobStore>().GetManyAsync(batch.Select(j => j.JobId).ToHashSet(),
+            includeOutputs: false, TestContext.Current.CancellationToken);
+        Assert.All(records, r => Assert.Equal(4, r.BatchSize));
+        Assert.Single(records.Select(r => r.BatchId).Distinct());
+    }
+
+    [Fact]
+    public async Task APartialBatchRunsOnceItsOldestJobHasWaitedTheMaxDelay()
+    {
+        var model = await RegisterAsync("partial-batch", maxBatchSize: 8, maxDelayMilliseconds: 400);
+        // Load the model first, so that the next job's time is the batcher's wait alone.
+        var warmUp = Job(model, [1, 1, 1, 1]);
+        await _harness.Bus.Publish(warmUp, TestContext.Current.CancellationToken);
+        Assert.True(await ConsumedAsync(warmUp.JobId));
+        var job = Job(model, [1, 2, 3, 4]);
+        var stopwatch = Stopwatch.StartNew();
+
+        await _harness.Bus.Publish(job, TestContext.Current.CancellationToken);
+
+        Assert.True(await ConsumedAsync(job.JobId));
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(350), $"ran after {stopwatch.Elapsed.TotalMilliseconds} ms");
+        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, TestContext.Current.CancellationToken);
+        Assert.Equal(1, record?.BatchSize);
+    }
+
+    private async Task<bool> ConsumedAsync(Guid jobId) =>
+        await _harness.Consumed.Any<SubmitPredictJob>(m => m.Context.Message.JobId == jobId, TestContext.Current.CancellationToken)
+        && await StoredAsync(jobId);
+
+    /// <summary>The harness records a message as consumed when its consumer returns; the record must be there by then.</summary>
+    private async Task<bool> StoredAsync(Guid jobId) =>
+        await _provider.GetRequiredService<IJobStore>().GetAsync(jobId, TestContext.Current.CancellationToken) is { IsFinal: true };
+
+    private async Task<string> RegisterAsync(string name, int maxBatchSize, double maxDelayMilliseconds)
+    {
+        var (_, onnx) = TestModels.Classifier();
+        var signature = OnnxModelInspector.Inspect(onnx);
+        using var file = new MemoryStream(onnx);
+        await _provider.GetRequiredService<IModelStore>().AddVersionAsync(new NewModelVersion
+        {
+            Name = name,
+            Inputs = signature.Inputs,
+            Outputs = signature.Outputs,
+            Batching = new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxDelayMilliseconds },
+        }, file, TestContext.Current.CancellationToken);
+        return name;
+    }
+
+    private static SubmitPredictJob Job(string model, float[] features) => new()
+    {
+        JobId = Guid.CreateVersion7(),
+        Model = model,
+        Features = features,
+        SubmittedAt = DateTimeOffset.UtcNow,
+    };
+
+    private sealed class TestLifetime : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication()
+        {
+        }
+    }
+}
