@@ -9,18 +9,18 @@ internal static class ChildMessageMapper
     /// <summary>The job event for a <c>loaded</c> or <c>epoch</c> message; null for any other.</summary>
     public static JobEventView? ToJobEvent(ChildMessage message, DateTimeOffset at) => message.Type switch
     {
-        "loaded" => new JobEventView
+        ChildMessageTypes.Loaded => new JobEventView
         {
             Sequence = 0,
-            Type = "data-loaded",
+            Type = JobEventTypes.DataLoaded,
             At = at,
             Message = $"{message.Rows} rows, features {string.Join(", ", message.FeatureColumns ?? [])}"
                 + (message.ClassLabels is { } classes ? $", classes {string.Join(", ", classes)}" : ""),
         },
-        "epoch" => new JobEventView
+        ChildMessageTypes.Epoch => new JobEventView
         {
             Sequence = 0,
-            Type = "epoch",
+            Type = JobEventTypes.Epoch,
             At = at,
             Epoch = message.Epoch,
             Epochs = message.Epochs,
@@ -35,7 +35,7 @@ internal static class ChildMessageMapper
     };
 
     /// <summary>The progress event for an <c>epoch</c> message; null for any other.</summary>
-    public static TrainingProgressed? ToProgress(Guid jobId, ChildMessage message, DateTimeOffset at) => message.Type != "epoch" ? null : new()
+    public static TrainingProgressed? ToProgress(Guid jobId, ChildMessage message, DateTimeOffset at) => message.Type != ChildMessageTypes.Epoch ? null : new()
     {
         JobId = jobId,
         Epoch = message.Epoch ?? 0,
@@ -50,5 +50,5 @@ internal static class ChildMessageMapper
     };
 
     /// <summary>A final message: the attempt's result.</summary>
-    public static bool IsResult(ChildMessage message) => message.Type is "succeeded" or "failed";
+    public static bool IsResult(ChildMessage message) => message.Type is ChildMessageTypes.Succeeded or ChildMessageTypes.Failed;
 }

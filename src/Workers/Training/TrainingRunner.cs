@@ -188,7 +188,7 @@ internal sealed partial class TrainingRunner(
             return;
         }
 
-        if (result?.Type != "succeeded" && (cancel.IsCancellationRequested || timeout.IsCancellationRequested))
+        if (result?.Type != ChildMessageTypes.Succeeded && (cancel.IsCancellationRequested || timeout.IsCancellationRequested))
         {
             await FinishAsync(job, cancel.IsCancellationRequested ? JobStatus.Cancelled : JobStatus.Failed, null, device,
                 cancel.IsCancellationRequested ? "cancelled while training"
@@ -255,13 +255,13 @@ internal sealed partial class TrainingRunner(
     private async Task SettleAsync(TrainJobClaim claim, string fingerprint, ChildMessage? result, string? device, TrainingChildSession child)
     {
         var job = claim.Request;
-        if (result is { Type: "succeeded", OnnxPath: { } onnxPath })
+        if (result is { Type: ChildMessageTypes.Succeeded, OnnxPath: { } onnxPath })
         {
             await RegisterAsync(job, fingerprint, result, onnxPath, device ?? "cpu").ConfigureAwait(false);
             return;
         }
 
-        if (result is { Type: "failed" })
+        if (result is { Type: ChildMessageTypes.Failed })
         {
             // Bad data, a missing native library or a bug give the same answer every time: no retry.
             await FinishAsync(job, JobStatus.Failed, null, device, result.Reason ?? "training failed", null).ConfigureAwait(false);
@@ -272,7 +272,7 @@ internal sealed partial class TrainingRunner(
         if (claim.Attempt < _options.MaxAttempts)
         {
             await training.AppendJobEventsAsync(job.JobId,
-                [new JobEventView { Sequence = 0, Type = "attempt-failed", At = time.GetUtcNow(), Attempt = claim.Attempt, Message = reason + "; retrying" }],
+                [new JobEventView { Sequence = 0, Type = JobEventTypes.AttemptFailed, At = time.GetUtcNow(), Attempt = claim.Attempt, Message = reason + "; retrying" }],
                 CancellationToken.None).ConfigureAwait(false);
             await training.ReleaseTrainJobAsync(job.JobId, WorkerId, reason, CancellationToken.None).ConfigureAwait(false);
             Wake();
