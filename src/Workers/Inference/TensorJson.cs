@@ -73,111 +73,67 @@ internal static class TensorJson
             return null;
         }
 
+        // On the element type, never the array's runtime type: the CLR lets a byte[] pass as an sbyte[] (and ushort[] as
+        // short[], uint[] as int[], ulong[] as long[]), so a pattern match on arrays would pick the wrong one.
         private string? ReadOne(JsonElement item)
         {
             var i = _index++;
-            // On the element type, never the array's runtime type: the CLR lets a byte[] pass as an sbyte[] (and ushort[]
-            // as short[], uint[] as int[], ulong[] as long[]), so a pattern match on arrays would pick the wrong one.
-            switch (type)
+            return type switch
             {
-                case TensorElementType.Float:
-                    {
-                        var (value, error) = Real(item, i);
-                        ((float[])Values)[i] = (float)value;
-                        return error ?? (float.IsFinite(((float[])Values)[i]) ? null : Problem(i, item, "does not fit FP32"));
-                    }
+                TensorElementType.Float => Floating<float>(item, i, v => (float)v, float.IsFinite, "FP32"),
+                TensorElementType.Double => Floating<double>(item, i, v => v, double.IsFinite, "FP64"),
+                TensorElementType.Float16 => Floating<Float16>(item, i, v => (Float16)(float)v, h => float.IsFinite((float)h), "FP16"),
+                TensorElementType.BFloat16 => Floating<BFloat16>(item, i, v => (BFloat16)(float)v, b => float.IsFinite((float)b), "BF16"),
+                TensorElementType.Int64 => Integer<long>(item, i, long.MinValue, long.MaxValue, v => v),
+                TensorElementType.Int32 => Integer<int>(item, i, int.MinValue, int.MaxValue, v => (int)v),
+                TensorElementType.Int16 => Integer<short>(item, i, short.MinValue, short.MaxValue, v => (short)v),
+                TensorElementType.Int8 => Integer<sbyte>(item, i, sbyte.MinValue, sbyte.MaxValue, v => (sbyte)v),
+                TensorElementType.UInt32 => Integer<uint>(item, i, 0, uint.MaxValue, v => (uint)v),
+                TensorElementType.UInt16 => Integer<ushort>(item, i, 0, ushort.MaxValue, v => (ushort)v),
+                TensorElementType.UInt8 => Integer<byte>(item, i, 0, byte.MaxValue, v => (byte)v),
+                TensorElementType.UInt64 => item.ValueKind == JsonValueKind.Number && item.TryGetUInt64(out ((ulong[])Values)[i])
+                    ? null
+                    : Problem(i, item, $"is not an integer from 0 to {ulong.MaxValue} (UINT64)"),
+                TensorElementType.Bool => item.ValueKind is JsonValueKind.True or JsonValueKind.False
+                    ? Set(i, item.GetBoolean())
+                    : Problem(i, item, "is not true or false (BOOL)"),
+                TensorElementType.String => item.ValueKind == JsonValueKind.String ? String(i, item.GetString()!) : Problem(i, item, "is not a string (BYTES)"),
+                _ => $"Input '{input}' has element type {type}, which cannot be served.",
+            };
+        }
 
-                case TensorElementType.Double:
-                    {
-                        var (value, error) = Real(item, i);
-                        ((double[])Values)[i] = value;
-                        return error;
-                    }
+        private string? Set<T>(int i, T value)
+        {
+            ((T[])Values)[i] = value;
+            return null;
+        }
 
-                case TensorElementType.Float16:
-                    {
-                        var (value, error) = Real(item, i);
-                        ((Float16[])Values)[i] = (Float16)(float)value;
-                        return error ?? (float.IsFinite((float)((Float16[])Values)[i]) ? null : Problem(i, item, "does not fit FP16"));
-                    }
-
-                case TensorElementType.BFloat16:
-                    {
-                        var (value, error) = Real(item, i);
-                        ((BFloat16[])Values)[i] = (BFloat16)(float)value;
-                        return error ?? (float.IsFinite((float)((BFloat16[])Values)[i]) ? null : Problem(i, item, "does not fit BF16"));
-                    }
-
-                case TensorElementType.Int64:
-                    return Integer(item, i, long.MinValue, long.MaxValue, out ((long[])Values)[i]);
-                case TensorElementType.Int32:
-                    {
-                        var error = Integer(item, i, int.MinValue, int.MaxValue, out var value);
-                        ((int[])Values)[i] = (int)value;
-                        return error;
-                    }
-
-                case TensorElementType.Int16:
-                    {
-                        var error = Integer(item, i, short.MinValue, short.MaxValue, out var value);
-                        ((short[])Values)[i] = (short)value;
-                        return error;
-                    }
-
-                case TensorElementType.Int8:
-                    {
-                        var error = Integer(item, i, sbyte.MinValue, sbyte.MaxValue, out var value);
-                        ((sbyte[])Values)[i] = (sbyte)value;
-                        return error;
-                    }
-
-                case TensorElementType.UInt64:
-                    return item.ValueKind == JsonValueKind.Number && item.TryGetUInt64(out ((ulong[])Values)[i])
-                        ? null
-                        : Problem(i, item, $"is not an integer from 0 to {ulong.MaxValue} (UINT64)");
-                case TensorElementType.UInt32:
-                    {
-                        var error = Integer(item, i, 0, uint.MaxValue, out var value);
-                        ((uint[])Values)[i] = (uint)value;
-                        return error;
-                    }
-
-                case TensorElementType.UInt16:
-                    {
-                        var error = Integer(item, i, 0, ushort.MaxValue, out var value);
-                        ((ushort[])Values)[i] = (ushort)value;
-                        return error;
-                    }
-
-                case TensorElementType.UInt8:
-                    {
-                        var error = Integer(item, i, 0, byte.MaxValue, out var value);
-                        ((byte[])Values)[i] = (byte)value;
-                        return error;
-                    }
-
-                case TensorElementType.Bool:
-                    if (item.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
-                    {
-                        return Problem(i, item, "is not true or false (BOOL)");
-                    }
-
-                    ((bool[])Values)[i] = item.GetBoolean();
-                    return null;
-                case TensorElementType.String:
-                    if (item.ValueKind != JsonValueKind.String)
-                    {
-                        return Problem(i, item, "is not a string (BYTES)");
-                    }
-
-                    ((string[])Values)[i] = item.GetString()!;
-                    _stringBytes += Encoding.UTF8.GetByteCount(((string[])Values)[i]);
-                    return _stringBytes <= maxStringBytes
-                        ? null
-                        : $"Input '{input}' holds more than {maxStringBytes} bytes of BYTES data; at most {maxStringBytes} are accepted.";
-                default:
-                    return $"Input '{input}' has element type {type}, which cannot be served.";
+        /// <summary>A number (or a named non-finite, refused with its own reason) that must stay finite in the type.</summary>
+        private string? Floating<T>(JsonElement item, int i, Func<double, T> convert, Func<T, bool> isFinite, string datatype)
+        {
+            var (value, error) = Real(item, i);
+            if (error is not null)
+            {
+                return error;
             }
+
+            var converted = convert(value);
+            return isFinite(converted) ? Set(i, converted) : Problem(i, item, $"does not fit {datatype}");
+        }
+
+        private string? Integer<T>(JsonElement item, int i, long min, long max, Func<long, T> convert)
+        {
+            var error = Integer(item, i, min, max, out var value);
+            return error ?? Set(i, convert(value));
+        }
+
+        private string? String(int i, string value)
+        {
+            Set(i, value);
+            _stringBytes += Encoding.UTF8.GetByteCount(value);
+            return _stringBytes <= maxStringBytes
+                ? null
+                : $"Input '{input}' holds more than {maxStringBytes} bytes of BYTES data; at most {maxStringBytes} are accepted.";
         }
 
         private (double Value, string? Error) Real(JsonElement item, int i)
