@@ -75,6 +75,12 @@ internal sealed class ModelCache(
             File.Move(temporary, path, overwrite: true);
         }
 
+        // Before ONNX Runtime allocates anything: a model stored by any path (training, an older API) is bounded too.
+        if (Onnx.OnnxLoadCheck.Problem(path, options.Value.MaxFoldedConstantBytes) is { } loadProblem)
+        {
+            throw new ModelNotSupportedException($"Model '{record.Name}' v{record.Version} cannot be served: {loadProblem}");
+        }
+
         try
         {
             var (session, device) = sessions.Create(path);
