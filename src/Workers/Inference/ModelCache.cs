@@ -30,9 +30,10 @@ internal sealed class ModelCache(
         {
             return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException and not ModelNotSupportedException)
         {
-            // Forget a failed load so that the next job tries again (the store may have been down).
+            // Forget a failed load so that the next job tries again (the store may have been down). A version refused for
+            // what it is stays refused (versions are immutable): loading it again for every job only churned memory.
             _loaded.TryRemove(new KeyValuePair<(string, int), Lazy<Task<LoadedModel>>>(key, lazy));
             throw;
         }
