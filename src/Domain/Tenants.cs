@@ -47,9 +47,10 @@ public static partial class Tenants
     /// <summary>The plain model name of a stored name, whatever its tenant (for messages such as webhook events, which go to the job's own tenant).</summary>
     public static string PlainModelName(string storedName) => storedName[(storedName.IndexOf(Separator, StringComparison.Ordinal) + 1)..];
 
-    [GeneratedRegex("^[a-z0-9][a-z0-9-]{0,31}$")]
+    // \z, not $: "$" also matches before a final "\n", which let "zz\n" through as a tenant id and "m\n" as a model name.
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9-]{0,31}\z")]
     private static partial Regex TenantIdPattern();
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\z")]
     private static partial Regex ModelNamePattern();
 }

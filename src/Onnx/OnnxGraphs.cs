@@ -109,6 +109,59 @@ public static class OnnxGraphs
         return Model(graph);
     }
 
+    /// <summary>
+    /// A model the upload must refuse, from the adversarial review: tiny on disk, yet at <c>ORT_ENABLE_ALL</c> ONNX Runtime
+    /// folds its <c>ConstantOfShape</c> (and the <c>ReduceSum</c> after it) into <paramref name="floats"/> floats while it
+    /// loads. Input FP32 [batch, 1]; output FP32 [batch, 1], the input plus that sum (0).
+    /// </summary>
+    public static byte[] FoldsIntoAHugeConstant(long floats)
+    {
+        var graph = new GraphProto { Name = "folds_into_a_huge_constant" };
+        graph.Input.Add(Value("input", TensorElementType.Float, ["batch", 1]));
+        graph.Output.Add(Value("output", TensorElementType.Float, ["batch", 1]));
+        graph.Initializer.Add(Int64Constant("shape", [1], floats));
+        graph.Node.Add(Node("ConstantOfShape", "huge", ["shape"], "huge"));
+        graph.Node.Add(Node("ReduceSum", "sum", ["huge"], "sum"));
+        graph.Node.Add(Node("Add", "add", ["input", "sum"], "output"));
+        return Model(graph);
+    }
+
+    /// <summary>
+    /// A model with a weight of <paramref name="weightFloats"/> floats and, besides its tensor output, a sequence output,
+    /// which cannot be served: input FP32 [batch, 1]; outputs "output" FP32 [batch, n] (input + weight) and "sequence".
+    /// </summary>
+    public static byte[] WeightAndSequenceOutput(int weightFloats)
+    {
+        var graph = new GraphProto { Name = "weight_and_sequence_output" };
+        graph.Input.Add(Value("input", TensorElementType.Float, ["batch", 1]));
+        graph.Output.Add(Value("output", TensorElementType.Float, ["batch", weightFloats]));
+        graph.Output.Add(new ValueInfoProto
+        {
+            Name = "sequence",
+            Type = new TypeProto { SequenceType = new TypeProto.Types.Sequence { ElemType = Value("_", TensorElementType.Float, ["batch", 1]).Type } },
+        });
+        var weight = new TensorProto { Name = "weight", DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(new byte[weightFloats * 4]) };
+        weight.Dims.Add([1, weightFloats]);
+        graph.Initializer.Add(weight);
+        graph.Node.Add(Node("Add", "add", ["input", "weight"], "output"));
+        graph.Node.Add(Node("SequenceConstruct", "sequence", ["input"], "sequence"));
+        return Model(graph);
+    }
+
+    /// <summary>Input FP32 [batch, 1] plus a weight whose data the file says lies in <paramref name="location"/>, a file next to it.</summary>
+    public static byte[] WeightInExternalData(string location)
+    {
+        var graph = new GraphProto { Name = "external_data" };
+        graph.Input.Add(Value("input", TensorElementType.Float, ["batch", 1]));
+        graph.Output.Add(Value("output", TensorElementType.Float, ["batch", 1]));
+        var weight = new TensorProto { Name = "weight", DataType = (int)TensorProto.Types.DataType.Float, DataLocation = TensorProto.Types.DataLocation.External };
+        weight.Dims.Add(1);
+        weight.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
+        graph.Initializer.Add(weight);
+        graph.Node.Add(Node("Add", "add", ["input", "weight"], "output"));
+        return Model(graph);
+    }
+
     private static byte[] Model(GraphProto graph)
     {
         var model = new ModelProto { IrVersion = IrVersion, ProducerName = "AIaaS.Queue test graphs", Graph = graph };

@@ -7,38 +7,59 @@ namespace AIaaS.Queue.Onnx;
 /// <summary>Reads a model's declared inputs and outputs by loading it with ONNX Runtime on the CPU.</summary>
 public static class OnnxModelInspector
 {
+    /// <summary>Most bytes of new tensors a model may make ONNX Runtime create while it loads (folded constants, sparse
+    /// tensors made dense): 256 MiB.</summary>
+    public const long DefaultMaxFoldedBytes = 256L << 20;
+
     /// <summary>
-    /// Loads <paramref name="model"/> and returns its signature: element types as numpy-style names
-    /// ("float32", "int64", ...), shapes with -1 for dynamic or symbolic dimensions.
+    /// Loads <paramref name="model"/> as the workers do (<see cref="ServingOptimization"/>) and returns its signature: element
+    /// types as numpy-style names ("float32", "int64", ...), shapes with -1 for dynamic or symbolic dimensions. Before that,
+    /// <see cref="OnnxLoadCheck"/> refuses a model that would allocate more than <paramref name="maxFoldedBytes"/> while loading,
+    /// or that keeps tensors in external data.
     /// </summary>
-    /// <exception cref="InvalidModelException">ONNX Runtime cannot load the bytes as a model.</exception>
-    public static ModelSignature Inspect(byte[] model)
+    /// <exception cref="InvalidModelException">The model is refused, or ONNX Runtime cannot load the bytes as a model.</exception>
+    public static ModelSignature Inspect(byte[] model, long maxFoldedBytes = DefaultMaxFoldedBytes)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return Load(options => new InferenceSession(model, options));
+        if (OnnxLoadCheck.Problem(model, maxFoldedBytes) is { } problem)
+        {
+            throw new InvalidModelException(problem);
+        }
+
+        return Load(options => new InferenceSession(model, options), hide: null);
     }
 
-    /// <inheritdoc cref="Inspect(byte[])"/>
+    /// <inheritdoc cref="Inspect(byte[], long)"/>
+    /// <remarks>The file's path appears in no exception message (ONNX Runtime names it in its own): it is the server's.</remarks>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
-    public static ModelSignature Inspect(string path)
+    public static ModelSignature Inspect(string path, long maxFoldedBytes = DefaultMaxFoldedBytes)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
 
         // Checked here because ONNX Runtime would report a missing file as a load failure, not as a missing file.
         if (!File.Exists(path))
         {
-            throw new FileNotFoundException($"No model file at '{path}'.", path);
+            throw new FileNotFoundException("No model file.", path);
         }
 
-        return Load(options => new InferenceSession(path, options));
+        if (OnnxLoadCheck.Problem(path, maxFoldedBytes) is { } problem)
+        {
+            throw new InvalidModelException(problem);
+        }
+
+        return Load(options => new InferenceSession(path, options), hide: path);
     }
 
-    private static ModelSignature Load(Func<SessionOptions, InferenceSession> open)
+    /// <summary>The graph optimization the workers load models with, and so the one the upload check loads with: a model
+    /// that loads here loads there, and what folding would allocate is seen here first.</summary>
+    public const GraphOptimizationLevel ServingOptimization = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    private static ModelSignature Load(Func<SessionOptions, InferenceSession> open, string? hide)
     {
         using var options = new SessionOptions
         {
-            // Only metadata is read, so graph optimisation would be wasted work; loading still validates the graph.
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_DISABLE_ALL,
+            GraphOptimizationLevel = ServingOptimization,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR,
         };
 
@@ -49,7 +70,7 @@ public static class OnnxModelInspector
         }
         catch (OnnxRuntimeException ex)
         {
-            throw new InvalidModelException($"Not a valid ONNX model: {ex.Message}", ex);
+            throw new InvalidModelException($"Not a valid ONNX model: {WithoutPath(ex.Message, hide)}", ex);
         }
 
         using (session)
@@ -58,6 +79,19 @@ public static class OnnxModelInspector
                 Describe(session.InputNames, session.InputMetadata),
                 Describe(session.OutputNames, session.OutputMetadata));
         }
+    }
+
+    /// <summary>ONNX Runtime's message with the server's paths (the file's, and its folder's) replaced.</summary>
+    private static string WithoutPath(string message, string? path)
+    {
+        if (string.IsNullOrEmpty(path))
+        {
+            return message;
+        }
+
+        message = message.Replace(path, "the model file", StringComparison.Ordinal);
+        var folder = Path.GetDirectoryName(path);
+        return string.IsNullOrEmpty(folder) ? message : message.Replace(folder, "the upload folder", StringComparison.Ordinal);
     }
 
     private static TensorSpec[] Describe(IReadOnlyList<string> names, IReadOnlyDictionary<string, NodeMetadata> metadata) =>

@@ -41,6 +41,11 @@ public sealed class ResultApiOptions
     [Range(1, long.MaxValue)]
     public long MaxModelBytes { get; set; } = 1L << 30;
 
+    /// <summary>Most bytes of new tensors a model may make ONNX Runtime create while loading (folded constants, sparse
+    /// tensors made dense); a model over it is refused at registration, and by the workers when they load it.</summary>
+    [Range(0, long.MaxValue)]
+    public long MaxFoldedConstantBytes { get; set; } = Onnx.OnnxModelInspector.DefaultMaxFoldedBytes;
+
     /// <summary>Largest input file accepted by <c>POST /v1/batches</c> (it is streamed to the store, never held in memory).</summary>
     [Range(1, long.MaxValue)]
     public long MaxBulkFileBytes { get; set; } = 4L << 30;

@@ -7,10 +7,14 @@ namespace AIaaS.Queue.ServiceDefaults;
 /// the caller and never retried: such a message goes to the error queue with its reason at once.</summary>
 public static class TransientRetry
 {
+    /// <summary>Retries after the first attempt; a consumer whose message would go to the error queue after the last one
+    /// can end its job first (see <c>ConsumeContext.GetRetryAttempt</c>).</summary>
+    public const int RetryLimit = 5;
+
     public static void UseTransientRetry(this IReceiveEndpointConfigurator endpoint, params Type[] notTransient) =>
         endpoint.UseMessageRetry(r =>
         {
-            r.Exponential(5, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
+            r.Exponential(RetryLimit, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(400));
             if (notTransient.Length > 0)
             {
                 r.Ignore(notTransient);

@@ -54,6 +54,11 @@ public sealed class WorkerOptions
     /// Like every queue argument, it must match the existing queue.</summary>
     public bool BrokerPriority { get; set; } = true;
 
+    /// <summary>Most bytes of new tensors a model may make ONNX Runtime create while loading (the ResultApi's
+    /// <c>MaxFoldedConstantBytes</c>, checked again here whatever registered the model).</summary>
+    [Range(0, long.MaxValue)]
+    public long MaxFoldedConstantBytes { get; set; } = Onnx.OnnxModelInspector.DefaultMaxFoldedBytes;
+
     /// <summary>Most input values one predict job (or an inline training dataset) may carry; larger ones fail before any work.</summary>
     [Range(1, int.MaxValue)]
     public int MaxInputValues { get; set; } = 1_000_000;

@@ -85,4 +85,19 @@ public sealed class OnnxModelInspectorTests
 
         Assert.Throws<FileNotFoundException>(() => OnnxModelInspector.Inspect(path));
     }
+
+    // Issue 13, finding 2: the review's 254-byte model, which ONNX Runtime folds into 2.5e8 floats (1 GB) at the workers'
+    // optimization level. Refused from the file alone, before anything loads it: the check must not take the memory itself.
+    [Fact]
+    public void AModelThatFoldsIntoAGigabyteIsRefusedBeforeAnythingLoadsIt()
+    {
+        var onnx = AIaaS.Queue.Onnx.OnnxGraphs.FoldsIntoAHugeConstant(250_000_000);
+        Assert.True(onnx.Length < 300, $"{onnx.Length} bytes");
+        var refused = Assert.Throws<InvalidModelException>(() => OnnxModelInspector.Inspect(onnx));
+        Assert.Contains("fold its constants", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AModelThatFoldsIntoLittleLoadsAsTheWorkersLoadIt() =>
+        Assert.Equal("output", Assert.Single(OnnxModelInspector.Inspect(AIaaS.Queue.Onnx.OnnxGraphs.FoldsIntoAHugeConstant(1000)).Outputs).Name);
 }

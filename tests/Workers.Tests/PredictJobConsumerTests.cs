@@ -95,9 +95,10 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
     [Fact]
     public async Task AFullBatchRunsAtOnceWithoutWaitingForTheMaxDelay()
     {
-        var model = await RegisterAsync("full-batch", maxBatchSize: 4, maxDelayMilliseconds: 20_000);
+        // A max delay longer than the harness waits for a consumption: the jobs are consumed only if the full batch ran at once.
+        var model = await RegisterAsync("full-batch", maxBatchSize: 4, maxDelayMilliseconds: 60_000);
+        Assert.True(Wait < TimeSpan.FromSeconds(60));
         var batch = Enumerable.Range(0, 4).Select(i => Job(model, [i, 1, 2, 3])).ToArray();
-        var stopwatch = Stopwatch.StartNew();
 
         foreach (var job in batch)
         {
@@ -109,7 +110,6 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
             Assert.True(await ConsumedAsync(job.JobId));
         }
 
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(15), $"took {stopwatch.Elapsed}");
         var records = await _provider.GetRequiredService<IJobStore>().GetManyAsync(batch.Select(j => j.JobId).ToHashSet(),
             includeOutputs: false, TestContext.Current.CancellationToken);
         Assert.All(records, r => Assert.Equal(4, r.BatchSize));

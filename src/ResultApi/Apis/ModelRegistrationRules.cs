@@ -73,6 +73,29 @@ public static class ModelRegistrationRules
         return null;
     }
 
+    /// <summary>Why an input can never be served: its fixed dimensions alone (each dynamic one counted as 1) hold more values
+    /// than one request may carry, so that every job would fail; or null.</summary>
+    public static string? InputSizeProblem(ModelSignature signature, long maxInputValues)
+    {
+        ArgumentNullException.ThrowIfNull(signature);
+        foreach (var input in signature.Inputs)
+        {
+            var values = 1d;
+            foreach (var dimension in input.Shape)
+            {
+                values *= Math.Max(1, dimension);
+            }
+
+            if (values > maxInputValues)
+            {
+                return $"Input '{input.Name}' (shape [{string.Join(", ", input.Shape)}]) takes at least {values:0} values per request; "
+                    + $"at most {maxInputValues} are accepted, so no request could be served.";
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Why <paramref name="value"/> cannot be written into padding of the input's datatype, or null.</summary>
     private static string? PadValueProblem(TensorSpec input, double value)
     {

@@ -53,7 +53,7 @@ public static class ModelsApi
     /// the file's signature before anything is stored.</summary>
     public static async Task<Results<Created<ModelView>, ProblemHttpResult>> RegisterVersion(
         string name, TenantCaller caller, HttpRequest request, IModelStore models, IOptions<ResultApiOptions> options,
-        CancellationToken cancellationToken, int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null,
+        ILoggerFactory loggers, CancellationToken cancellationToken, int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null,
         [FromQuery] string[]? pad = null, [FromQuery] string[]? maxShape = null, bool? groupByLength = null)
     {
         if (SubmissionRules.ModelNameProblem(name) is { } problem)
@@ -61,7 +61,8 @@ public static class ModelsApi
             return Invalid(problem);
         }
 
-        if (maxBatchSize is < 1 or > 4096 || maxQueueDelayMs is < 0 or > 60_000)
+        // Written so that NaN fails it too: NaN compares false with everything, so "< 0 or > 60000" let it through.
+        if (maxBatchSize is < 1 or > 4096 || maxQueueDelayMs is { } delay && !(delay >= 0 && delay <= 60_000))
         {
             return Invalid("maxBatchSize must be 1-4096 and maxQueueDelayMs 0-60000.");
         }
@@ -101,10 +102,12 @@ public static class ModelsApi
             ModelSignature signature;
             try
             {
-                signature = OnnxModelInspector.Inspect(path);
+                signature = OnnxModelInspector.Inspect(path, options.Value.MaxFoldedConstantBytes);
             }
             catch (InvalidModelException ex)
             {
+                // The message names no server path; ONNX Runtime's own, kept in the log, may.
+                loggers.CreateLogger(typeof(ModelsApi)).LogInformation(ex.InnerException, "Model upload {Name} refused: {Reason}", name, ex.Message);
                 return Invalid(ex.Message);
             }
 
@@ -113,7 +116,8 @@ public static class ModelsApi
                 return Invalid($"The model cannot be served: {servingProblem}");
             }
 
-            if (ModelRegistrationRules.BatchingProblem(signature, batching) is { } batchingProblem)
+            if ((ModelRegistrationRules.InputSizeProblem(signature, options.Value.MaxInputValues)
+                ?? ModelRegistrationRules.BatchingProblem(signature, batching)) is { } batchingProblem)
             {
                 return Invalid(batchingProblem);
             }
@@ -131,7 +135,7 @@ public static class ModelsApi
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
-            return Invalid($"The model file is larger than the {limit} bytes allowed.");
+            return Problems.Create(StatusCodes.Status413PayloadTooLarge, "Model too large", $"The model file is larger than the {limit} bytes allowed.");
         }
         finally
         {

@@ -42,7 +42,36 @@ public sealed class CallbackUrlPolicy(IOptions<WebhookOptions> options)
             return Refused(uri.IdnHost);
         }
 
-        return IPAddress.TryParse(uri.IdnHost, out var address) && !IsPublic(address) ? Refused(uri.IdnHost) : null;
+        if (IPAddress.TryParse(uri.IdnHost, out var address))
+        {
+            return IsPublic(address) ? null : Refused(uri.IdnHost);
+        }
+
+        return LooksLikeAnAddress(uri) ? $"CallbackUrl host {uri.IdnHost} is not a name a DNS lookup could answer: it ends in a number, or reads as an IP address once normalized." : null;
+    }
+
+    /// <summary>A host name that is not an IP literal here but ends in a numeric label (no top-level domain does), or whose
+    /// Unicode form normalizes (NFKC, as URL parsers do) into an IP address: "①②⑦.0.0.1" is "xn--orhcp.0.0.1" to .NET, which
+    /// would look it up in DNS, and "127.0.0.1" to a browser. Refused before any lookup.</summary>
+    private static bool LooksLikeAnAddress(Uri uri)
+    {
+        var last = uri.IdnHost.TrimEnd('.').Split('.')[^1];
+        if (last.Length > 0 && (last.All(char.IsAsciiDigit) || last.StartsWith("0x", StringComparison.OrdinalIgnoreCase)))
+        {
+            return true;
+        }
+
+        string normalized;
+        try
+        {
+            normalized = uri.Host.Normalize(System.Text.NormalizationForm.FormKC);
+        }
+        catch (Exception ex) when (ex is ArgumentException or PlatformNotSupportedException)
+        {
+            return uri.Host != uri.IdnHost; // A Unicode host that cannot be normalized is not one to look up.
+        }
+
+        return normalized != uri.Host && (IPAddress.TryParse(normalized, out _) || normalized.TrimEnd('.').Split('.')[^1].All(char.IsAsciiDigit));
     }
 
     /// <summary>Why a job submitted with this callback URL must be refused, or null: webhooks are off in this deployment, or
@@ -136,11 +165,61 @@ public sealed class CallbackUrlPolicy(IOptions<WebhookOptions> options)
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
             var b = address.GetAddressBytes();
+
+            // IPv6 forms that carry an IPv4 address are as public as the address they carry: IPv4-compatible (::a.b.c.d),
+            // IPv4-translated (::ffff:0:a.b.c.d), NAT64 (64:ff9b::/96, and the local-use 64:ff9b:1::/48), 6to4 (2002::/16) and
+            // Teredo (2001::/32, server and obfuscated client).
+            if (EmbeddedIPv4(b) is { } embedded)
+            {
+                return embedded.All(IsPublic);
+            }
+
             return !(address.Equals(IPAddress.IPv6Any) || address.IsIPv6LinkLocal || address.IsIPv6SiteLocal || address.IsIPv6Multicast
-                || (b[0] & 0xfe) == 0xfc);
+                || (b[0] & 0xfe) == 0xfc
+                || (b[0] == 0x01 && b[1] == 0 && b.AsSpan(2, 6).IndexOfAnyExcept((byte)0) < 0) // 100::/64, discard-only
+                || (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8)); // 2001:db8::/32, documentation
         }
 
         return false;
+    }
+
+    private static IPAddress[]? EmbeddedIPv4(byte[] b)
+    {
+        static IPAddress V4(ReadOnlySpan<byte> bytes) => new(bytes);
+        var span = b.AsSpan();
+        if (span[..12].IndexOfAnyExcept((byte)0) < 0)
+        {
+            return [V4(span[12..])]; // ::a.b.c.d (:: and ::1 too, as 0.0.0.0 and 0.0.0.1)
+        }
+
+        if (span[8] == 0xff && span[9] == 0xff && span[10] == 0 && span[11] == 0 && span[..8].IndexOfAnyExcept((byte)0) < 0)
+        {
+            return [V4(span[12..])]; // ::ffff:0:a.b.c.d
+        }
+
+        if (span[0] == 0 && span[1] == 0x64 && span[2] == 0xff && span[3] == 0x9b
+            && (span[4..12].IndexOfAnyExcept((byte)0) < 0 || (span[4] == 0 && span[5] == 1)))
+        {
+            return span[4] == 0 && span[5] == 1 ? [IPAddress.Loopback] : [V4(span[12..])];
+        }
+
+        if (span[0] == 0x20 && span[1] == 0x02)
+        {
+            return [V4(span[2..6])];
+        }
+
+        if (span[0] == 0x20 && span[1] == 0x01 && span[2] == 0 && span[3] == 0)
+        {
+            Span<byte> client = stackalloc byte[4];
+            for (var i = 0; i < 4; i++)
+            {
+                client[i] = (byte)(span[12 + i] ^ 0xff);
+            }
+
+            return [V4(span[4..8]), V4(client)];
+        }
+
+        return null;
     }
 }
 

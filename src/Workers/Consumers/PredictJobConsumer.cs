@@ -1,5 +1,6 @@
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Batching;
 using AIaaS.Queue.Workers.Inference;
@@ -60,26 +61,41 @@ internal sealed class PredictJobConsumer(
         // From here on the model is the tenant's own: its name qualified, so no tenant can reach another's model. The verified
         // tenant travels beside the job (PendingPrediction.TenantId); the sender's proof is spent, so it goes no further.
         job = job with { Model = Tenants.QualifyModel(sender.TenantId, job.Model), Sender = null };
-        LoadedModel model;
+        LoadedModel? model = null;
         try
         {
             model = await models.GetAsync(job.Model, job.ModelVersion, context.CancellationToken).ConfigureAwait(false);
+            var (request, error) = RequestPreparer.Prepare(model, job, new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes));
+            if (error is not null)
+            {
+                await FailAsync(context, sender.TenantId, job.Model, model.Version, error).ConfigureAwait(false);
+                return;
+            }
+
+            await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ModelNotSupportedException)
         {
             await FailAsync(context, sender.TenantId, job.Model, job.ModelVersion, ex.Message).ConfigureAwait(false);
-            return;
         }
-
-        var (request, error) = RequestPreparer.Prepare(model, job, new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes));
-        if (error is not null)
+        catch (Exception ex) when (ex is not OperationCanceledException && (IsTheJobsOwn(ex) || IsFinalAttempt(context)))
         {
-            await FailAsync(context, sender.TenantId, job.Model, model.Version, error).ConfigureAwait(false);
-            return;
+            // A message that reaches the error queue leaves its job Queued for good, so the last attempt (or the first, for
+            // a fault that a retry cannot change: the model and the job are immutable) ends the job with the reason instead.
+            logger.LogError(ex, "Job {JobId} for {Model} failed in the worker", job.JobId, job.Model);
+            var reason = IsTheJobsOwn(ex)
+                ? $"The worker could not run the job: {ex.GetType().Name}: {ex.Message}"
+                : $"The worker could not run the job ({ex.GetType().Name}) after {TransientRetry.RetryLimit} retries; the details are in the worker's log.";
+            await FailAsync(context, sender.TenantId, job.Model, model?.Version ?? job.ModelVersion, reason).ConfigureAwait(false);
         }
-
-        await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!)).ConfigureAwait(false);
     }
+
+    /// <summary>Faults of the model or the job themselves (bad arithmetic, an argument out of range), which no retry changes.
+    /// Their messages name no server detail, so the job's reason may carry them.</summary>
+    private static bool IsTheJobsOwn(Exception ex) =>
+        ex is ArgumentException or ArithmeticException or FormatException or IndexOutOfRangeException or NotSupportedException;
+
+    private static bool IsFinalAttempt(ConsumeContext context) => context.GetRetryAttempt() >= TransientRetry.RetryLimit;
 
     internal static string ExpiredError(DateTimeOffset expiresAt) =>
         $"Expired: still queued at its time-to-live ({expiresAt:O}), so it never ran.";

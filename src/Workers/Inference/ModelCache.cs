@@ -31,9 +31,10 @@ internal sealed class ModelCache(
         {
             return await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (ex is not OperationCanceledException and not ModelNotSupportedException)
         {
-            // Forget a failed load so that the next job tries again (the store may have been down).
+            // Forget a failed load so that the next job tries again (the store may have been down). A version refused for
+            // what it is stays refused (versions are immutable): loading it again for every job only churned memory.
             _loaded.TryRemove(new KeyValuePair<(string, int), Lazy<Task<LoadedModel>>>(key, lazy));
             throw;
         }
@@ -73,6 +74,12 @@ internal sealed class ModelCache(
             }
 
             File.Move(temporary, path, overwrite: true);
+        }
+
+        // Before ONNX Runtime allocates anything: a model stored by any path (training, an older API) is bounded too.
+        if (Onnx.OnnxLoadCheck.Problem(path, options.Value.MaxFoldedConstantBytes) is { } loadProblem)
+        {
+            throw new ModelNotSupportedException($"Model '{record.Name}' v{record.Version} cannot be served: {loadProblem}");
         }
 
         try

@@ -21,7 +21,24 @@ internal sealed record ModelInput(string Name, TensorElementType Type, string Da
 
     /// <summary>Float values in one record of an FP32 input of fixed record shape (the form bulk files and the
     /// <c>features</c> shorthand carry); -1 for any other input.</summary>
-    public int RecordLength => Type == TensorElementType.Float && RecordDims.All(d => d >= 0) ? checked((int)ShapeMath.Count(RecordDims)) : -1;
+    /// <remarks>Also -1 for a record too large to count in an int (such a model is refused at registration, but a worker
+    /// must not throw on one that another path stored).</remarks>
+    public int RecordLength => Type == TensorElementType.Float && RecordDims.All(d => d >= 0) && SmallCount(RecordDims) is { } n ? n : -1;
+
+    private static int? SmallCount(long[] dims)
+    {
+        long count = 1;
+        foreach (var d in dims)
+        {
+            count *= d;
+            if (count > int.MaxValue)
+            {
+                return null;
+            }
+        }
+
+        return (int)count;
+    }
 
     public static ModelInput From(string model, string name, NodeMetadata meta, InputBatching? batching, BatchMode mode)
     {

@@ -40,7 +40,7 @@ internal sealed class OnnxSessionFactory(IOptions<WorkerOptions> options, ILogge
     {
         var sessionOptions = new SessionOptions
         {
-            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            GraphOptimizationLevel = Onnx.OnnxModelInspector.ServingOptimization,
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
         };
         if (options.Value.IntraOpThreads > 0)
