@@ -101,7 +101,9 @@ internal static class TextEncoder
                 Tensors.Int64("attention_mask", [1, ids.Length], Enumerable.Repeat(1L, ids.Length).ToArray()),
                 Tensors.Int64("token_type_ids", [1, ids.Length], new long[ids.Length]),
             ],
-            Outputs = ["last_hidden_state"],
+            // The sentence embedding (the pooled output), as an embedding service returns: 384 floats a job, so that the
+            // model, not writing each token's hidden state, bounds the run.
+            Outputs = ["924"],
         }).ToList();
         var stopwatch = Stopwatch.StartNew();
         var ids = await client.SubmitPredictManyAsync(requests, ct);
