@@ -24,6 +24,8 @@ if [ -z "${AIAAS_TEST_RABBITMQ:-}" ]; then
   fi
   # The management plugin gives tests a vhost each, so that test classes can run side by side.
   as_root rabbitmq-plugins enable --offline rabbitmq_management >/dev/null
+  # The deployment's settings (max_message_size) for the next start; set on a running node below as well.
+  as_root mkdir -p /etc/rabbitmq/conf.d && as_root cp scripts/rabbitmq.conf /etc/rabbitmq/conf.d/90-aiaas.conf
   if ! rabbitmqctl -q status >/dev/null 2>&1; then
     echo "== starting RabbitMQ"
     as_root rabbitmq-server -detached
@@ -35,6 +37,8 @@ if [ -z "${AIAAS_TEST_RABBITMQ:-}" ]; then
     [ "$attempt" = 60 ] && { echo "RabbitMQ did not start"; exit 1; }
     sleep 2
   done
+  # A node that was already running: bound message sizes now (channels opened from here on use it).
+  as_root rabbitmqctl -q eval "application:set_env(rabbit, max_message_size, $(awk '/^max_message_size/{print $3}' scripts/rabbitmq.conf))." >/dev/null
   # The plugin may have been enabled while the node ran: make sure it is on now.
   as_root rabbitmq-plugins enable rabbitmq_management >/dev/null
   for _ in $(seq 1 60); do

@@ -47,6 +47,9 @@ public static class BusRegistration
             x.SetEndpointNameFormatter(new KebabCaseEndpointNameFormatter(transport.EndpointPrefix, false));
             configure?.Invoke(x);
 
+            // Before deserialization: a body of tens of MB becomes gigabytes of objects, whoever sent it.
+            x.AddConfigureEndpointsCallback((_, cfg) => cfg.ConfigureReceive(r => r.UseFilter(new MessageSizeFilter(transport.MaxMessageBytes))));
+
             if (transport.EffectiveKind == TransportKind.RabbitMq)
             {
                 x.UsingRabbitMq((context, cfg) =>

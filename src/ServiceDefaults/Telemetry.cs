@@ -33,6 +33,7 @@ public sealed class AiaasMetrics
     private readonly Histogram<double> _modelTime;
     private readonly Histogram<double> _paddingEfficiency;
     private readonly Counter<long> _webhookAttempts;
+    private readonly Counter<long> _refused;
 
     public AiaasMetrics(IMeterFactory meters)
     {
@@ -48,6 +49,8 @@ public sealed class AiaasMetrics
             "Real elements over elements sent, across a model call's padded inputs; recorded for padded models only.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1] });
         _webhookAttempts = meter.CreateCounter<long>("aiaas.webhook.attempts", "{attempt}", "Webhook delivery attempts, by outcome.");
+        _refused = meter.CreateCounter<long>("aiaas.messages.refused", "{message}",
+            "Commands refused because their sender did not verify (dead-lettered, nothing stored), by command.");
         meter.CreateObservableGauge("aiaas.models.loaded", () => _loaded.Count, "{model}", "Model versions loaded in this process.");
     }
 
@@ -81,6 +84,9 @@ public sealed class AiaasMetrics
 
     /// <summary>For the webhook dispatcher: <paramref name="outcome"/> is e.g. delivered, failed or gave_up.</summary>
     public void WebhookAttempted(string outcome) => _webhookAttempts.Add(1, new KeyValuePair<string, object?>("aiaas.webhook.outcome", outcome));
+
+    /// <summary>A command refused because its sender did not verify.</summary>
+    public void MessageRefused(string command) => _refused.Add(1, new KeyValuePair<string, object?>("aiaas.command", command));
 }
 
 public sealed record LoadedModelInfo(string Name, int Version, string Device, DateTimeOffset LoadedAt);

@@ -26,6 +26,16 @@ public sealed class TransportOptions
     [RegularExpression("^[a-z0-9-]*$")]
     public string EndpointPrefix { get; set; } = "";
 
+    /// <summary>Largest message body a receive endpoint accepts, checked before the message is deserialized: a larger one
+    /// goes to the endpoint's error queue unread. Keep it at or below the broker's <c>max_message_size</c>
+    /// (scripts/rabbitmq.conf, 16 MiB) and at or above what legal jobs need; larger inputs go by reference (bulk jobs'
+    /// uploaded files, training data sets).</summary>
+    [Range(1024, 512 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = DefaultMaxMessageBytes;
+
+    /// <summary>16 MiB: the broker's bound in this repository's configuration, and the API's request body limit.</summary>
+    public const int DefaultMaxMessageBytes = 16 * 1024 * 1024;
+
     /// <summary>Declare queues as quorum queues (replicated; use on a RabbitMQ cluster).</summary>
     public bool QuorumQueues { get; set; }
 

@@ -24,6 +24,10 @@ public sealed record JobRecord
     public string? WorkerId { get; init; }
     public string? Error { get; init; }
 
+    /// <summary>Where the job's webhook goes, as it was submitted (predict jobs; a train job's is in its stored request).
+    /// Webhooks are built from this and the stored status, never from what a broker event says.</summary>
+    public string? CallbackUrl { get; init; }
+
     /// <summary>The outputs the job asked for (all by default), in the model's order and the Open Inference Protocol's
     /// form; null until the job succeeded (and in listings, which leave outputs out).</summary>
     public IReadOnlyList<InferTensor>? Outputs { get; init; }

@@ -40,6 +40,7 @@ public static class WorkersExtensions
         services.TryAddSingleton<BatcherRegistry>();
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.TryAddSingleton<SenderVerifier>();
+        services.TryAddSingleton<SenderRefusals>();
         services.AddHostedService(sp => sp.GetRequiredService<BatcherRegistry>());
         services.AddTrainingServices();
         return services;

@@ -289,34 +289,35 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
     }
 
     [Fact]
-    public async Task WorkersRefuseCommandsWhoseTenantAndKeyDoNotMatchAndKeepWorking()
+    public async Task WorkersStoreNothingForCommandsWhoseTenantAndKeyDoNotMatchDeadLetterThemAndKeepWorking()
     {
-        var ct = TestTimeout.After(90);
+        var ct = TestTimeout.After(120);
         var a = await system.CreateTenantAsync("victim", ct);
         var b = await system.CreateTenantAsync("forger", ct);
         await a.Client.RegisterModelAsync("iris", new MemoryStream(TestModels.Classifier(seed: 23).Onnx), cancellationToken: ct);
         var hashB = ApiKeyFormat.Hash(b.Key);
+        var before = await DeadLetteredAsync(ct);
 
-        var forgeries = new Dictionary<Guid, (TenantCredentials? Sender, string Reason)>
+        var forgeries = new Dictionary<Guid, TenantCredentials?>
         {
             // A's key id with a proof made from another key.
-            [Guid.NewGuid()] = (new TenantCredentials { TenantId = a.Id, KeyId = a.KeyId, Proof = "AAAA" }, "not valid for tenant"),
-            // B's valid key, claiming to be tenant A.
-            [Guid.NewGuid()] = (null, "not valid for tenant"),
+            [Guid.NewGuid()] = new TenantCredentials { TenantId = a.Id, KeyId = a.KeyId, Proof = "AAAA" },
+            // B's valid key, claiming to be tenant A (set below: the proof covers the job id).
+            [Guid.NewGuid()] = null,
             // Tenant A named, no key at all.
-            [Guid.NewGuid()] = (new TenantCredentials { TenantId = a.Id }, "requires an API key"),
+            [Guid.NewGuid()] = new TenantCredentials { TenantId = a.Id },
             // Nothing: the open default's message, refused where keys are required.
-            [Guid.NewGuid()] = (null, "requires an API key"),
+            [Guid.NewGuid()] = null,
         };
         var ids = forgeries.Keys.ToArray();
-        forgeries[ids[1]] = (new TenantCredentials
+        forgeries[ids[1]] = new TenantCredentials
         {
             TenantId = a.Id,
             KeyId = b.KeyId,
             Proof = ApiKeyFormat.Proof(hashB, ApiKeyFormat.PredictPurpose, a.Id, ids[1]),
-        }, "not valid for tenant");
+        };
 
-        foreach (var (jobId, (sender, _)) in forgeries)
+        foreach (var (jobId, sender) in forgeries)
         {
             await system.ClientBus.Publish(new SubmitPredictJob
             {
@@ -328,24 +329,70 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
             }, ct);
         }
 
-        var jobs = system.ApiServices.GetRequiredService<IJobStore>();
-        foreach (var (jobId, (sender, reason)) in forgeries)
+        // The same plant as a train job and a bulk job: tenant A named, no proof.
+        var trainId = Guid.NewGuid();
+        var bulkId = Guid.NewGuid();
+        await system.ClientBus.Publish(new SubmitTrainJob
         {
-            JobRecord? job;
-            while ((job = await jobs.GetAsync(jobId, ct)) is not { IsFinal: true })
+            JobId = trainId,
+            Model = "planted",
+            Dataset = new TrainingDataset { FileId = "nothing" },
+            LabelColumn = "label",
+            SubmittedAt = DateTimeOffset.UtcNow,
+            Sender = new TenantCredentials { TenantId = a.Id },
+        }, ct);
+        await system.ClientBus.Publish(new SubmitBulkJob
+        {
+            BulkJobId = bulkId,
+            Model = "iris",
+            InputFileId = "nothing",
+            SubmittedAt = DateTimeOffset.UtcNow,
+            Sender = new TenantCredentials { TenantId = a.Id },
+        }, ct);
+
+        // Each refused message is dead-lettered: 4 predict jobs, 1 train job, 1 bulk job.
+        var expected = new Dictionary<string, uint> { ["predict-jobs_error"] = 4, ["train-jobs_error"] = 1, ["bulk-jobs_error"] = 1 };
+        while (true)
+        {
+            var now = await DeadLetteredAsync(ct);
+            if (expected.All(e => now[e.Key] - before[e.Key] >= e.Value))
             {
-                await Task.Delay(50, ct);
+                Assert.All(expected, e => Assert.Equal(e.Value, now[e.Key] - before[e.Key]));
+                break;
             }
 
-            Assert.Equal(JobStatus.Failed, job.Status);
-            Assert.Contains(reason, job.Error, StringComparison.Ordinal);
-            Assert.Null(job.BatchId); // the model never ran
-            Assert.Equal(Tenants.OrDefault(sender?.TenantId), job.TenantId);
+            await Task.Delay(100, ct);
         }
 
+        // Nothing stored under any of those ids, for anyone.
+        var jobs = system.ApiServices.GetRequiredService<IJobStore>();
+        Assert.Empty(await jobs.GetManyAsync([.. ids, trainId], includeOutputs: false, ct));
+        Assert.Null(await system.ApiServices.GetRequiredService<IBulkStore>().GetBulkJobAsync(bulkId, ct));
+        Assert.Contains("nothing stored, message dead-lettered", string.Join("\n", system.Workers.Select(w => w.Output)), StringComparison.Ordinal);
+
+        // A's ids are still A's to use: its own submission of a planted id runs as A's job.
         Assert.All(system.Workers, w => Assert.False(w.HasExited));
-        var genuine = await a.Client.PredictAsync(new PredictRequest { Model = "iris", Features = Record }, ct);
+        var genuine = await a.Client.PredictAsync(new PredictRequest { JobId = ids[2], Model = "iris", Features = Record }, ct);
         Assert.Equal(JobStatus.Succeeded, genuine.Job.Status);
+        Assert.Equal(ids[2], genuine.Job.Id);
+    }
+
+    private async Task<Dictionary<string, uint>> DeadLetteredAsync(CancellationToken ct)
+    {
+        var counts = new Dictionary<string, uint>();
+        foreach (var queue in new[] { "predict-jobs_error", "train-jobs_error", "bulk-jobs_error" })
+        {
+            try
+            {
+                counts[queue] = await system.Broker.GetReadyCountAsync(queue, ct);
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            {
+                counts[queue] = 0; // not declared until its first error
+            }
+        }
+
+        return counts;
     }
 
     [Fact]

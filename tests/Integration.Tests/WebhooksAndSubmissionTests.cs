@@ -156,6 +156,62 @@ public sealed class WebhooksAndSubmissionTests(WebhookSystem system) : IClassFix
     }
 
     [Fact]
+    public async Task ForgedCompletionEventsOnTheBrokerSendNoWebhookAndTheRealOnesStillGoOut()
+    {
+        var ct = TestTimeout.After(120);
+        var model = await RegisterModelAsync("forged", ct);
+        var forgerUrl = _receiver.NewEndpoint();
+        var unknownJob = Guid.CreateVersion7();
+
+        // A forged "succeeded" for a job that does not exist yet, and a forged failure, training end and bulk end for it.
+        await system.ClientBus.Publish(new PredictBatchCompleted
+        {
+            BatchId = "x", Model = model, ModelVersion = 1, Device = "cpu", WorkerId = "x", BatchSize = 1, ModelMilliseconds = 0,
+            CompletedAt = DateTimeOffset.UtcNow,
+            Jobs = [new JobOutcome { JobId = unknownJob, Status = JobStatus.Succeeded, CallbackUrl = forgerUrl.ToString() }],
+        }, ct);
+        await system.ClientBus.Publish(new TrainJobFinished
+        {
+            JobId = Guid.CreateVersion7(), Model = model, Status = JobStatus.Succeeded, CallbackUrl = forgerUrl.ToString(), FinishedAt = DateTimeOffset.UtcNow,
+        }, ct);
+        await system.ClientBus.Publish(new BulkJobFinished
+        {
+            BulkJobId = Guid.CreateVersion7(), Model = model, Status = BulkJobStatus.Succeeded, Counts = new BulkJobCounts(),
+            CallbackUrl = forgerUrl.ToString(), FinishedAt = DateTimeOffset.UtcNow,
+        }, ct);
+
+        // A real job that succeeded, then a forged failure for it with the forger's text and URL.
+        var realUrl = _receiver.NewEndpoint();
+        var realJob = await system.Client.SubmitPredictAsync(new PredictRequest { Model = model, Features = Record, CallbackUrl = realUrl }, ct);
+        Assert.Equal(JobStatus.Succeeded, (await system.Client.WaitForCompletionAsync(realJob, ct)).Status);
+        await system.ClientBus.Publish(new JobFailed
+        {
+            JobId = realJob, Kind = JobKind.Predict, Model = model, Error = "forged", CallbackUrl = forgerUrl.ToString(), FailedAt = DateTimeOffset.UtcNow,
+        }, ct);
+
+        var real = Assert.Single(await _receiver.WaitForAsync(realUrl, 1, ct));
+        Assert.Equal("job.succeeded", (string?)JsonNode.Parse(real.Body)!["type"]);
+
+        // Every forged event has been consumed (the queue is empty) and none reached the forger's URL.
+        while (await system.Broker.GetReadyCountAsync("webhook-events", ct) > 0)
+        {
+            await Task.Delay(100, ct);
+        }
+
+        await Task.Delay(1000, ct); // several dispatcher polls
+        Assert.Empty(_receiver.Received(forgerUrl));
+        Assert.Single(_receiver.Received(realUrl));
+
+        // The owner later submits the id the forger used: its own webhook goes to its own URL.
+        var ownerUrl = _receiver.NewEndpoint();
+        await system.Client.SubmitPredictAsync(new PredictRequest { JobId = unknownJob, Model = model, Features = Record, CallbackUrl = ownerUrl }, ct);
+        var owners = Assert.Single(await _receiver.WaitForAsync(ownerUrl, 1, ct));
+        Assert.Equal("job.succeeded", (string?)JsonNode.Parse(owners.Body)!["type"]);
+        Assert.Equal([ownerUrl.ToString()], (await WaitForDeliveryAsync(unknownJob, _ => true, ct)).Select(d => d.Url));
+        Assert.Equal(["job.succeeded"], (await WaitForDeliveryAsync(realJob, _ => true, ct)).Select(d => d.EventType));
+    }
+
+    [Fact]
     public async Task AFailingReceiverIsRetriedWithTheSameWebhookIdHonouringRetryAfterUntilItAnswers2xx()
     {
         var ct = TestTimeout.After(120);

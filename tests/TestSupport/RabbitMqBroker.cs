@@ -62,12 +62,17 @@ public sealed class RabbitMqBroker : IAsyncDisposable
 
     /// <summary>Creates a broker user with <paramref name="password"/> and full rights on this virtual host (removed with the
     /// fixture), and returns this virtual host's URI with those credentials.</summary>
-    public async Task<Uri> CreateUserAsync(string user, string password, CancellationToken cancellationToken)
+    public Task<Uri> CreateUserAsync(string user, string password, CancellationToken cancellationToken) =>
+        CreateUserAsync(user, password, new BrokerPermissions(".*", ".*", ".*"), "", cancellationToken);
+
+    /// <summary>Creates a broker user with <paramref name="permissions"/> on this virtual host (removed with the fixture), and
+    /// returns this virtual host's URI with its credentials.</summary>
+    public async Task<Uri> CreateUserAsync(string user, string password, BrokerPermissions permissions, string tags, CancellationToken cancellationToken)
     {
         var management = _management!;
-        (await management.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(user)}", new { password, tags = "" }, cancellationToken)).EnsureSuccessStatusCode();
+        (await management.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(user)}", new { password, tags }, cancellationToken)).EnsureSuccessStatusCode();
         (await management.PutAsJsonAsync($"api/permissions/{VirtualHost}/{Uri.EscapeDataString(user)}",
-            new { configure = ".*", write = ".*", read = ".*" }, cancellationToken)).EnsureSuccessStatusCode();
+            new { configure = permissions.Configure, write = permissions.Write, read = permissions.Read }, cancellationToken)).EnsureSuccessStatusCode();
         _users.Add(user);
         return new UriBuilder(Uri) { UserName = Uri.EscapeDataString(user), Password = Uri.EscapeDataString(password) }.Uri;
     }
@@ -123,3 +128,6 @@ public sealed record QueueCounts
     [System.Text.Json.Serialization.JsonPropertyName("consumers")]
     public int Consumers { get; init; }
 }
+
+/// <summary>A RabbitMQ user's configure, write and read patterns on one virtual host.</summary>
+public sealed record BrokerPermissions(string Configure, string Write, string Read);

@@ -36,8 +36,14 @@ public static class AiaasClientServiceCollectionExtensions
                 x.ConfigureUsageTelemetryOptions(o => o.Enabled = false);
                 if (options.CompletionEvents)
                 {
-                    // A temporary queue per client process: deleted when the client goes, and never shared.
-                    x.AddConsumer<CompletionEventsConsumer>().Endpoint(e => e.Temporary = true);
+                    // A temporary queue per client process: deleted when the client goes, and never shared. Its name is unique
+                    // (two clients on one broker would otherwise fight over one exclusive queue) and has the prefix the
+                    // client broker role may read (scripts/rabbitmq-users.sh).
+                    x.AddConsumer<CompletionEventsConsumer>().Endpoint(e =>
+                    {
+                        e.Name = CompletionQueuePrefix + NewId.NextGuid().ToString("N");
+                        e.Temporary = true;
+                    });
                 }
 
                 x.UsingRabbitMq((context, cfg) =>
@@ -72,6 +78,9 @@ public static class AiaasClientServiceCollectionExtensions
         services.AddHttpClient<IAiaasClient, AiaasClient>(ConfigureHttp);
         return services;
     }
+
+    /// <summary>The start of every SDK client's completion queue name; the broker's client role may use only these queues.</summary>
+    public const string CompletionQueuePrefix = "aiaas-client-";
 
     private static void ConfigureHttp(IServiceProvider services, HttpClient http)
     {

@@ -65,6 +65,7 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             ModelVersion = job.ModelVersion,
             Status = JobStatus.Queued,
             SubmittedAt = job.SubmittedAt,
+            CallbackUrl = job.CallbackUrl,
         }, cancellationToken);
     }
 

@@ -2,48 +2,81 @@ using AIaaS.Queue.Contracts;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using MassTransit;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.ResultApi.Webhooks;
 
 /// <summary>
-/// Turns completion events into scheduled webhook deliveries. The events carry each job's callback URL, so this costs
-/// one store write per event that has any, and nothing for the rest. The dispatcher then sends them.
+/// Turns completion events into scheduled webhook deliveries. An event only names the jobs to look at: every webhook is
+/// built from the stored job (its final status, its tenant's model, the callback URL it was submitted with), because
+/// anyone holding broker credentials can publish an event. A forged event for an unknown or unfinished job schedules
+/// nothing, and one for a finished job schedules exactly the webhook the real event does (same id, same body), which the
+/// store keeps once. The dispatcher then sends them.
 /// </summary>
-internal sealed class WebhookEventConsumer(IWebhookStore store, WebhookDispatcher dispatcher, IOptions<WebhookOptions> options, TimeProvider time)
+internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingStore training, IBulkStore bulk, IWebhookStore store, WebhookDispatcher dispatcher,
+    IOptions<WebhookOptions> options, ILogger<WebhookEventConsumer> logger)
     : IConsumer<PredictBatchCompleted>, IConsumer<JobFailed>, IConsumer<TrainJobFinished>, IConsumer<BulkJobFinished>
 {
-    public Task Consume(ConsumeContext<PredictBatchCompleted> context)
+    public Task Consume(ConsumeContext<PredictBatchCompleted> context) =>
+        ScheduleJobsAsync(context.Message.Jobs.Select(j => j.JobId).ToList(), context.CancellationToken);
+
+    public Task Consume(ConsumeContext<JobFailed> context) => ScheduleJobsAsync([context.Message.JobId], context.CancellationToken);
+
+    public Task Consume(ConsumeContext<TrainJobFinished> context) => ScheduleJobsAsync([context.Message.JobId], context.CancellationToken);
+
+    public async Task Consume(ConsumeContext<BulkJobFinished> context)
     {
-        var batch = context.Message;
-        return ScheduleAsync(batch.Jobs.Where(j => !string.IsNullOrEmpty(j.CallbackUrl))
-            .Select(j => WebhookEvents.Create(options.Value, j.CallbackUrl!, j.JobId, JobKind.Predict, batch.Model, j.Status,
-                batch.ModelVersion, j.Error, time.GetUtcNow()))
-            .ToList(), context.CancellationToken);
+        var job = await bulk.GetBulkJobAsync(context.Message.BulkJobId, context.CancellationToken).ConfigureAwait(false);
+        if (job is not { IsFinal: true, CallbackUrl: { Length: > 0 } })
+        {
+            LogIgnored(context.Message.BulkJobId, job);
+            return;
+        }
+
+        await ScheduleAsync([WebhookEvents.CreateBulk(options.Value, job)], context.CancellationToken).ConfigureAwait(false);
     }
 
-    public Task Consume(ConsumeContext<JobFailed> context)
+    private async Task ScheduleJobsAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
     {
-        var job = context.Message;
-        return string.IsNullOrEmpty(job.CallbackUrl) ? Task.CompletedTask : ScheduleAsync(
-            [WebhookEvents.Create(options.Value, job.CallbackUrl, job.JobId, job.Kind, job.Model, job.Status, null, job.Error, time.GetUtcNow())],
-            context.CancellationToken);
+        var stored = await jobs.GetManyAsync(jobIds, includeOutputs: false, cancellationToken).ConfigureAwait(false);
+        var deliveries = new List<WebhookDelivery>(stored.Count);
+        foreach (var job in stored)
+        {
+            if (!job.IsFinal)
+            {
+                LogIgnored(job.JobId, job);
+                continue;
+            }
+
+            // A train job's callback URL is in the request it was queued with; a predict job's in its row.
+            var url = job.Kind == JobKind.Train
+                ? (await training.GetTrainRequestAsync(job.JobId, cancellationToken).ConfigureAwait(false))?.CallbackUrl
+                : job.CallbackUrl;
+            if (!string.IsNullOrEmpty(url))
+            {
+                deliveries.Add(WebhookEvents.Create(options.Value, url, job));
+            }
+        }
+
+        if (stored.Count < jobIds.Count)
+        {
+            logger.LogWarning("A completion event named {Unknown} job(s) the store does not know; no webhook for them", jobIds.Count - stored.Count);
+        }
+
+        await ScheduleAsync(deliveries, cancellationToken).ConfigureAwait(false);
     }
 
-    public Task Consume(ConsumeContext<TrainJobFinished> context)
+    private void LogIgnored(Guid id, object? stored)
     {
-        var job = context.Message;
-        return string.IsNullOrEmpty(job.CallbackUrl) ? Task.CompletedTask : ScheduleAsync(
-            [WebhookEvents.Create(options.Value, job.CallbackUrl, job.JobId, JobKind.Train, job.Model, job.Status, job.ModelVersion, job.Error,
-                time.GetUtcNow())],
-            context.CancellationToken);
-    }
-
-    public Task Consume(ConsumeContext<BulkJobFinished> context)
-    {
-        var job = context.Message;
-        return string.IsNullOrEmpty(job.CallbackUrl) ? Task.CompletedTask
-            : ScheduleAsync([WebhookEvents.CreateBulk(options.Value, job, time.GetUtcNow())], context.CancellationToken);
+        if (stored is null)
+        {
+            logger.LogWarning("A completion event named job {JobId}, which the store does not know; no webhook", id);
+        }
+        else
+        {
+            logger.LogDebug("A completion event named job {JobId}, which is not final in the store or has no callback URL; no webhook", id);
+        }
     }
 
     private async Task ScheduleAsync(List<WebhookDelivery> deliveries, CancellationToken cancellationToken)

@@ -18,7 +18,12 @@ internal static class WebhookEvents
         _ => WebhookEventTypes.JobFailed,
     };
 
-    public static WebhookDelivery Create(WebhookOptions options, string url, Guid jobId, JobKind kind, string storedModel, JobStatus status,
+    /// <summary>The event for a stored job that reached its final state, sent to <paramref name="url"/>; its timestamp is
+    /// the job's completion time, so the body is the same whichever event led to it.</summary>
+    public static WebhookDelivery Create(WebhookOptions options, string url, JobRecord job) =>
+        Create(options, url, job.JobId, job.Kind, job.Model, job.Status, job.ModelVersion, job.Error, job.CompletedAt ?? job.SubmittedAt);
+
+    private static WebhookDelivery Create(WebhookOptions options, string url, Guid jobId, JobKind kind, string storedModel, JobStatus status,
         int? modelVersion, string? error, DateTimeOffset at)
     {
         // The event goes to the job's own tenant, who knows the model by its plain name.
@@ -58,8 +63,9 @@ internal static class WebhookEvents
 
     /// <summary>The event for a bulk job's end: <c>batch.completed</c> (the file was scored; failed records are counted and
     /// listed in its error file), <c>batch.failed</c>, <c>batch.cancelled</c> or <c>batch.expired</c>.</summary>
-    public static WebhookDelivery CreateBulk(WebhookOptions options, BulkJobFinished job, DateTimeOffset at)
+    public static WebhookDelivery CreateBulk(WebhookOptions options, BulkJobRecord job)
     {
+        var at = job.CompletedAt ?? job.SubmittedAt;
         var type = job.Status switch
         {
             BulkJobStatus.Succeeded => WebhookEventTypes.BatchCompleted,
@@ -79,7 +85,7 @@ internal static class WebhookEvents
                 model = Tenants.PlainModelName(job.Model),
                 modelVersion = job.ModelVersion,
                 status = job.Status.ToString().ToLowerInvariant(),
-                counts = job.Counts,
+                counts = new BulkJobCounts { Total = job.Total, Succeeded = job.Succeeded, Failed = job.Failed },
                 error = job.Error,
                 links = new { status = Link(options, self), output = Link(options, self + "/output"), errors = Link(options, self + "/errors") },
             },

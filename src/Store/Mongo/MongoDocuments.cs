@@ -29,6 +29,7 @@ internal sealed class JobDocument
     public string? BatchId { get; set; }
     public string? WorkerId { get; set; }
     public string? Error { get; set; }
+    public string? CallbackUrl { get; set; }
 
     /// <summary>An array rather than a sub-document keyed by name: output names may hold '.' or start with '$'.</summary>
     public List<OutputDocument>? Outputs { get; set; }
@@ -49,6 +50,7 @@ internal sealed class JobDocument
         BatchId = job.BatchId,
         WorkerId = job.WorkerId,
         Error = job.Error,
+        CallbackUrl = job.CallbackUrl,
         Outputs = job.Outputs?.Select(OutputDocument.From).ToList(),
     };
 
@@ -68,6 +70,7 @@ internal sealed class JobDocument
         BatchId = BatchId,
         WorkerId = WorkerId,
         Error = Error,
+        CallbackUrl = CallbackUrl,
         Outputs = Outputs?.ConvertAll(o => o.ToTensor()),
     };
 }

@@ -34,6 +34,7 @@ internal static class MongoMappings
             map.MapMember(d => d.BatchId).SetElementName("batchId").SetIgnoreIfNull(true);
             map.MapMember(d => d.WorkerId).SetElementName("workerId").SetIgnoreIfNull(true);
             map.MapMember(d => d.Error).SetElementName("error").SetIgnoreIfNull(true);
+            map.MapMember(d => d.CallbackUrl).SetElementName("callbackUrl").SetIgnoreIfNull(true);
             map.MapMember(d => d.Outputs).SetElementName("outputs").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });

@@ -184,6 +184,11 @@ internal static class SqliteSchema
         DROP INDEX IF EXISTS ix_bulk_jobs_page;
         CREATE INDEX ix_bulk_jobs_page ON bulk_jobs (tenant_id, submitted_at DESC, id DESC);
         """,
+
+        // 6: a predict job's callback URL, so that its webhook is built from the store rather than from a broker event.
+        """
+        ALTER TABLE jobs ADD COLUMN callback_url TEXT NULL;
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>
@@ -226,12 +231,13 @@ internal static class SqliteSchema
     }
 
     /// <summary>
-    /// Files written before schema versions have version 0 and whatever tables the release that wrote them made; two
-    /// columns tell which of the column-adding steps they had: the tenant column of jobs (5), the training columns of model
+    /// Files written before schema versions have version 0 and whatever tables the release that wrote them made; three
+    /// columns tell which of the column-adding steps they had: the callback column of jobs (6), the tenant column of jobs (5), the training columns of model
     /// versions (2). The steps after that make only what is missing. A new, empty file is version 0 and takes every step.
     /// </summary>
     private static int VersionOfUnversionedFile(SqliteConnection connection, SqliteTransaction transaction) =>
-        HasColumn(connection, transaction, "jobs", "tenant_id") ? 5
+        HasColumn(connection, transaction, "jobs", "callback_url") ? 6
+        : HasColumn(connection, transaction, "jobs", "tenant_id") ? 5
         : HasColumn(connection, transaction, "model_versions", "training") ? 2
         : 0;
 

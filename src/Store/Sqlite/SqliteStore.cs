@@ -57,21 +57,23 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     // ---- jobs ----
 
     private const string JobColumns =
-        "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error, tenant_id";
+        "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error, tenant_id, callback_url";
 
     private const string InsertIfAbsentSql = $"""
         INSERT OR IGNORE INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $outputs)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $outputs)
         """;
 
     private const string UpsertSql = $"""
         INSERT INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $outputs)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $outputs)
         ON CONFLICT (id) DO UPDATE SET
             kind = excluded.kind, model = excluded.model, model_version = excluded.model_version, status = excluded.status,
             submitted_at = excluded.submitted_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
             device = excluded.device, batch_size = excluded.batch_size, batch_id = excluded.batch_id,
-            worker_id = excluded.worker_id, error = excluded.error, tenant_id = excluded.tenant_id, outputs = excluded.outputs
+            worker_id = excluded.worker_id, error = excluded.error, tenant_id = excluded.tenant_id, outputs = excluded.outputs,
+            -- The URL the job was first recorded with stays: it is the one it was submitted with.
+            callback_url = COALESCE(jobs.callback_url, excluded.callback_url)
         """;
 
     // The conflict branch updates only a job that is not final; RETURNING yields a row only for a job written.
@@ -285,15 +287,16 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         WorkerId = reader.IsDBNull(11) ? null : reader.GetString(11),
         Error = reader.IsDBNull(12) ? null : reader.GetString(12),
         TenantId = reader.GetString(13),
-        Outputs = withOutputs && !reader.IsDBNull(14)
-            ? StoreJson.ReadOutputs(reader.GetString(14))
+        CallbackUrl = reader.IsDBNull(14) ? null : reader.GetString(14),
+        Outputs = withOutputs && !reader.IsDBNull(15)
+            ? StoreJson.ReadOutputs(reader.GetString(15))
             : null,
     };
 
     private sealed class JobParameters
     {
         private readonly SqliteParameter _id, _kind, _model, _modelVersion, _status, _submittedAt, _startedAt,
-            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _outputs;
+            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _callbackUrl, _outputs;
 
         public JobParameters(SqliteCommand command)
         {
@@ -312,6 +315,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _workerId = p.Add("$worker_id", SqliteType.Text);
             _error = p.Add("$error", SqliteType.Text);
             _tenantId = p.Add("$tenant_id", SqliteType.Text);
+            _callbackUrl = p.Add("$callback_url", SqliteType.Text);
             _outputs = p.Add("$outputs", SqliteType.Text);
         }
 
@@ -331,6 +335,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _workerId.Value = (object?)job.WorkerId ?? DBNull.Value;
             _error.Value = (object?)job.Error ?? DBNull.Value;
             _tenantId.Value = job.TenantId;
+            _callbackUrl.Value = (object?)job.CallbackUrl ?? DBNull.Value;
             _outputs.Value = job.Outputs is null ? DBNull.Value : JsonSerializer.Serialize(job.Outputs, StoreJson.Options);
         }
     }

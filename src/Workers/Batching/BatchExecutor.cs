@@ -101,6 +101,7 @@ internal sealed class BatchExecutor(
                 BatchId = batchId,
                 WorkerId = options.Value.WorkerId,
                 Error = error,
+                CallbackUrl = job.CallbackUrl,
                 Outputs = outputs,
             };
         }
@@ -239,6 +240,7 @@ internal sealed class BatchExecutor(
             CompletedAt = now,
             WorkerId = options.Value.WorkerId,
             Error = Consumers.PredictJobConsumer.ExpiredError(p.Job.ExpiresAt!.Value),
+            CallbackUrl = p.Job.CallbackUrl,
         }).ToArray()).ConfigureAwait(false);
         foreach (var prediction in expired.Where(p => written.Contains(p.Job.JobId)))
         {

@@ -26,6 +26,7 @@ internal sealed class SubmitBulkJobConsumer(
     ITrainingStore files,
     ModelCache models,
     SenderVerifier senders,
+    SenderRefusals refusals,
     StoreOutage outage,
     TimeProvider time,
     Microsoft.Extensions.Options.IOptions<WorkerOptions> options,
@@ -41,6 +42,11 @@ internal sealed class SubmitBulkJobConsumer(
 
         var cancellationToken = context.CancellationToken;
         var sender = await senders.VerifyAsync(request.Sender, ApiKeyFormat.BulkPurpose, request.BulkJobId, cancellationToken).ConfigureAwait(false);
+        if (!sender.Accepted)
+        {
+            throw refusals.Refuse(nameof(SubmitBulkJob), request.BulkJobId, sender);
+        }
+
         var job = await GetOrCreateAsync(request, sender.TenantId, cancellationToken).ConfigureAwait(false);
         if (job.TenantId != sender.TenantId)
         {
@@ -49,7 +55,7 @@ internal sealed class SubmitBulkJobConsumer(
             return;
         }
 
-        if ((sender.Refusal ?? SubmissionRules.ModelNameProblem(request.Model)) is { } refusal)
+        if (SubmissionRules.ModelNameProblem(request.Model) is { } refusal)
         {
             await FailAsync(context, job, refusal).ConfigureAwait(false);
             return;
@@ -277,6 +283,6 @@ internal sealed class SubmitBulkJobConsumerDefinition : ConsumerDefinition<Submi
         IConsumerConfigurator<SubmitBulkJobConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = 1;
-        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException));
+        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException), typeof(UnverifiedSenderException));
     }
 }

@@ -9,7 +9,7 @@ namespace AIaaS.Queue.Workers.Consumers;
 
 /// <summary>Records submitted jobs as queued while they still wait in the broker, many per store write.
 /// Insert-if-absent, so a late registration never overwrites a job a worker already finished. A message whose sender
-/// does not verify is left out: the predict consumer records its refusal.</summary>
+/// does not verify is left out: nothing is stored for it, and the predict consumer counts, logs and dead-letters it.</summary>
 internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier senders) : IConsumer<Batch<SubmitPredictJob>>
 {
     public async Task Consume(ConsumeContext<Batch<SubmitPredictJob>> context)
@@ -38,6 +38,7 @@ internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier sen
                 ModelVersion = job.ModelVersion,
                 Status = JobStatus.Queued,
                 SubmittedAt = job.SubmittedAt,
+                CallbackUrl = job.CallbackUrl,
             });
         }
 

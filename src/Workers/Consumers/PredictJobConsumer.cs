@@ -20,6 +20,7 @@ internal sealed class PredictJobConsumer(
     BatcherRegistry batchers,
     IJobStore jobs,
     SenderVerifier senders,
+    SenderRefusals refusals,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
@@ -35,8 +36,7 @@ internal sealed class PredictJobConsumer(
         var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.PredictPurpose, job.JobId, context.CancellationToken).ConfigureAwait(false);
         if (!sender.Accepted)
         {
-            await RefuseAsync(job, sender, context.CancellationToken).ConfigureAwait(false);
-            return;
+            throw refusals.Refuse(nameof(SubmitPredictJob), job.JobId, sender);
         }
 
         // First check of the time-to-live: a job that waited too long in the broker ends without loading its model.
@@ -100,27 +100,6 @@ internal sealed class PredictJobConsumer(
     internal static string ExpiredError(DateTimeOffset expiresAt) =>
         $"Expired: still queued at its time-to-live ({expiresAt:O}), so it never ran.";
 
-    /// <summary>A message whose tenant and key do not match: recorded as failed for the tenant it names, so that a client
-    /// with a revoked or mistyped key reads why, but only when no job has that id (it never overwrites a real job) and
-    /// without a webhook (the message's callback URL is not trusted).</summary>
-    private async Task RefuseAsync(SubmitPredictJob job, SenderCheck sender, CancellationToken cancellationToken)
-    {
-        logger.LogWarning("Refused predict job {JobId} for tenant {TenantId}: {Reason}", job.JobId, sender.TenantId, sender.Refusal);
-        await jobs.InsertIfAbsentAsync([new JobRecord
-        {
-            JobId = job.JobId,
-            TenantId = sender.TenantId,
-            Kind = JobKind.Predict,
-            Model = Tenants.StoredModelName(sender.TenantId, job.Model),
-            ModelVersion = job.ModelVersion,
-            Status = JobStatus.Failed,
-            SubmittedAt = job.SubmittedAt,
-            CompletedAt = time.GetUtcNow(),
-            WorkerId = options.Value.WorkerId,
-            Error = sender.Refusal,
-        }], cancellationToken).ConfigureAwait(false);
-    }
-
     private async Task FailAsync(ConsumeContext<SubmitPredictJob> context, string tenantId, string model, int? version, string error,
         JobStatus status = JobStatus.Failed)
     {
@@ -146,6 +125,7 @@ internal sealed class PredictJobConsumer(
             CompletedAt = now,
             WorkerId = options.Value.WorkerId,
             Error = error,
+            CallbackUrl = job.CallbackUrl,
         }], context.CancellationToken).ConfigureAwait(false);
         if (written.Count == 0)
         {

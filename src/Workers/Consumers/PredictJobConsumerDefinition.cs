@@ -1,5 +1,6 @@
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Workers.Inference;
+using AIaaS.Queue.Workers.Security;
 using MassTransit;
 using Microsoft.Extensions.Options;
 
@@ -34,6 +35,6 @@ internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJ
         }
 
         // Transient faults (store or model cache unavailable) are retried; a message that cannot be a job is not.
-        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException), typeof(ModelNotSupportedException));
+        endpointConfigurator.UseTransientRetry(typeof(InvalidJobException), typeof(ModelNotSupportedException), typeof(UnverifiedSenderException));
     }
 }

@@ -9,19 +9,24 @@ namespace AIaaS.Queue.Workers.Training;
 
 /// <summary>Records a cancellation. A queued train job ends cancelled at once; a running one is flagged, and the worker
 /// running it ends its training process at its next heartbeat, or at once when that worker is this one. Only the job's
-/// own tenant can cancel it; any other request is dropped with a log line.</summary>
+/// own tenant can cancel it: a request for another tenant's job is dropped with a log line, and one whose sender does not
+/// verify is dead-lettered (<see cref="SenderRefusals"/>).</summary>
 internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs, TrainingRunner runner, SenderVerifier senders,
-    TimeProvider time, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
+    SenderRefusals refusals, TimeProvider time, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
 {
     public async Task Consume(ConsumeContext<CancelJob> context)
     {
         var request = context.Message;
         var sender = await senders.VerifyAsync(request.Sender, ApiKeyFormat.CancelPurpose, request.JobId, context.CancellationToken).ConfigureAwait(false);
-        var job = sender.Accepted ? await jobs.GetAsync(request.JobId, context.CancellationToken).ConfigureAwait(false) : null;
+        if (!sender.Accepted)
+        {
+            throw refusals.Refuse(nameof(CancelJob), request.JobId, sender);
+        }
+
+        var job = await jobs.GetAsync(request.JobId, context.CancellationToken).ConfigureAwait(false);
         if (job is null || job.TenantId != sender.TenantId)
         {
-            logger.LogWarning("Ignored cancel of job {JobId} from tenant {TenantId}: {Reason}", request.JobId, sender.TenantId,
-                sender.Refusal ?? "no such job of this tenant");
+            logger.LogWarning("Ignored cancel of job {JobId} from tenant {TenantId}: no such job of this tenant", request.JobId, sender.TenantId);
             return;
         }
 
@@ -57,6 +62,6 @@ internal sealed class CancelJobConsumerDefinition : ConsumerDefinition<CancelJob
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
         IConsumerConfigurator<CancelJobConsumer> consumerConfigurator, IRegistrationContext context)
     {
-        endpointConfigurator.UseTransientRetry();
+        endpointConfigurator.UseTransientRetry(typeof(UnverifiedSenderException));
     }
 }

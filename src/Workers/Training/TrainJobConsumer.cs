@@ -19,6 +19,7 @@ internal sealed class TrainJobConsumer(
     IJobStore jobs,
     TrainingRunner runner,
     SenderVerifier senders,
+    SenderRefusals refusals,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<TrainJobConsumer> logger) : IConsumer<SubmitTrainJob>
@@ -34,10 +35,10 @@ internal sealed class TrainJobConsumer(
         var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.TrainPurpose, job.JobId, context.CancellationToken).ConfigureAwait(false);
         if (!sender.Accepted)
         {
-            logger.LogWarning("Refused train job {JobId} for tenant {TenantId}: {Reason}", job.JobId, sender.TenantId, sender.Refusal);
+            throw refusals.Refuse(nameof(SubmitTrainJob), job.JobId, sender);
         }
 
-        if ((sender.Refusal ?? SubmissionRules.TrainJobProblem(job, options.Value.MaxInputValues)) is { } problem)
+        if (SubmissionRules.TrainJobProblem(job, options.Value.MaxInputValues) is { } problem)
         {
             // Insert-if-absent: never overwrites a job that has this id, whoever's it is.
             await jobs.InsertIfAbsentAsync([new JobRecord
@@ -51,11 +52,8 @@ internal sealed class TrainJobConsumer(
                 CompletedAt = time.GetUtcNow(),
                 Error = problem,
             }], context.CancellationToken).ConfigureAwait(false);
-            if (sender.Accepted)
-            {
-                await training.AppendJobEventsAsync(job.JobId,
-                    [new JobEventView { Sequence = 0, Type = JobEventTypes.Failed, At = time.GetUtcNow(), Message = problem }], context.CancellationToken).ConfigureAwait(false);
-            }
+            await training.AppendJobEventsAsync(job.JobId,
+                [new JobEventView { Sequence = 0, Type = JobEventTypes.Failed, At = time.GetUtcNow(), Message = problem }], context.CancellationToken).ConfigureAwait(false);
 
             return;
         }
@@ -87,6 +85,6 @@ internal sealed class TrainJobConsumerDefinition : ConsumerDefinition<TrainJobCo
         IConsumerConfigurator<TrainJobConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = 8;
-        endpointConfigurator.UseTransientRetry();
+        endpointConfigurator.UseTransientRetry(typeof(UnverifiedSenderException));
     }
 }

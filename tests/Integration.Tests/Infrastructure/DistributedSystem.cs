@@ -19,6 +19,7 @@ public class DistributedSystem : IAsyncLifetime
     private WebApplication? _api;
     private IHost? _client;
     private Uri _brokerUri = null!;
+    private BrokerRoles _roles = null!;
 
     public RabbitMqBroker Broker { get; } = new();
     public DirectoryInfo DataDirectory { get; } = Directory.CreateTempSubdirectory("aiaas-it-");
@@ -40,6 +41,13 @@ public class DistributedSystem : IAsyncLifetime
     /// <summary>The broker URI every process uses: the fixture's virtual host with the test script's credentials, unless overridden.</summary>
     protected virtual Task<Uri> ConnectBrokerAsync(CancellationToken cancellationToken) => Task.FromResult(Broker.Uri);
 
+    /// <summary>The broker URI of each role (API, workers, SDK clients): all <see cref="ConnectBrokerAsync"/>'s unless overridden.</summary>
+    protected virtual async Task<BrokerRoles> ConnectBrokerRolesAsync(CancellationToken cancellationToken)
+    {
+        var uri = await ConnectBrokerAsync(cancellationToken);
+        return new BrokerRoles(uri, uri, uri);
+    }
+
     /// <summary>SDK client settings beyond the ResultApi and broker addresses and the key.</summary>
     protected virtual void ConfigureClientOptions(AiaasClientOptions options)
     {
@@ -54,11 +62,12 @@ public class DistributedSystem : IAsyncLifetime
     {
         await Broker.InitializeAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        _brokerUri = await ConnectBrokerAsync(timeout.Token);
+        _roles = await ConnectBrokerRolesAsync(timeout.Token);
+        _brokerUri = _roles.Clients;
 
         _api = AiaasServer.Build(new Dictionary<string, string?>(ApiSettings)
         {
-            ["Transport:RabbitMqUri"] = _brokerUri.ToString(),
+            ["Transport:RabbitMqUri"] = _roles.Api.ToString(),
             ["Store:Kind"] = "Embedded",
             ["Store:EmbeddedPath"] = StorePath,
         }, ConfigureApi);
@@ -69,7 +78,7 @@ public class DistributedSystem : IAsyncLifetime
         {
             var environment = new Dictionary<string, string>(WorkerSettings)
             {
-                ["Transport__RabbitMqUri"] = _brokerUri.ToString(),
+                ["Transport__RabbitMqUri"] = _roles.Workers.ToString(),
                 ["Store__Kind"] = "Embedded",
                 ["Store__EmbeddedPath"] = StorePath,
                 ["Workers__WorkerId"] = $"worker-{i + 1}",
@@ -175,3 +184,6 @@ public class DistributedSystem : IAsyncLifetime
         GC.SuppressFinalize(this);
     }
 }
+
+/// <summary>The broker URI (and so the broker user) each kind of process connects with.</summary>
+public sealed record BrokerRoles(Uri Api, Uri Workers, Uri Clients);
