@@ -122,6 +122,26 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     }
 
     [Fact]
+    public async Task NoWriteChangesTheTenantOfAStoredJob()
+    {
+        // Ids are client-chosen: a worker that ran beta's message for alpha's id must neither take the job nor write to it.
+        var model = UniqueModel();
+        var queued = NewJob(model, JobStatus.Queued, tenantId: "alpha");
+        await Jobs.InsertIfAbsentAsync([queued], Ct);
+        var betas = queued with { TenantId = "beta", Status = JobStatus.Succeeded, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-beta" };
+
+        Assert.Empty(await Jobs.CompleteAsync([betas], Ct));
+        await Jobs.UpsertAsync([betas with { Status = JobStatus.Failed, Error = "beta's" }], Ct);
+        await Jobs.InsertIfAbsentAsync([betas], Ct);
+        AssertSameJob(queued, await Jobs.GetAsync(queued.JobId, Ct));
+
+        // The owner still completes it.
+        var done = queued with { Status = JobStatus.Succeeded, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-alpha" };
+        Assert.Equal([queued.JobId], await Jobs.CompleteAsync([done], Ct));
+        AssertSameJob(done, await Jobs.GetAsync(queued.JobId, Ct));
+    }
+
+    [Fact]
     public async Task InsertIfAbsentKeepsTheFirstOfRepeatedIdsInOneBatch()
     {
         var first = NewJob(UniqueModel(), JobStatus.Queued);
