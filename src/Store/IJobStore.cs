@@ -1,3 +1,5 @@
+using AIaaS.Queue.Contracts;
+
 namespace AIaaS.Queue.Store;
 
 /// <summary>Jobs and their results. Every method is safe to call concurrently. A job belongs to the tenant of the write
@@ -23,6 +25,11 @@ public interface IJobStore
 
     /// <summary>The stored jobs among <paramref name="jobIds"/> (unknown ids are left out), with outputs only when asked.</summary>
     Task<IReadOnlyList<JobRecord>> GetManyAsync(IReadOnlyCollection<Guid> jobIds, bool includeOutputs, CancellationToken cancellationToken = default);
+
+    /// <summary>How many of the model's jobs are in <paramref name="status"/>, counting no further than
+    /// <paramref name="limit"/>: an index range of at most that many entries, so the admission check costs the same on a
+    /// store of millions of finished jobs as on an empty one.</summary>
+    Task<int> CountAsync(string model, JobStatus status, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>A page of jobs matching the query, without outputs.</summary>
     Task<JobPage> ListAsync(JobQuery query, CancellationToken cancellationToken = default);

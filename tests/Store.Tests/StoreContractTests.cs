@@ -323,6 +323,25 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     }
 
     [Fact]
+    public async Task CountCountsTheModelsJobsInOneStatusUpToTheLimit()
+    {
+        var model = UniqueModel();
+        await Jobs.UpsertAsync(
+        [
+            .. Enumerable.Range(0, 7).Select(_ => NewJob(model, JobStatus.Queued)),
+            .. Enumerable.Range(0, 4).Select(_ => NewJob(model, JobStatus.Succeeded)),
+            NewJob(model, JobStatus.Queued, tenantId: "other-tenant"),
+            NewJob(UniqueModel(), JobStatus.Queued),
+        ], Ct);
+
+        Assert.Equal(8, await Jobs.CountAsync(model, JobStatus.Queued, 100, Ct));
+        Assert.Equal(5, await Jobs.CountAsync(model, JobStatus.Queued, 5, Ct));
+        Assert.Equal(4, await Jobs.CountAsync(model, JobStatus.Succeeded, 100, Ct));
+        Assert.Equal(0, await Jobs.CountAsync(model, JobStatus.Running, 100, Ct));
+        Assert.Equal(0, await Jobs.CountAsync(UniqueModel(), JobStatus.Queued, 100, Ct));
+    }
+
+    [Fact]
     public async Task ListClampsTheLimitToOneThroughAThousand()
     {
         var model = UniqueModel();

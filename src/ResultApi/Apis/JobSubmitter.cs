@@ -118,8 +118,8 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
         }, cancellationToken);
     }
 
-    /// <summary>The model's backlog against the admission limit. Counting stops at the limit, so the question costs at
-    /// most one page of the store.</summary>
+    /// <summary>The model's backlog against the admission limit. Counting stops at the limit and reads an index on
+    /// (model, status), so the question costs at most the backlog's length, whatever the store holds.</summary>
     public async Task<ModelAdmissionView> AdmissionAsync(string model, string storedModel, CancellationToken cancellationToken)
     {
         if (options.Value.MaxQueuedJobsPerModel is not { } limit)
@@ -127,7 +127,7 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             return new ModelAdmissionView { Model = model, Queued = 0, Admitted = true };
         }
 
-        var queued = (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = storedModel, Limit = limit }, cancellationToken)).Items.Count;
+        var queued = await jobs.CountAsync(storedModel, JobStatus.Queued, limit, cancellationToken);
         return new ModelAdmissionView { Model = model, Queued = queued, Limit = limit, Admitted = queued < limit, RetryAfterSeconds = RetryAfterSeconds };
     }
 

@@ -206,6 +206,22 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
         return ids.Where(byId.ContainsKey).Select(id => byId[id].ToRecord()).ToList();
     }
 
+    public async Task<int> CountAsync(string model, Contracts.JobStatus status, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        if (limit == 0)
+        {
+            return 0;
+        }
+
+        // Covered by the model_status index, and read no further than the limit.
+        await EnsureIndexesAsync(cancellationToken);
+        var count = await _jobs.CountDocumentsAsync(JobFilter.And(JobFilter.Eq(d => d.Model, model), JobFilter.Eq(d => d.Status, status)),
+            new CountOptions { Limit = limit, Hint = "model_status" }, cancellationToken);
+        return (int)count;
+    }
+
     public async Task<JobPage> ListAsync(JobQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
@@ -481,6 +497,9 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
                     new CreateIndexModel<JobDocument>(
                         keys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
                         new CreateIndexOptions { Name = "tenant_page" }),
+                    new CreateIndexModel<JobDocument>(
+                        keys.Ascending(d => d.Model).Ascending(d => d.Status),
+                        new CreateIndexOptions { Name = "model_status" }),
                 ],
                 cancellationToken);
 

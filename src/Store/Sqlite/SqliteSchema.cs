@@ -184,6 +184,12 @@ internal static class SqliteSchema
         DROP INDEX IF EXISTS ix_bulk_jobs_page;
         CREATE INDEX ix_bulk_jobs_page ON bulk_jobs (tenant_id, submitted_at DESC, id DESC);
         """,
+
+        // 6: the admission check counts a model's queued jobs on every submission: (model, status) makes that count a
+        // range of the index as long as the backlog, not a walk over all of the model's jobs.
+        """
+        CREATE INDEX IF NOT EXISTS ix_jobs_model_status ON jobs (model, status);
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

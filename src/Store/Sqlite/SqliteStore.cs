@@ -199,6 +199,22 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         return found;
     }
 
+    // A range of ix_jobs_model_status, read no further than the limit (SqliteStoreContractTests checks the plan).
+    internal const string CountJobsSql = "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE model = $model AND status = $status LIMIT $limit)";
+
+    public async Task<int> CountAsync(string model, JobStatus status, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = CountJobsSql;
+        command.Parameters.Add("$model", SqliteType.Text).Value = model;
+        command.Parameters.Add("$status", SqliteType.Text).Value = status.ToString();
+        command.Parameters.Add("$limit", SqliteType.Integer).Value = limit;
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async Task<JobPage> ListAsync(JobQuery query, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(query);
