@@ -67,6 +67,15 @@ public sealed class WorkerOptions
     [Range(1, int.MaxValue)]
     public int MaxInputBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>Most bytes one bulk file may hold once decompressed; a job whose file passes it ends failed with the reason,
+    /// keeping what was scored. The default is what the ResultApi takes as a plain upload (4 GiB).</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxBulkDecompressedBytes { get; set; } = 4L << 30;
+
+    /// <summary>Most records one bulk job may hold; a job whose file passes it ends failed with the reason, keeping what was scored.</summary>
+    [Range(1, long.MaxValue)]
+    public long MaxBulkRecords { get; set; } = 10_000_000;
+
     /// <summary>How long a worker keeps a finished batch's results and retries storing them while the store is unavailable.
     /// Its messages stay unacknowledged meanwhile, so the broker keeps the jobs and the worker takes no new ones beyond its
     /// prefetch. Keep it well under RabbitMQ's consumer acknowledgement timeout (30 minutes by default).</summary>

@@ -239,6 +239,66 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
     }
 
     [Fact]
+    public async Task AnIdAnotherTenantHoldsIsAnsweredAsAFreshIdUntilTheSubmissionIsValid()
+    {
+        var ct = TestTimeout.After(120);
+        var a = await system.CreateTenantAsync("held-a", ct);
+        var b = await system.CreateTenantAsync("held-b", ct);
+        await a.Client.RegisterModelAsync("iris", new MemoryStream(TestModels.Classifier(seed: 25).Onnx), cancellationToken: ct);
+        var jobId = (await a.Client.PredictAsync(new PredictRequest { Model = "iris", Features = Record }, ct)).Job.Id;
+        var file = "{\"id\":1,\"features\":[1,2,3,4]}\n";
+        var bulkId = (await a.Client.SubmitBulkAsync(new BulkScoreRequest { Model = "iris", Input = new MemoryStream(Encoding.UTF8.GetBytes(file)) }, ct)).Id;
+
+        // A probe with a request that could never be queued learns nothing: A's ids get the answer a fresh id gets.
+        foreach (var id in new[] { jobId, Guid.NewGuid() })
+        {
+            using var job = await b.Http.PostAsJsonAsync("v1/jobs", new { jobId = id, model = "nosuch", features = Record }, WireJson.Options, ct);
+            Assert.Equal(HttpStatusCode.NotFound, job.StatusCode);
+            Assert.Equal("No model nosuch is registered.", JsonNode.Parse(await job.Content.ReadAsStringAsync(ct))!["detail"]!.GetValue<string>());
+        }
+
+        foreach (var id in new[] { bulkId, Guid.NewGuid() })
+        {
+            using var batch = await b.Http.PostAsync($"v1/batches?model=nosuch&id={id}", new StringContent(file), ct);
+            Assert.Equal(HttpStatusCode.NotFound, batch.StatusCode);
+        }
+
+        Assert.Equal(JobStatus.Succeeded, (await a.Client.WaitForCompletionAsync(jobId, ct)).Status);
+    }
+
+    [Fact]
+    public async Task TwoTenantsRacingForOneNewJobIdGetOneJobAndOneClearRefusal()
+    {
+        var ct = TestTimeout.After(180);
+        var a = await system.CreateTenantAsync("race-a", ct);
+        var b = await system.CreateTenantAsync("race-b", ct);
+        await a.Client.RegisterModelAsync("iris", new MemoryStream(TestModels.Classifier(seed: 26).Onnx), cancellationToken: ct);
+        await b.Client.RegisterModelAsync("iris", new MemoryStream(TestModels.Classifier(seed: 27).Onnx), cancellationToken: ct);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
+        {
+            var jobId = Guid.NewGuid();
+            var posts = await Task.WhenAll(new[] { a, b }.Select(async tenant =>
+            {
+                using var response = await tenant.Http.PostAsJsonAsync("v1/jobs", new { jobId, model = "iris", features = Record }, WireJson.Options, ct);
+                return (Tenant: tenant, response.StatusCode);
+            }));
+            return (JobId: jobId, Posts: posts);
+        }));
+
+        foreach (var (jobId, posts) in outcomes)
+        {
+            // One tenant's job, accepted and kept; the other tenant told the id cannot be used, and never shown the job.
+            Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.Conflict], posts.Select(p => p.StatusCode).Order());
+            var winner = posts.Single(p => p.StatusCode == HttpStatusCode.Accepted).Tenant;
+            var loser = posts.Single(p => p.StatusCode == HttpStatusCode.Conflict).Tenant;
+            var done = await winner.Client.WaitForCompletionAsync(jobId, ct);
+            Assert.Equal((JobStatus.Succeeded, "iris"), (done.Status, done.Model));
+            Assert.Null(await loser.Client.GetJobAsync(jobId, ct));
+        }
+    }
+
+    [Fact]
     public async Task OnlyAJobsOwnTenantCanCancelItAndATrainJobUsesOnlyItsOwnTenantsFiles()
     {
         var ct = TestTimeout.After(180);

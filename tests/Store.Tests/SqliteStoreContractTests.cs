@@ -34,6 +34,34 @@ public sealed class SqliteStoreContractTests(SqliteStoreFixture fixture)
     }
 }
 
+public sealed class SqliteAdmissionCountTests(SqliteStoreFixture fixture) : IClassFixture<SqliteStoreFixture>
+{
+    [Fact]
+    public async Task CountingAModelsQueuedJobsReadsOnlyTheModelAndStatusRangeOfAnIndex()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await fixture.Store.PingAsync(ct); // creates the schema
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={fixture.Store.DatabasePath};Pooling=False");
+        await connection.OpenAsync(ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + SqliteStore.CountJobsSql;
+        command.Parameters.AddWithValue("$model", "m");
+        command.Parameters.AddWithValue("$status", "Queued");
+        command.Parameters.AddWithValue("$limit", 500);
+        var plan = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                plan.Add(reader.GetString(3));
+            }
+        }
+
+        // Not a walk over the model's jobs (ix_jobs_model) nor over every queued job (ix_jobs_status), nor a table read.
+        Assert.Contains("SEARCH jobs USING COVERING INDEX ix_jobs_model_status (model=? AND status=?)", plan);
+    }
+}
+
 public sealed class SqliteBulkStoreContractTests(SqliteStoreFixture fixture)
     : BulkStoreContractTests, IClassFixture<SqliteStoreFixture>
 {

@@ -122,6 +122,26 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     }
 
     [Fact]
+    public async Task NoWriteChangesTheTenantOfAStoredJob()
+    {
+        // Ids are client-chosen: a worker that ran beta's message for alpha's id must neither take the job nor write to it.
+        var model = UniqueModel();
+        var queued = NewJob(model, JobStatus.Queued, tenantId: "alpha");
+        await Jobs.InsertIfAbsentAsync([queued], Ct);
+        var betas = queued with { TenantId = "beta", Status = JobStatus.Succeeded, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-beta" };
+
+        Assert.Empty(await Jobs.CompleteAsync([betas], Ct));
+        await Jobs.UpsertAsync([betas with { Status = JobStatus.Failed, Error = "beta's" }], Ct);
+        await Jobs.InsertIfAbsentAsync([betas], Ct);
+        AssertSameJob(queued, await Jobs.GetAsync(queued.JobId, Ct));
+
+        // The owner still completes it.
+        var done = queued with { Status = JobStatus.Succeeded, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-alpha" };
+        Assert.Equal([queued.JobId], await Jobs.CompleteAsync([done], Ct));
+        AssertSameJob(done, await Jobs.GetAsync(queued.JobId, Ct));
+    }
+
+    [Fact]
     public async Task InsertIfAbsentKeepsTheFirstOfRepeatedIdsInOneBatch()
     {
         var first = NewJob(UniqueModel(), JobStatus.Queued);
@@ -300,6 +320,25 @@ public abstract partial class StoreContractTests : TimeLimitedTests
         Assert.Equal(Expected(j => j.Status == JobStatus.Cancelled), cancelled.Items.Select(j => j.JobId).ToList());
         var trains = await Jobs.ListAsync(new JobQuery { Kind = JobKind.Train, Limit = 1000 }, Ct);
         Assert.All(trains.Items, j => Assert.Equal(JobKind.Train, j.Kind));
+    }
+
+    [Fact]
+    public async Task CountCountsTheModelsJobsInOneStatusUpToTheLimit()
+    {
+        var model = UniqueModel();
+        await Jobs.UpsertAsync(
+        [
+            .. Enumerable.Range(0, 7).Select(_ => NewJob(model, JobStatus.Queued)),
+            .. Enumerable.Range(0, 4).Select(_ => NewJob(model, JobStatus.Succeeded)),
+            NewJob(model, JobStatus.Queued, tenantId: "other-tenant"),
+            NewJob(UniqueModel(), JobStatus.Queued),
+        ], Ct);
+
+        Assert.Equal(8, await Jobs.CountAsync(model, JobStatus.Queued, 100, Ct));
+        Assert.Equal(5, await Jobs.CountAsync(model, JobStatus.Queued, 5, Ct));
+        Assert.Equal(4, await Jobs.CountAsync(model, JobStatus.Succeeded, 100, Ct));
+        Assert.Equal(0, await Jobs.CountAsync(model, JobStatus.Running, 100, Ct));
+        Assert.Equal(0, await Jobs.CountAsync(UniqueModel(), JobStatus.Queued, 100, Ct));
     }
 
     [Fact]

@@ -65,6 +65,72 @@ public sealed class BulkRecordReaderTests : IDisposable
     }
 
     [Fact]
+    public void AGzipThatExpandsPastTheByteLimitStopsTheFileWithTheReasonAfterTheRecordsBeforeIt()
+    {
+        // 200,000 records, 6 MB of lines, from a gzip of a few kilobytes: the shape of a decompression bomb.
+        var gzip = new MemoryStream();
+        using (var zip = new GZipStream(gzip, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            var line = Encoding.UTF8.GetBytes("{\"id\":\"r\",\"features\":[1,2,3,4]}\n");
+            for (var i = 0; i < 200_000; i++)
+            {
+                zip.Write(line);
+            }
+        }
+
+        Assert.True(gzip.Length < 64 * 1024);
+        var (read, error) = ReadUntilRefused(gzip.ToArray(), new BulkFileLimits(MaxDecompressedBytes: 1 << 20, MaxRecords: long.MaxValue));
+
+        // Every 32-byte line within the first MiB, and not one more.
+        Assert.Equal((1 << 20) / 32, read);
+        Assert.Equal("The file holds more than 1048576 bytes once decompressed, the limit per bulk job (Workers:MaxBulkDecompressedBytes). " +
+            "Reading stopped there; the records already scored stay in the output.", error);
+    }
+
+    [Theory]
+    [InlineData(BulkInputFormat.JsonLines, "{\"id\":\"r\",\"features\":[1,2,3,4]}\n")]
+    [InlineData(BulkInputFormat.Csv, "1,2,3,4\n")]
+    public void RecordsPastTheRecordLimitStopTheFileWithTheReasonAfterExactlyTheLimit(BulkInputFormat format, string line)
+    {
+        var file = (format == BulkInputFormat.Csv ? "f1,f2,f3,f4\n" : "") + string.Concat(Enumerable.Repeat(line, 1_000));
+
+        var (read, error) = ReadUntilRefused(Encoding.UTF8.GetBytes(file), new BulkFileLimits(MaxDecompressedBytes: long.MaxValue, MaxRecords: 250));
+
+        Assert.Equal(250, read);
+        Assert.Equal("The file holds more than 250 records, the limit per bulk job (Workers:MaxBulkRecords). " +
+            "Reading stopped there; the records already scored stay in the output.", error);
+    }
+
+    [Fact]
+    public void AFileWithinTheLimitsIsReadWhole()
+    {
+        var file = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("{\"id\":1,\"features\":[1,2,3,4]}\n", 250)));
+
+        Assert.Equal((250, null), ReadUntilRefused(file, new BulkFileLimits(MaxDecompressedBytes: file.Length, MaxRecords: 250)));
+    }
+
+    private (int Read, string? Error) ReadUntilRefused(byte[] file, BulkFileLimits limits)
+    {
+        var read = 0;
+        try
+        {
+            using var reader = BulkRecordReader.Open(new MemoryStream(file), null, _model, fileLimits: limits);
+            var values = new float[reader.ValuesPerRecord];
+            while (reader.TryRead(values, out var record))
+            {
+                Assert.Null(record.Error);
+                read++;
+            }
+
+            return (read, null);
+        }
+        catch (InvalidBulkFileException ex)
+        {
+            return (read, ex.Message);
+        }
+    }
+
+    [Fact]
     public void GzipCsvWithTheIdColumnAnywhereAndQuotedFieldsIsRead()
     {
         var csv = "f1,f2,id,f3,f4\n1,2,\"user, 1\",3,4\n 5 , 6 ,u2, 7 , 8 \n";

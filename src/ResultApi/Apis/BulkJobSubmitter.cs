@@ -43,12 +43,12 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
             return Invalid("id must not be the empty GUID.");
         }
 
-        // A repeated id answers with the job it already names, before reading (and storing) the body again.
-        if (await bulk.GetBulkJobAsync(bulkJobId, cancellationToken) is { } existing)
+        // A repeated id answers with the job it already names, before reading (and storing) the body again. An id another
+        // tenant holds is answered only once the request is otherwise good (see JobSubmitter on ids across tenants).
+        var existing = await bulk.GetBulkJobAsync(bulkJobId, cancellationToken);
+        if (existing is not null && existing.TenantId == caller.TenantId)
         {
-            return existing.TenantId == caller.TenantId
-                ? TypedResults.Ok(existing.ToView())
-                : Problems.Create(StatusCodes.Status409Conflict, "Id taken", $"The id {bulkJobId} is taken; choose another.");
+            return TypedResults.Ok(existing.ToView());
         }
 
         if (await QueryProblemAsync(query, caller, cancellationToken) is { } problem)
@@ -65,6 +65,11 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
         if (query.InputFileId is not null && await files.GetDatasetAsync(caller.TenantId, query.InputFileId, cancellationToken) is null)
         {
             return Problems.Create(StatusCodes.Status404NotFound, "Unknown file", $"No file with id '{query.InputFileId}' is stored.");
+        }
+
+        if (existing is not null)
+        {
+            return IdTaken(bulkJobId);
         }
 
         var inputFileId = query.InputFileId;
@@ -131,7 +136,7 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
         }
     }
 
-    private async Task<Accepted<BulkJobView>> QueueAsync(BulkJobQuery query, TenantCaller caller, Guid bulkJobId, string inputFileId,
+    private async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> QueueAsync(BulkJobQuery query, TenantCaller caller, Guid bulkJobId, string inputFileId,
         CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -165,9 +170,18 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
         // Published first, so that no job is stored that never reached the broker; the worker stores it too if it gets
         // there first, and create-if-absent keeps whichever record came first.
         await bus.Publish(job, context => context.MessageId = bulkJobId, cancellationToken);
-        await bulk.CreateBulkJobAsync(record, cancellationToken);
+        // Create-if-absent: when another tenant's submission of the same new id was stored first, the id is theirs.
+        if (!await bulk.CreateBulkJobAsync(record, cancellationToken)
+            && await bulk.GetBulkJobAsync(bulkJobId, cancellationToken) is { } stored && stored.TenantId != caller.TenantId)
+        {
+            return IdTaken(bulkJobId);
+        }
+
         return TypedResults.Accepted($"/v1/batches/{bulkJobId}", record.ToView());
     }
+
+    private static ProblemHttpResult IdTaken(Guid bulkJobId) =>
+        Problems.Create(StatusCodes.Status409Conflict, "Id taken", $"The id {bulkJobId} is taken; choose another.");
 
     private static ProblemHttpResult Invalid(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid bulk job", detail);
 }

@@ -11,9 +11,16 @@ namespace AIaaS.Queue.ResultApi.Apis;
 
 /// <summary>
 /// Puts jobs that arrive over HTTP on the broker, once for every endpoint that takes them (<c>POST /v1/jobs</c>, the Open
-/// Inference Protocol's infer): a JobId already in use, the callback URL, the job's own rules, the model, admission, then
-/// publish and the queued record. Each endpoint renders the outcome in its own protocol's form.
+/// Inference Protocol's infer): a JobId this tenant already used, the callback URL, the job's own rules, the model,
+/// admission, a JobId another tenant holds, then publish and the claim of the id. Each endpoint renders the outcome in its
+/// own protocol's form.
 /// </summary>
+/// <remarks>
+/// JobIds are one namespace across tenants (the broker, the workers and the store key jobs by id alone). A JobId another
+/// tenant holds is refused with 409 only once the submission is otherwise valid and admitted, the same 409 as a submission
+/// that loses a race for a new id, so that the answer costs a real submission and says nothing of whose the id is. The
+/// store settles races: the first record for an id owns it, and no later write changes its tenant.
+/// </remarks>
 public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingStore training, IBus bus, CallbackUrlPolicy callbacks,
     IOptions<ResultApiOptions> options)
 {
@@ -24,7 +31,8 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
     /// from the caller's key.</summary>
     public async Task<JobSubmission> SubmitPredictAsync(SubmitPredictJob job, TenantCaller caller, CancellationToken cancellationToken)
     {
-        if (await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken) is { } settled)
+        var (settled, heldElsewhere) = await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken);
+        if (settled is not null)
         {
             return settled;
         }
@@ -50,6 +58,11 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
                 + $"Retry after {RetryAfterSeconds} s with the same JobId.", RetryAfterSeconds);
         }
 
+        if (heldElsewhere)
+        {
+            return IdNotAvailable(job.JobId);
+        }
+
         await bus.Publish(job, context =>
         {
             context.MessageId = job.JobId;
@@ -72,7 +85,8 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
     /// <summary>Queues a train job for <paramref name="caller"/>; the job's <see cref="SubmitTrainJob.Sender"/> is set here.</summary>
     public async Task<JobSubmission> SubmitTrainAsync(SubmitTrainJob job, TenantCaller caller, CancellationToken cancellationToken)
     {
-        if (await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken) is { } settled)
+        var (settled, heldElsewhere) = await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken);
+        if (settled is not null)
         {
             return settled;
         }
@@ -88,6 +102,11 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             return JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{fileId}' is stored.");
         }
 
+        if (heldElsewhere)
+        {
+            return IdNotAvailable(job.JobId);
+        }
+
         await bus.Publish(job, context => context.MessageId = job.JobId, cancellationToken);
         return await RecordQueuedAsync(new JobRecord
         {
@@ -100,8 +119,8 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
         }, cancellationToken);
     }
 
-    /// <summary>The model's backlog against the admission limit. Counting stops at the limit, so the question costs at
-    /// most one page of the store.</summary>
+    /// <summary>The model's backlog against the admission limit. Counting stops at the limit and reads an index on
+    /// (model, status), so the question costs at most the backlog's length, whatever the store holds.</summary>
     public async Task<ModelAdmissionView> AdmissionAsync(string model, string storedModel, CancellationToken cancellationToken)
     {
         if (options.Value.MaxQueuedJobsPerModel is not { } limit)
@@ -109,38 +128,46 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             return new ModelAdmissionView { Model = model, Queued = 0, Admitted = true };
         }
 
-        var queued = (await jobs.ListAsync(new JobQuery { Status = JobStatus.Queued, Model = storedModel, Limit = limit }, cancellationToken)).Items.Count;
+        var queued = await jobs.CountAsync(storedModel, JobStatus.Queued, limit, cancellationToken);
         return new ModelAdmissionView { Model = model, Queued = queued, Limit = limit, Admitted = queued < limit, RetryAfterSeconds = RetryAfterSeconds };
     }
 
-    /// <summary>The outcome for a JobId already in use or a refused callback URL; null when the job may go on.</summary>
-    private async Task<JobSubmission?> CheckNewAsync(Guid jobId, string? callbackUrl, TenantCaller caller, CancellationToken cancellationToken)
+    /// <summary>The outcome for a JobId this tenant already used or a refused callback URL (null when the job may go on),
+    /// and whether another tenant holds the id, which is answered only once the rest of the submission is good.</summary>
+    private async Task<(JobSubmission? Settled, bool HeldElsewhere)> CheckNewAsync(Guid jobId, string? callbackUrl, TenantCaller caller,
+        CancellationToken cancellationToken)
     {
         if (jobId == Guid.Empty)
         {
-            return JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", "JobId must not be the empty GUID.");
+            return (JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", "JobId must not be the empty GUID."), false);
         }
 
-        if (await jobs.GetAsync(jobId, cancellationToken) is { } existing)
+        var existing = await jobs.GetAsync(jobId, cancellationToken);
+        if (existing is not null && existing.TenantId == caller.TenantId)
         {
-            // Ids are client-chosen: one in use by another tenant is refused without a word about that job.
-            return existing.TenantId == caller.TenantId
-                ? new JobSubmission { Job = existing }
-                : JobSubmission.Refuse(StatusCodes.Status409Conflict, "JobId not available", $"JobId {jobId} cannot be used; choose another.");
+            return (new JobSubmission { Job = existing }, false);
         }
 
         return callbackUrl is not null && await callbacks.CheckSubmittedAsync(callbackUrl, "CallbackUrl", cancellationToken) is { } refused
-            ? JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", refused)
-            : null;
+            ? (JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", refused), false)
+            : (null, existing is not null);
     }
 
     /// <summary>After the publish, so that no queued record exists for a job that never reached the broker; insert-if-absent,
-    /// so it never overwrites a result a fast worker already stored. A repeat of the request now finds the job.</summary>
+    /// so it never overwrites a result a fast worker already stored. The id is this tenant's if the stored job is, whoever
+    /// wrote it first (this record or a fast worker); when another tenant's submission of the same new id got there first,
+    /// this one is refused, and the workers leave the other tenant's job alone. A repeat of the request now finds the job.</summary>
     private async Task<JobSubmission> RecordQueuedAsync(JobRecord queued, CancellationToken cancellationToken)
     {
         await jobs.InsertIfAbsentAsync([queued], cancellationToken);
-        return new JobSubmission { Job = queued, IsNew = true };
+        var stored = await jobs.GetAsync(queued.JobId, cancellationToken);
+        return stored is null || stored.TenantId == queued.TenantId
+            ? new JobSubmission { Job = queued, IsNew = true }
+            : IdNotAvailable(queued.JobId);
     }
+
+    private static JobSubmission IdNotAvailable(Guid jobId) =>
+        JobSubmission.Refuse(StatusCodes.Status409Conflict, "JobId not available", $"JobId {jobId} cannot be used; choose another.");
 }
 
 /// <summary>What a submission came to: a job queued now (<see cref="IsNew"/>), a job this tenant already has under that

@@ -102,7 +102,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
 
         await EnsureIndexesAsync(cancellationToken);
         var requests = JobCursor.Distinct(jobs, keepLast: true)
-            .Select(job => (WriteModel<JobDocument>)new ReplaceOneModel<JobDocument>(JobFilter.Eq(d => d.Id, job.JobId), JobDocument.From(job))
+            .Select(job => (WriteModel<JobDocument>)new ReplaceOneModel<JobDocument>(OwnJob(job), JobDocument.From(job))
             {
                 IsUpsert = true,
             })
@@ -115,10 +115,16 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
                 await _jobs.BulkWriteAsync(requests, new BulkWriteOptions { IsOrdered = false }, cancellationToken);
                 return;
             }
-            catch (MongoBulkWriteException<JobDocument> ex) when (attempt < 3 && IsOnlyDuplicateKeys(ex))
+            catch (MongoBulkWriteException<JobDocument> ex) when (IsOnlyDuplicateKeys(ex))
             {
                 // Concurrent upserts of one new id: the loser's insert hit the winner's. Replacing is idempotent,
-                // so the failed requests are simply sent again and now match the existing document.
+                // so the failed requests are simply sent again and now match the existing document. One that still
+                // does not is another tenant's job (OwnJob), which this write leaves alone.
+                if (attempt >= 3)
+                {
+                    return;
+                }
+
                 requests = ex.WriteErrors.Select(e => requests[e.Index]).ToList();
             }
         }
@@ -136,10 +142,10 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
         await EnsureIndexesAsync(cancellationToken);
         var list = JobCursor.Distinct(jobs, keepLast: true).ToList();
 
-        // Replace only a job that is not final; for a final one the filter matches nothing, the upsert tries to insert
-        // its id and the unique _id refuses: that duplicate-key error is this store's "already final".
+        // Replace only a job of this tenant that is not final; for any other the filter matches nothing, the upsert tries to
+        // insert its id and the unique _id refuses: that duplicate-key error is this store's "not yours to write".
         var requests = list.Select(job => (WriteModel<JobDocument>)new ReplaceOneModel<JobDocument>(
-                JobFilter.And(JobFilter.Eq(d => d.Id, job.JobId), JobFilter.Nin(d => d.Status, FinalStatuses)), JobDocument.From(job))
+                JobFilter.And(OwnJob(job), JobFilter.Nin(d => d.Status, FinalStatuses)), JobDocument.From(job))
             {
                 IsUpsert = true,
             })
@@ -164,6 +170,10 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
 
         return written;
     }
+
+    /// <summary>The stored job with this record's id, when it is this record's tenant's: a job's tenant never changes.</summary>
+    private static FilterDefinition<JobDocument> OwnJob(JobRecord job) =>
+        JobFilter.And(JobFilter.Eq(d => d.Id, job.JobId), TenantIs(job.TenantId));
 
     private static readonly Contracts.JobStatus[] FinalStatuses =
         [Contracts.JobStatus.Succeeded, Contracts.JobStatus.Failed, Contracts.JobStatus.Cancelled, Contracts.JobStatus.Expired];
@@ -194,6 +204,22 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
         // In the order asked, as the embedded store answers.
         var byId = documents.ToDictionary(d => d.Id);
         return ids.Where(byId.ContainsKey).Select(id => byId[id].ToRecord()).ToList();
+    }
+
+    public async Task<int> CountAsync(string model, Contracts.JobStatus status, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        if (limit == 0)
+        {
+            return 0;
+        }
+
+        // Covered by the model_status index, and read no further than the limit.
+        await EnsureIndexesAsync(cancellationToken);
+        var count = await _jobs.CountDocumentsAsync(JobFilter.And(JobFilter.Eq(d => d.Model, model), JobFilter.Eq(d => d.Status, status)),
+            new CountOptions { Limit = limit, Hint = "model_status" }, cancellationToken);
+        return (int)count;
     }
 
     public async Task<JobPage> ListAsync(JobQuery query, CancellationToken cancellationToken = default)
@@ -471,6 +497,9 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
                     new CreateIndexModel<JobDocument>(
                         keys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
                         new CreateIndexOptions { Name = "tenant_page" }),
+                    new CreateIndexModel<JobDocument>(
+                        keys.Ascending(d => d.Model).Ascending(d => d.Status),
+                        new CreateIndexOptions { Name = "model_status" }),
                 ],
                 cancellationToken);
 

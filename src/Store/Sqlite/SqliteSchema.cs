@@ -189,6 +189,12 @@ internal static class SqliteSchema
         """
         ALTER TABLE jobs ADD COLUMN callback_url TEXT NULL;
         """,
+
+        // 7: the admission check counts a model's queued jobs on every submission: (model, status) makes that count a
+        // range of the index as long as the backlog, not a walk over all of the model's jobs.
+        """
+        CREATE INDEX IF NOT EXISTS ix_jobs_model_status ON jobs (model, status);
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

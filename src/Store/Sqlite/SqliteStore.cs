@@ -64,6 +64,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $outputs)
         """;
 
+    // A job's tenant is set by the write that creates it and never changed: ids are client-chosen, so a write for an id
+    // another tenant holds (a racing submission, or a worker running the other tenant's message) leaves that job alone.
     private const string UpsertSql = $"""
         INSERT INTO jobs ({JobColumns}, outputs)
         VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $outputs)
@@ -71,15 +73,16 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             kind = excluded.kind, model = excluded.model, model_version = excluded.model_version, status = excluded.status,
             submitted_at = excluded.submitted_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
             device = excluded.device, batch_size = excluded.batch_size, batch_id = excluded.batch_id,
-            worker_id = excluded.worker_id, error = excluded.error, tenant_id = excluded.tenant_id, outputs = excluded.outputs,
+            worker_id = excluded.worker_id, error = excluded.error, outputs = excluded.outputs,
             -- The URL the job was first recorded with stays: it is the one it was submitted with.
             callback_url = COALESCE(jobs.callback_url, excluded.callback_url)
+        WHERE jobs.tenant_id = excluded.tenant_id
         """;
 
-    // The conflict branch updates only a job that is not final; RETURNING yields a row only for a job written.
+    // The conflict branch updates only a job of the same tenant that is not final; RETURNING yields a row only for a job written.
     private const string CompleteSql = UpsertSql + $"""
 
-        WHERE jobs.status NOT IN ('{nameof(JobStatus.Succeeded)}', '{nameof(JobStatus.Failed)}', '{nameof(JobStatus.Cancelled)}', '{nameof(JobStatus.Expired)}')
+            AND jobs.status NOT IN ('{nameof(JobStatus.Succeeded)}', '{nameof(JobStatus.Failed)}', '{nameof(JobStatus.Cancelled)}', '{nameof(JobStatus.Expired)}')
         RETURNING id
         """;
 
@@ -196,6 +199,22 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
 
         transaction.Commit();
         return found;
+    }
+
+    // A range of ix_jobs_model_status, read no further than the limit (SqliteStoreContractTests checks the plan).
+    internal const string CountJobsSql = "SELECT count(*) FROM (SELECT 1 FROM jobs WHERE model = $model AND status = $status LIMIT $limit)";
+
+    public async Task<int> CountAsync(string model, JobStatus status, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegative(limit);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = CountJobsSql;
+        command.Parameters.Add("$model", SqliteType.Text).Value = model;
+        command.Parameters.Add("$status", SqliteType.Text).Value = status.ToString();
+        command.Parameters.Add("$limit", SqliteType.Integer).Value = limit;
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public async Task<JobPage> ListAsync(JobQuery query, CancellationToken cancellationToken = default)

@@ -26,10 +26,13 @@ internal sealed class BulkRecordReader : IDisposable
     private readonly string _modelName;
     private readonly LoadedModel _model;
     private readonly InputLimits _limits;
+    private readonly BulkFileLimits _fileLimits;
     private BulkCsvReader? _csv;
+    private long _records;
 
-    private BulkRecordReader(LineReader lines, BulkInputFormat format, LoadedModel model, InputLimits limits)
+    private BulkRecordReader(LineReader lines, BulkInputFormat format, LoadedModel model, InputLimits limits, BulkFileLimits fileLimits)
     {
+        _fileLimits = fileLimits;
         _lines = lines;
         Format = format;
         _model = model;
@@ -47,14 +50,28 @@ internal sealed class BulkRecordReader : IDisposable
 
     private bool TensorMode => _valuesPerRecord == BulkChunk.TensorRecords;
 
-    /// <summary>Opens a seekable file, un-gzipping it when it starts with the gzip magic bytes, and detects its format unless given.</summary>
-    public static BulkRecordReader Open(Stream file, BulkInputFormat? format, LoadedModel model, InputLimits? limits = null)
+    /// <summary>Opens a seekable file, un-gzipping it when it starts with the gzip magic bytes, and detects its format unless
+    /// given. Reading past <paramref name="fileLimits"/> (bytes once decompressed, records) throws
+    /// <see cref="InvalidBulkFileException"/> with the reason.</summary>
+    public static BulkRecordReader Open(Stream file, BulkInputFormat? format, LoadedModel model, InputLimits? limits = null,
+        BulkFileLimits? fileLimits = null)
     {
+        var bounds = fileLimits ?? BulkFileLimits.Default;
         Span<byte> magic = stackalloc byte[2];
         var gzip = file.ReadAtLeast(magic, 2, throwOnEndOfStream: false) == 2 && magic[0] == 0x1F && magic[1] == 0x8B;
         file.Position = 0;
-        var lines = new LineReader(gzip ? new GZipStream(file, CompressionMode.Decompress) : file);
-        var head = lines.Peek();
+        var lines = new LineReader(new BoundedReadStream(gzip ? new GZipStream(file, CompressionMode.Decompress) : file, bounds));
+        ReadOnlySpan<byte> head;
+        try
+        {
+            head = lines.Peek();
+        }
+        catch
+        {
+            lines.Dispose();
+            throw;
+        }
+
         if (head.Trim(" \t\r\n"u8).IsEmpty || (head.StartsWith(Utf8Bom) && head[Utf8Bom.Length..].Trim(" \t\r\n"u8).IsEmpty))
         {
             lines.Dispose();
@@ -62,7 +79,7 @@ internal sealed class BulkRecordReader : IDisposable
         }
 
         var detected = format ?? Detect(head);
-        var reader = new BulkRecordReader(lines, detected, model, limits ?? InputLimits.Default);
+        var reader = new BulkRecordReader(lines, detected, model, limits ?? InputLimits.Default, bounds);
         if (detected == BulkInputFormat.Csv && reader.TensorMode)
         {
             reader.Dispose();
@@ -83,6 +100,16 @@ internal sealed class BulkRecordReader : IDisposable
 
     /// <summary>The next record, or false at the end of the file. Blank lines are skipped.</summary>
     public bool TryRead(float[] values, out BulkRecord record)
+    {
+        if (!TryReadUnbounded(values, out record))
+        {
+            return false;
+        }
+
+        return ++_records > _fileLimits.MaxRecords ? throw new InvalidBulkFileException(_fileLimits.RecordsPassed()) : true;
+    }
+
+    private bool TryReadUnbounded(float[] values, out BulkRecord record)
     {
         if (_csv is not null)
         {

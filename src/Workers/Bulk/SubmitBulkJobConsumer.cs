@@ -123,7 +123,8 @@ internal sealed class SubmitBulkJobConsumer(
         var chunkSize = Math.Clamp(job.ChunkSize ?? SubmitBulkJob.DefaultChunkSize, 1, SubmitBulkJob.MaxChunkSize);
         using var reader = BulkRecordReader.Open(
             new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16), job.Format, model,
-            new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes));
+            new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes),
+            new BulkFileLimits(options.Value.MaxBulkDecompressedBytes, options.Value.MaxBulkRecords));
         var values = new float[Math.Max(0, reader.ValuesPerRecord)];
         using var chunk = new BulkChunk.Writer(reader.ValuesPerRecord);
         // Tensor records vary in size: a chunk closes once the next record could take it past the byte bound.
