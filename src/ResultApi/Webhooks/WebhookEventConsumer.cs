@@ -28,6 +28,14 @@ internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingStore traini
     public async Task Consume(ConsumeContext<BulkJobFinished> context)
     {
         var job = await bulk.GetBulkJobAsync(context.Message.BulkJobId, context.CancellationToken).ConfigureAwait(false);
+        // The finalizer publishes the end of a bulk job just before it stores it (so that a failed publish is redelivered):
+        // a job still closing is given a few seconds to reach the store's final state before the event is judged.
+        for (var wait = 0; job is { IsFinal: false, Status: BulkJobStatus.Finalizing or BulkJobStatus.Cancelling or BulkJobStatus.Running } && wait < 50; wait++)
+        {
+            await Task.Delay(200, context.CancellationToken).ConfigureAwait(false);
+            job = await bulk.GetBulkJobAsync(context.Message.BulkJobId, context.CancellationToken).ConfigureAwait(false);
+        }
+
         if (job is not { IsFinal: true, CallbackUrl: { Length: > 0 } })
         {
             LogIgnored(context.Message.BulkJobId, job);
