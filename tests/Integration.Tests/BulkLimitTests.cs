@@ -54,7 +54,10 @@ public sealed class BulkLimitTests(BoundedBulkSystem system) : IClassFixture<Bou
         var output = new MemoryStream();
         await system.Client.DownloadBulkResultsAsync(job.Id, output, cancellationToken: ct);
         var scored = Encoding.UTF8.GetString(output.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(job.Counts.Succeeded, scored.Length);
+        // Chunks already being scored when the job failed may still store their results (each with its count, in one
+        // write): every line of the output is counted, read after the download.
+        var counted = (await system.Client.GetBulkAsync(job.Id, ct))!.Counts.Succeeded;
+        Assert.True(scored.Length <= counted, $"{scored.Length} output lines, {counted} counted");
         Assert.True(scored.Length <= BoundedBulkSystem.MaxRecords, $"{scored.Length} records scored");
     }
 }
