@@ -42,9 +42,9 @@ public sealed class TensorTypesTests(SmallInputBoundsSystem system) : IClassFixt
         var type = OnnxTypes.ElementType(datatype)!.Value;
         var onnx = OnnxGraphs.Identity(type, ["batch", "n"]);
         var name = await RegisterAsync("id-" + datatype.ToLowerInvariant(), onnx, null, ct);
-        var values = Sample(type);
+        var values = TypedTensors.Sample(type);
         long[] shape = [2, 3];
-        var direct = DirectRun.Run(onnx, new Dictionary<string, (Array, long[])> { ["input"] = (values, shape) })["output"];
+        var direct = TypedTensors.Run(onnx, new Dictionary<string, (Array, long[])> { ["input"] = (values, shape) })["output"];
 
         var result = await system.Client.PredictAsync(new PredictRequest { Model = name, Inputs = [Input("input", type, shape, values)] }, ct);
 
@@ -85,7 +85,7 @@ public sealed class TensorTypesTests(SmallInputBoundsSystem system) : IClassFixt
         for (var i = 0; i < records.Count; i++)
         {
             var (rows, n) = records[i].Shape;
-            var direct = DirectRun.Run(onnx, new Dictionary<string, (Array, long[])>
+            var direct = TypedTensors.Run(onnx, new Dictionary<string, (Array, long[])>
             {
                 [OnnxGraphs.Ids] = (records[i].Ids, [rows, n]),
                 [OnnxGraphs.Features] = (records[i].Features, [rows, 3]),
@@ -114,7 +114,7 @@ public sealed class TensorTypesTests(SmallInputBoundsSystem system) : IClassFixt
         string[]?[] asked = [[OnnxGraphs.Scaled], [OnnxGraphs.IdsPlusOne], null, [OnnxGraphs.Scaled, OnnxGraphs.IdsPlusOne]];
         long[] ids = [4, 5];
         float[] features = [1f, -2f, 0.25f];
-        var direct = DirectRun.Run(onnx, new Dictionary<string, (Array, long[])>
+        var direct = TypedTensors.Run(onnx, new Dictionary<string, (Array, long[])>
         {
             [OnnxGraphs.Ids] = (ids, [1, 2]),
             [OnnxGraphs.Features] = (features, [1, 3]),
@@ -364,7 +364,7 @@ public sealed class TensorTypesTests(SmallInputBoundsSystem system) : IClassFixt
             }
 
             Assert.Equal(JobStatus.Succeeded, jobs[i].Status);
-            var direct = DirectRun.Run(onnx, new Dictionary<string, (Array, long[])> { [OnnxGraphs.Ids] = (records[i], [1, 2]) })[OnnxGraphs.Vectors];
+            var direct = TypedTensors.Run(onnx, new Dictionary<string, (Array, long[])> { [OnnxGraphs.Ids] = (records[i], [1, 2]) })[OnnxGraphs.Vectors];
             var vectors = (await system.Client.GetOutputAsync(ids[i], ct)).Outputs.Named(OnnxGraphs.Vectors);
             Assert.Equal([1, 2, 2], vectors.Shape);
             Assert.Equal((float[])direct.Values, vectors.ToFloats());
@@ -447,27 +447,6 @@ public sealed class TensorTypesTests(SmallInputBoundsSystem system) : IClassFixt
     private static long[] RandomIds(Random random, int count) => [.. Enumerable.Range(0, count).Select(_ => random.NextInt64(-1000, 30000))];
 
     private static float[] RandomFloats(Random random, int count) => [.. Enumerable.Range(0, count).Select(_ => (random.NextSingle() * 8) - 4)];
-
-    /// <summary>Six values of each type, its extremes among them.</summary>
-    private static Array Sample(TensorElementType type) => type switch
-    {
-        TensorElementType.Bool => new[] { true, false, false, true, true, false },
-        TensorElementType.UInt8 => new byte[] { 0, 255, 1, 128, 127, 42 },
-        TensorElementType.UInt16 => new ushort[] { 0, ushort.MaxValue, 1, 32768, 12345, 7 },
-        TensorElementType.UInt32 => new uint[] { 0, uint.MaxValue, 1, 2147483648, 123456789, 7 },
-        TensorElementType.UInt64 => new ulong[] { 0, ulong.MaxValue, 1, 9223372036854775808, 12345678901234567890, 7 },
-        TensorElementType.Int8 => new sbyte[] { sbyte.MinValue, sbyte.MaxValue, 0, -1, 1, 42 },
-        TensorElementType.Int16 => new short[] { short.MinValue, short.MaxValue, 0, -1, 1, 4242 },
-        TensorElementType.Int32 => new[] { int.MinValue, int.MaxValue, 0, -1, 1, 424242 },
-        TensorElementType.Int64 => new[] { long.MinValue, long.MaxValue, 0, -1, 1, 4242424242424242 },
-        // FP16: a half, the largest half, the smallest normal one, 1/3 rounded to half precision.
-        TensorElementType.Float16 => new[] { (Float16)0.5f, (Float16)65504f, (Float16)(-2f), (Float16)6.1035156e-05f, (Float16)(1f / 3), (Float16)0f },
-        TensorElementType.Float => new[] { float.MaxValue, float.MinValue, float.Epsilon, 0.1f, -1.5f, 1f / 3 },
-        TensorElementType.Double => new[] { double.MaxValue, double.MinValue, double.Epsilon, 0.1, -1.5, Math.PI },
-        TensorElementType.BFloat16 => new[] { (BFloat16)1f, (BFloat16)(-2.5f), (BFloat16)3.140625f, (BFloat16)1e38f, (BFloat16)0f, (BFloat16)(-0.0078125f) },
-        TensorElementType.String => new[] { "héllo wörld", "日本語のテキスト", "🙂 emoji", "", "\"quoted\" and \\ backslash", "plain" },
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
-    };
 
     /// <summary>The request tensor for <paramref name="values"/>, built with the SDK's helpers as a user would; FP16 and BF16
     /// travel as the numbers they hold.</summary>

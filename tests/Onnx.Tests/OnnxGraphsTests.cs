@@ -1,3 +1,4 @@
+using AIaaS.Queue.TestSupport;
 using AIaaS.Queue.Contracts;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
@@ -7,7 +8,7 @@ namespace AIaaS.Queue.Onnx.Tests;
 /// <summary>The test graphs load in ONNX Runtime with the signature they promise, and run.</summary>
 public sealed class OnnxGraphsTests
 {
-    public static TheoryData<TensorElementType> ServedTypes() => TypedTensors.ServedTypes();
+    public static TheoryData<TensorElementType> ServedTypes() => ServedElementTypes.All();
 
     [Theory]
     [MemberData(nameof(ServedTypes))]

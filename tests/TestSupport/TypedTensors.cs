@@ -1,22 +1,12 @@
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace AIaaS.Queue.Onnx.Tests;
+namespace AIaaS.Queue.TestSupport;
 
-/// <summary>Six values of each served element type, extremes included, and typed ONNX Runtime values over them.</summary>
-internal static class TypedTensors
+/// <summary>Six values of each served element type, extremes included, and ONNX Runtime run directly on typed arrays in the
+/// test process: the reference the system's outputs are compared with.</summary>
+public static class TypedTensors
 {
-    public static TheoryData<TensorElementType> ServedTypes()
-    {
-        var data = new TheoryData<TensorElementType>();
-        foreach (var datatype in Contracts.TensorDatatypes.All)
-        {
-            data.Add(OnnxTypes.ElementType(datatype)!.Value);
-        }
-
-        return data;
-    }
-
     public static Array Sample(TensorElementType type) => type switch
     {
         TensorElementType.Bool => new[] { true, false, false, true, true, false },
