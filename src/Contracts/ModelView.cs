@@ -16,6 +16,12 @@ public sealed record ModelView
     public BatchMode BatchMode { get; init; }
     public string? Description { get; init; }
 
+    /// <summary>The pre- and post-processing jobs with text or images go through; null for a model that takes tensors only.</summary>
+    public ModelRecipe? Recipe { get; init; }
+
+    /// <summary>Whether a vocabulary file (a text recipe's <c>vocab.txt</c>) is stored with the version.</summary>
+    public bool HasVocabulary { get; init; }
+
     /// <summary>Set on versions registered by a train job.</summary>
     public ModelTrainingInfo? Training { get; init; }
 }

@@ -25,6 +25,14 @@ public sealed record SubmitPredictJob
     [JsonConverter(typeof(InferInputsJsonConverter))]
     public IReadOnlyList<InferTensor>? Inputs { get; init; }
 
+    /// <summary>Text for a model registered with a text recipe (<see cref="RecipeKinds"/>): the worker tokenizes it into the
+    /// model's inputs. Use instead of <see cref="Features"/> and <see cref="Inputs"/>.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>An image (PNG, JPEG or WebP bytes, base64-encoded) for a model registered with an image recipe: the worker
+    /// decodes, resizes and normalizes it. Kept as text on the wire so that bad base64 fails this job alone, with a reason.</summary>
+    public string? Image { get; init; }
+
     /// <summary>The outputs to compute and store; null or empty for all of the model's outputs.</summary>
     public IReadOnlyList<RequestedOutput>? Outputs { get; init; }
 

@@ -13,6 +13,9 @@ public interface IModelStore
     /// <summary>All versions of one model (or of every model when <paramref name="name"/> is null), by name then version.</summary>
     Task<IReadOnlyList<ModelVersionRecord>> ListAsync(string? name = null, CancellationToken cancellationToken = default);
 
+    /// <summary>The vocabulary stored with the version; null when it has none or the version is unknown.</summary>
+    Task<string?> GetVocabularyAsync(string name, int version, CancellationToken cancellationToken = default);
+
     /// <summary>Copies the model file to <paramref name="destination"/>, streaming; throws <see cref="KeyNotFoundException"/> for an unknown version.</summary>
     Task CopyFileToAsync(string name, int version, Stream destination, CancellationToken cancellationToken = default);
 }

@@ -11,6 +11,13 @@ public sealed record NewModelVersion
     public BatchingSettings? Batching { get; init; }
     public string? Description { get; init; }
 
+    /// <summary>The recipe jobs with text or images go through; null for tensors only.</summary>
+    public ModelRecipe? Recipe { get; init; }
+
+    /// <summary>A text recipe's WordPiece vocabulary (the content of <c>vocab.txt</c>), stored with the version and read
+    /// back with <see cref="IModelStore.GetVocabularyAsync"/>.</summary>
+    public string? Vocabulary { get; init; }
+
     /// <summary>Set by train jobs. Registration is idempotent on <see cref="ModelTrainingInfo.TrainingJobId"/>: a second
     /// registration for the same job returns the version the first one made and stores nothing.</summary>
     public ModelTrainingInfo? Training { get; init; }
@@ -30,6 +37,11 @@ public sealed record ModelVersionRecord
     public required IReadOnlyList<TensorSpec> Outputs { get; init; }
     public BatchingSettings? Batching { get; init; }
     public string? Description { get; init; }
+
+    public ModelRecipe? Recipe { get; init; }
+
+    /// <summary>Whether a vocabulary is stored with the version.</summary>
+    public bool HasVocabulary { get; init; }
 
     public ModelTrainingInfo? Training { get; init; }
 }

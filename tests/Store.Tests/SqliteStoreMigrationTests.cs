@@ -175,11 +175,11 @@ public sealed class SqliteStoreMigrationTests
         var path = Path.Combine(directory.FullName, "old.db");
         try
         {
-            // That release made today's tables, but wrote no version.
+            // That release made the tables of schema version 7 (the last step it had), but wrote no version.
             await using (var connection = await OpenAsync(path, ct))
             {
                 using var transaction = connection.BeginTransaction();
-                SqliteSchema.Upgrade(connection, transaction);
+                SqliteSchema.Upgrade(connection, transaction, targetVersion: 7);
                 Execute(connection, transaction, "PRAGMA user_version = 0");
                 transaction.Commit();
             }

@@ -465,6 +465,41 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     }
 
     [Fact]
+    public async Task RecipeAndVocabularyAreKeptWithTheVersionAndTheVocabularyIsReadOnlyOnRequest()
+    {
+        var name = UniqueModel();
+        var recipe = new ModelRecipe
+        {
+            Kind = RecipeKinds.TextClassification,
+            Lowercase = false,
+            MaxTokens = 128,
+            Labels = ["negative", "positive"],
+            Mean = [0.5f, 0.5f, 0.5f],
+        };
+        const string vocabulary = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\nworld\n";
+
+        var added = await Models.AddVersionAsync(NewModel(name) with { Recipe = recipe, Vocabulary = vocabulary }, new MemoryStream([1]), Ct);
+        await Models.AddVersionAsync(NewModel(name), new MemoryStream([2]), Ct);
+        var stored = await Models.GetVersionAsync(name, 1, Ct);
+        var listed = (await Models.ListAsync(name, Ct))[0];
+
+        Assert.True(added.HasVocabulary);
+        Assert.NotNull(stored);
+        Assert.True(stored.HasVocabulary);
+        Assert.Equal(RecipeKinds.TextClassification, stored.Recipe!.Kind);
+        Assert.Equal(128, stored.Recipe.MaxTokens);
+        Assert.False(stored.Recipe.Lowercase);
+        Assert.Equal(["negative", "positive"], stored.Recipe.Labels);
+        Assert.Equal([0.5f, 0.5f, 0.5f], stored.Recipe.Mean);
+        Assert.Equal(RecipeKinds.TextClassification, listed.Recipe!.Kind);
+        Assert.Equal(vocabulary, await Models.GetVocabularyAsync(name, 1, Ct));
+        Assert.Null(await Models.GetVocabularyAsync(name, 2, Ct));
+        Assert.Null((await Models.GetVersionAsync(name, 2, Ct))!.Recipe);
+        Assert.False((await Models.GetVersionAsync(name, 2, Ct))!.HasVocabulary);
+        Assert.Null(await Models.GetVocabularyAsync(name, 3, Ct));
+    }
+
+    [Fact]
     public async Task LatestVersionResolvesToHighest()
     {
         var name = UniqueModel();

@@ -156,6 +156,8 @@ public static class ModelsApi
         Batching = record.Batching,
         BatchMode = OnnxTypes.BatchModeOf(record.Inputs),
         Description = record.Description,
+        Recipe = record.Recipe,
+        HasVocabulary = record.HasVocabulary,
         Training = record.Training,
     };
 

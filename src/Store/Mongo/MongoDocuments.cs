@@ -124,6 +124,14 @@ internal sealed class ModelDocument
     /// <summary>JSON of <see cref="ModelTrainingInfo"/>: read and written whole, never queried field by field.</summary>
     public string? Training { get; set; }
 
+    /// <summary>JSON of <see cref="ModelRecipe"/>, read and written whole.</summary>
+    public string? Recipe { get; set; }
+
+    /// <summary>A text recipe's vocabulary; left out of every read but <see cref="IModelStore.GetVocabularyAsync"/>.</summary>
+    public string? Vocabulary { get; set; }
+
+    public bool HasVocabulary { get; set; }
+
     public ModelVersionRecord ToRecord() => new()
     {
         Name = Name,
@@ -136,6 +144,8 @@ internal sealed class ModelDocument
         Batching = Batching?.ToSettings(),
         Description = Description,
         Training = Training is null ? null : System.Text.Json.JsonSerializer.Deserialize<ModelTrainingInfo>(Training, StoreJson.Options),
+        Recipe = Recipe is null ? null : System.Text.Json.JsonSerializer.Deserialize<ModelRecipe>(Recipe, StoreJson.Options),
+        HasVocabulary = HasVocabulary,
     };
 }
 

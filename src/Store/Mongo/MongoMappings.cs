@@ -65,6 +65,9 @@ internal static class MongoMappings
             map.MapMember(d => d.TrainingJobId).SetElementName("trainingJobId").SetIgnoreIfNull(true)
                 .SetSerializer(new NullableSerializer<Guid>(guid));
             map.MapMember(d => d.Training).SetElementName("training").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Recipe).SetElementName("recipe").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Vocabulary).SetElementName("vocabulary").SetIgnoreIfNull(true);
+            map.MapMember(d => d.HasVocabulary).SetElementName("hasVocabulary").SetIgnoreIfDefault(true);
             map.SetIgnoreExtraElements(true);
         });
 

@@ -326,6 +326,9 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
             FileId = fileId,
             TrainingJobId = model.Training?.TrainingJobId,
             Training = model.Training is null ? null : System.Text.Json.JsonSerializer.Serialize(model.Training, StoreJson.Options),
+            Recipe = model.Recipe is null ? null : System.Text.Json.JsonSerializer.Serialize(model.Recipe, StoreJson.Options),
+            Vocabulary = model.Vocabulary,
+            HasVocabulary = model.Vocabulary is not null,
         };
 
         try
@@ -424,7 +427,19 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
         var find = version is { } v
             ? _models.Find(ModelFilter.And(byName, ModelFilter.Eq(d => d.Version, v)))
             : _models.Find(byName).SortByDescending(d => d.Version).Limit(1);
-        return find.FirstOrDefaultAsync(cancellationToken)!;
+        return find.Project<ModelDocument>(WithoutVocabulary).FirstOrDefaultAsync(cancellationToken)!;
+    }
+
+    /// <summary>A vocabulary can be hundreds of kilobytes: only the worker loading a version reads it.</summary>
+    private static readonly ProjectionDefinition<ModelDocument> WithoutVocabulary = Builders<ModelDocument>.Projection.Exclude(d => d.Vocabulary);
+
+    public async Task<string?> GetVocabularyAsync(string name, int version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        await EnsureIndexesAsync(cancellationToken);
+        var document = await _models.Find(ModelFilter.And(ModelFilter.Eq(d => d.Name, name), ModelFilter.Eq(d => d.Version, version)))
+            .FirstOrDefaultAsync(cancellationToken);
+        return document?.Vocabulary;
     }
 
     public async Task<IReadOnlyList<ModelVersionRecord>> ListAsync(string? name = null, CancellationToken cancellationToken = default)
@@ -433,6 +448,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
         var documents = await _models
             .Find(name is null ? ModelFilter.Empty : ModelFilter.Eq(d => d.Name, name))
             .Sort(Builders<ModelDocument>.Sort.Ascending(d => d.Name).Ascending(d => d.Version))
+            .Project<ModelDocument>(WithoutVocabulary)
             .ToListAsync(cancellationToken);
         return documents.ConvertAll(d => d.ToRecord());
     }

@@ -195,6 +195,12 @@ internal static class SqliteSchema
         """
         CREATE INDEX IF NOT EXISTS ix_jobs_model_status ON jobs (model, status);
         """,
+
+        // 8: a model version's recipe (pre- and post-processing for text and images) and a text recipe's vocabulary.
+        """
+        ALTER TABLE model_versions ADD COLUMN recipe TEXT NULL;
+        ALTER TABLE model_versions ADD COLUMN vocabulary TEXT NULL;
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

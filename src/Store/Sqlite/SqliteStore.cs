@@ -361,7 +361,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
 
     // ---- models ----
 
-    private const string ModelColumns = "name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, training";
+    private const string ModelColumns = "name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, training, recipe, vocabulary IS NOT NULL";
 
     private const string GetVersionSql = $"SELECT {ModelColumns} FROM model_versions WHERE name = $name AND version = $version";
     private const string GetLatestVersionSql = $"SELECT {ModelColumns} FROM model_versions WHERE name = $name ORDER BY version DESC LIMIT 1";
@@ -397,8 +397,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 using var insert = connection.CreateCommand();
                 insert.Transaction = transaction;
                 insert.CommandText = """
-                    INSERT INTO model_versions (name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, file_id, training_job_id, training)
-                    VALUES ($name, $version, $created_at, $size_bytes, $sha256, $inputs, $outputs, $batching, $description, $file_id, $training_job_id, $training)
+                    INSERT INTO model_versions (name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, file_id, training_job_id, training, recipe, vocabulary)
+                    VALUES ($name, $version, $created_at, $size_bytes, $sha256, $inputs, $outputs, $batching, $description, $file_id, $training_job_id, $training, $recipe, $vocabulary)
                     """;
                 insert.Parameters.AddWithValue("$name", model.Name);
                 insert.Parameters.AddWithValue("$version", next);
@@ -415,6 +415,9 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                     model.Training is null ? DBNull.Value : JobCursor.GuidBytes(model.Training.TrainingJobId));
                 insert.Parameters.AddWithValue("$training",
                     model.Training is null ? DBNull.Value : JsonSerializer.Serialize(model.Training, StoreJson.Options));
+                insert.Parameters.AddWithValue("$recipe",
+                    model.Recipe is null ? DBNull.Value : JsonSerializer.Serialize(model.Recipe, StoreJson.Options));
+                insert.Parameters.AddWithValue("$vocabulary", (object?)model.Vocabulary ?? DBNull.Value);
                 insert.ExecuteNonQuery();
                 return checked((int)next);
             }, cancellationToken);
@@ -438,6 +441,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 Outputs = model.Outputs,
                 Batching = model.Batching,
                 Description = model.Description,
+                Recipe = model.Recipe,
+                HasVocabulary = model.Vocabulary is not null,
                 Training = model.Training,
             };
         }
@@ -552,6 +557,17 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         return versions;
     }
 
+    public async Task<string?> GetVocabularyAsync(string name, int version, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT vocabulary FROM model_versions WHERE name = $name AND version = $version";
+        command.Parameters.AddWithValue("$name", name);
+        command.Parameters.AddWithValue("$version", version);
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     public async Task CopyFileToAsync(string name, int version, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(name);
@@ -635,6 +651,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         Batching = reader.IsDBNull(7) ? null : JsonSerializer.Deserialize<BatchingSettings>(reader.GetString(7), StoreJson.Options),
         Description = reader.IsDBNull(8) ? null : reader.GetString(8),
         Training = reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<ModelTrainingInfo>(reader.GetString(9), StoreJson.Options),
+        Recipe = reader.IsDBNull(10) ? null : JsonSerializer.Deserialize<ModelRecipe>(reader.GetString(10), StoreJson.Options),
+        HasVocabulary = reader.GetBoolean(11),
     };
 
     // ---- health ----
