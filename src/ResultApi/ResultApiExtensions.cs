@@ -2,6 +2,7 @@ using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Apis;
+using AIaaS.Queue.ResultApi.Apis.OpenAi;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.ServiceDefaults;
@@ -55,6 +56,10 @@ public static class ResultApiExtensions
         services.AddAiaasStore();
         services.AddSingleton<JobSubmitter>();
         services.AddSingleton<BulkJobSubmitter>();
+        services.AddSingleton<EmbeddingsService>();
+        services.AddSingleton<OpenAiBatchService>();
+        // Ahead of the default writer: problems of OpenAI-surface endpoints are written in OpenAI's error shape.
+        services.Insert(0, ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiProblemDetailsWriter>());
         services.AddSingleton<JobCompletionWaiter>();
         services.AddHostedService(sp => sp.GetRequiredService<JobCompletionWaiter>());
 
@@ -110,6 +115,10 @@ public static class ResultApiExtensions
         tenantApis.MapJobsApi();
         tenantApis.MapSubmitJobsApi();
         tenantApis.MapBatchesApi();
+        // OpenAI's embeddings, files and Batch API, so that OpenAI's client libraries work with their base URL set here.
+        tenantApis.MapEmbeddingsApi();
+        tenantApis.MapOpenAiFilesApi();
+        tenantApis.MapOpenAiBatchesApi();
         tenantApis.MapModelsApi();
         // The Open Inference Protocol: tenant endpoints, its health endpoints open (they allow anonymous callers).
         tenantApis.MapInferenceApi();

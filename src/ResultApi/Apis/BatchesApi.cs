@@ -1,5 +1,7 @@
 using AIaaS.Queue.Contracts;
+using System.Text.Json;
 using AIaaS.Queue.Domain;
+using AIaaS.Queue.ResultApi.Apis.OpenAi;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.Store;
@@ -21,8 +23,10 @@ public static class BatchesApi
         var api = app.MapGroup("/v1/batches").WithTags("Batches");
         api.MapPost("/", SubmitBatch).WithName("SubmitBulkJob")
             .WithSummary("Scores a file of records with a model. The body is the file (JSON lines or CSV with a header, gzip accepted), "
-                + "or empty with ?inputFileId= naming an uploaded one. 202 for a new bulk job, 200 with the existing one for a known ?id=.");
-        api.MapGet("/", ListBatches).WithName("ListBulkJobs").WithSummary("The most recent bulk jobs, newest first.");
+                + "or empty with ?inputFileId= naming an uploaded one. 202 for a new bulk job, 200 with the existing one for a known ?id=. "
+                + "A JSON body without ?model= is OpenAI's batch create: {input_file_id, endpoint, completion_window, metadata}.");
+        api.MapGet("/", ListBatches).WithName("ListBulkJobs")
+            .WithSummary("The most recent bulk jobs, newest first: OpenAI's list of batch objects (?after=, ?limit= 1-100), or with ?view=bulk this server's array.");
         api.MapGet("/{id:guid}", GetBatch).WithName("GetBulkJob").WithSummary("A bulk job's status and counts {total, succeeded, failed}.");
         api.MapGet("/{id:guid}/output", (Guid id, TenantCaller caller, IBulkStore bulk, CancellationToken ct) => Lines(id, caller, BulkResultKind.Output, bulk, ct))
             .WithName("GetBulkJobOutput").WithSummary("One JSON line per scored record, {id, outputs}, in input order; partial while running.");
@@ -35,14 +39,53 @@ public static class BatchesApi
         return app;
     }
 
-    public static Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> SubmitBatch(
-        HttpRequest request, [AsParameters] BulkJobQuery query, [AsParameters] BatchServices services, CancellationToken cancellationToken) =>
-        services.Submitter.SubmitAsync(request, query, services.Caller, cancellationToken);
+    /// <summary>A bulk job, or OpenAI's batch create when the body is JSON (<c>application/json</c>) and no <c>?model=</c> is
+    /// given: a bulk file travels as JSON lines, CSV or gzip, never as one JSON document.</summary>
+    public static async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult, Ok<OpenAiBatch>, JsonHttpResult<OpenAiErrorResponse>>> SubmitBatch(
+        HttpRequest request, [AsParameters] BulkJobQuery query, [AsParameters] BatchServices services, CancellationToken cancellationToken)
+    {
+        if (query.Model is null && request.HasJsonContentType())
+        {
+            OpenAiBatchRequest? body;
+            try
+            {
+                body = await request.ReadFromJsonAsync<OpenAiBatchRequest>(cancellationToken);
+            }
+            catch (JsonException ex)
+            {
+                return OpenAiErrors.Invalid($"The body is not JSON: {ex.Message}");
+            }
 
-    public static async Task<Ok<IReadOnlyList<BulkJobView>>> ListBatches(TenantCaller caller, IBulkStore bulk, CancellationToken cancellationToken,
-        int limit = 50) =>
-        TypedResults.Ok<IReadOnlyList<BulkJobView>>((await bulk.ListBulkJobsAsync(caller.TenantId, Math.Clamp(limit, 1, 1000), cancellationToken))
-            .Select(j => j.ToView()).ToArray());
+            return (await services.OpenAi.CreateAsync(body, services.Caller, cancellationToken)).Result switch
+            {
+                Ok<OpenAiBatch> created => created,
+                JsonHttpResult<OpenAiErrorResponse> error => error,
+                var other => throw new InvalidOperationException($"Unexpected result {other}."),
+            };
+        }
+
+        return (await services.Submitter.SubmitAsync(request, query, services.Caller, cancellationToken)).Result switch
+        {
+            Accepted<BulkJobView> accepted => accepted,
+            Ok<BulkJobView> existing => existing,
+            ProblemHttpResult problem => problem,
+            var other => throw new InvalidOperationException($"Unexpected result {other}."),
+        };
+    }
+
+    /// <summary>OpenAI's list form (every bulk job as a batch object, <c>after</c> and <c>limit</c> 1-100, default 20), so that
+    /// OpenAI's clients list; with <c>?view=bulk</c>, this server's own array of bulk jobs (<c>limit</c> 1-1000, default 50).</summary>
+    public static async Task<Results<Ok<IReadOnlyList<BulkJobView>>, Ok<OpenAiList<OpenAiBatch>>>> ListBatches(TenantCaller caller, IBulkStore bulk,
+        OpenAiBatchService openAi, CancellationToken cancellationToken, int? limit = null, string? view = null, string? after = null)
+    {
+        if (view == "bulk")
+        {
+            return TypedResults.Ok<IReadOnlyList<BulkJobView>>((await bulk.ListBulkJobsAsync(caller.TenantId, Math.Clamp(limit ?? 50, 1, 1000), cancellationToken))
+                .Select(j => j.ToView()).ToArray());
+        }
+
+        return TypedResults.Ok(await openAi.ListAsync(caller, after, Math.Clamp(limit ?? 20, 1, 100), cancellationToken));
+    }
 
     public static async Task<Results<Ok<BulkJobView>, ProblemHttpResult>> GetBatch(Guid id, TenantCaller caller, IBulkStore bulk,
         CancellationToken cancellationToken) =>

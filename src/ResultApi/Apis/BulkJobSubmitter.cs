@@ -25,7 +25,7 @@ public sealed record BulkJobQuery
 }
 
 /// <summary>What <c>POST /v1/batches</c> needs besides its request (eShop's <c>[AsParameters]</c> services pattern).</summary>
-public sealed record BatchServices(TenantCaller Caller, BulkJobSubmitter Submitter);
+public sealed record BatchServices(TenantCaller Caller, BulkJobSubmitter Submitter, OpenAi.OpenAiBatchService OpenAi);
 
 /// <summary>
 /// Puts a bulk job submitted over HTTP on the broker: a repeated id answers with its job, then the job's rules, the
@@ -85,6 +85,21 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
         }
 
         return await QueueAsync(query, caller, bulkJobId, inputFileId!, cancellationToken);
+    }
+
+    /// <summary>Queues a bulk job over a file already stored for the caller under a new id (the OpenAI Batch API's input,
+    /// translated into records): the query's rules and the model as <see cref="SubmitAsync"/> checks them, then publish and record.</summary>
+    public async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> SubmitStoredFileAsync(
+        BulkJobQuery query, TenantCaller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentException.ThrowIfNullOrEmpty(query.InputFileId);
+        if (await QueryProblemAsync(query, caller, cancellationToken) is { } problem)
+        {
+            return problem;
+        }
+
+        return await QueueAsync(query, caller, query.Id ?? Guid.CreateVersion7(), query.InputFileId, cancellationToken);
     }
 
     /// <summary>The query's own rules, the callback URL and the model, in that order; null when all are good.</summary>
