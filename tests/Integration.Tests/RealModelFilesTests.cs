@@ -63,7 +63,6 @@ public sealed class RealModelFilesTests
         {
             Assert.Equal(hidden[i], padded[i], 1e-4f);
         }
-
     }
 
     /// <summary>The reference the served embeddings are compared with: the embeddings mean something (a paraphrase is nearer
