@@ -7,6 +7,7 @@ namespace AIaaS.Queue.Integration.Tests.Infrastructure;
 internal static class NodeClients
 {
     private static readonly SemaphoreSlim InstallGate = new(1, 1);
+    private static readonly string[] Packages = ["amqplib", "standardwebhooks", "openai"];
 
     public static string Folder { get; } = Path.Combine(Repository.Root.FullName, "tests", "Integration.Tests", "node");
 
@@ -40,7 +41,7 @@ internal static class NodeClients
         await InstallGate.WaitAsync(cancellationToken);
         try
         {
-            if (Directory.Exists(Path.Combine(Folder, "node_modules", "amqplib")) && Directory.Exists(Path.Combine(Folder, "node_modules", "standardwebhooks")))
+            if (Packages.All(package => Directory.Exists(Path.Combine(Folder, "node_modules", package))))
             {
                 return;
             }
