@@ -162,7 +162,8 @@ public sealed class BatchInputTranslator(string batchId, string model, int? dime
         }
 
         writer.WriteStartObject();
-        writer.WriteString("id"u8, RequestId(batchId, customId ?? $"line {lineNumber}"));
+        // By line: a refused line may repeat a custom_id that a request which runs holds.
+        writer.WriteString("id"u8, RequestId(batchId, FormattableString.Invariant($"\0line {lineNumber}")));
         if (customId is null)
         {
             writer.WriteNull("custom_id"u8);
