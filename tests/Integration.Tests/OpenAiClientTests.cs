@@ -107,6 +107,7 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
             batch["request_counts"]!["failed"]!.GetValue<long>()));
         Assert.NotNull(batch["completed_at"]);
         Assert.Equal(file["id"]!.GetValue<string>(), batch["input_file_id"]!.GetValue<string>());
+        Assert.Equal(409, result["cancelAfterEnd"]!["status"]!.GetValue<int>());
         Assert.Contains(batch["id"]!.GetValue<string>(), result["listed"]!.AsArray().Select(b => b!.GetValue<string>()));
 
         // The output file: one response per good request, the embeddings those of the direct run.

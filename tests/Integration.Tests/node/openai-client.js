@@ -63,6 +63,7 @@ async function main() {
     batch = await client.batches.retrieve(created.id);
   }
   result.batch = batch;
+  result.cancelAfterEnd = await refusal(client.batches.cancel(created.id));
   result.output = batch.output_file_id ? await (await client.files.content(batch.output_file_id)).text() : null;
   result.errors = batch.error_file_id ? await (await client.files.content(batch.error_file_id)).text() : null;
   result.outputFile = batch.output_file_id ? await client.files.retrieve(batch.output_file_id) : null;
