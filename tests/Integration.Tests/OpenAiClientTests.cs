@@ -168,10 +168,19 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         Assert.Equal(HttpStatusCode.BadRequest, badEndpoint.StatusCode);
         Assert.Equal("endpoint", (await badEndpoint.Content.ReadFromJsonAsync<JsonNode>(ct))!["error"]!["param"]!.GetValue<string>());
 
-        // Today's bulk list stays available beside OpenAI's list form.
+        // A bulk file sent as JSON with ?model= is a bulk job as before; only a JSON body without ?model= is OpenAI's create.
+        using var bulkFile = new StringContent("{\"id\": \"r1\", \"features\": [1, 2, 3, 4]}\n", Encoding.UTF8, "application/json");
+        using var bulk = await tenant.Http.PostAsync($"v1/batches?model={name}", bulkFile, ct);
+        Assert.Equal(HttpStatusCode.Accepted, bulk.StatusCode);
+        var bulkJob = (await bulk.Content.ReadFromJsonAsync<BulkJobView>(WireJson.Options, ct))!;
+
+        // Today's bulk list stays available beside OpenAI's list form, and both name the same jobs.
         using var openAiList = await tenant.Http.GetAsync("v1/batches", ct);
-        Assert.Equal("list", (await openAiList.Content.ReadFromJsonAsync<JsonNode>(ct))!["object"]!.GetValue<string>());
-        Assert.NotNull(await tenant.Http.GetFromJsonAsync<List<BulkJobView>>("v1/batches?view=bulk", WireJson.Options, ct));
+        var listed = (await openAiList.Content.ReadFromJsonAsync<JsonNode>(ct))!;
+        Assert.Equal("list", listed["object"]!.GetValue<string>());
+        Assert.Equal("batch_" + bulkJob.Id.ToString("N"), listed["data"]![0]!["id"]!.GetValue<string>());
+        Assert.Null(listed["data"]![0]!["endpoint"]);
+        Assert.Equal(bulkJob.Id, (await tenant.Http.GetFromJsonAsync<List<BulkJobView>>("v1/batches?view=bulk", WireJson.Options, ct))![0].Id);
     }
 
     /// <summary>MiniLM registered through the API (its signature read from the file, padded batching), then the same file

@@ -94,7 +94,7 @@ public static class FilesApi
             : Unknown(id);
     }
 
-    public static async Task<IResult> GetFileContent(string id, TenantCaller caller, ITrainingStore files, OpenAiBatchService batches,
+    public static async Task<Results<PushStreamHttpResult, JsonHttpResult<OpenAiErrorResponse>>> GetFileContent(string id, TenantCaller caller, ITrainingStore files, OpenAiBatchService batches,
         CancellationToken cancellationToken)
     {
         if (OpenAiIds.TryParseBatchFile(id, out var bulkJobId, out var kind))
@@ -105,7 +105,7 @@ public static class FilesApi
             }
 
             var manifest = await batches.ManifestAsync(job, cancellationToken);
-            return Results.Stream(body => batches.WriteFileAsync(job, manifest, kind, body, cancellationToken), "application/jsonl");
+            return TypedResults.Stream(body => batches.WriteFileAsync(job, manifest, kind, body, cancellationToken), "application/jsonl");
         }
 
         if (!OpenAiIds.TryParseFile(id, out var datasetId) || await files.GetDatasetAsync(caller.TenantId, datasetId, cancellationToken) is not { } dataset)
@@ -113,7 +113,7 @@ public static class FilesApi
             return Unknown(id);
         }
 
-        return Results.Stream(body => files.CopyDatasetToAsync(caller.TenantId, dataset.Id, body, cancellationToken), "application/octet-stream");
+        return TypedResults.Stream(body => files.CopyDatasetToAsync(caller.TenantId, dataset.Id, body, cancellationToken), "application/octet-stream");
     }
 
     private static JsonHttpResult<OpenAiErrorResponse> Unknown(string id) =>
