@@ -266,9 +266,5 @@ public sealed record OpenAiBatchManifest
     [JsonPropertyName("errors_file_id")]
     public string? ErrorsFileId { get; init; }
 
-    /// <summary>The first refusals, for a batch that could not start at all.</summary>
-    [JsonIgnore]
-    public IReadOnlyList<OpenAiBatchError> FirstRefusals { get; init; } = [];
-
     public static OpenAiBatchManifest? Parse(ReadOnlySpan<byte> json) => JsonSerializer.Deserialize<OpenAiBatchManifest>(json);
 }
