@@ -42,6 +42,30 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
         Assert.True(await InErrorQueueAsync(marker, ct));
     }
 
+    [Fact]
+    public async Task ErrorQueuesAreBoundedInLengthAndAge()
+    {
+        var ct = TestTimeout.After(60);
+        var marker = Guid.CreateVersion7();
+        await PublishAsync("""{"model":"iris","callbackUrl":"MARKER"}""".Replace("MARKER", marker.ToString(), StringComparison.Ordinal), ct);
+        Assert.True(await InErrorQueueAsync(marker, ct));
+
+        // The broker refuses a declaration whose arguments differ from the queue's: these are the queue's bounds (and the
+        // priority MassTransit copies from predict-jobs).
+        var factory = new ConnectionFactory { Uri = system.Broker.Uri };
+        await using var connection = await factory.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        var defaults = new AIaaS.Queue.ServiceDefaults.TransportOptions();
+        await channel.QueueDeclareAsync("predict-jobs_error", durable: true, exclusive: false, autoDelete: false, new Dictionary<string, object?>
+        {
+            ["x-max-length"] = defaults.DeadLetterMaxLength,
+            ["x-message-ttl"] = (long)defaults.DeadLetterTimeToLive.TotalMilliseconds,
+            ["x-max-priority"] = 1,
+        }, cancellationToken: ct);
+        Assert.Equal(100_000, defaults.DeadLetterMaxLength);
+        Assert.Equal(TimeSpan.FromDays(14), defaults.DeadLetterTimeToLive);
+    }
+
     private async Task PublishAsync(string message, CancellationToken ct)
     {
         var factory = new ConnectionFactory { Uri = system.Broker.Uri };
