@@ -56,10 +56,10 @@ public sealed class PaddedBatchingTests
         using var alone = new InferenceSession(files.Model);
         for (var i = 0; i < tokens.Length; i++)
         {
-            var hidden = outputs[i].Single(o => o.Name == "last_hidden_state");
+            var hidden = outputs[i].Single(o => o.Name == "last_hidden_state").ToInferTensor();
             Assert.Equal("FP32", hidden.Datatype);
             Assert.Equal([1, tokens[i].Length, 384], hidden.Shape);
-            var pooled = outputs[i].Single(o => o.Name == "924");
+            var pooled = outputs[i].Single(o => o.Name == "924").ToInferTensor();
             Assert.Equal([1, 384], pooled.Shape);
 
             var expected = RunAlone(alone, tokens[i]);

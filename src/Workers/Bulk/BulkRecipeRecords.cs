@@ -1,0 +1,100 @@
+using System.Text;
+using System.Text.Json;
+using AIaaS.Queue.Workers.Inference;
+using AIaaS.Queue.Workers.Recipes;
+
+namespace AIaaS.Queue.Workers.Bulk;
+
+/// <summary>
+/// Bulk records of a version with a recipe: JSON lines <c>{"id": .., "text": ".."}</c> or <c>{"id": .., "image": "&lt;base64&gt;"}</c>,
+/// or CSV rows with a <c>text</c> column. Text is tokenized here, once, and travels in its chunk as token ids; an image
+/// travels as its bytes and is decoded when scored. A bad record gets its reason, as a predict job would.
+/// </summary>
+internal sealed class BulkRecipeRecords(LoadedModel model, RecipeRunner runner, InputLimits limits)
+{
+    public BulkRecord ParseJson(ReadOnlySpan<byte> line, long lineNumber)
+    {
+        string? id = null, text = null, image = null, error = null;
+        try
+        {
+            var json = new Utf8JsonReader(line);
+            if (!json.Read() || json.TokenType != JsonTokenType.StartObject)
+            {
+                return new BulkRecord(lineNumber, null, "The line is not a JSON object.");
+            }
+
+            while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
+            {
+                var field = json.ValueTextEquals("id"u8) || json.ValueTextEquals("custom_id"u8) ? 0
+                    : json.ValueTextEquals("text"u8) ? 1
+                    : json.ValueTextEquals("image"u8) ? 2
+                    : json.ValueTextEquals("inputs"u8) || json.ValueTextEquals("features"u8) || json.ValueTextEquals("input"u8) ? 3
+                    : -1;
+                json.Read();
+                switch (field)
+                {
+                    case 0: id = json.TokenType == JsonTokenType.Number ? Encoding.UTF8.GetString(json.ValueSpan) : json.TokenType == JsonTokenType.String ? json.GetString() : null; break;
+                    case 1: text = json.TokenType == JsonTokenType.String ? json.GetString() : null; error ??= text is null ? "\"text\" must be a string." : null; break;
+                    case 2: image = json.TokenType == JsonTokenType.String ? json.GetString() : null; error ??= image is null ? "\"image\" must be a base64 string." : null; break;
+                    case 3: error ??= $"Model '{model.Name}' takes {Takes()} records (its recipe is {runner.Recipe.Kind}), not tensors."; break;
+                }
+
+                json.Skip(); // other fields (metadata a client keeps with its records) are ignored
+            }
+        }
+        catch (JsonException ex)
+        {
+            return new BulkRecord(lineNumber, id, $"The line is not valid JSON: {ex.Message}");
+        }
+
+        return id is null or { Length: 0 }
+            ? new BulkRecord(lineNumber, null, "The record has no \"id\" (a string or number that identifies it in the output).")
+            : error is not null ? new BulkRecord(lineNumber, id, error)
+            : Record(lineNumber, id, text, image);
+    }
+
+    /// <summary>A record from its text or image (exactly one given), or its reason.</summary>
+    public BulkRecord Record(long lineNumber, string id, string? text, string? image)
+    {
+        if ((text is null) == (image is null))
+        {
+            return new BulkRecord(lineNumber, id, text is null
+                ? $"The record has no \"{Takes()}\"; model '{model.Name}' takes {Takes()} records (its recipe is {runner.Recipe.Kind})."
+                : "Give either \"text\" or \"image\", not both.");
+        }
+
+        return text is not null ? Text(lineNumber, id, text) : Image(lineNumber, id, image!);
+    }
+
+    private BulkRecord Text(long lineNumber, string id, string text)
+    {
+        if (runner is not TextRunner textRunner)
+        {
+            return new BulkRecord(lineNumber, id, $"Model '{model.Name}' takes an image (its recipe is {runner.Recipe.Kind}), not text.");
+        }
+
+        var bytes = Encoding.UTF8.GetByteCount(text);
+        if (bytes > limits.MaxStringBytes)
+        {
+            return new BulkRecord(lineNumber, id, $"The text is {bytes} bytes (UTF-8); at most {limits.MaxStringBytes} are accepted.");
+        }
+
+        var (ids, truncated, error) = textRunner.Encode(text);
+        return error is not null ? new BulkRecord(lineNumber, id, error) : new BulkRecord(lineNumber, id, null, Recipe: new RecipeInput(ids, truncated, null));
+    }
+
+    private BulkRecord Image(long lineNumber, string id, string base64)
+    {
+        if (runner is TextRunner)
+        {
+            return new BulkRecord(lineNumber, id, $"Model '{model.Name}' takes text (its recipe is {runner.Recipe.Kind}), not an image.");
+        }
+
+        var bytes = new byte[base64.Length / 4 * 3 + 3];
+        return !Convert.TryFromBase64String(base64, bytes, out var written)
+            ? new BulkRecord(lineNumber, id, "\"image\" is not valid base64.")
+            : new BulkRecord(lineNumber, id, null, Recipe: new RecipeInput(null, false, bytes[..written]));
+    }
+
+    private string Takes() => runner is TextRunner ? "text" : "image";
+}
