@@ -148,6 +148,22 @@ public static class OnnxGraphs
     }
 
     /// <summary>
+    /// A stand-in image classifier, for image recipes: input <c>x</c> FP32 [batch, 3, height, width] (height and width
+    /// dynamic), output <c>logits</c> FP32 [batch, 3], each channel's mean: a red image scores highest on class 0.
+    /// </summary>
+    public static byte[] ChannelMeans()
+    {
+        var graph = new GraphProto { Name = "channel_means" };
+        graph.Input.Add(Value("x", TensorElementType.Float, ["batch", 3, "height", "width"]));
+        graph.Output.Add(Value("logits", TensorElementType.Float, ["batch", 3]));
+        var mean = Node("ReduceMean", "mean", ["x"], "logits");
+        mean.Attribute.Add(new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 2, 3 } });
+        mean.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        graph.Node.Add(mean);
+        return Model(graph);
+    }
+
+    /// <summary>
     /// A model the upload must refuse, from the adversarial review: tiny on disk, yet at <c>ORT_ENABLE_ALL</c> ONNX Runtime
     /// folds its <c>ConstantOfShape</c> (and the <c>ReduceSum</c> after it) into <paramref name="floats"/> floats while it
     /// loads. Input FP32 [batch, 1]; output FP32 [batch, 1], the input plus that sum (0).

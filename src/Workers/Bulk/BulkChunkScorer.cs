@@ -82,7 +82,7 @@ internal static class BulkChunkScorer
     {
         if (record.Recipe is { } recipe)
         {
-            return RecipeRecord(model, recipe, limits);
+            return RecipeRecord(model, recipe);
         }
 
         if (chunk.ValuesPerRecord >= 0)
@@ -95,15 +95,12 @@ internal static class BulkChunkScorer
         return RequestPreparer.Prepare(model, job, limits);
     }
 
-    private static (PreparedRequest?, string?) RecipeRecord(LoadedModel model, RecipeInput recipe, InputLimits limits)
+    private static (PreparedRequest?, string?) RecipeRecord(LoadedModel model, RecipeInput recipe) => model.Recipe switch
     {
-        _ = limits;
-        return model.Recipe switch
-        {
-            TextRunner text when recipe.Ids is { } ids => (text.Prepare(ids, recipe.Truncated), null),
-            _ => (null, $"Model '{model.Name}' v{model.Version} cannot take this record: its recipe is {model.Recipe?.Recipe.Kind ?? "gone"}."),
-        };
-    }
+        TextRunner text when recipe.Ids is { } ids => (text.Prepare(ids, recipe.Truncated), null),
+        ImageClassificationRunner image when recipe.Image is { } bytes => image.Prepare(bytes),
+        _ => (null, $"Model '{model.Name}' v{model.Version} cannot take this record: its recipe is {model.Recipe?.Recipe.Kind ?? "gone"}."),
+    };
 
     /// <summary>Model calls for a chunk: requests of one shape group together, in length order for padded models, up to
     /// <paramref name="batchSize"/> rows each (one request per call for models without a dynamic batch dimension).</summary>

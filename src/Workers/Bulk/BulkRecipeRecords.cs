@@ -90,8 +90,15 @@ internal sealed class BulkRecipeRecords(LoadedModel model, RecipeRunner runner, 
             return new BulkRecord(lineNumber, id, $"Model '{model.Name}' takes text (its recipe is {runner.Recipe.Kind}), not an image.");
         }
 
-        var bytes = new byte[base64.Length / 4 * 3 + 3];
-        return !Convert.TryFromBase64String(base64, bytes, out var written)
+        // As a job's image: a data URL's "data:image/...;base64," prefix is allowed.
+        var text = base64.AsSpan().Trim();
+        if (text.StartsWith("data:", StringComparison.Ordinal) && text.IndexOf(',') is var comma and > 0)
+        {
+            text = text[(comma + 1)..];
+        }
+
+        var bytes = new byte[text.Length / 4 * 3 + 3];
+        return !Convert.TryFromBase64Chars(text, bytes, out var written)
             ? new BulkRecord(lineNumber, id, "\"image\" is not valid base64.")
             : new BulkRecord(lineNumber, id, null, Recipe: new RecipeInput(null, false, bytes[..written]));
     }

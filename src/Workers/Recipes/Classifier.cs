@@ -70,8 +70,8 @@ internal sealed class Classifier
             throw new RecipeException($"the model gave {values.Length} logits of shape {ShapeMath.Text(logits.Shape)}; the recipe names {_labels.Length} labels.");
         }
 
-        var scores = _multiLabel ? ScoreMath.Sigmoid(values) : ScoreMath.Softmax(values);
-        var best = ScoreMath.TopK(scores, _topK);
+        var scores = _multiLabel ? ClassScores.Sigmoid(values) : ClassScores.Softmax(values);
+        var best = ClassScores.TopK(scores, _topK);
         var names = new string[best.Length];
         var kept = new float[best.Length];
         for (var i = 0; i < best.Length; i++)

@@ -36,7 +36,7 @@ internal static class RecipeRequests
             return (null, outputError);
         }
 
-        return job.Text is not null ? PrepareText(runner, job.Text, outputs, limits) : PrepareImage(runner, job.Image!, outputs, limits);
+        return job.Text is not null ? PrepareText(runner, job.Text, outputs, limits) : PrepareImage(runner, job.Image!, outputs);
     }
 
     private static (PreparedRequest?, string?) PrepareText(RecipeRunner runner, string text, IReadOnlyList<string>? outputs, InputLimits limits)
@@ -56,12 +56,11 @@ internal static class RecipeRequests
         return error is not null ? (null, error) : (textRunner.Prepare(ids!, truncated, outputs), null);
     }
 
-    private static (PreparedRequest?, string?) PrepareImage(RecipeRunner runner, string image, IReadOnlyList<string>? outputs, InputLimits limits)
+    private static (PreparedRequest?, string?) PrepareImage(RecipeRunner runner, string image, IReadOnlyList<string>? outputs)
     {
-        _ = image;
-        _ = outputs;
-        _ = limits;
-        return (null, $"Model '{runner.Model.Name}' v{runner.Model.Version} takes text (its recipe is {runner.Recipe.Kind}), not an image.");
+        return runner is ImageClassificationRunner imageRunner
+            ? imageRunner.Prepare(image, outputs)
+            : (null, $"Model '{runner.Model.Name}' v{runner.Model.Version} takes text (its recipe is {runner.Recipe.Kind}), not an image.");
     }
 
     /// <summary>The recipe outputs the job names (null for all), or why one is not a recipe output.</summary>

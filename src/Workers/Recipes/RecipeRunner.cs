@@ -39,6 +39,7 @@ internal abstract class RecipeRunner
         // The inputs first: a model that takes no text is refused for that before anything about its outputs.
         RecipeKinds.TextEmbedding => new TextEmbeddingRunner(model, recipe, TextInputs.For(model, recipe.Kind), vocabulary),
         RecipeKinds.TextClassification => new TextClassificationRunner(model, recipe, TextInputs.For(model, recipe.Kind), vocabulary),
+        RecipeKinds.ImageClassification => new ImageClassificationRunner(model, recipe),
         _ => throw new ModelNotSupportedException(
             $"Model '{model.Name}' v{model.Version} has a recipe of kind '{recipe.Kind}'; the kinds are {string.Join(", ", RecipeKinds.All)}."),
     };
