@@ -14,7 +14,7 @@ internal sealed class BulkRecipeRecords(LoadedModel model, RecipeRunner runner, 
 {
     public BulkRecord ParseJson(ReadOnlySpan<byte> line, long lineNumber)
     {
-        string? id = null, text = null, image = null, error = null;
+        var fields = new Fields();
         try
         {
             var json = new Utf8JsonReader(line);
@@ -25,32 +25,63 @@ internal sealed class BulkRecipeRecords(LoadedModel model, RecipeRunner runner, 
 
             while (json.Read() && json.TokenType == JsonTokenType.PropertyName)
             {
-                var field = json.ValueTextEquals("id"u8) || json.ValueTextEquals("custom_id"u8) ? 0
-                    : json.ValueTextEquals("text"u8) ? 1
-                    : json.ValueTextEquals("image"u8) ? 2
-                    : json.ValueTextEquals("inputs"u8) || json.ValueTextEquals("features"u8) || json.ValueTextEquals("input"u8) ? 3
-                    : -1;
-                json.Read();
-                switch (field)
-                {
-                    case 0: id = json.TokenType == JsonTokenType.Number ? Encoding.UTF8.GetString(json.ValueSpan) : json.TokenType == JsonTokenType.String ? json.GetString() : null; break;
-                    case 1: text = json.TokenType == JsonTokenType.String ? json.GetString() : null; error ??= text is null ? "\"text\" must be a string." : null; break;
-                    case 2: image = json.TokenType == JsonTokenType.String ? json.GetString() : null; error ??= image is null ? "\"image\" must be a base64 string." : null; break;
-                    case 3: error ??= $"Model '{model.Name}' takes {Takes()} records (its recipe is {runner.Recipe.Kind}), not tensors."; break;
-                }
-
-                json.Skip(); // other fields (metadata a client keeps with its records) are ignored
+                ReadField(ref json, ref fields);
+                json.Skip(); // the rest of a value not read, and fields a client keeps with its records, are ignored
             }
         }
         catch (JsonException ex)
         {
-            return new BulkRecord(lineNumber, id, $"The line is not valid JSON: {ex.Message}");
+            return new BulkRecord(lineNumber, fields.Id, $"The line is not valid JSON: {ex.Message}");
         }
 
-        return id is null or { Length: 0 }
+        return fields.Id is null or { Length: 0 }
             ? new BulkRecord(lineNumber, null, "The record has no \"id\" (a string or number that identifies it in the output).")
-            : error is not null ? new BulkRecord(lineNumber, id, error)
-            : Record(lineNumber, id, text, image);
+            : fields.Error is not null ? new BulkRecord(lineNumber, fields.Id, fields.Error)
+            : Record(lineNumber, fields.Id, fields.Text, fields.Image);
+    }
+
+    /// <summary>Reads the value of the property the reader is on, when it is one a recipe record has.</summary>
+    private void ReadField(ref Utf8JsonReader json, ref Fields fields)
+    {
+        if (json.ValueTextEquals("id"u8) || json.ValueTextEquals("custom_id"u8))
+        {
+            json.Read();
+            fields.Id = json.TokenType switch
+            {
+                JsonTokenType.String => json.GetString(),
+                JsonTokenType.Number => Encoding.UTF8.GetString(json.ValueSpan),
+                _ => null, // an object or array is no id
+            };
+        }
+        else if (json.ValueTextEquals("text"u8) || json.ValueTextEquals("image"u8))
+        {
+            var isText = json.ValueTextEquals("text"u8);
+            json.Read();
+            var value = json.TokenType == JsonTokenType.String ? json.GetString() : null;
+            fields.Error ??= value is not null ? null : isText ? "\"text\" must be a string." : "\"image\" must be a base64 string.";
+            if (isText)
+            {
+                fields.Text = value;
+            }
+            else
+            {
+                fields.Image = value;
+            }
+        }
+        else
+        {
+            var tensors = json.ValueTextEquals("inputs"u8) || json.ValueTextEquals("features"u8) || json.ValueTextEquals("input"u8);
+            fields.Error ??= tensors ? $"Model '{model.Name}' takes {Takes()} records (its recipe is {runner.Recipe.Kind}), not tensors." : null;
+            json.Read();
+        }
+    }
+
+    private struct Fields
+    {
+        public string? Id;
+        public string? Text;
+        public string? Image;
+        public string? Error;
     }
 
     /// <summary>A record from its text or image (exactly one given), or its reason.</summary>
