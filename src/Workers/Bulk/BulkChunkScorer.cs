@@ -82,7 +82,7 @@ internal static class BulkChunkScorer
     {
         if (record.Recipe is { } recipe)
         {
-            return RecipeRecord(model, recipe);
+            return RecipeRecord(model, recipe, limits);
         }
 
         if (chunk.ValuesPerRecord >= 0)
@@ -95,10 +95,10 @@ internal static class BulkChunkScorer
         return RequestPreparer.Prepare(model, job, limits);
     }
 
-    private static (PreparedRequest?, string?) RecipeRecord(LoadedModel model, RecipeInput recipe) => model.Recipe switch
+    private static (PreparedRequest?, string?) RecipeRecord(LoadedModel model, RecipeInput recipe, InputLimits limits) => model.Recipe switch
     {
         TextRunner text when recipe.Ids is { } ids => (text.Prepare(ids, recipe.Truncated), null),
-        ImageClassificationRunner image when recipe.Image is { } bytes => image.Prepare(bytes),
+        ImageClassificationRunner image when recipe.Image is { } bytes => image.SizeProblem(limits) is { } problem ? (null, problem) : image.Prepare(bytes),
         _ => (null, $"Model '{model.Name}' v{model.Version} cannot take this record: its recipe is {model.Recipe?.Recipe.Kind ?? "gone"}."),
     };
 

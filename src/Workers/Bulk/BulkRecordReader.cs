@@ -84,6 +84,13 @@ internal sealed class BulkRecordReader : IDisposable
 
         var detected = format ?? Detect(head);
         var reader = new BulkRecordReader(lines, detected, model, limits ?? InputLimits.Default, bounds);
+        if (detected == BulkInputFormat.Csv && model.Recipe is Recipes.ImageClassificationRunner)
+        {
+            reader.Dispose();
+            throw new InvalidBulkFileException(
+                $"CSV carries text; model '{model.Name}' takes images (its recipe is {model.Recipe.Recipe.Kind}). Give JSON lines: {{\"id\": .., \"image\": \"<base64>\"}}.");
+        }
+
         if (detected == BulkInputFormat.Csv && reader._recipe is { } recipe)
         {
             // CSV records may span lines: from here on the CSV reader reads the rest of the stream.

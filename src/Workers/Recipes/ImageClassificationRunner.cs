@@ -30,6 +30,15 @@ internal sealed class ImageClassificationRunner : RecipeRunner
     public int Width { get; }
     public int Height { get; }
 
+    /// <summary>Why no record of this recipe fits <paramref name="limits"/> (its tensor holds more values than a request may),
+    /// or null: checked before decoding, so that a recipe of huge width and height cannot make a worker allocate for it.</summary>
+    public string? SizeProblem(InputLimits limits)
+    {
+        var values = 3L * Width * Height;
+        return values <= limits.MaxInputValues ? null
+            : $"Model '{Model.Name}' v{Model.Version} takes {Width}x{Height} images, {values} input values each; at most {limits.MaxInputValues} are accepted.";
+    }
+
     /// <summary>One record from a job's base64 image, or why it cannot be one (bad base64, not an image, too many pixels).</summary>
     public (PreparedRequest?, string?) Prepare(string base64, IReadOnlyList<string>? outputs = null) =>
         Record(ImagePreprocessor.ReadBase64(base64, Recipe, Width, Height), outputs);

@@ -36,7 +36,7 @@ internal static class RecipeRequests
             return (null, outputError);
         }
 
-        return job.Text is not null ? PrepareText(runner, job.Text, outputs, limits) : PrepareImage(runner, job.Image!, outputs);
+        return job.Text is not null ? PrepareText(runner, job.Text, outputs, limits) : PrepareImage(runner, job.Image!, outputs, limits);
     }
 
     private static (PreparedRequest?, string?) PrepareText(RecipeRunner runner, string text, IReadOnlyList<string>? outputs, InputLimits limits)
@@ -56,11 +56,14 @@ internal static class RecipeRequests
         return error is not null ? (null, error) : (textRunner.Prepare(ids!, truncated, outputs), null);
     }
 
-    private static (PreparedRequest?, string?) PrepareImage(RecipeRunner runner, string image, IReadOnlyList<string>? outputs)
+    private static (PreparedRequest?, string?) PrepareImage(RecipeRunner runner, string image, IReadOnlyList<string>? outputs, InputLimits limits)
     {
-        return runner is ImageClassificationRunner imageRunner
-            ? imageRunner.Prepare(image, outputs)
-            : (null, $"Model '{runner.Model.Name}' v{runner.Model.Version} takes text (its recipe is {runner.Recipe.Kind}), not an image.");
+        if (runner is not ImageClassificationRunner imageRunner)
+        {
+            return (null, $"Model '{runner.Model.Name}' v{runner.Model.Version} takes text (its recipe is {runner.Recipe.Kind}), not an image.");
+        }
+
+        return imageRunner.SizeProblem(limits) is { } problem ? (null, problem) : imageRunner.Prepare(image, outputs);
     }
 
     /// <summary>The recipe outputs the job names (null for all), or why one is not a recipe output.</summary>

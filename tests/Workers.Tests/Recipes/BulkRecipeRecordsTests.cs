@@ -96,5 +96,7 @@ public sealed class BulkRecipeRecordsTests
         Assert.Equal(["junk", "nope", "text"], Lines(result.Errors).Select(e => (string)e["id"]!));
         Assert.StartsWith("The image (3 bytes) could not be decoded", (string?)Lines(result.Errors)[0]["error"], StringComparison.Ordinal);
         Assert.Equal("\"image\" is not valid base64.", (string?)Lines(result.Errors)[1]["error"]);
+        var csv = Assert.Throws<InvalidBulkFileException>(() => Split(model, "id,text\nr1,hello\n"));
+        Assert.StartsWith("CSV carries text; model 'colours' takes images", csv.Message, StringComparison.Ordinal);
     }
 }

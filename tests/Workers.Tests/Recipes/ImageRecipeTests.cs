@@ -58,6 +58,8 @@ public sealed class ImageRecipeTests
         Assert.StartsWith("The image (3 bytes) could not be decoded", RequestPreparer.Prepare(model, Job(image: "AAAA"), Limits).Error, StringComparison.Ordinal);
         Assert.Equal("The image is 16x8, 128 pixels; at most 100 are accepted.", RequestPreparer.Prepare(model, Job(image: Png(SKColors.Red)), Limits).Error);
         Assert.Equal("Model 'colours' v1 takes an image (its recipe is image-classification), not text.", RequestPreparer.Prepare(model, Job("hello"), Limits).Error);
+        Assert.Equal("Model 'colours' v1 takes 8x4 images, 96 input values each; at most 50 are accepted.",
+            RequestPreparer.Prepare(model, Job(image: Png(SKColors.Red)), new InputLimits(50, 1 << 20)).Error);
     }
 
     [Fact]
