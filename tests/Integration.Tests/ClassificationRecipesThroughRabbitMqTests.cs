@@ -104,6 +104,50 @@ public sealed class ClassificationRecipesThroughRabbitMqTests(DistributedSystem 
         Assert.Equal("The image is 960x240, 230400 pixels; at most 200000 are accepted.", jobs[^1].Error);
     }
 
+    [Fact]
+    public async Task ABulkFileOfImagesIsClassifiedAsImageJobsAre()
+    {
+        var ct = TestTimeout.After(240);
+        var recipe = new ModelRecipe
+        {
+            Kind = RecipeKinds.ImageClassification, Labels = ["0", "180"], Width = 192, Height = 48, Resize = RecipeResize.Pad,
+            Mean = [0.5f, 0.5f, 0.5f], Std = [0.5f, 0.5f, 0.5f],
+        };
+        var name = await RecipeModels.RegisterAsync(system, "ocr-bulk", RealModels.OcrDirectionClassifier, recipe, null, Batching, ct);
+        var images = Enumerable.Range(0, 8).Select(i => TextImage("Hello OCR 2026", turned: i % 2 == 1, 1, i % 4 < 2 ? SKEncodedImageFormat.Png : SKEncodedImageFormat.Jpeg)).ToArray();
+        var lines = new System.Text.StringBuilder();
+        for (var i = 0; i < images.Length; i++)
+        {
+            lines.Append(System.Text.Json.JsonSerializer.Serialize(new { id = $"img{i}", image = Convert.ToBase64String(images[i]) })).Append('\n');
+        }
+
+        lines.Append("""{"id":"junk","image":"AAAA"}""").Append('\n');
+        var submitted = await system.Client.SubmitBulkAsync(new BulkScoreRequest
+        {
+            Model = name,
+            Input = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(lines.ToString())),
+            ChunkSize = 4,
+        }, ct);
+        var job = await system.Client.WaitForBulkAsync(submitted.Id, cancellationToken: ct);
+
+        Assert.Equal(new BulkJobCounts { Total = 9, Succeeded = 8, Failed = 1 }, job.Counts);
+        using var buffer = new MemoryStream();
+        await system.Client.DownloadBulkResultsAsync(job.Id, buffer, errors: false, ct);
+        var output = System.Text.Encoding.UTF8.GetString(buffer.ToArray()).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!).ToArray();
+        using var session = new InferenceSession(RealModels.OcrDirectionClassifier);
+        for (var i = 0; i < images.Length; i++)
+        {
+            var outputs = output[i]["outputs"]!.AsArray();
+            Assert.Equal($"img{i}", (string?)output[i]["id"]);
+            Assert.Equal(i % 2 == 1 ? "180" : "0", (string?)outputs[0]!["data"]![0]);
+            var labels = outputs[1]!["data"]!.AsArray().Select(l => (string)l!).ToArray();
+            var scores = outputs[2]!["data"]!.AsArray().Select(v => (float)v!).ToArray();
+            var expected = Softmax(RunImage(session, images[i]));
+            Assert.Equal(expected[0], scores[Array.IndexOf(labels, "0")], 1e-3);
+        }
+    }
+
     /// <summary>MiniLM with a head: the mask-aware mean of its hidden states times the unit embeddings of a positive and a
     /// negative description (scaled by 20, a softmax temperature), as <c>logits</c> [batch, 2].</summary>
     private static byte[] SentimentHead(string encoder)
