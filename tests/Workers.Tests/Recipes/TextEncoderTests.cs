@@ -65,6 +65,23 @@ public sealed class TextEncoderTests
             "and its recipe refuses longer text rather than cut it (truncate: false).", error);
     }
 
+    [Fact]
+    public void OneEncoderServesConcurrentJobsAsItServesThemOneByOne()
+    {
+        var encoder = Encoder();
+        string[] words = ["hello", "world", "playing", "cafe", "query", "unknown"];
+        var texts = Enumerable.Range(0, 2000).Select(i => string.Join(' ', Enumerable.Range(0, 1 + (i % 9)).Select(j => words[(i + j) % words.Length]))).ToArray();
+        var alone = texts.Select(t => encoder.Encode(t).Ids!).ToArray();
+
+        var together = new int[texts.Length][];
+        Parallel.For(0, texts.Length, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => together[i] = encoder.Encode(texts[i]).Ids!);
+
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.Equal(alone[i], together[i]);
+        }
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("   \t\n ")]
