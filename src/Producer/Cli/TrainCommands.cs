@@ -73,7 +73,7 @@ internal static partial class CliApp
                 },
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
             }, ct);
-            AnsiConsole.MarkupLineInterpolated($"uploaded [grey]{file.Name}[/] ({dataset.SizeBytes:N0} bytes) as dataset {dataset.Id}; submitted train job [bold]{jobId}[/]");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"uploaded [grey]{file.Name}[/] ({dataset.SizeBytes:N0} bytes) as dataset {dataset.Id}; submitted train job [bold]{jobId}[/]");
             if (parse.GetValue(noWait))
             {
                 return 0;
@@ -90,7 +90,7 @@ internal static partial class CliApp
                 using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 await client.CancelAsync(jobId, grace.Token);
                 job = await client.WaitForCompletionAsync(jobId, grace.Token);
-                AnsiConsole.MarkupLineInterpolated($"train job {jobId} is {job.Status.ToString().ToLowerInvariant()}");
+                AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"train job {jobId} is {job.Status.ToString().ToLowerInvariant()}");
                 return CliApp.ExitCancelled;
             }
 
@@ -199,15 +199,15 @@ internal static class TrainingProgressView
 
         foreach (var note in notes.Where(n => n.Type is JobEventTypes.DataLoaded or JobEventTypes.AttemptFailed or JobEventTypes.Succeeded or JobEventTypes.Failed or JobEventTypes.Cancelled))
         {
-            AnsiConsole.MarkupLineInterpolated($"[grey]{note.At:HH:mm:ss}[/] {note.Type}: {note.Message}");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[grey]{note.At:HH:mm:ss}[/] {note.Type}: {note.Message}");
         }
 
         var colour = job.Status switch { JobStatus.Succeeded => "green", JobStatus.Cancelled => "yellow", _ => "red" };
-        AnsiConsole.MarkupLineInterpolated(
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture,
             $"train job {jobId}: [{colour}]{job.Status.ToString().ToLowerInvariant()}[/] on {job.Device ?? "?"}{(job.ModelVersion is { } v ? $", model {job.Model} v{v}" : "")}{(job.Error is null ? "" : $": {job.Error}")}");
         if (lastEpoch is not null)
         {
-            AnsiConsole.MarkupLineInterpolated($"last epoch: {Describe(lastEpoch)}");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"last epoch: {Describe(lastEpoch)}");
         }
 
         return job;

@@ -15,9 +15,8 @@ internal sealed class TextEncoder(BertTokenizer tokenizer, int maxTokens, bool t
 
     /// <summary>The tokenizer of <paramref name="vocabulary"/> (vocab.txt's content); lower-casing also asks it to strip
     /// accents, as uncased BERT models were trained. Throws what the tokenizer throws for a vocabulary it cannot use.</summary>
-    /// <remarks>The tokenizer strips accents by decomposing the text (Unicode normalization), which the repository's
-    /// invariant-globalization builds do not do for non-ASCII text: there "é" stays whole (usually [UNK] to an uncased
-    /// vocabulary). Lower-casing works either way.</remarks>
+    /// <remarks>The tokenizer strips accents by decomposing the text (Unicode normalization), which needs culture data:
+    /// the builds run with ICU (InvariantGlobalization off in Directory.Build.props) for that reason.</remarks>
     public static BertTokenizer CreateTokenizer(string vocabulary, bool lowercase)
     {
         using var stream = new MemoryStream(Encoding.UTF8.GetBytes(vocabulary), writable: false);

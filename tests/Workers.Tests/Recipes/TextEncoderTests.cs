@@ -25,6 +25,8 @@ public sealed class TextEncoderTests
     public void LowercasingCanBeTurnedOffForCasedVocabularies()
     {
         Assert.Equal([2, 9, 3], Encoder().Encode("CAFE").Ids!);
+        Assert.Equal([2, 9, 3], Encoder().Encode("Café").Ids!); // accents stripped, as uncased BERT was trained
+        Assert.Equal([2, 9, 3], Encoder().Encode("CAFÉ").Ids!);
         Assert.Equal([2, 1, 3], Encoder(lowercase: false).Encode("Hello").Ids!);
     }
 
