@@ -15,13 +15,15 @@ internal sealed class Classifier
 
     private readonly string[] _labels;
     private readonly bool _multiLabel;
+    private readonly bool _probabilities;
     private readonly int _topK;
 
-    private Classifier(int output, string[] labels, bool multiLabel, int topK)
+    private Classifier(int output, string[] labels, bool multiLabel, bool probabilities, int topK)
     {
         OutputIndex = output;
         _labels = labels;
         _multiLabel = multiLabel;
+        _probabilities = probabilities;
         _topK = topK;
     }
 
@@ -57,7 +59,7 @@ internal sealed class Classifier
         }
 
         var topK = Math.Min(recipe.TopK ?? defaultTopK, labels.Count);
-        return new Classifier(output, [.. labels], recipe.MultiLabel ?? false, topK);
+        return new Classifier(output, [.. labels], recipe.MultiLabel ?? false, recipe.Probabilities ?? false, topK);
     }
 
     /// <summary>The answer for one record's <paramref name="logits"/>; throws <see cref="RecipeException"/> when they are
@@ -70,7 +72,7 @@ internal sealed class Classifier
             throw new RecipeException($"the model gave {values.Length} logits of shape {ShapeMath.Text(logits.Shape)}; the recipe names {_labels.Length} labels.");
         }
 
-        var scores = _multiLabel ? ClassScores.Sigmoid(values) : ClassScores.Softmax(values);
+        var scores = _probabilities ? values : _multiLabel ? ClassScores.Sigmoid(values) : ClassScores.Softmax(values);
         var best = ClassScores.TopK(scores, _topK);
         var names = new string[best.Length];
         var kept = new float[best.Length];
