@@ -15,7 +15,7 @@ namespace AIaaS.Queue.Integration.Tests;
 /// The OpenAI-compatible surface driven by the official OpenAI client library (npm <c>openai</c>, under Node) against a real
 /// Kestrel server, the real broker and a worker process serving all-MiniLM-L6-v2 with a text-embedding recipe, keys
 /// required: embeddings (one string, several, float and base64) compared with embeddings computed here directly, refusals
-/// in OpenAI's error shape, and a batch run to its end with its output and error files.
+/// in OpenAI's error shape, and a batch run to its end, its output compared the same way and its bad lines in its error file.
 /// </summary>
 public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<TenantSystem>
 {
@@ -27,32 +27,12 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
     ];
 
     [Fact]
-    public async Task TheOfficialOpenAiClientEmbedsAndRunsABatchOfEmbeddings()
+    public async Task TheOfficialOpenAiClientEmbedsStringsAsFloatsAndBase64()
     {
         var ct = TestTimeout.After(600);
         var tenant = await system.CreateTenantAsync("openai", ct);
         var model = await RegisterMiniLmAsync(tenant, ct);
-
-        var batchFile = string.Join('\n',
-            Request("one", model, "\"" + Texts[0] + "\""),
-            Request("many", model, JsonSerializer.Serialize(Texts), ", \"encoding_format\": \"base64\""),
-            Request("one", model, "\"a repeated custom_id\""),
-            Request("other-model", "no-such-model", "\"x\""),
-            Request("tokens", model, "[[101, 7592, 102]]"),
-            "{ this is not json",
-            Request("last", model, "\"" + Texts[2] + "\"")) + "\n";
-        var task = JsonSerializer.Serialize(new
-        {
-            baseURL = new Uri(system.ApiUrl, "v1").ToString(),
-            apiKey = tenant.Key,
-            model,
-            texts = Texts,
-            batchFile,
-            timeoutMs = 240_000,
-        });
-        var (exit, output) = await NodeClients.RunAsync("openai-client.js", [], task, ct);
-        Assert.True(exit == 0, output);
-        var result = JsonNode.Parse(output.Split('\n')[0])!;
+        var result = await RunClientAsync("embeddings", tenant, model, "", ct);
 
         using var reference = ReferenceEmbedder.MiniLm();
         var expected = Texts.Select(t => reference.Embed(t)).ToArray();
@@ -85,6 +65,27 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         Assert.Equal((400, null, "dimensions"), Refusal(refusals["dimensions"]!));
         Assert.Equal(401, refusals["badKey"]!["status"]!.GetValue<int>());
         Assert.Equal("authentication_error", refusals["badKey"]!["type"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task TheOfficialOpenAiClientRunsABatchOfEmbeddingsToItsOutputAndErrorFiles()
+    {
+        var ct = TestTimeout.After(600);
+        var tenant = await system.CreateTenantAsync("openai-batch", ct);
+        var model = await RegisterMiniLmAsync(tenant, ct);
+        var batchFile = string.Join('\n',
+            Request("one", model, "\"" + Texts[0] + "\""),
+            Request("many", model, JsonSerializer.Serialize(Texts), ", \"encoding_format\": \"base64\""),
+            Request("one", model, "\"a repeated custom_id\""),
+            Request("other-model", "no-such-model", "\"x\""),
+            Request("tokens", model, "[[101, 7592, 102]]"),
+            "{ this is not json",
+            Request("last", model, "\"" + Texts[2] + "\"")) + "\n";
+        var result = await RunClientAsync("batch", tenant, model, batchFile, ct);
+
+        using var reference = ReferenceEmbedder.MiniLm();
+        var expected = Texts.Select(t => reference.Embed(t)).ToArray();
+        var tokens = Texts.Select(t => (long)reference.Tokenize(t).Count).ToArray();
 
         // Files: the upload's object, and its content back.
         var file = result["file"]!;
@@ -181,6 +182,24 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         Assert.Equal("batch_" + bulkJob.Id.ToString("N"), listed["data"]![0]!["id"]!.GetValue<string>());
         Assert.Null(listed["data"]![0]!["endpoint"]);
         Assert.Equal(bulkJob.Id, (await tenant.Http.GetFromJsonAsync<List<BulkJobView>>("v1/batches?view=bulk", WireJson.Options, ct))![0].Id);
+    }
+
+    /// <summary>Runs the OpenAI client script (one part of it) as the tenant and returns what it read from the server.</summary>
+    private async Task<JsonNode> RunClientAsync(string part, TestTenant tenant, string model, string batchFile, CancellationToken ct)
+    {
+        var task = JsonSerializer.Serialize(new
+        {
+            part,
+            baseURL = new Uri(system.ApiUrl, "v1").ToString(),
+            apiKey = tenant.Key,
+            model,
+            texts = Texts,
+            batchFile,
+            timeoutMs = 240_000,
+        });
+        var (exit, output) = await NodeClients.RunAsync("openai-client.js", [], task, ct);
+        Assert.True(exit == 0, output);
+        return JsonNode.Parse(output.Split('\n')[0])!;
     }
 
     /// <summary>MiniLM registered through the API (its signature read from the file, padded batching), then the same file

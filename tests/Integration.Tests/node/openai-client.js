@@ -1,6 +1,7 @@
 // Drives this server's OpenAI-compatible surface with the official OpenAI client library (npm `openai`), as a user
 // would: the client's baseURL set to the server, an API key of a tenant. Reads its task as JSON on stdin
-// ({baseURL, apiKey, model, texts, batchFile, timeoutMs}) and writes what the server answered as JSON on stdout.
+// ({part: "embeddings" | "batch", baseURL, apiKey, model, texts, batchFile, timeoutMs}) and writes what the server answered
+// as JSON on stdout.
 'use strict';
 const { OpenAI, toFile } = require('openai');
 
@@ -26,11 +27,7 @@ async function refusal(promise) {
   }
 }
 
-async function main() {
-  const task = await readStdin();
-  const client = new OpenAI({ apiKey: task.apiKey, baseURL: task.baseURL, maxRetries: 0, timeout: task.timeoutMs });
-  const result = {};
-
+async function embeddings(client, task, result) {
   // The client's default: it asks for base64 and decodes the floats itself.
   const single = await client.embeddings.create({ model: task.model, input: task.texts[0] });
   result.single = { object: single.object, model: single.model, usage: single.usage, data: single.data.map(d => ({ index: d.index, embedding: Array.from(d.embedding) })) };
@@ -47,7 +44,9 @@ async function main() {
     dimensions: await refusal(client.embeddings.create({ model: task.model, input: 'x', dimensions: 7 })),
     badKey: await refusal(new OpenAI({ apiKey: 'not-a-key', baseURL: task.baseURL, maxRetries: 0 }).embeddings.create({ model: task.model, input: 'x' })),
   };
+}
 
+async function batch(client, task, result) {
   // The Batch API: upload, create, poll until it ends, read the output and error files.
   const file = await client.files.create({ file: await toFile(Buffer.from(task.batchFile, 'utf8'), 'requests.jsonl'), purpose: 'batch' });
   result.file = file;
@@ -70,6 +69,15 @@ async function main() {
   const listed = [];
   for await (const b of client.batches.list({ limit: 2 })) listed.push(b.id);
   result.listed = listed;
+}
+
+async function main() {
+  const task = await readStdin();
+  const client = new OpenAI({ apiKey: task.apiKey, baseURL: task.baseURL, maxRetries: 0, timeout: task.timeoutMs });
+  const result = {};
+
+  if (task.part === 'embeddings') await embeddings(client, task, result);
+  else await batch(client, task, result);
   process.stdout.write(JSON.stringify(result));
 }
 
