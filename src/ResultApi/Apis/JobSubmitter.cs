@@ -184,8 +184,8 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
 
         var recipes = text ? $"{RecipeKinds.TextEmbedding} or {RecipeKinds.TextClassification}" : RecipeKinds.ImageClassification;
         return kind is null
-            ? $"Model {model} version {version.Version} has no recipe, so it takes tensors (Features or Inputs), not {what}; register it with a {recipes} recipe to send {what}."
-            : $"Model {model} version {version.Version} has a {kind} recipe, which does not take {what}; send it {(text ? "an image" : "text")}, or use a model with a {recipes} recipe.";
+            ? $"Model {model} version {version.Version} has no recipe, so it takes tensors (Features or Inputs), not {what}; register it with {RecipeRules.A(recipes)} {recipes} recipe to send {what}."
+            : $"Model {model} version {version.Version} has {RecipeRules.A(kind)} {kind} recipe, which does not take {what}; send it {(text ? "an image" : "text")}, or use a model with {RecipeRules.A(recipes)} {recipes} recipe.";
     }
 
     /// <summary>Queues a train job for <paramref name="caller"/>; the job's <see cref="SubmitTrainJob.Sender"/> is set here.</summary>

@@ -132,7 +132,7 @@ public static class RecipeRules
     {
         if (vocabulary is null)
         {
-            return $"A {recipe.Kind} recipe needs the model's WordPiece vocabulary: send vocab.txt in the 'vocab' part.";
+            return $"{A(recipe.Kind, capital: true)} {recipe.Kind} recipe needs the model's WordPiece vocabulary: send vocab.txt in the 'vocab' part.";
         }
 
         if (VocabularyProblem(vocabulary) is { } vocabularyProblem)
@@ -143,19 +143,19 @@ public static class RecipeRules
         var ids = signature.Inputs.FirstOrDefault(i => i.Name == InputIds);
         if (ids is null)
         {
-            return $"The model has no input '{InputIds}', which a {recipe.Kind} recipe writes the token ids into; its inputs are {Names(signature.Inputs)}.";
+            return $"The model has no input '{InputIds}', which {A(recipe.Kind)} {recipe.Kind} recipe writes the token ids into; its inputs are {Names(signature.Inputs)}.";
         }
 
         foreach (var input in signature.Inputs)
         {
             if (input.Name is not (InputIds or AttentionMask or TokenTypeIds))
             {
-                return $"The model has an input '{input.Name}' that a {recipe.Kind} recipe cannot fill; it fills {InputIds}, {AttentionMask} and {TokenTypeIds}.";
+                return $"The model has an input '{input.Name}' that {A(recipe.Kind)} {recipe.Kind} recipe cannot fill; it fills {InputIds}, {AttentionMask} and {TokenTypeIds}.";
             }
 
             if (!IntegerDatatypes.Contains(input.Datatype) || input.Shape.Count != 2)
             {
-                return $"Input '{input.Name}' is {input.Datatype} {Shape(input)}; a {recipe.Kind} recipe fills integer inputs of rank 2 [batch, sequence].";
+                return $"Input '{input.Name}' is {input.Datatype} {Shape(input)}; {A(recipe.Kind)} {recipe.Kind} recipe fills integer inputs of rank 2 [batch, sequence].";
             }
         }
 
@@ -200,17 +200,17 @@ public static class RecipeRules
     {
         if (vocabulary is not null)
         {
-            return $"A {recipe.Kind} recipe takes no vocabulary; send no 'vocab' part.";
+            return $"{A(recipe.Kind, capital: true)} {recipe.Kind} recipe takes no vocabulary; send no 'vocab' part.";
         }
 
         if (signature.Inputs is not [var input])
         {
-            return $"A {recipe.Kind} recipe fills one image input; the model has {signature.Inputs.Count} ({Names(signature.Inputs)}).";
+            return $"{A(recipe.Kind, capital: true)} {recipe.Kind} recipe fills one image input; the model has {signature.Inputs.Count} ({Names(signature.Inputs)}).";
         }
 
         if (input.Datatype != TensorDatatypes.Fp32 || input.Shape.Count != 4 || input.Shape[1] is not (3 or -1))
         {
-            return $"Input '{input.Name}' is {input.Datatype} {Shape(input)}; a {recipe.Kind} recipe fills FP32 [batch, 3, height, width] (RGB channels on axis 1).";
+            return $"Input '{input.Name}' is {input.Datatype} {Shape(input)}; {A(recipe.Kind)} {recipe.Kind} recipe fills FP32 [batch, 3, height, width] (RGB channels on axis 1).";
         }
 
         foreach (var (side, axis, given) in new[] { ("Height", 2, recipe.Height), ("Width", 3, recipe.Width) })
@@ -234,7 +234,7 @@ public static class RecipeRules
     {
         if (recipe.Labels is { Count: > 0 })
         {
-            return $"A {recipe.Kind} recipe takes no labels.";
+            return $"{A(recipe.Kind, capital: true)} {recipe.Kind} recipe takes no labels.";
         }
 
         var output = OutputOf(recipe, signature.Outputs);
@@ -242,19 +242,19 @@ public static class RecipeRules
         {
             return recipe.Output is { } named
                 ? $"The model has no output '{named}'; its outputs are {Names(signature.Outputs)}."
-                : $"The model has no output '{DefaultHiddenStates}' and none of rank 3 [batch, sequence, dimensions] for a {recipe.Kind} recipe to pool; its outputs are {Describe(signature.Outputs)}.";
+                : $"The model has no output '{DefaultHiddenStates}' and none of rank 3 [batch, sequence, dimensions] for {A(recipe.Kind)} {recipe.Kind} recipe to pool; its outputs are {Describe(signature.Outputs)}.";
         }
 
         return output.Shape.Count == 3
             ? null
-            : $"Output '{output.Name}' is {Shape(output)}; a {recipe.Kind} recipe pools hidden states of rank 3 [batch, sequence, dimensions].";
+            : $"Output '{output.Name}' is {Shape(output)}; {A(recipe.Kind)} {recipe.Kind} recipe pools hidden states of rank 3 [batch, sequence, dimensions].";
     }
 
     private static string? ClassificationProblem(ModelRecipe recipe, ModelSignature signature, string labelsSource)
     {
         if (recipe.Labels is not { Count: > 0 } labels)
         {
-            return $"A {recipe.Kind} recipe needs the class names: send labels.txt (one label per line, in the order of the model's outputs) in the 'labels' part.";
+            return $"{A(recipe.Kind, capital: true)} {recipe.Kind} recipe needs the class names: send labels.txt (one label per line, in the order of the model's outputs) in the 'labels' part.";
         }
 
         var output = OutputOf(recipe, signature.Outputs);
@@ -263,9 +263,9 @@ public static class RecipeRules
             return $"The model has no output '{recipe.Output}'; its outputs are {Names(signature.Outputs)}.";
         }
 
-        if (output.Shape.Count < 1 || !(output.Datatype is TensorDatatypes.Fp32 or TensorDatatypes.Fp16 or TensorDatatypes.Fp64 or TensorDatatypes.Bf16))
+        if (output.Shape.Count != 2 || !(output.Datatype is TensorDatatypes.Fp32 or TensorDatatypes.Fp16 or TensorDatatypes.Fp64 or TensorDatatypes.Bf16))
         {
-            return $"Output '{output.Name}' is {output.Datatype} {Shape(output)}; a {recipe.Kind} recipe reads floating-point scores, one per class on the last axis.";
+            return $"Output '{output.Name}' is {output.Datatype} {Shape(output)}; {A(recipe.Kind)} {recipe.Kind} recipe reads floating-point scores [batch, classes].";
         }
 
         var classes = output.Shape[^1];
@@ -273,6 +273,10 @@ public static class RecipeRules
             ? $"{labelsSource} has {labels.Count} label{(labels.Count == 1 ? "" : "s")}; output '{output.Name}' has {classes} class{(classes == 1 ? "" : "es")}."
             : null;
     }
+
+    /// <summary>"a" or "an" before a recipe kind.</summary>
+    internal static string A(string kind, bool capital = false) =>
+        (kind.Length > 0 && "aeiou".Contains(kind[0], StringComparison.Ordinal) ? "an" : "a") is var article && capital ? char.ToUpperInvariant(article[0]) + article[1..] : article;
 
     private static string Names(IReadOnlyList<TensorSpec> tensors) => string.Join(", ", tensors.Select(t => t.Name));
 
