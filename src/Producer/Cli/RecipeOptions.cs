@@ -47,7 +47,7 @@ internal sealed class RecipeOptions
         if (kind is null)
         {
             var settings = Settings;
-            return parse.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>().Any(o => settings.Contains(o.Option))
+            return parse.CommandResult.Children.OfType<System.CommandLine.Parsing.OptionResult>().Any(o => !o.Implicit && settings.Contains(o.Option))
                 ? (null, null, "The recipe options (--vocab, --labels, --pooling, --width...) go with --recipe KIND.")
                 : (null, null, null);
         }
