@@ -63,12 +63,28 @@ public sealed class RealModelFilesTests
         {
             Assert.Equal(hidden[i], padded[i], 1e-4f);
         }
+    }
 
-        // The embeddings mean something: a paraphrase is nearer than an unrelated sentence.
-        var eating = Embedding(session, tokenizer, "A man is eating food.");
-        var bread = Embedding(session, tokenizer, "A man is eating a piece of bread.");
-        var guitar = Embedding(session, tokenizer, "A man is playing a guitar.");
-        Assert.True(Cosine(eating, bread) > Cosine(eating, guitar) + 0.2, $"{Cosine(eating, bread)} vs {Cosine(eating, guitar)}");
+    /// <summary>The reference the served embeddings are compared with: the embeddings mean something (a paraphrase is nearer
+    /// than an unrelated sentence), and padding a batch to its longest text changes no text's embedding.</summary>
+    [Fact]
+    public void TheReferenceEmbedderGivesMeaningfulEmbeddingsThatPaddingDoesNotChange()
+    {
+        using var embedder = ReferenceEmbedder.MiniLm();
+        string[] texts = ["A man is eating food.", "A man is eating a piece of bread.", "A man is playing a guitar."];
+
+        var alone = texts.Select(t => embedder.Embed(t)).ToArray();
+        var batched = embedder.EmbedBatch(texts);
+
+        Assert.Equal([101, 7592, 2088, 102], embedder.Tokenize("Hello world"));
+        var (eating, bread, guitar) = (alone[0], alone[1], alone[2]);
+        Assert.True(ReferenceEmbedder.Cosine(eating, bread) > ReferenceEmbedder.Cosine(eating, guitar) + 0.2,
+            $"{ReferenceEmbedder.Cosine(eating, bread)} vs {ReferenceEmbedder.Cosine(eating, guitar)}");
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.Equal(384, batched[i].Length);
+            Assert.True(ReferenceEmbedder.Cosine(alone[i], batched[i]) > 0.99999, $"text {i}: {ReferenceEmbedder.Cosine(alone[i], batched[i])}");
+        }
     }
 
     [Fact]
@@ -161,26 +177,6 @@ public sealed class RealModelFilesTests
         var hidden = results[0];
         return (hidden.GetTensorTypeAndShape().Shape, hidden.GetTensorDataAsSpan<float>()[..(ids.Length * 384)].ToArray());
     }
-
-    /// <summary>The sentence embedding all-MiniLM-L6-v2 is made for: the mean of the hidden states, L2-normalised.</summary>
-    private static float[] Embedding(InferenceSession session, BertTokenizer tokenizer, string text)
-    {
-        var ids = tokenizer.EncodeToIds(text).Select(id => (long)id).ToArray();
-        var (_, hidden) = HiddenState(session, ids, ids.Length);
-        var mean = new float[384];
-        for (var token = 0; token < ids.Length; token++)
-        {
-            for (var d = 0; d < 384; d++)
-            {
-                mean[d] += hidden[(token * 384) + d] / ids.Length;
-            }
-        }
-
-        var norm = MathF.Sqrt(mean.Sum(v => v * v));
-        return [.. mean.Select(v => v / norm)];
-    }
-
-    private static double Cosine(float[] a, float[] b) => a.Zip(b, (x, y) => (double)x * y).Sum();
 
     private static (long[] Shape, float[] Values) RunOne(InferenceSession session, float[] input, long[] shape)
     {
