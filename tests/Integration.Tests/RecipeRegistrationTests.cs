@@ -40,7 +40,7 @@ public sealed class RecipeRegistrationTests(DistributedSystem system) : IClassFi
         { "mlp|{\"kind\":\"audio-transcription\"}|none|", "Unknown recipe kind 'audio-transcription'; the kinds are text-embedding, text-classification, image-classification." },
         { "minilm|{\"kind\":\"text-embedding\",\"pooling\":\"max\"}|minilm|", "Unknown pooling 'max'; give mean or cls." },
         { "minilm|{\"kind\":\"text-embedding\",\"maxTokens\":512}|minilm|", "MaxTokens is 512, above the maximum shape registered for input 'input_ids' (256 tokens)." },
-        { "minilm|{\"kind\":\"text-classification\"}|minilm|a\nb", "Output 'last_hidden_state' is FP32 [-1, -1, 384]" },
+        { "minilm|{\"kind\":\"text-classification\",\"output\":\"924\"}|minilm|a\nb", "labels.txt has 2 labels; output '924' has 384 classes." },
         { "mlp|{\"kind\":\"image-classification\"}|none|a\nb\nc", "an image-classification recipe fills FP32 [batch, 3, height, width]" },
         { "mlp|{\"pooling\":\"cls\"}|none|", "The 'recipe' part is not a recipe in JSON" },
         { "mlp|none|none|a\nb\nc", "vocab.txt and labels.txt go with a recipe" },
@@ -239,7 +239,7 @@ public sealed class RecipeRegistrationTests(DistributedSystem system) : IClassFi
             new() { Name = name, ElementType = datatype.ToLowerInvariant(), Datatype = datatype, Shape = shape };
         var encoder = new ModelSignature(
             [Tensor("input_ids", "INT64", -1, -1), Tensor("attention_mask", "INT64", -1, -1)],
-            [Tensor("last_hidden_state", "FP32", -1, -1, 8), Tensor("pooled", "FP32", -1, 8)]);
+            [Tensor("last_hidden_state", "FP32", -1, -1, 8), Tensor("pooled", "FP32", -1, 8), Tensor("flat", "FP32", -1)]);
         const string vocabulary = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\nworld\n";
         string? Check(ModelRecipe recipe, ModelSignature? model = null, string? vocab = vocabulary, BatchingSettings? batching = null) =>
             RecipeRules.Problem(recipe, model ?? encoder, vocab, batching);
@@ -247,7 +247,8 @@ public sealed class RecipeRegistrationTests(DistributedSystem system) : IClassFi
 
         Assert.Null(Check(embedding));
         Assert.Null(Check(embedding with { Output = "last_hidden_state", Pooling = "cls", MaxTokens = 8192 }));
-        Assert.Contains("Output 'pooled' is [-1, 8]; a text-embedding recipe pools hidden states of rank 3", Check(embedding with { Output = "pooled" }), StringComparison.Ordinal);
+        Assert.Null(Check(embedding with { Output = "pooled" })); // pooled already, and named
+        Assert.Contains("Output 'flat' is FP32 [-1]; a text-embedding recipe pools FP32 hidden states of rank 3", Check(embedding with { Output = "flat" }), StringComparison.Ordinal);
         Assert.Contains("The model has no output 'logits'", Check(embedding with { Output = "logits" }), StringComparison.Ordinal);
         Assert.Contains("MaxTokens is 1; give 2 to 8192", Check(embedding with { MaxTokens = 1 }), StringComparison.Ordinal);
         Assert.Contains("MaxTokens is 9000", Check(embedding with { MaxTokens = 9000 }), StringComparison.Ordinal);
@@ -261,16 +262,22 @@ public sealed class RecipeRegistrationTests(DistributedSystem system) : IClassFi
         var extra = encoder with { Inputs = [.. encoder.Inputs, Tensor("position_ids", "INT64", -1, -1)] };
         Assert.Contains("an input 'position_ids' that a text-embedding recipe cannot fill", Check(embedding, extra), StringComparison.Ordinal);
         var floats = encoder with { Inputs = [Tensor("input_ids", "FP32", -1, -1)] };
-        Assert.Contains("Input 'input_ids' is FP32 [-1, -1]; a text-embedding recipe fills integer inputs of rank 2", Check(embedding, floats), StringComparison.Ordinal);
+        Assert.Contains("Input 'input_ids' is FP32 [-1, -1]; a text-embedding recipe fills INT64 or INT32 inputs of rank 2", Check(embedding, floats), StringComparison.Ordinal);
         var fixedLength = encoder with { Inputs = [Tensor("input_ids", "INT32", -1, 64)] };
         Assert.Null(Check(embedding with { MaxTokens = 64 }, fixedLength));
         Assert.Contains("fixes input 'input_ids' at 64 tokens", Check(embedding with { MaxTokens = 65 }, fixedLength), StringComparison.Ordinal);
+        var mixed = encoder with { Inputs = [Tensor("input_ids", "INT64", -1, 64), Tensor("attention_mask", "INT64", -1, -1)] };
+        Assert.Contains("disagree on the sequence length", Check(embedding, mixed), StringComparison.Ordinal);
+        var unbatched = encoder with { Inputs = [Tensor("input_ids", "INT64", 1, -1), Tensor("attention_mask", "INT64", 2, -1)] };
+        Assert.Contains("have no batch dimension", Check(embedding, unbatched), StringComparison.Ordinal);
 
         var classifier = encoder with { Outputs = [Tensor("logits", "FP32", -1, 3)] };
         var classification = new ModelRecipe { Kind = RecipeKinds.TextClassification, Labels = ["a", "b", "c"], MultiLabel = true };
         Assert.Null(Check(classification, classifier));
         Assert.Equal("The recipe has 2 labels; output 'logits' has 3 classes.", Check(classification with { Labels = ["a", "b"] }, classifier));
         Assert.Contains("needs the class names", Check(classification with { Labels = null }, classifier), StringComparison.Ordinal);
+        Assert.Null(Check(classification, encoder with { Outputs = [Tensor("logits", "FP32", -1, 3, 1, 1)] }));
+        Assert.Contains("reads FP32 logits", Check(classification, encoder with { Outputs = [Tensor("logits", "FP16", -1, 3)] }), StringComparison.Ordinal);
 
         var image = new ModelSignature([Tensor("pixels", "FP32", 1, 3, 224, 224)], [Tensor("logits", "FP32", 1, 2)]);
         var photo = new ModelRecipe { Kind = RecipeKinds.ImageClassification, Labels = ["cat", "dog"] };

@@ -222,10 +222,10 @@ internal static partial class CliApp
         list.SetAction(async (parse, ct) =>
         {
             using var host = ClientHost(parse, withBroker: false);
-            var table = new Table().AddColumns("name", "version", "inputs", "outputs", "size", "created");
+            var table = new Table().AddColumns("name", "version", "inputs", "outputs", "recipe", "size", "created");
             foreach (var m in await host.Services.GetRequiredService<IAiaasClient>().ListModelsAsync(ct))
             {
-                table.AddRow(new[] { m.Name, m.Version.ToString(CultureInfo.InvariantCulture), Describe(m.Inputs), Describe(m.Outputs),
+                table.AddRow(new[] { m.Name, m.Version.ToString(CultureInfo.InvariantCulture), Describe(m.Inputs), Describe(m.Outputs), m.Recipe?.Kind ?? "",
                     m.SizeBytes.ToString("N0", CultureInfo.InvariantCulture), m.CreatedAt.ToString("u", CultureInfo.InvariantCulture) }
                     .Select(cell => new Text(cell)));
             }

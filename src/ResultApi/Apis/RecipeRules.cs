@@ -19,15 +19,9 @@ public static class RecipeRules
     /// <summary>The hidden states a text-embedding recipe pools, unless <see cref="ModelRecipe.Output"/> names another.</summary>
     public const string DefaultHiddenStates = "last_hidden_state";
 
-    public const int MinTokens = 2, MaxTokens = 8192, MaxImageSide = 8192;
+    public const int MinTokens = 2, MaxTokens = 8192, MaxImageSide = 16_384;
 
     private static readonly string[] SpecialTokens = ["[CLS]", "[SEP]", "[UNK]"];
-
-    private static readonly string[] IntegerDatatypes =
-    [
-        TensorDatatypes.Int64, TensorDatatypes.Int32, TensorDatatypes.Int16, TensorDatatypes.Int8,
-        TensorDatatypes.UInt64, TensorDatatypes.UInt32, TensorDatatypes.UInt16, TensorDatatypes.UInt8,
-    ];
 
     /// <summary>Why <paramref name="recipe"/> cannot run on the model, or null when it can. <paramref name="labelsSource"/>
     /// names where the labels came from in the reasons ("labels.txt", "The recipe").</summary>
@@ -135,7 +129,7 @@ public static class RecipeRules
             return $"{A(recipe.Kind, capital: true)} {recipe.Kind} recipe needs the model's WordPiece vocabulary: send vocab.txt in the 'vocab' part.";
         }
 
-        if (VocabularyProblem(vocabulary) is { } vocabularyProblem)
+        if (VocabularyProblem(vocabulary, recipe.Lowercase ?? true) is { } vocabularyProblem)
         {
             return vocabularyProblem;
         }
@@ -153,10 +147,20 @@ public static class RecipeRules
                 return $"The model has an input '{input.Name}' that {A(recipe.Kind)} {recipe.Kind} recipe cannot fill; it fills {InputIds}, {AttentionMask} and {TokenTypeIds}.";
             }
 
-            if (!IntegerDatatypes.Contains(input.Datatype) || input.Shape.Count != 2)
+            if (input.Datatype is not (TensorDatatypes.Int64 or TensorDatatypes.Int32) || input.Shape.Count != 2)
             {
-                return $"Input '{input.Name}' is {input.Datatype} {Shape(input)}; {A(recipe.Kind)} {recipe.Kind} recipe fills integer inputs of rank 2 [batch, sequence].";
+                return $"Input '{input.Name}' is {input.Datatype} {Shape(input)}; {A(recipe.Kind)} {recipe.Kind} recipe fills INT64 or INT32 inputs of rank 2 [batch, sequence].";
             }
+        }
+
+        if (signature.BatchMode == BatchMode.None)
+        {
+            return $"The model's inputs have no batch dimension ([batch, sequence] is needed): {Describe(signature.Inputs)}.";
+        }
+
+        if (signature.Inputs.Select(i => i.Shape[1]).Distinct().Count() > 1)
+        {
+            return $"The model's inputs disagree on the sequence length: {Describe(signature.Inputs)}; they must all be dynamic, or all fixed at one length.";
         }
 
         if (recipe.MaxTokens is { } maxTokens)
@@ -176,7 +180,7 @@ public static class RecipeRules
     }
 
     /// <summary>Whether the tokenizer the workers use can be built from the vocabulary, and it has BERT's special tokens.</summary>
-    private static string? VocabularyProblem(string vocabulary)
+    private static string? VocabularyProblem(string vocabulary, bool lowercase)
     {
         var lines = vocabulary.Split('\n').Select(line => line.TrimEnd('\r')).ToHashSet(StringComparer.Ordinal);
         if (SpecialTokens.FirstOrDefault(token => !lines.Contains(token)) is { } missing)
@@ -187,7 +191,7 @@ public static class RecipeRules
         try
         {
             using var stream = new MemoryStream(Encoding.UTF8.GetBytes(vocabulary));
-            var tokenizer = BertTokenizer.Create(stream);
+            var tokenizer = BertTokenizer.Create(stream, new BertOptions { LowerCaseBeforeTokenization = lowercase, RemoveNonSpacingMarks = lowercase });
             return tokenizer.EncodeToIds("a").Count >= 2 ? null : "vocab.txt gives a tokenizer that adds no [CLS] and [SEP].";
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
@@ -208,7 +212,7 @@ public static class RecipeRules
             return $"{A(recipe.Kind, capital: true)} {recipe.Kind} recipe fills one image input; the model has {signature.Inputs.Count} ({Names(signature.Inputs)}).";
         }
 
-        if (input.Datatype != TensorDatatypes.Fp32 || input.Shape.Count != 4 || input.Shape[1] is not (3 or -1))
+        if (input.Datatype != TensorDatatypes.Fp32 || input.Shape.Count != 4 || input.Shape[1] is not (3 or -1) || signature.BatchMode == BatchMode.None)
         {
             return $"Input '{input.Name}' is {input.Datatype} {Shape(input)}; {A(recipe.Kind)} {recipe.Kind} recipe fills FP32 [batch, 3, height, width] (RGB channels on axis 1).";
         }
@@ -245,9 +249,11 @@ public static class RecipeRules
                 : $"The model has no output '{DefaultHiddenStates}' and none of rank 3 [batch, sequence, dimensions] for {A(recipe.Kind)} {recipe.Kind} recipe to pool; its outputs are {Describe(signature.Outputs)}.";
         }
 
-        return output.Shape.Count == 3
+        // An output named in the recipe may also be pooled already ([batch, dimensions]), and is then taken as it is.
+        return output.Datatype == TensorDatatypes.Fp32 && (output.Shape.Count == 3 || (output.Shape.Count == 2 && recipe.Output is not null))
             ? null
-            : $"Output '{output.Name}' is {Shape(output)}; {A(recipe.Kind)} {recipe.Kind} recipe pools hidden states of rank 3 [batch, sequence, dimensions].";
+            : $"Output '{output.Name}' is {output.Datatype} {Shape(output)}; {A(recipe.Kind)} {recipe.Kind} recipe pools FP32 hidden states of rank 3 [batch, sequence, dimensions] "
+                + "(or takes an output it names, pooled already, [batch, dimensions]).";
     }
 
     private static string? ClassificationProblem(ModelRecipe recipe, ModelSignature signature, string labelsSource)
@@ -263,12 +269,14 @@ public static class RecipeRules
             return $"The model has no output '{recipe.Output}'; its outputs are {Names(signature.Outputs)}.";
         }
 
-        if (output.Shape.Count != 2 || !(output.Datatype is TensorDatatypes.Fp32 or TensorDatatypes.Fp16 or TensorDatatypes.Fp64 or TensorDatatypes.Bf16))
+        if (output.Datatype != TensorDatatypes.Fp32)
         {
-            return $"Output '{output.Name}' is {output.Datatype} {Shape(output)}; {A(recipe.Kind)} {recipe.Kind} recipe reads floating-point scores [batch, classes].";
+            return $"Output '{output.Name}' is {output.Datatype} {Shape(output)}; {A(recipe.Kind)} {recipe.Kind} recipe reads FP32 logits, one per class.";
         }
 
-        var classes = output.Shape[^1];
+        // The classes are every value of a record: the axes after the batch axis ([batch, classes], [batch, classes, 1, 1]).
+        var perRecord = signature.BatchMode == BatchMode.None ? output.Shape : output.Shape.Skip(1).ToArray();
+        var classes = perRecord.All(d => d >= 0) ? perRecord.Aggregate(1L, (product, d) => product * d) : -1;
         return classes >= 0 && classes != labels.Count
             ? $"{labelsSource} has {labels.Count} label{(labels.Count == 1 ? "" : "s")}; output '{output.Name}' has {classes} class{(classes == 1 ? "" : "es")}."
             : null;
