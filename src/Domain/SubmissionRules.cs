@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using AIaaS.Queue.Contracts;
 
 namespace AIaaS.Queue.Domain;
@@ -62,7 +63,14 @@ public static class SubmissionRules
         }
 
         var ways = (job.Features is null ? 0 : 1) + (job.Inputs is null ? 0 : 1) + (job.Text is null ? 0 : 1) + (job.Image is null ? 0 : 1);
-        return ways == 1 ? null : "Give the record in exactly one way: Features, Inputs, Text or Image.";
+        if (ways != 1)
+        {
+            return "Give the record in exactly one way: Features, Inputs, Text or Image.";
+        }
+
+        return job.Image is { } image && (image.Length == 0 || !Base64.IsValid(image))
+            ? "Image must be the image file's bytes (PNG, JPEG or WebP), base64-encoded."
+            : null;
     }
 
     /// <summary>Why a model name is not one a tenant can register or use (it would name another tenant's model), or null.</summary>

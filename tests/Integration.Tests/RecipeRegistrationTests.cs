@@ -182,6 +182,7 @@ public sealed class RecipeRegistrationTests(DistributedSystem system) : IClassFi
             (new() { ["model"] = mlp, ["text"] = "hello" }, $"Model {mlp} version 1 has no recipe, so it takes tensors (Features or Inputs), not text"),
             (new() { ["model"] = mlp, ["image"] = image }, "has no recipe, so it takes tensors (Features or Inputs), not an image"),
             (new() { ["model"] = ocr, ["text"] = "hello" }, $"Model {ocr} version 1 has an image-classification recipe, which does not take text"),
+            (new() { ["model"] = ocr, ["image"] = "not base64!" }, "Image must be the image file's bytes (PNG, JPEG or WebP), base64-encoded."),
         ];
         foreach (var (body, reason) in refusals)
         {
