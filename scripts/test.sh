@@ -79,11 +79,12 @@ for path in glob.glob(sys.argv[1] + "/*.trx"):
     p += int(c.get("passed", 0)); f += int(c.get("failed", 0)) + int(c.get("error", 0)) + int(c.get("timeout", 0))
     s += int(c.get("total", 0)) - int(c.get("executed", 0))
 print(f"tests: {p} passed, {f} failed, {s} skipped")
-# The fault suite's figure line, from its test output (the test host's console does not reach this log).
+# The fault suite's figure lines (and the broker restarts'), from their test output (the test host's console does not reach this log).
 for path in glob.glob(sys.argv[1] + "/*.trx"):
     for out in ET.parse(path).getroot().iterfind(".//t:UnitTestResult/t:Output/t:StdOut", ns):
         for line in (out.text or "").splitlines():
-            if "faults: submitted=" in line:
-                print(line[line.index("faults: submitted="):])
+            for figure in ("faults: submitted=", "broker restart ("):
+                if figure in line:
+                    print(line[line.index(figure):])
 PY
 exit $status

@@ -50,17 +50,21 @@ public static class BusRegistration
             // Before deserialization: a body of tens of MB becomes gigabytes of objects, whoever sent it.
             x.AddConfigureEndpointsCallback((_, cfg) => cfg.ConfigureReceive(r => r.UseFilter(new MessageSizeFilter(transport.MaxMessageBytes))));
 
+            // Per consumer endpoint: SetQuorumQueue on the bus configurator reaches only the bus's own temporary endpoint,
+            // never the consumers' queues. These callbacks run for ConfigureEndpoints only, which configures durable
+            // consumer queues here; the temporary endpoints the API connects later (completion waiters, the dashboard)
+            // stay classic, as auto-delete queues must.
+            if (transport.QuorumQueues)
+            {
+                x.AddConfigureEndpointsCallback((_, cfg) => (cfg as IRabbitMqReceiveEndpointConfigurator)?.SetQuorumQueue());
+            }
+
             if (transport.EffectiveKind == TransportKind.RabbitMq)
             {
                 x.UsingRabbitMq((context, cfg) =>
                 {
                     cfg.AllowNonFiniteNumbers();
                     cfg.Host(transport.RabbitMqUri!, h => h.ConnectionName(AppDomain.CurrentDomain.FriendlyName));
-                    if (transport.QuorumQueues)
-                    {
-                        cfg.SetQuorumQueue();
-                    }
-
                     cfg.ConfigureEndpoints(context);
                 });
             }

@@ -21,6 +21,9 @@ public static class Repository
     /// <summary>The built ResultApi assembly from the same configuration as this assembly.</summary>
     public static string ResultApiAssembly() => ServiceAssembly("ResultApi", "AIaaS.Queue.ResultApi.dll");
 
+    /// <summary>The built CLI (<c>aiaas</c>), run as users run it: from its own output folder, with its own dependencies.</summary>
+    public static string CliAssembly() => ServiceAssembly("Producer/Cli", "aiaas.dll");
+
     private static string ServiceAssembly(string project, string file)
     {
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name; // bin/<configuration>/net10.0/

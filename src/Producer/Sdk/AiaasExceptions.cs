@@ -11,13 +11,27 @@ public class AiaasException : Exception
     public AiaasException(string message, Exception innerException) : base(message, innerException) { }
 }
 
-/// <summary>The broker did not confirm a job within <see cref="AiaasClientOptions.PublishTimeout"/>: it may or may not
-/// have been queued. Submitting again with the same <see cref="JobId"/> is safe, since the JobId is the idempotency key.</summary>
-public sealed class AiaasPublishException(Guid jobId, TimeSpan timeout)
-    : AiaasException($"The broker did not confirm job {jobId} within {timeout.TotalSeconds:0.#} s; it may not have been queued. " +
-        "Submit it again with the same JobId.")
+/// <summary>The broker did not take a job: it did not confirm it within <see cref="AiaasClientOptions.PublishTimeout"/> (it
+/// may or may not have been queued; submitting again with the same <see cref="JobId"/> is safe, since the JobId is the
+/// idempotency key), or it returned it because no queue is bound where it was sent (<see cref="IsUnroutable"/>: a wrong
+/// broker or virtual host, or one where no worker or ResultApi has ever started; nothing was queued).</summary>
+public sealed class AiaasPublishException : AiaasException
 {
-    public Guid JobId { get; } = jobId;
+    public AiaasPublishException(Guid jobId, TimeSpan timeout)
+        : base($"The broker did not confirm job {jobId} within {timeout.TotalSeconds:0.#} s; it may not have been queued. " +
+            "Submit it again with the same JobId.") => JobId = jobId;
+
+    private AiaasPublishException(Guid jobId, string message, Exception innerException)
+        : base(message, innerException) => (JobId, IsUnroutable) = (jobId, true);
+
+    public Guid JobId { get; }
+
+    /// <summary>The broker returned the job unrouted: no queue is bound to its exchange there.</summary>
+    public bool IsUnroutable { get; }
+
+    internal static AiaasPublishException Unroutable(Guid jobId, string broker, Exception returned) => new(jobId,
+        $"Job {jobId} was not queued: on {broker} no queue takes it, so no worker or ResultApi has ever started there. " +
+        "Check the broker URI (AiaasClientOptions.RabbitMqUri, --rabbitmq or AIAAS_RABBITMQ_URI) and its virtual host.", returned);
 }
 
 /// <summary>The job ended failed, cancelled or expired; <see cref="Job"/> holds its reason.</summary>

@@ -22,12 +22,42 @@ internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout) : 
         {
             // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
             context.MessageId = job.JobId;
+            Mandatory(context);
             // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
             context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
         }, token), cancellationToken);
 
     public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
-        WithinTimeoutAsync(messageId, token => bus.Publish(message, context => context.MessageId = messageId, token), cancellationToken);
+        WithinTimeoutAsync(messageId, token => bus.Publish(message, context =>
+        {
+            context.MessageId = messageId;
+            Mandatory(context);
+        }, token), cancellationToken);
+
+    /// <summary>On RabbitMQ the SDK declares the command exchanges itself, so a publish to a broker or virtual host where no
+    /// worker or API ever bound a queue is confirmed and then dropped. Mandatory makes the broker return it instead, and
+    /// the publish fails (<see cref="MessageReturnedException"/>).</summary>
+    private static void Mandatory(PublishContext context)
+    {
+        if (context.TryGetPayload<RabbitMqSendContext>(out var rabbit))
+        {
+            rabbit.Mandatory = true;
+        }
+    }
+
+    /// <summary>"broker 127.0.0.1:5672, virtual host 'orders'" from a RabbitMQ address, for messages a user acts on.</summary>
+    internal static string BrokerOf(Uri? address)
+    {
+        if (address is null)
+        {
+            return "the broker";
+        }
+
+        var path = address.AbsolutePath.Trim('/');
+        var vhost = path.Contains('/', StringComparison.Ordinal) ? path[..path.LastIndexOf('/')] : "";
+        vhost = Uri.UnescapeDataString(vhost.Length == 0 ? "/" : vhost);
+        return $"broker {address.Host}{(address.IsDefaultPort ? "" : ":" + address.Port)}, virtual host '{vhost}'";
+    }
 
     /// <summary>While the broker is away MassTransit waits for the connection to come back, for as long as the caller's
     /// token allows: without a bound of its own a submit with no token would hang for the whole outage, however long.</summary>
@@ -43,6 +73,10 @@ internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout) : 
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new AiaasPublishException(jobId, timeout);
+        }
+        catch (MessageReturnedException ex)
+        {
+            throw AiaasPublishException.Unroutable(jobId, BrokerOf((bus as IBus)?.Address), ex);
         }
     }
 }

@@ -37,7 +37,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
             new BatchingSettings { MaxBatchSize = 16, MaxQueueDelayMilliseconds = 10 }, cancellationToken: ct);
         await using var writes = await ResultWriteRecorder.StartAsync(system.Broker.Uri, ct);
         using var store = new SqliteStore(system.StorePath);
-        var load = new SteadyLoad(system.Client, model);
+        var load = new SteadyLoad(system.Client, model, JobsPerWave, WaveInterval);
         using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var loading = load.RunAsync(stopLoad.Token);
         var faults = 0;
@@ -54,7 +54,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         }
         while (!await BacklogAppearsAsync(bursts[^1], ct));
 
-        var final = (await FinalJobsAsync(store, load.Submitted, ct)).Count;
+        var final = (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count;
         victim.Crash();
         await Task.WhenAll(bursts);
         faults++;
@@ -68,7 +68,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
 
         // 3. The store is locked for writing (another process holds SQLite's write lock): no acknowledgement may reach
         //    the broker while results cannot be stored, and work resumes when the lock is released.
-        final = (await FinalJobsAsync(store, load.Submitted, ct)).Count;
+        final = (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count;
         await WaitForFinalAsync(store, load, final + 400, ct);
         var (acknowledged, acknowledgedWithoutResult, finalBefore, finalDuring) = await LockStoreAsync(store, load, ct);
         faults++;
@@ -101,7 +101,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         await stopLoad.CancelAsync();
         await loading;
         var submitted = load.Submitted.Concat(poison.Keys).ToList();
-        var jobs = await DrainAsync(store, submitted, ct);
+        var jobs = await StoredJobs.DrainAsync(store, submitted, ct);
         foreach (var (id, reason) in poison)
         {
             var job = jobs[id];
@@ -161,12 +161,12 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         begin.CommandText = "BEGIN EXCLUSIVE";
         await begin.ExecuteNonQueryAsync(ct);
         var mark = system.Proxy.AcknowledgedCount;
-        var finalBefore = (await FinalJobsAsync(store, load.Submitted, ct)).Count;
+        var finalBefore = (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count;
 
         await Task.Delay(StoreOutage, ct);
         var acknowledged = system.Proxy.AcknowledgedSince(mark).Select(Guid.Parse).ToHashSet();
-        var withResult = (await FinalJobsAsync(store, acknowledged, ct)).Count;
-        var finalDuring = (await FinalJobsAsync(store, load.Submitted, ct)).Count;
+        var withResult = (await StoredJobs.FinalAsync(store, acknowledged, ct)).Count;
+        var finalDuring = (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count;
 
         await using var rollback = connection.CreateCommand();
         rollback.CommandText = "ROLLBACK";
@@ -234,18 +234,15 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         return true;
     }
 
-    private static async Task<IReadOnlyList<JobRecord>> FinalJobsAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
-        [.. (await store.GetManyAsync(ids, includeOutputs: false, ct)).Where(j => j.IsFinal)];
-
     private async Task WaitForFinalAsync(SqliteStore store, SteadyLoad load, int count, CancellationToken ct)
     {
         try
         {
-            await WaitUntilAsync(async () => (await FinalJobsAsync(store, load.Submitted, ct)).Count >= count, ct);
+            await StoredJobs.WaitUntilAsync(async () => (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count >= count, ct);
         }
         catch (OperationCanceledException)
         {
-            var final = (await FinalJobsAsync(store, load.Submitted, CancellationToken.None)).Count;
+            var final = (await StoredJobs.FinalAsync(store, load.Submitted, CancellationToken.None)).Count;
             var queue = await system.Broker.GetQueueAsync("predict-jobs", CancellationToken.None);
             Log($"stalled: {final} of {load.Submitted.Count} submitted jobs final, waiting for {count}; {load.FailedVisibly.Count} submits failed visibly; " +
                 $"predict-jobs: {queue.Consumers} consumers, {queue.MessagesReady} ready, {queue.MessagesUnacknowledged} unacknowledged");
@@ -258,30 +255,6 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         }
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)
-    {
-        while (!await condition())
-        {
-            await Task.Delay(200, ct);
-        }
-    }
-
-    /// <summary>Waits until every job is final, or until the test's own limit leaves no more time; returns the final ones.</summary>
-    private static async Task<Dictionary<Guid, JobRecord>> DrainAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct)
-    {
-        var drainLimit = Stopwatch.StartNew();
-        while (true)
-        {
-            var final = await FinalJobsAsync(store, ids, CancellationToken.None);
-            if (final.Count == ids.Count || ct.IsCancellationRequested || drainLimit.Elapsed > TimeSpan.FromSeconds(60))
-            {
-                return final.ToDictionary(j => j.JobId);
-            }
-
-            await Task.Delay(250, CancellationToken.None);
-        }
-    }
-
     [GeneratedRegex("Store unavailable: holding")]
     private static partial Regex StoreWriteFailures();
 
@@ -291,57 +264,4 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
     private void Log(string message) => output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{_elapsed.Elapsed.TotalSeconds:0.0}s] {message}"));
 
     private static string? Shorten(string? text) => text is { Length: > 160 } ? text[..160] + "…" : text;
-
-    /// <summary>Submits a wave of jobs every interval without waiting for earlier waves, so that a broker outage holds up
-    /// the submits it catches but not the pace; a submit either returns (the broker confirmed the job) or throws.</summary>
-    private sealed class SteadyLoad(IAiaasClient client, string model)
-    {
-        private readonly ConcurrentQueue<Guid> _submitted = new();
-        private readonly ConcurrentQueue<Guid> _failedVisibly = new();
-
-        public IReadOnlyCollection<Guid> Submitted => _submitted;
-
-        public IReadOnlyCollection<Guid> FailedVisibly => _failedVisibly;
-
-        public Task BurstAsync(int count)
-        {
-            var random = new Random(count);
-            return Task.WhenAll(Enumerable.Range(0, count).Select(_ => SubmitOneAsync(TestModels.RandomRecord(random))));
-        }
-
-        public async Task RunAsync(CancellationToken stop)
-        {
-            var random = new Random(5);
-            var waves = new List<Task>();
-            while (!stop.IsCancellationRequested)
-            {
-                var records = Enumerable.Range(0, JobsPerWave).Select(_ => TestModels.RandomRecord(random)).ToList();
-                waves.Add(Task.WhenAll(records.Select(SubmitOneAsync)));
-                try
-                {
-                    await Task.Delay(WaveInterval, stop);
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
-            }
-
-            await Task.WhenAll(waves);
-        }
-
-        private async Task SubmitOneAsync(float[] features)
-        {
-            var id = Guid.CreateVersion7();
-            try
-            {
-                await client.SubmitPredictAsync(new PredictRequest { JobId = id, Model = model, Features = features });
-                _submitted.Enqueue(id);
-            }
-            catch (AiaasException)
-            {
-                _failedVisibly.Enqueue(id);
-            }
-        }
-    }
 }

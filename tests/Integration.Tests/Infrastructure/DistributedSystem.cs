@@ -132,12 +132,12 @@ public class DistributedSystem : IAsyncLifetime
 
             try
             {
-                if ((await Broker.GetQueueAsync(queue, cancellationToken)).Consumers >= count)
+                if (await ConsumerCountAsync(queue, cancellationToken) >= count)
                 {
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
             {
                 // The queue does not exist until the first worker declares it.
             }
@@ -152,6 +152,10 @@ public class DistributedSystem : IAsyncLifetime
             }
         }
     }
+
+    /// <summary>Consumers on a queue of the fixture's broker: from the shared broker's management API unless overridden.</summary>
+    protected virtual async Task<int> ConsumerCountAsync(string queue, CancellationToken cancellationToken) =>
+        (await Broker.GetQueueAsync(queue, cancellationToken)).Consumers;
 
     public virtual async ValueTask DisposeAsync()
     {

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Integration.Tests.Infrastructure;
+using AIaaS.Queue.Store;
+
+namespace AIaaS.Queue.Integration.Tests.Faults;
+
+/// <summary>
+/// The broker itself crashes (SIGKILL to its Erlang VM) under steady load, with a backlog of confirmed jobs in its queues
+/// and more in the workers' hands, and starts again on the same data: every job the broker confirmed must come back from
+/// its durable queues and end exactly once. Run with classic queues and with quorum queues (on one node, their log).
+/// </summary>
+[Trait("Category", "Faults")]
+public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHelper output)
+    where TSystem : BrokerRestartSystem
+{
+    private const int JobsPerWave = 20;
+    private static readonly TimeSpan WaveInterval = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan Down = TimeSpan.FromSeconds(3);
+    private readonly Stopwatch _elapsed = Stopwatch.StartNew();
+
+    [Fact]
+    public async Task EveryConfirmedJobEndsExactlyOnceThroughACrashAndRestartOfTheBroker()
+    {
+        var ct = TestTimeout.After(170);
+        var queues = system.QuorumQueues ? "quorum" : "classic";
+        Assert.Equal(system.QuorumQueues, await system.IsQuorumQueueAsync("predict-jobs", ct));
+        var (_, onnx) = TestModels.Classifier(seed: 61, hidden: [128, 128]);
+        var model = TestModels.UniqueName("restart");
+        await system.Client.RegisterModelAsync(model, new MemoryStream(onnx),
+            new BatchingSettings { MaxBatchSize = 16, MaxQueueDelayMilliseconds = 10 }, cancellationToken: ct);
+        await using var before = await ResultWriteRecorder.StartAsync(system.Node.Uri, ct);
+        using var store = new SqliteStore(system.StorePath);
+        var load = new SteadyLoad(system.Client, model, JobsPerWave, WaveInterval);
+        using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var loading = load.RunAsync(stopLoad.Token);
+        await StoredJobs.WaitUntilAsync(async () => (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count >= 300, ct);
+
+        // Bursts the broker confirms faster than two workers finish them, until jobs wait in the queue: at the crash,
+        // confirmed jobs are in the queue and in the workers' prefetch windows, and some are in a batch being run.
+        var bursts = new List<Task>();
+        uint ready;
+        do
+        {
+            var burst = load.BurstAsync(1000);
+            bursts.Add(burst);
+            while ((ready = await system.ReadyCountAsync("predict-jobs", ct)) < 100 && !burst.IsCompleted)
+            {
+                await Task.Delay(50, ct);
+            }
+        }
+        while (ready < 100);
+
+        var confirmed = load.Submitted.ToList();
+        var finalAtCrash = (await StoredJobs.FinalAsync(store, confirmed, ct)).Count;
+        system.Node.Crash();
+        Log($"crashed the {queues}-queue broker with {ready} jobs ready in predict-jobs and {confirmed.Count - finalAtCrash} of {confirmed.Count} confirmed jobs not final");
+        await Task.WhenAll(bursts);
+        await Task.Delay(Down, ct);
+        var restart = Stopwatch.StartNew();
+        await system.Node.StartAgainAsync(ct);
+        var restartSeconds = restart.Elapsed.TotalSeconds;
+        Log($"broker accepting connections again after {restartSeconds:0.0} s");
+        await using var after = await ResultWriteRecorder.StartAsync(system.Node.Uri, ct);
+
+        // Work goes on after the restart: the backlog drains and new submissions are served.
+        await StoredJobs.WaitUntilAsync(async () => (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count >= confirmed.Count + 300, ct);
+        await stopLoad.CancelAsync();
+        await loading;
+        var submitted = load.Submitted.ToList();
+        var jobs = await StoredJobs.DrainAsync(store, submitted, ct);
+
+        var duplicated = 0;
+        var heard = 0;
+        foreach (var job in jobs.Values)
+        {
+            var writers = before.WritesOf(job.JobId).Concat(after.WritesOf(job.JobId)).Distinct().ToList();
+            heard += writers.Count > 0 ? 1 : 0;
+            if (writers.Count > 1 || (writers.Count == 1 && job.BatchId is not null && writers[0] != job.BatchId))
+            {
+                duplicated++;
+                Log($"written twice: {job.JobId} by {string.Join(", ", writers)}; stored batch {job.BatchId}");
+            }
+        }
+
+        var lost = submitted.Count - jobs.Count;
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"broker restart ({queues} queues): submitted={submitted.Count} in-flight-at-crash={confirmed.Count - finalAtCrash} queued-at-crash={ready} " +
+            $"completed={jobs.Count} lost={lost} duplicated={duplicated} failed={jobs.Values.Count(j => j.Status != JobStatus.Succeeded)} " +
+            $"elapsed={_elapsed.Elapsed.TotalSeconds:0.0}s (broker down {Down.TotalSeconds + restartSeconds:0.0} s; " +
+            $"submits failed visibly: {load.FailedVisibly.Count}; result writes heard for {heard} jobs)");
+        Log(line);
+        Console.WriteLine(line);
+
+        Assert.Equal(0, lost);
+        Assert.Equal(0, duplicated);
+        Assert.All(jobs.Values, j => Assert.Equal(JobStatus.Succeeded, j.Status));
+        Assert.True(confirmed.Count - finalAtCrash >= ready, $"Only {confirmed.Count - finalAtCrash} confirmed jobs were not final at the crash, with {ready} ready in the queue.");
+        // Events published while the broker was down are gone; the duplicate measure must still see most jobs.
+        Assert.True(heard >= jobs.Count * 0.8, $"Result writes were heard for only {heard} of {jobs.Count} jobs: the duplicate measure would be blind.");
+        Assert.All(system.Workers, w => Assert.False(w.HasExited, w.Output));
+    }
+
+    private void Log(string message) => output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{_elapsed.Elapsed.TotalSeconds:0.0}s] {message}"));
+}
+
+// One collection: the two restarts run one after the other, not competing for the cores.
+[Collection("broker restarts")]
+public sealed class ClassicQueuesBrokerRestartTests(ClassicQueuesRestartSystem system, ITestOutputHelper output)
+    : BrokerRestartTests<ClassicQueuesRestartSystem>(system, output), IClassFixture<ClassicQueuesRestartSystem>;
+
+[Collection("broker restarts")]
+public sealed class QuorumQueuesBrokerRestartTests(QuorumQueuesRestartSystem system, ITestOutputHelper output)
+    : BrokerRestartTests<QuorumQueuesRestartSystem>(system, output), IClassFixture<QuorumQueuesRestartSystem>;

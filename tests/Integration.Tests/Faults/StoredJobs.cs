@@ -1,0 +1,35 @@
+using System.Diagnostics;
+using AIaaS.Queue.Store;
+
+namespace AIaaS.Queue.Integration.Tests.Faults;
+
+/// <summary>What the fault tests read back from the store: which submitted jobs are final, waiting for them.</summary>
+internal static class StoredJobs
+{
+    public static async Task<IReadOnlyList<JobRecord>> FinalAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
+        [.. (await store.GetManyAsync(ids, includeOutputs: false, ct)).Where(j => j.IsFinal)];
+
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)
+    {
+        while (!await condition())
+        {
+            await Task.Delay(200, ct);
+        }
+    }
+
+    /// <summary>Waits until every job is final, or until the test's own limit leaves no more time; returns the final ones.</summary>
+    public static async Task<Dictionary<Guid, JobRecord>> DrainAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    {
+        var drainLimit = Stopwatch.StartNew();
+        while (true)
+        {
+            var final = await FinalAsync(store, ids, CancellationToken.None);
+            if (final.Count == ids.Count || ct.IsCancellationRequested || drainLimit.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                return final.ToDictionary(j => j.JobId);
+            }
+
+            await Task.Delay(250, CancellationToken.None);
+        }
+    }
+}
