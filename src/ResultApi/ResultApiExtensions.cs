@@ -113,6 +113,7 @@ public static class ResultApiExtensions
         tenantApis.MapModelsApi();
         // The Open Inference Protocol: tenant endpoints, its health endpoints open (they allow anonymous callers).
         tenantApis.MapInferenceApi();
+        tenantApis.MapSchemasApi();
         app.MapGroup("").RequireAuthorization(ApiPolicies.Admin).MapAdminApi();
         Dashboard.OperabilityExtensions.MapOperability(app);
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();

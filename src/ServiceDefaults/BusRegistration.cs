@@ -27,6 +27,19 @@ public static class BusRegistration
         }
     }
 
+    private static void BoundDeadLetters(IRabbitMqQueueBindingConfigurator queue, TransportOptions transport)
+    {
+        if (transport.DeadLetterMaxLength > 0)
+        {
+            queue.SetQueueArgument("x-max-length", transport.DeadLetterMaxLength);
+        }
+
+        if (transport.DeadLetterTimeToLive > TimeSpan.Zero)
+        {
+            queue.SetQueueArgument("x-message-ttl", (long)transport.DeadLetterTimeToLive.TotalMilliseconds);
+        }
+    }
+
     /// <summary>
     /// Adds MassTransit on the configured transport; <paramref name="configure"/> adds the process's consumers.
     /// Endpoints are kebab-case and configured from their consumer definitions.
@@ -65,6 +78,12 @@ public static class BusRegistration
                 {
                     cfg.AllowNonFiniteNumbers();
                     cfg.Host(transport.RabbitMqUri!, h => h.ConnectionName(AppDomain.CurrentDomain.FriendlyName));
+
+                    // Error and skipped queues are declared by MassTransit when their first message arrives; bounding them
+                    // there keeps a flood of bad messages from filling the broker. The arguments are fixed at declaration:
+                    // changing the bounds of existing queues needs those queues deleted (or a broker policy instead).
+                    cfg.SendTopology.ConfigureErrorSettings = queue => BoundDeadLetters(queue, transport);
+                    cfg.SendTopology.ConfigureDeadLetterSettings = queue => BoundDeadLetters(queue, transport);
                     cfg.ConfigureEndpoints(context);
                 });
             }

@@ -39,5 +39,14 @@ public sealed class TransportOptions
     /// <summary>Declare queues as quorum queues (replicated; use on a RabbitMQ cluster).</summary>
     public bool QuorumQueues { get; set; }
 
+    /// <summary>Bound of each <c>_error</c> and <c>_skipped</c> queue, in messages: past it the oldest are dropped, so that a
+    /// stream of bad messages cannot fill the broker's disk. 0 leaves them unbounded.</summary>
+    [Range(0, int.MaxValue)]
+    public int DeadLetterMaxLength { get; set; } = 100_000;
+
+    /// <summary>How long a message stays in an <c>_error</c> or <c>_skipped</c> queue before the broker drops it; zero leaves
+    /// them unbounded in time. Default 14 days.</summary>
+    public TimeSpan DeadLetterTimeToLive { get; set; } = TimeSpan.FromDays(14);
+
     public TransportKind EffectiveKind => Kind ?? (RabbitMqUri is null ? TransportKind.InMemory : TransportKind.RabbitMq);
 }

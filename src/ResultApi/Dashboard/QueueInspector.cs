@@ -100,7 +100,7 @@ public sealed class QueueInspector : IDisposable
         var views = new List<QueueView>();
         var factory = new ConnectionFactory { Uri = _transport.RabbitMqUri!, ClientProvidedName = "aiaas-dashboard" };
         await using var connection = await factory.CreateConnectionAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var name in OwnQueues.SelectMany(q => new[] { q, q + "_error" }).Select(q => _transport.EndpointPrefix + q))
+        foreach (var name in OwnQueues.SelectMany(q => new[] { q, q + "_error", q + "_skipped" }).Select(q => _transport.EndpointPrefix + q))
         {
             // A passive declare of a missing queue closes the channel, so each queue gets its own.
             await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -2,6 +2,7 @@ using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Workers.Inference;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
+using MassTransit.Middleware;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Workers.Consumers;
@@ -33,6 +34,16 @@ internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJ
                 rabbit.EnablePriority(1);
             }
         }
+
+        // A command that cannot be read still fails its job, where the job can be named (see the recorder); then MassTransit's
+        // own error handling: a fault event, and the message to predict-jobs_error.
+        var unreadable = context.GetRequiredService<UnreadablePredictJobRecorder>();
+        endpointConfigurator.ConfigureError(error =>
+        {
+            error.UseFilter(unreadable);
+            error.UseFilter(new GenerateFaultFilter());
+            error.UseFilter(new ErrorTransportFilter());
+        });
 
         // Transient faults (store or model cache unavailable) are retried; a message that cannot be a job is not.
         endpointConfigurator.UseTransientRetry(typeof(InvalidJobException), typeof(ModelNotSupportedException), typeof(UnverifiedSenderException));

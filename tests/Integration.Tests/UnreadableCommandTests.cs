@@ -1,0 +1,122 @@
+using System.Text;
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Integration.Tests.Infrastructure;
+using RabbitMQ.Client;
+
+namespace AIaaS.Queue.Integration.Tests;
+
+/// <summary>
+/// Commands from plain AMQP clients that MassTransit cannot read as a <see cref="SubmitPredictJob"/>: the job they name
+/// ends Failed with the deserializer's reason instead of staying unknown, and the message still reaches
+/// <c>predict-jobs_error</c> for operators. A command whose job id cannot be read has nothing to fail.
+/// </summary>
+public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFixture<DistributedSystem>
+{
+    [Theory]
+    [InlineData("no submittedAt", """{"jobId":"JOB","model":"iris","features":[1,2,3,4]}""", "submittedAt")]
+    [InlineData("a feature as a word", """{"jobId":"JOB","model":"iris","features":[1,"two",3,4],"submittedAt":"2026-11-29T10:00:00Z"}""", "features")]
+    [InlineData("priority as an object", """{"jobId":"JOB","model":"iris","features":[1,2,3,4],"priority":{},"submittedAt":"2026-11-29T10:00:00Z"}""", "priority")]
+    public async Task AnUnreadableCommandFailsItsJobWithTheReason(string mistake, string message, string named)
+    {
+        var ct = TestTimeout.After(60);
+        var jobId = Guid.CreateVersion7();
+
+        await PublishAsync(message.Replace("JOB", jobId.ToString(), StringComparison.Ordinal), ct);
+        var job = await WaitForJobAsync(jobId, ct);
+
+        Assert.Equal(JobStatus.Failed, job.Status);
+        Assert.StartsWith("The command could not be read as a SubmitPredictJob: ", job.Error, StringComparison.Ordinal);
+        Assert.Contains(named, job.Error, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("iris", job.Model);
+        Assert.True(await InErrorQueueAsync(jobId, ct), $"{mistake}: the message should still be in predict-jobs_error");
+    }
+
+    [Fact]
+    public async Task AnUnreadableCommandWithoutAJobIdGoesOnlyToTheErrorQueue()
+    {
+        var ct = TestTimeout.After(60);
+        var marker = Guid.CreateVersion7();
+
+        await PublishAsync("""{"model":"iris","features":[1,2,3,4],"callbackUrl":"MARKER"}""".Replace("MARKER", marker.ToString(), StringComparison.Ordinal), ct);
+
+        Assert.True(await InErrorQueueAsync(marker, ct));
+    }
+
+    [Fact]
+    public async Task ErrorQueuesAreBoundedInLengthAndAge()
+    {
+        var ct = TestTimeout.After(60);
+        var marker = Guid.CreateVersion7();
+        await PublishAsync("""{"model":"iris","callbackUrl":"MARKER"}""".Replace("MARKER", marker.ToString(), StringComparison.Ordinal), ct);
+        Assert.True(await InErrorQueueAsync(marker, ct));
+
+        // The broker refuses a declaration whose arguments differ from the queue's: these are the queue's bounds (and the
+        // priority MassTransit copies from predict-jobs).
+        var factory = new ConnectionFactory { Uri = system.Broker.Uri };
+        await using var connection = await factory.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        var defaults = new AIaaS.Queue.ServiceDefaults.TransportOptions();
+        await channel.QueueDeclareAsync("predict-jobs_error", durable: true, exclusive: false, autoDelete: false, new Dictionary<string, object?>
+        {
+            ["x-max-length"] = defaults.DeadLetterMaxLength,
+            ["x-message-ttl"] = (long)defaults.DeadLetterTimeToLive.TotalMilliseconds,
+            ["x-max-priority"] = 1,
+        }, cancellationToken: ct);
+        Assert.Equal(100_000, defaults.DeadLetterMaxLength);
+        Assert.Equal(TimeSpan.FromDays(14), defaults.DeadLetterTimeToLive);
+    }
+
+    private async Task PublishAsync(string message, CancellationToken ct)
+    {
+        var factory = new ConnectionFactory { Uri = system.Broker.Uri };
+        await using var connection = await factory.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true,
+            publisherConfirmationTrackingEnabled: true), ct);
+        var messageId = Guid.NewGuid().ToString();
+        var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", DeliveryMode = DeliveryModes.Persistent, MessageId = messageId };
+        var envelope = $$"""{"messageId":"{{messageId}}","messageType":["urn:message:AIaaS.Queue.Contracts:SubmitPredictJob"],"message":{{message}}}""";
+        await channel.BasicPublishAsync("AIaaS.Queue.Contracts:SubmitPredictJob", "", mandatory: true, properties, Encoding.UTF8.GetBytes(envelope), ct);
+    }
+
+    private async Task<JobView> WaitForJobAsync(Guid jobId, CancellationToken ct)
+    {
+        while (true)
+        {
+            if (await system.Client.GetJobAsync(jobId, ct) is { Status: not (JobStatus.Queued or JobStatus.Running) } job)
+            {
+                return job;
+            }
+
+            await Task.Delay(100, ct);
+        }
+    }
+
+    /// <summary>Whether a message whose body mentions <paramref name="text"/> waits in predict-jobs_error (left there).</summary>
+    private async Task<bool> InErrorQueueAsync(Guid text, CancellationToken ct)
+    {
+        var factory = new ConnectionFactory { Uri = system.Broker.Uri };
+        await using var connection = await factory.CreateConnectionAsync(ct);
+        while (!ct.IsCancellationRequested)
+        {
+            await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+            try
+            {
+                while (await channel.BasicGetAsync("predict-jobs_error", autoAck: false, ct) is { } fault)
+                {
+                    if (Encoding.UTF8.GetString(fault.Body.Span).Contains(text.ToString(), StringComparison.Ordinal))
+                    {
+                        return true;
+                    }
+                }
+            }
+            catch (RabbitMQ.Client.Exceptions.OperationInterruptedException)
+            {
+                // The error queue does not exist until its first message.
+            }
+
+            await Task.Delay(200, ct);
+        }
+
+        return false;
+    }
+}
