@@ -49,6 +49,10 @@ public sealed record ModelRecipe
     /// <summary>text-classification: independent classes (sigmoid per label) instead of one class (softmax). Default false.</summary>
     public bool? MultiLabel { get; init; }
 
+    /// <summary>The model's output holds probabilities already (it ends in a softmax or sigmoid): the scores are its values
+    /// as they are. Default false: the output holds logits, and the recipe applies softmax (or sigmoid).</summary>
+    public bool? Probabilities { get; init; }
+
     /// <summary>How many of the best labels the output lists, best first. Default 5 for images, every label for text.</summary>
     public int? TopK { get; init; }
 

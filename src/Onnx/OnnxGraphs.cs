@@ -110,6 +110,60 @@ public static class OnnxGraphs
     }
 
     /// <summary>
+    /// A stand-in for a BERT-family encoder, for text recipes: inputs <c>input_ids</c>, <c>attention_mask</c> and
+    /// <c>token_type_ids</c>, INT64 [batch, sequence]; outputs <c>last_hidden_state</c> FP32 [batch, sequence,
+    /// <paramref name="width"/>] (the <see cref="Embedding"/> table's row per id: r + c / 10; the mask and type ids are
+    /// read but change nothing) and <c>logits</c> FP32 [batch, <paramref name="width"/>], the mean of the sequence's rows.
+    /// </summary>
+    public static byte[] TextEncoder(int vocabulary, int width)
+    {
+        var graph = new GraphProto { Name = "text_encoder" };
+        graph.Input.Add(Value("input_ids", TensorElementType.Int64, ["batch", "sequence"]));
+        graph.Input.Add(Value("attention_mask", TensorElementType.Int64, ["batch", "sequence"]));
+        graph.Input.Add(Value("token_type_ids", TensorElementType.Int64, ["batch", "sequence"]));
+        graph.Output.Add(Value("last_hidden_state", TensorElementType.Float, ["batch", "sequence", width]));
+        graph.Output.Add(Value("logits", TensorElementType.Float, ["batch", width]));
+        var table = new TensorProto { Name = "table", DataType = (int)TensorProto.Types.DataType.Float };
+        table.Dims.Add([vocabulary, width]);
+        for (var row = 0; row < vocabulary; row++)
+        {
+            for (var column = 0; column < width; column++)
+            {
+                table.FloatData.Add(row + (column / 10f));
+            }
+        }
+
+        graph.Initializer.Add(table);
+        graph.Initializer.Add(Int64Constant("zero", [], 0));
+        // mask + types times 0, added to the ids: every input is used, none changes the result.
+        graph.Node.Add(Node("Add", "mask_and_types", ["attention_mask", "token_type_ids"], "mask_and_types"));
+        graph.Node.Add(Node("Mul", "nothing", ["mask_and_types", "zero"], "nothing"));
+        graph.Node.Add(Node("Add", "ids", ["input_ids", "nothing"], "ids"));
+        graph.Node.Add(Node("Gather", "lookup", ["table", "ids"], "last_hidden_state"));
+        var mean = Node("ReduceMean", "mean", ["last_hidden_state"], "logits");
+        mean.Attribute.Add(new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 1 } });
+        mean.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        graph.Node.Add(mean);
+        return Model(graph);
+    }
+
+    /// <summary>
+    /// A stand-in image classifier, for image recipes: input <c>x</c> FP32 [batch, 3, height, width] (height and width
+    /// dynamic), output <c>logits</c> FP32 [batch, 3], each channel's mean: a red image scores highest on class 0.
+    /// </summary>
+    public static byte[] ChannelMeans()
+    {
+        var graph = new GraphProto { Name = "channel_means" };
+        graph.Input.Add(Value("x", TensorElementType.Float, ["batch", 3, "height", "width"]));
+        graph.Output.Add(Value("logits", TensorElementType.Float, ["batch", 3]));
+        var mean = Node("ReduceMean", "mean", ["x"], "logits");
+        mean.Attribute.Add(new AttributeProto { Name = "axes", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 2, 3 } });
+        mean.Attribute.Add(new AttributeProto { Name = "keepdims", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        graph.Node.Add(mean);
+        return Model(graph);
+    }
+
+    /// <summary>
     /// A model the upload must refuse, from the adversarial review: tiny on disk, yet at <c>ORT_ENABLE_ALL</c> ONNX Runtime
     /// folds its <c>ConstantOfShape</c> (and the <c>ReduceSum</c> after it) into <paramref name="floats"/> floats while it
     /// loads. Input FP32 [batch, 1]; output FP32 [batch, 1], the input plus that sum (0).

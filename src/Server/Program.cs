@@ -19,7 +19,8 @@ if (args is ["quickstart", ..])
     }
 }
 
-var builder = WebApplication.CreateBuilder(args);
+// The content root is the application's folder, so that appsettings.json is found however the process is started.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.AddAiaasServer();
 
 var app = builder.Build();

@@ -43,7 +43,7 @@ internal static class Quickstart
         await using var app = BuildEmbeddedServer(dataDir);
         await app.StartAsync(cancellationToken);
         var apiUrl = app.GetAddress();
-        AnsiConsole.MarkupLineInterpolated($"[bold]AIaaS.Queue quickstart[/]: embedded default, in-memory transport, embedded store at [grey]{dataDir.FullName}[/], workers in this process, ResultApi at {apiUrl}");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[bold]AIaaS.Queue quickstart[/]: embedded default, in-memory transport, embedded store at [grey]{dataDir.FullName}[/], workers in this process, ResultApi at {apiUrl}");
 
         var client = app.Services.GetRequiredService<IAiaasClient>();
 
@@ -52,7 +52,7 @@ internal static class Quickstart
         using var onnx = new MemoryStream(OnnxModelWriter.Write(mlp));
         var model = await client.RegisterModelAsync(ModelName, onnx,
             new BatchingSettings { MaxBatchSize = 32, MaxQueueDelayMilliseconds = 5 }, "4 → 64 → 64 → 3 softmax MLP (random weights)", cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"registered [green]{model.Name}[/] v{model.Version}: {CliApp.Describe(model.Inputs)} → {CliApp.Describe(model.Outputs)}, max batch 32, max delay 5 ms");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"registered [green]{model.Name}[/] v{model.Version}: {CliApp.Describe(model.Inputs)} → {CliApp.Describe(model.Outputs)}, max batch 32, max delay 5 ms");
 
         // 2. Predict jobs through the SDK, all at once, plus two malformed ones that must fail alone.
         var random = new Random(1);
@@ -78,15 +78,15 @@ internal static class Quickstart
         AnsiConsole.Write(table);
         foreach (var failed in views.Where(v => v.Status == JobStatus.Failed))
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]failed as it should[/] {ShortId(failed.Id)}: {failed.Error}");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[yellow]failed as it should[/] {ShortId(failed.Id)}: {failed.Error}");
         }
 
         var statuses = views.GroupBy(v => v.Status).OrderBy(g => g.Key).Select(g => $"{g.Key.ToString().ToLowerInvariant()} {g.Count()}");
         var batches = views.Where(v => v.BatchId is not null).GroupBy(v => v.BatchId).Select(g => g.First().BatchSize ?? 0).ToList();
         var histogram = batches.GroupBy(size => size).OrderByDescending(g => g.Key).Select(g => $"{g.Key}×{g.Count()}");
-        AnsiConsole.MarkupLineInterpolated($"statuses: {string.Join(", ", statuses)}");
-        AnsiConsole.MarkupLineInterpolated($"batches: {batches.Count} model calls for {batches.Sum()} jobs, mean size {(batches.Count == 0 ? 0 : batches.Average()):F1}, max {(batches.Count == 0 ? 0 : batches.Max())} (limit 32); sizes {string.Join(" ", histogram)}");
-        AnsiConsole.MarkupLineInterpolated($"throughput: {views.Length} jobs in {elapsed.TotalSeconds:F2} s = {views.Length / elapsed.TotalSeconds:F0} jobs/s, submit to completion seen by the SDK");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"statuses: {string.Join(", ", statuses)}");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"batches: {batches.Count} model calls for {batches.Sum()} jobs, mean size {(batches.Count == 0 ? 0 : batches.Average()):F1}, max {(batches.Count == 0 ? 0 : batches.Max())} (limit 32); sizes {string.Join(" ", histogram)}");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"throughput: {views.Length} jobs in {elapsed.TotalSeconds:F2} s = {views.Length / elapsed.TotalSeconds:F0} jobs/s, submit to completion seen by the SDK");
 
         // 4. Training: the bundled Iris data, trained in a TorchSharp child process, registered, then scored.
         var trained = await TrainAndScoreAsync(client, cancellationToken);
@@ -109,7 +109,7 @@ internal static class Quickstart
         }
 
         await EnsureTorchRuntimeAsync(cancellationToken);
-        AnsiConsole.MarkupLineInterpolated($"training an MLP on [grey]{iris.FullName}[/] (Fisher's Iris, 150 rows) with the default settings");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"training an MLP on [grey]{iris.FullName}[/] (Fisher's Iris, 150 rows) with the default settings");
         DatasetView dataset;
         await using (var stream = iris.OpenRead())
         {
@@ -130,7 +130,7 @@ internal static class Quickstart
 
         var model = (await client.ListModelsAsync(cancellationToken)).Single(m => m.Name == TrainedModelName && m.Version == job.ModelVersion);
         var metrics = model.Training!.Metrics;
-        AnsiConsole.MarkupLineInterpolated(
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture,
             $"registered [green]{model.Name}[/] v{model.Version}: val accuracy {metrics["val_accuracy"]:F3}, {metrics["epochs_run"]} epochs at {metrics["epochs_per_second"]:F0} epochs/s, ONNX Runtime vs TorchSharp max diff {metrics["onnx_max_abs_diff"]:G2}, data {model.Training.DatasetFingerprint[..19]}…");
 
         // Score every flower with the trained model through the predict path (batched like any other model).
@@ -159,7 +159,7 @@ internal static class Quickstart
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLineInterpolated($"scored all {ids.Count} flowers with the trained model: {correct} correct ({(double)correct / ids.Count:P1})");
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"scored all {ids.Count} flowers with the trained model: {correct} correct ({(double)correct / ids.Count:P1})");
         return correct >= 0.9 * ids.Count;
     }
 
@@ -202,11 +202,11 @@ internal static class Quickstart
         var lastLine = (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault() ?? "";
         if (process.ExitCode == 0)
         {
-            AnsiConsole.MarkupLineInterpolated($"[grey]{lastLine}[/]");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[grey]{lastLine}[/]");
         }
         else
         {
-            AnsiConsole.MarkupLineInterpolated($"[yellow]setting up the TorchSharp runtime failed[/] ({script.Name}): {(await errors).Trim()}");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[yellow]setting up the TorchSharp runtime failed[/] ({script.Name}): {(await errors).Trim()}");
         }
     }
 

@@ -41,8 +41,20 @@ public sealed class WorkerOptions
     /// <summary>How long "latest" stays resolved to one version before the registry is asked again.</summary>
     public TimeSpan LatestVersionTtl { get; set; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>Where model files are cached on local disk for ONNX Runtime.</summary>
-    public string ModelCacheDirectory { get; set; } = Path.Combine(Path.GetTempPath(), "aiaas-models");
+    /// <summary>Where model files are cached on local disk for ONNX Runtime. Default: a folder of the user's own
+    /// (<c>$XDG_CACHE_HOME/aiaas-queue/models</c>, <c>~/.cache/aiaas-queue/models</c> on Linux), not one shared under the temp
+    /// directory, where another user's process could plant a file under a model's name.</summary>
+    public string ModelCacheDirectory { get; set; } = DefaultModelCacheDirectory();
+
+    private static string DefaultModelCacheDirectory()
+    {
+        var cache = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData) is { Length: > 0 } local && !OperatingSystem.IsLinux()
+                ? local
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(cache, "aiaas-queue", "models");
+    }
 
     /// <summary>How long a normal-priority request may wait in a worker's batcher while high-priority ones keep arriving
     /// before it is served as if it were high priority (aging), so that normal jobs are never starved.</summary>

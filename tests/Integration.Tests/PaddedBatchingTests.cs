@@ -56,15 +56,45 @@ public sealed class PaddedBatchingTests
         using var alone = new InferenceSession(files.Model);
         for (var i = 0; i < tokens.Length; i++)
         {
-            var hidden = outputs[i].Single(o => o.Name == "last_hidden_state");
+            var hidden = outputs[i].Single(o => o.Name == "last_hidden_state").ToInferTensor();
             Assert.Equal("FP32", hidden.Datatype);
             Assert.Equal([1, tokens[i].Length, 384], hidden.Shape);
-            var pooled = outputs[i].Single(o => o.Name == "924");
+            var pooled = outputs[i].Single(o => o.Name == "924").ToInferTensor();
             Assert.Equal([1, 384], pooled.Shape);
 
             var expected = RunAlone(alone, tokens[i]);
             AssertClose(expected["last_hidden_state"], hidden.ToFloats(), 1e-5f);
             AssertClose(expected["924"], pooled.ToFloats(), 1e-5f);
+        }
+    }
+
+    [Fact]
+    public void ATextRecipeAloneMakesTheEncoderPadAndEachRecordIsCutBackToItsOwnTokens()
+    {
+        var files = RealModels.MiniLm;
+        var recipe = new ModelRecipe { Kind = RecipeKinds.TextEmbedding };
+        using var model = new LoadedModel("minilm", 1, new InferenceSession(files.Model), "cpu", new BatchingSettings { MaxBatchSize = 16 },
+            recipe, File.ReadAllText(files.Vocabulary));
+        Assert.True(model.IsPadded);
+        var tokenizer = BertTokenizer.Create(files.Vocabulary);
+        var requests = Sentences.Select(s => Prepare(model, new SubmitPredictJob
+        {
+            JobId = Guid.NewGuid(), Model = "minilm", SubmittedAt = DateTimeOffset.UtcNow, Text = s,
+        })).ToArray();
+
+        var (outputs, efficiency) = model.Run(requests);
+
+        Assert.True(efficiency < 1);
+        using var alone = new InferenceSession(files.Model);
+        for (var i = 0; i < Sentences.Length; i++)
+        {
+            // The recipe asks the model for its hidden states only, and the symbolic sequence dimension they share with
+            // the inputs cuts each record's part back to its own length.
+            var hidden = Assert.Single(outputs[i]);
+            var ids = tokenizer.EncodeToIds(Sentences[i]).Select(t => (long)t).ToArray();
+            Assert.Equal("last_hidden_state", hidden.Name);
+            Assert.Equal([1, ids.Length, 384], hidden.Tensor.Shape);
+            AssertClose(RunAlone(alone, ids)["last_hidden_state"], (float[])hidden.Tensor.Values, 1e-5f);
         }
     }
 

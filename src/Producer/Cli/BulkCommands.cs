@@ -45,6 +45,7 @@ internal static partial class CliApp
             }
 
             Console.WriteLine($"bulk job {job.Id}: {inputFile.Name} ({inputFile.Length / 1024.0 / 1024.0:F1} MiB) uploaded, scoring with {name}");
+            var cancelled = false;
             try
             {
                 job = await WatchBulkAsync(client, job.Id, ct);
@@ -52,6 +53,7 @@ internal static partial class CliApp
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 Console.WriteLine("cancelling; the records scored so far are kept");
+                cancelled = true;
                 await client.CancelBulkAsync(job.Id, CancellationToken.None);
                 job = await client.WaitForBulkAsync(job.Id, cancellationToken: CancellationToken.None);
             }
@@ -78,7 +80,7 @@ internal static partial class CliApp
                 await Console.Error.WriteLineAsync(job.Error);
             }
 
-            return job.Status == BulkJobStatus.Succeeded ? 0 : 1;
+            return cancelled ? CliApp.ExitCancelled : job.Status == BulkJobStatus.Succeeded ? 0 : 1;
         });
         return command;
     }

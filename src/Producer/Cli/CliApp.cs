@@ -304,8 +304,12 @@ internal static partial class CliApp
 
     private static IHost ClientHost(ParseResult parse, bool withBroker)
     {
-        var builder = Host.CreateApplicationBuilder();
+        // The CLI's own folder, not the current directory: an appsettings.json where the user stands (a server's, say) must
+        // not change what the CLI logs or where it connects.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // The command's own lines are the output: no "Application is shutting down" after them.
+        builder.Services.Configure<ConsoleLifetimeOptions>(o => o.SuppressStatusMessages = true);
         builder.Services.AddAiaasClient(o =>
         {
             o.ApiUrl = parse.GetValue(ApiOption)!;

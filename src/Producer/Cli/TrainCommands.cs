@@ -73,7 +73,7 @@ internal static partial class CliApp
                 },
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
             }, ct);
-            AnsiConsole.MarkupLineInterpolated($"uploaded [grey]{file.Name}[/] ({dataset.SizeBytes:N0} bytes) as dataset {dataset.Id}; submitted train job [bold]{jobId}[/]");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"uploaded [grey]{file.Name}[/] ({dataset.SizeBytes:N0} bytes) as dataset {dataset.Id}; submitted train job [bold]{jobId}[/]");
             if (parse.GetValue(noWait))
             {
                 return 0;
@@ -90,8 +90,8 @@ internal static partial class CliApp
                 using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(30));
                 await client.CancelAsync(jobId, grace.Token);
                 job = await client.WaitForCompletionAsync(jobId, grace.Token);
-                AnsiConsole.MarkupLineInterpolated($"train job {jobId} is {job.Status.ToString().ToLowerInvariant()}");
-                return 130;
+                AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"train job {jobId} is {job.Status.ToString().ToLowerInvariant()}");
+                return CliApp.ExitCancelled;
             }
 
             await host.StopAsync(CancellationToken.None);
@@ -148,68 +148,91 @@ internal static class TrainingProgressView
 {
     public static async Task<JobView> WatchAsync(IAiaasClient client, Guid jobId, CancellationToken cancellationToken)
     {
-        long seen = 0;
-        JobView? job = null;
         JobEventView? lastEpoch = null;
         var notes = new List<JobEventView>();
-        await AnsiConsole.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-            .StartAsync(async context =>
-            {
-                var bar = context.AddTask("queued", maxValue: 1);
-                while (true)
+        JobView job;
+        if (AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            job = null!;
+            await AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+                .StartAsync(async context =>
                 {
-                    foreach (var e in await client.GetJobEventsAsync(jobId, seen, cancellationToken))
+                    var bar = context.AddTask("queued", maxValue: 1);
+                    job = await PollAsync(client, jobId, e =>
                     {
-                        seen = e.Sequence;
-                        if (e.Type == JobEventTypes.Epoch)
+                        lastEpoch = e;
+                        bar.MaxValue = Math.Max(1, e.Epochs ?? 1);
+                        bar.Value = e.Epoch ?? 0;
+                        bar.Description = Markup.Escape(Describe(e));
+                    }, e =>
+                    {
+                        notes.Add(e);
+                        if (e.Type is JobEventTypes.Started or JobEventTypes.AttemptFailed or JobEventTypes.CancelRequested)
                         {
-                            lastEpoch = e;
-                            bar.MaxValue = Math.Max(1, e.Epochs ?? 1);
-                            bar.Value = e.Epoch ?? 0;
-                            bar.Description = Markup.Escape(Describe(e));
+                            bar.Description = Markup.Escape($"{e.Type}{(e.Attempt is { } a ? $" (attempt {a})" : "")}");
                         }
-                        else
-                        {
-                            notes.Add(e);
-                            if (e.Type is JobEventTypes.Started or JobEventTypes.AttemptFailed or JobEventTypes.CancelRequested)
-                            {
-                                bar.Description = Markup.Escape($"{e.Type}{(e.Attempt is { } a ? $" (attempt {a})" : "")}");
-                            }
-                        }
+                    }, cancellationToken);
+                    if (job.Status == JobStatus.Succeeded)
+                    {
+                        bar.Value = bar.MaxValue; // early stopping ends before the last epoch
                     }
 
-                    job = await client.GetJobAsync(jobId, cancellationToken);
-                    if (job is { Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired })
-                    {
-                        if (job.Status == JobStatus.Succeeded)
-                        {
-                            bar.Value = bar.MaxValue; // early stopping ends before the last epoch
-                        }
-
-                        bar.StopTask();
-                        return;
-                    }
-
-                    await Task.Delay(250, cancellationToken);
+                    bar.StopTask();
+                });
+        }
+        else
+        {
+            // Not a terminal (a log, CI): a line every two seconds at most, and the outcome below is the last word.
+            var lastLine = System.Diagnostics.Stopwatch.StartNew();
+            job = await PollAsync(client, jobId, e =>
+            {
+                lastEpoch = e;
+                if (lastLine.Elapsed >= TimeSpan.FromSeconds(2))
+                {
+                    Console.WriteLine(Describe(e));
+                    lastLine.Restart();
                 }
-            });
+            }, notes.Add, cancellationToken);
+        }
 
         foreach (var note in notes.Where(n => n.Type is JobEventTypes.DataLoaded or JobEventTypes.AttemptFailed or JobEventTypes.Succeeded or JobEventTypes.Failed or JobEventTypes.Cancelled))
         {
-            AnsiConsole.MarkupLineInterpolated($"[grey]{note.At:HH:mm:ss}[/] {note.Type}: {note.Message}");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"[grey]{note.At:HH:mm:ss}[/] {note.Type}: {note.Message}");
         }
 
-        var colour = job!.Status switch { JobStatus.Succeeded => "green", JobStatus.Cancelled => "yellow", _ => "red" };
-        AnsiConsole.MarkupLineInterpolated(
+        var colour = job.Status switch { JobStatus.Succeeded => "green", JobStatus.Cancelled => "yellow", _ => "red" };
+        AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture,
             $"train job {jobId}: [{colour}]{job.Status.ToString().ToLowerInvariant()}[/] on {job.Device ?? "?"}{(job.ModelVersion is { } v ? $", model {job.Model} v{v}" : "")}{(job.Error is null ? "" : $": {job.Error}")}");
         if (lastEpoch is not null)
         {
-            AnsiConsole.MarkupLineInterpolated($"last epoch: {Describe(lastEpoch)}");
+            AnsiConsole.MarkupLineInterpolated(CultureInfo.InvariantCulture, $"last epoch: {Describe(lastEpoch)}");
         }
 
         return job;
+    }
+
+    /// <summary>Reads the job's events as they come and hands epochs and other events on, until the job is final.</summary>
+    private static async Task<JobView> PollAsync(IAiaasClient client, Guid jobId, Action<JobEventView> epoch, Action<JobEventView> other,
+        CancellationToken cancellationToken)
+    {
+        long seen = 0;
+        while (true)
+        {
+            foreach (var e in await client.GetJobEventsAsync(jobId, seen, cancellationToken))
+            {
+                seen = e.Sequence;
+                (e.Type == JobEventTypes.Epoch ? epoch : other)(e);
+            }
+
+            if (await client.GetJobAsync(jobId, cancellationToken) is { Status: JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired } job)
+            {
+                return job;
+            }
+
+            await Task.Delay(250, cancellationToken);
+        }
     }
 
     private static string Describe(JobEventView e) =>

@@ -289,39 +289,21 @@ internal sealed class BatchExecutor(
         return toRun;
     }
 
-    /// <summary>Runs the batch in one model call; should that call fail, runs each request alone so that one
-    /// bad request fails only its own job.</summary>
+    /// <summary>Runs the batch in one model call (see <see cref="IsolatedRun"/>: one bad request fails only its own job), and
+    /// converts each answer to the protocol's form, the only place it is.</summary>
     private ((IReadOnlyList<InferTensor>? Outputs, string? Error)[] Outcomes, double PaddingEfficiency) RunIsolating(
         LoadedModel model, List<PendingPrediction> batch)
     {
-        var outcomes = new (IReadOnlyList<InferTensor>?, string?)[batch.Count];
-        try
+        var (outcomes, efficiency) = IsolatedRun.Run(model, batch.ConvertAll(p => p.Request), "input",
+            ex => logger.LogWarning(ex, "Batch of {Count} for {Model} failed; running its requests one by one", batch.Count, model.Name));
+        var converted = new (IReadOnlyList<InferTensor>?, string?)[outcomes.Length];
+        for (var i = 0; i < outcomes.Length; i++)
         {
-            var (outputs, efficiency) = model.Run(batch.ConvertAll(p => p.Request));
-            for (var i = 0; i < batch.Count; i++)
-            {
-                outcomes[i] = (outputs[i], null);
-            }
-
-            return (outcomes, efficiency);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            logger.LogWarning(ex, "Batch of {Count} for {Model} failed; running its requests one by one", batch.Count, model.Name);
+            converted[i] = outcomes[i].Outputs is { } outputs
+                ? (Array.ConvertAll(outputs, o => o.ToInferTensor()), null)
+                : (null, outcomes[i].Error);
         }
 
-        for (var i = 0; i < batch.Count; i++)
-        {
-            try
-            {
-                outcomes[i] = (model.Run([batch[i].Request]).Outputs[0], null);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                outcomes[i] = (null, $"Model '{model.Name}' v{model.Version} failed on this input: {ex.Message}");
-            }
-        }
-
-        return (outcomes, 1);
+        return (converted, efficiency);
     }
 }

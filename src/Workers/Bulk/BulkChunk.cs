@@ -8,7 +8,8 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// already parsed and checked, so that scoring reads floats rather than text. Records that failed the check travel too,
 /// with their reason, so that the chunk's error lines keep the file's order. Layout (little-endian): format version,
 /// values per record, record count, then per record its line number, id, and either its values or its error. Tensor
-/// records (<see cref="TensorRecords"/> values per record) carry their JSON in place of values.
+/// records (<see cref="TensorRecords"/> values per record) carry their JSON in place of values; recipe records
+/// (<see cref="RecipeRecords"/>) their token ids (tokenized once, when the file is split) or their image's bytes.
 /// </summary>
 internal static class BulkChunk
 {
@@ -16,6 +17,16 @@ internal static class BulkChunk
 
     /// <summary>"Values per record" of a chunk of tensor records: each record is its inputs' JSON, read when scored.</summary>
     public const int TensorRecords = -1;
+
+    /// <summary>"Values per record" of a chunk of records for a model's recipe: text as its token ids, or an image.</summary>
+    public const int RecipeRecords = -2;
+
+    /// <summary>What a chunk of <paramref name="model"/>'s records holds per record: <see cref="RecipeRecords"/> for a version
+    /// with a recipe, <see cref="TensorRecords"/> for inputs that are not FP32 of fixed shape, else the float values.</summary>
+    public static int ValuesPerRecordFor(Inference.LoadedModel model) =>
+        model.Recipe is not null ? RecipeRecords
+        : model.Inputs.Any(i => i.RecordLength < 0) ? TensorRecords
+        : model.Inputs.Sum(i => i.RecordLength);
 
     /// <summary>Builds one chunk's payload record by record.</summary>
     internal sealed class Writer : IDisposable
@@ -43,6 +54,10 @@ internal static class BulkChunk
             {
                 _writer.Write(record.Tensors!);
             }
+            else if (record.Error is null && _valuesPerRecord == RecipeRecords)
+            {
+                WriteRecipe(record.Recipe!);
+            }
             else if (record.Error is null)
             {
                 _writer.Write(MemoryMarshal.AsBytes(values[.._valuesPerRecord]));
@@ -53,6 +68,15 @@ internal static class BulkChunk
             }
 
             Count++;
+        }
+
+        private void WriteRecipe(RecipeInput input)
+        {
+            var bytes = input.Image ?? MemoryMarshal.AsBytes(input.Ids.AsSpan()).ToArray();
+            _writer.Write(input.Image is null);
+            _writer.Write(input.Truncated);
+            _writer.Write(bytes.Length);
+            _writer.Write(bytes);
         }
 
         /// <summary>The payload so far, with its record count; valid until <see cref="Reset"/>.</summary>
@@ -84,8 +108,8 @@ internal static class BulkChunk
     internal sealed record Contents(int ValuesPerRecord, float[] Values, IReadOnlyList<Entry> Records);
 
     /// <summary>One record of a chunk: its line and id, and either the index of its values (in scorable order) or its error;
-    /// a tensor record has its JSON in <paramref name="Tensors"/>.</summary>
-    internal readonly record struct Entry(long Line, string Id, int ValueIndex, string? Error, string? Tensors = null);
+    /// a tensor record has its JSON in <paramref name="Tensors"/>, a recipe record its input in <paramref name="Recipe"/>.</summary>
+    internal readonly record struct Entry(long Line, string Id, int ValueIndex, string? Error, string? Tensors = null, RecipeInput? Recipe = null);
 
     /// <summary>The values per record a payload was written with (for reading it without its model).</summary>
     public static int ValuesPerRecordOf(byte[] payload) => BitConverter.ToInt32(payload, 4);
@@ -119,6 +143,17 @@ internal static class BulkChunk
             return new Contents(valuesPerRecord, [], records);
         }
 
+        if (valuesPerRecord == RecipeRecords)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var (line, id) = (reader.ReadInt64(), reader.ReadString());
+                records[i] = reader.ReadBoolean() ? new Entry(line, id, i, null, null, ReadRecipe(reader)) : new Entry(line, id, -1, reader.ReadString());
+            }
+
+            return new Contents(valuesPerRecord, [], records);
+        }
+
         var values = new float[count * valuesPerRecord];
         var scorable = 0;
         for (var i = 0; i < count; i++)
@@ -143,4 +178,14 @@ internal static class BulkChunk
 
         return new Contents(valuesPerRecord, values, records);
     }
+
+    private static RecipeInput ReadRecipe(BinaryReader reader)
+    {
+        var (text, truncated, length) = (reader.ReadBoolean(), reader.ReadBoolean(), reader.ReadInt32());
+        var bytes = reader.ReadBytes(length);
+        return text ? new RecipeInput(MemoryMarshal.Cast<byte, int>(bytes).ToArray(), truncated, null) : new RecipeInput(null, false, bytes);
+    }
 }
+
+/// <summary>A bulk record for a model's recipe: its text's token ids (and whether they were cut), or its image's bytes.</summary>
+internal sealed record RecipeInput(int[]? Ids, bool Truncated, byte[]? Image);

@@ -3,13 +3,15 @@ using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Inference;
+using AIaaS.Queue.Workers.Recipes;
 
 namespace AIaaS.Queue.Workers.Bulk;
 
 /// <summary>
 /// Scores one chunk in model calls of up to <c>batchSize</c> rows and writes its lines in file order: per scored record
 /// <c>{"id": .., "outputs": {"name": [..]}}</c> for float records (each output's values flattened, row-major) or
-/// <c>{"id": .., "outputs": [{"name", "datatype", "shape", "data"}]}</c> for tensor records, per failed record
+/// <c>{"id": .., "outputs": [{"name", "datatype", "shape", "data"}]}</c> for tensor and recipe records (a recipe's
+/// answers: embedding, labels and scores ...), written straight from the typed outputs, per failed record
 /// <c>{"id": .., "line": .., "error": ..}</c>. Tensor records batch as predict jobs do (equal shapes, or padded), sorted by
 /// length first: offline, nothing waits, so a chunk pads as little as its records allow. Should a model call fail, its
 /// records run one by one, so that one bad record fails alone.
@@ -25,25 +27,15 @@ internal static class BulkChunkScorer
 
     public static BulkChunkResult Score(LoadedModel model, BulkChunk.Contents chunk, int batchSize, InputLimits limits)
     {
-        var tensorRecords = chunk.ValuesPerRecord == BulkChunk.TensorRecords;
         var records = chunk.Records;
-        var outcomes = new (InferTensor[]? Outputs, string? Error)[records.Count];
+        var outcomes = new RecordOutcome[records.Count];
         var requests = new List<(int Index, PreparedRequest Request)>(records.Count);
         for (var i = 0; i < records.Count; i++)
         {
-            var record = records[i];
-            if (record.Error is not null)
-            {
-                outcomes[i] = (null, record.Error);
-                continue;
-            }
-
-            var (request, error) = tensorRecords
-                ? Prepare(model, record.Tensors!, limits)
-                : (RequestPreparer.FromFloatRecord(model, chunk.Values.AsSpan(record.ValueIndex * chunk.ValuesPerRecord, chunk.ValuesPerRecord)), null);
+            var (request, error) = records[i].Error is { } invalid ? (null, invalid) : Prepare(model, chunk, records[i], limits);
             if (error is not null)
             {
-                outcomes[i] = (null, error);
+                outcomes[i] = new RecordOutcome(null, error);
             }
             else
             {
@@ -53,13 +45,19 @@ internal static class BulkChunkScorer
 
         foreach (var batch in Batches(model, requests, batchSize))
         {
-            var results = RunIsolating(model, batch.ConvertAll(r => r.Request));
+            var (results, _) = IsolatedRun.Run(model, batch.ConvertAll(r => r.Request), "record");
             for (var b = 0; b < batch.Count; b++)
             {
                 outcomes[batch[b].Index] = results[b];
             }
         }
 
+        return Write(records, outcomes, byName: chunk.ValuesPerRecord >= 0);
+    }
+
+    /// <summary>The chunk's output and error lines, in file order.</summary>
+    private static BulkChunkResult Write(IReadOnlyList<BulkChunk.Entry> records, RecordOutcome[] outcomes, bool byName)
+    {
         using var output = new JsonLines(64 * 1024);
         using var errors = new JsonLines(1024);
         var succeeded = 0;
@@ -71,19 +69,38 @@ internal static class BulkChunkScorer
                 continue;
             }
 
-            WriteOutput(output, records[i].Id, outcomes[i].Outputs!, tensorRecords);
+            WriteOutput(output, records[i].Id, outcomes[i].Outputs!, byName);
             succeeded++;
         }
 
         return new BulkChunkResult { Succeeded = succeeded, Failed = records.Count - succeeded, Output = output.Written, Errors = errors.Written };
     }
 
-    private static (PreparedRequest?, string?) Prepare(LoadedModel model, string json, InputLimits limits)
+    /// <summary>One scorable record as a request: float values as they are, tensor records read from their JSON, recipe
+    /// records from their token ids or image.</summary>
+    private static (PreparedRequest?, string?) Prepare(LoadedModel model, BulkChunk.Contents chunk, BulkChunk.Entry record, InputLimits limits)
     {
-        var record = JsonSerializer.Deserialize<BulkTensorRecord>(json, WireJson.Options)!;
-        var job = new SubmitPredictJob { JobId = Guid.Empty, Model = model.Name, SubmittedAt = default, Inputs = record.Inputs, Outputs = record.Outputs };
+        if (record.Recipe is { } recipe)
+        {
+            return RecipeRecord(model, recipe, limits);
+        }
+
+        if (chunk.ValuesPerRecord >= 0)
+        {
+            return (RequestPreparer.FromFloatRecord(model, chunk.Values.AsSpan(record.ValueIndex * chunk.ValuesPerRecord, chunk.ValuesPerRecord)), null);
+        }
+
+        var tensors = JsonSerializer.Deserialize<BulkTensorRecord>(record.Tensors!, WireJson.Options)!;
+        var job = new SubmitPredictJob { JobId = Guid.Empty, Model = model.Name, SubmittedAt = default, Inputs = tensors.Inputs, Outputs = tensors.Outputs };
         return RequestPreparer.Prepare(model, job, limits);
     }
+
+    private static (PreparedRequest?, string?) RecipeRecord(LoadedModel model, RecipeInput recipe, InputLimits limits) => model.Recipe switch
+    {
+        TextRunner text when recipe.Ids is { } ids => (text.Prepare(ids, recipe.Truncated), null),
+        ImageClassificationRunner image when recipe.Image is { } bytes => image.SizeProblem(limits) is { } problem ? (null, problem) : image.Prepare(bytes),
+        _ => (null, $"Model '{model.Name}' v{model.Version} cannot take this record: its recipe is {model.Recipe?.Recipe.Kind ?? "gone"}."),
+    };
 
     /// <summary>Model calls for a chunk: requests of one shape group together, in length order for padded models, up to
     /// <paramref name="batchSize"/> rows each (one request per call for models without a dynamic batch dimension).</summary>
@@ -127,62 +144,33 @@ internal static class BulkChunkScorer
         return new BulkChunkResult { Succeeded = 0, Failed = chunk.Records.Count, Output = ReadOnlyMemory<byte>.Empty, Errors = error.Written };
     }
 
-    /// <summary>Per request of the batch: its outputs, or its error.</summary>
-    private static (InferTensor[]? Outputs, string? Error)[] RunIsolating(LoadedModel model, List<PreparedRequest> requests)
-    {
-        var results = new (InferTensor[]?, string?)[requests.Count];
-        try
-        {
-            var (outputs, _) = model.Run(requests);
-            for (var i = 0; i < requests.Count; i++)
-            {
-                results[i] = (outputs[i], null);
-            }
-
-            return results;
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            // Fall through to one record per call, so that one bad record fails alone (a lone record fails with the reason).
-        }
-
-        for (var i = 0; i < requests.Count; i++)
-        {
-            try
-            {
-                results[i] = (model.Run([requests[i]]).Outputs[0], null);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                results[i] = (null, $"Model '{model.Name}' v{model.Version} failed on this record: {ex.Message}");
-            }
-        }
-
-        return results;
-    }
-
     /// <summary>One line per scored record: for float records each output's values flattened, row-major, by name; for
     /// tensor records the outputs in the protocol's form, with their datatype and shape.</summary>
-    private static void WriteOutput(JsonLines lines, string id, InferTensor[] outputs, bool tensorRecords)
+    private static void WriteOutput(JsonLines lines, string id, NamedTensor[] outputs, bool byName)
     {
         var writer = lines.Json;
         writer.WriteStartObject();
         writer.WriteString("id"u8, id);
-        if (tensorRecords)
-        {
-            writer.WritePropertyName("outputs"u8);
-            JsonSerializer.Serialize(writer, outputs, WireJson.Options);
-        }
-        else
+        if (byName)
         {
             writer.WriteStartObject("outputs"u8);
             foreach (var output in outputs)
             {
                 writer.WritePropertyName(output.Name);
-                output.Data.WriteTo(writer);
+                output.Tensor.WriteData(writer);
             }
 
             writer.WriteEndObject();
+        }
+        else
+        {
+            writer.WriteStartArray("outputs"u8);
+            foreach (var output in outputs)
+            {
+                output.Tensor.WriteTensor(writer, output.Name);
+            }
+
+            writer.WriteEndArray();
         }
 
         writer.WriteEndObject();

@@ -7,7 +7,8 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// <summary>
 /// The records of a CSV bulk file, parsed by Sep (RFC 4180: a quoted field may hold commas, doubled quotes and line
 /// breaks, so a record may span lines). The header names the columns: at most one <c>id</c>, every other column one input
-/// value, in the model's input order. Blank lines are skipped and spaces around a field are not part of it. A record is
+/// value, in the model's input order. A blank line after the header is a failed record (counted, and listed in the error
+/// file), so that totals add up; spaces around a field are not part of it. A record is
 /// known by its id or, without one, by the line it starts on.
 /// </summary>
 internal sealed class BulkCsvReader : IDisposable
@@ -23,12 +24,55 @@ internal sealed class BulkCsvReader : IDisposable
     private readonly SepReader _reader;
     private readonly int[] _columns; // per CSV column: -1 for the id, else the index of the value it fills
     private readonly int _idColumn;
+    private readonly int _textColumn = -1;
+    private readonly Func<long, string, string?, string?, BulkRecord>? _textRecord;
 
     private BulkCsvReader(SepReader reader, int[] columns)
     {
         _reader = reader;
         _columns = columns;
         _idColumn = Array.IndexOf(columns, -1);
+    }
+
+    private BulkCsvReader(SepReader reader, int idColumn, int textColumn, Func<long, string, string?, string?, BulkRecord> textRecord)
+    {
+        _reader = reader;
+        _columns = [];
+        _idColumn = idColumn;
+        _textColumn = textColumn;
+        _textRecord = textRecord;
+    }
+
+    /// <summary>Text records for a version with a text recipe: the header names a <c>text</c> column and at most one
+    /// <c>id</c>; other columns are the client's own and ignored. <paramref name="textRecord"/> (line, id, text, image)
+    /// makes each record. Takes the stream.</summary>
+    public static BulkCsvReader OpenText(Stream file, string modelName, Func<long, string, string?, string?, BulkRecord> textRecord)
+    {
+        SepReader? reader = null;
+        try
+        {
+            reader = Options.From(new StreamReader(file, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16));
+            var header = ReadHeader(reader);
+            var text = Array.FindIndex(header, h => h.Equals("text", StringComparison.OrdinalIgnoreCase));
+            if (text < 0 || header.Count(h => h.Equals("id", StringComparison.OrdinalIgnoreCase)) > 1)
+            {
+                throw new InvalidBulkFileException(
+                    $"The CSV header has columns {Abbreviate(header)}; model '{modelName}' takes text, so the file needs a 'text' column, plus at most one 'id' column.");
+            }
+
+            return new BulkCsvReader(reader, Array.FindIndex(header, h => h.Equals("id", StringComparison.OrdinalIgnoreCase)), text, textRecord);
+        }
+        catch (Exception ex)
+        {
+            reader?.Dispose();
+            file.Dispose();
+            if (ex is NotSupportedException unsupported)
+            {
+                throw TooLong(unsupported);
+            }
+
+            throw;
+        }
     }
 
     /// <summary>Reads the header and checks it against the model's <paramref name="valuesPerRecord"/>; takes the stream.</summary>
@@ -72,13 +116,12 @@ internal sealed class BulkCsvReader : IDisposable
     /// <summary>The next record, or false at the end of the file.</summary>
     public bool TryRead(float[] values, out BulkRecord record)
     {
-        while (MoveNext(_reader))
+        if (MoveNext(_reader))
         {
-            if (!IsBlank(_reader.Current))
-            {
-                record = Parse(_reader.Current, values);
-                return true;
-            }
+            record = IsBlank(_reader.Current)
+                ? new BulkRecord(_reader.Current.LineNumberFrom, LineId(_reader.Current.LineNumberFrom), BulkRecordReader.BlankLine)
+                : Parse(_reader.Current, values);
+            return true;
         }
 
         record = default;
@@ -90,6 +133,11 @@ internal sealed class BulkCsvReader : IDisposable
         var line = row.LineNumberFrom;
         var id = _idColumn >= 0 && _idColumn < row.ColCount ? Text(row[_idColumn]) : null;
         var known = string.IsNullOrEmpty(id) ? LineId(line) : id;
+        if (_textRecord is not null)
+        {
+            return _textColumn < row.ColCount ? _textRecord(line, known, row[_textColumn].ToString(), null)
+                : new BulkRecord(line, known, $"The row has {row.ColCount} columns; its text is in column {_textColumn + 1}.");
+        }
         var count = Math.Min(row.ColCount, _columns.Length);
         for (var c = 0; c < count; c++)
         {

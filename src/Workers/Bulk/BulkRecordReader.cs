@@ -13,7 +13,8 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// <c>"inputs": [{"name", "datatype", "shape", "data"}]</c> in the Open Inference Protocol's form) or CSV with a header
 /// (<see cref="BulkCsvReader"/>). A model whose inputs are all FP32 of fixed shape takes float records (any of these
 /// forms); any other model takes tensor records (JSON lines in the protocol's form, optionally with <c>"outputs"</c>),
-/// which travel as their JSON and are checked here as a predict job's would be.
+/// which travel as their JSON and are checked here as a predict job's would be. A version with a recipe takes text or
+/// image records (<see cref="BulkRecipeRecords"/>).
 /// Gzip is detected from the content. A bad record becomes a record with an error, and the file goes on; only a file
 /// that cannot be read at all (an unusable CSV header, say) throws <see cref="InvalidBulkFileException"/>.
 /// </summary>
@@ -27,6 +28,7 @@ internal sealed class BulkRecordReader : IDisposable
     private readonly LoadedModel _model;
     private readonly InputLimits _limits;
     private readonly BulkFileLimits _fileLimits;
+    private readonly BulkRecipeRecords? _recipe;
     private BulkCsvReader? _csv;
     private long _records;
 
@@ -39,13 +41,15 @@ internal sealed class BulkRecordReader : IDisposable
         _limits = limits;
         _inputs = model.Inputs;
         _modelName = model.Name;
-        _valuesPerRecord = model.Inputs.Any(i => i.RecordLength < 0) ? BulkChunk.TensorRecords : model.Inputs.Sum(i => i.RecordLength);
+        _valuesPerRecord = BulkChunk.ValuesPerRecordFor(model);
+        _recipe = model.Recipe is { } runner ? new BulkRecipeRecords(model, runner, limits) : null;
     }
 
     public BulkInputFormat Format { get; }
 
     /// <summary>Values in one record: every model input's record, in the model's input order, back to back; or
-    /// <see cref="BulkChunk.TensorRecords"/> for a model that takes tensor records.</summary>
+    /// <see cref="BulkChunk.TensorRecords"/> for a model that takes tensor records, <see cref="BulkChunk.RecipeRecords"/> for a
+    /// version with a recipe.</summary>
     public int ValuesPerRecord => _valuesPerRecord;
 
     private bool TensorMode => _valuesPerRecord == BulkChunk.TensorRecords;
@@ -80,6 +84,20 @@ internal sealed class BulkRecordReader : IDisposable
 
         var detected = format ?? Detect(head);
         var reader = new BulkRecordReader(lines, detected, model, limits ?? InputLimits.Default, bounds);
+        if (detected == BulkInputFormat.Csv && model.Recipe is Recipes.ImageClassificationRunner)
+        {
+            reader.Dispose();
+            throw new InvalidBulkFileException(
+                $"CSV carries text; model '{model.Name}' takes images (its recipe is {model.Recipe.Recipe.Kind}). Give JSON lines: {{\"id\": .., \"image\": \"<base64>\"}}.");
+        }
+
+        if (detected == BulkInputFormat.Csv && reader._recipe is { } recipe)
+        {
+            // CSV records may span lines: from here on the CSV reader reads the rest of the stream.
+            reader._csv = BulkCsvReader.OpenText(lines.Remaining(), model.Name, recipe.Record);
+            return reader;
+        }
+
         if (detected == BulkInputFormat.Csv && reader.TensorMode)
         {
             reader.Dispose();
@@ -98,7 +116,12 @@ internal sealed class BulkRecordReader : IDisposable
         return reader;
     }
 
-    /// <summary>The next record, or false at the end of the file. Blank lines are skipped.</summary>
+    /// <summary>The message of a blank line's failed record: a blank line is counted and listed in the error file, so that
+    /// a file's lines and its totals add up.</summary>
+    public const string BlankLine = "The line is blank; every line after the header holds one record.";
+
+    /// <summary>The next record, or false at the end of the file. A blank line is a record that failed
+    /// (<see cref="BlankLine"/>).</summary>
     public bool TryRead(float[] values, out BulkRecord record)
     {
         if (!TryReadUnbounded(values, out record))
@@ -120,10 +143,11 @@ internal sealed class BulkRecordReader : IDisposable
         {
             if (IsBlank(line))
             {
-                continue;
+                record = new BulkRecord(lineNumber, null, BlankLine);
+                return true;
             }
 
-            record = ParseJson(line, lineNumber, values);
+            record = _recipe is not null ? _recipe.ParseJson(line, lineNumber) : ParseJson(line, lineNumber, values);
             return true;
         }
 
@@ -370,8 +394,8 @@ internal sealed class BulkRecordReader : IDisposable
 
 /// <summary>One record as read: its line number, its id, and the reason it cannot be scored (null when it can, with its
 /// values in the buffer given to <see cref="BulkRecordReader.TryRead"/>, or for tensor records its JSON in
-/// <paramref name="Tensors"/>).</summary>
-internal readonly record struct BulkRecord(long Line, string? Id, string? Error, string? Tensors = null);
+/// <paramref name="Tensors"/>, for recipe records its input in <paramref name="Recipe"/>).</summary>
+internal readonly record struct BulkRecord(long Line, string? Id, string? Error, string? Tensors = null, RecipeInput? Recipe = null);
 
 /// <summary>A tensor record as it travels in a chunk: a predict job's inputs and requested outputs.</summary>
 internal sealed record BulkTensorRecord(IReadOnlyList<InferTensor> Inputs, IReadOnlyList<RequestedOutput>? Outputs);

@@ -66,7 +66,7 @@ internal sealed class ScoreBulkChunkConsumer(
             return BulkChunkScorer.FailAll(unreadable, ex.Message);
         }
 
-        var chunk = BulkChunk.Read(payload, model.Inputs.Any(i => i.RecordLength < 0) ? BulkChunk.TensorRecords : model.Inputs.Sum(i => i.RecordLength));
+        var chunk = BulkChunk.Read(payload, BulkChunk.ValuesPerRecordFor(model));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var batchSize = model.BatchMode == BatchMode.Dynamic ? options.Value.BulkBatchSize : 1;
         var limits = new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes);

@@ -127,8 +127,8 @@ internal sealed class SubmitBulkJobConsumer(
             new BulkFileLimits(options.Value.MaxBulkDecompressedBytes, options.Value.MaxBulkRecords));
         var values = new float[Math.Max(0, reader.ValuesPerRecord)];
         using var chunk = new BulkChunk.Writer(reader.ValuesPerRecord);
-        // Tensor records vary in size: a chunk closes once the next record could take it past the byte bound.
-        var recordBytes = 64L + (reader.ValuesPerRecord == BulkChunk.TensorRecords ? 64 * 1024 : reader.ValuesPerRecord * sizeof(float));
+        // Tensor and recipe records vary in size: a chunk closes once the next record could take it past the byte bound.
+        var recordBytes = 64L + (reader.ValuesPerRecord < 0 ? 64 * 1024 : reader.ValuesPerRecord * sizeof(float));
         var chunks = 0;
         var started = false;
         while (reader.TryRead(values, out var record))

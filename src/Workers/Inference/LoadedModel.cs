@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Workers.Recipes;
 using Microsoft.ML.OnnxRuntime;
 
 namespace AIaaS.Queue.Workers.Inference;
@@ -6,14 +7,16 @@ namespace AIaaS.Queue.Workers.Inference;
 /// <summary>
 /// One model version loaded into a shared <see cref="InferenceSession"/>, which ONNX Runtime lets many threads run at once.
 /// Runs a batch of prepared requests as one model call: merged along the batch axis, padded where the registration allows,
-/// and each output cut back to each request's own rows and lengths.
+/// and each output cut back to each request's own rows and lengths. A version registered with a recipe also holds the
+/// recipe's runner, which turns text or images into its inputs and its outputs into answers.
 /// </summary>
 internal sealed class LoadedModel : IDisposable
 {
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;
 
-    public LoadedModel(string name, int version, InferenceSession session, string device, BatchingSettings batching)
+    public LoadedModel(string name, int version, InferenceSession session, string device, BatchingSettings batching,
+        ModelRecipe? recipe = null, string? vocabulary = null)
     {
         Name = name;
         Version = version;
@@ -26,6 +29,7 @@ internal sealed class LoadedModel : IDisposable
             : firstDims.All(d => d[0] == 1) ? BatchMode.FixedOne
             : BatchMode.None;
 
+        batching = RecipePadding.Apply(batching, recipe, session.InputMetadata);
         foreach (var configured in batching.Inputs?.Keys ?? [])
         {
             if (!session.InputMetadata.ContainsKey(configured))
@@ -43,6 +47,7 @@ internal sealed class LoadedModel : IDisposable
         MaxQueueDelay = TimeSpan.FromMilliseconds(batching.MaxQueueDelayMilliseconds ?? 0);
         IsPadded = Inputs.Any(i => i.IsPadded);
         GroupByLength = IsPadded && (batching.GroupByLength ?? true);
+        Recipe = recipe is null ? null : RecipeRunner.Create(this, recipe, vocabulary);
     }
 
     public string Name { get; }
@@ -61,6 +66,9 @@ internal sealed class LoadedModel : IDisposable
 
     /// <summary>The batcher forms batches of similar lengths rather than in arrival order.</summary>
     public bool GroupByLength { get; }
+
+    /// <summary>The registered recipe's runner; null for a version that takes tensors only.</summary>
+    public RecipeRunner? Recipe { get; }
 
     private ModelOutput DescribeOutput(string model, string output, NodeMetadata meta)
     {
@@ -88,12 +96,17 @@ internal sealed class LoadedModel : IDisposable
             }
         }
 
-        return new ModelOutput(output, follows);
+        return new ModelOutput(output, follows)
+        {
+            Type = meta.ElementDataType,
+            Dims = meta.Dimensions.Select(d => d < 0 ? -1L : d).ToArray(),
+        };
     }
 
-    /// <summary>Runs <paramref name="batch"/> in one model call. Returns, per request, the outputs it asked for, and the
-    /// padding efficiency: real elements over elements sent, across the padded inputs (1 when nothing was padded).</summary>
-    public (InferTensor[][] Outputs, double PaddingEfficiency) Run(IReadOnlyList<PreparedRequest> batch)
+    /// <summary>Runs <paramref name="batch"/> in one model call. Returns, per request, the model outputs it asked for (typed,
+    /// before any recipe), and the padding efficiency: real elements over elements sent, across the padded inputs (1 when
+    /// nothing was padded).</summary>
+    public (NamedTensor[][] Outputs, double PaddingEfficiency) Run(IReadOnlyList<PreparedRequest> batch)
     {
         var rows = 0L;
         foreach (var request in batch)
@@ -118,10 +131,10 @@ internal sealed class LoadedModel : IDisposable
 
             using var runOptions = new RunOptions();
             using var results = _session.Run(runOptions, _inputNames, values, wanted.Select(o => Outputs[o].Name).ToArray());
-            var perRequest = new List<InferTensor>[batch.Count];
+            var perRequest = new List<NamedTensor>[batch.Count];
             for (var r = 0; r < batch.Count; r++)
             {
-                perRequest[r] = new List<InferTensor>(wanted.Count);
+                perRequest[r] = new List<NamedTensor>(wanted.Count);
             }
 
             var index = 0;
@@ -214,12 +227,17 @@ internal sealed class LoadedModel : IDisposable
         return wanted;
     }
 
-    private void Split(int o, TensorData full, IReadOnlyList<PreparedRequest> batch, long rows, List<InferTensor>[] perRequest)
+    /// <summary>What a request's job answers: the recipe's outputs for a request the recipe prepared (throws
+    /// <see cref="RecipeException"/> with the reason when they cannot be made), else the model outputs as they are.</summary>
+    public NamedTensor[] Answer(PreparedRequest request, NamedTensor[] outputs) =>
+        request.Recipe is { } record && Recipe is { } runner ? runner.Finish(outputs, record) : outputs;
+
+    private void Split(int o, TensorData full, IReadOnlyList<PreparedRequest> batch, long rows, List<NamedTensor>[] perRequest)
     {
         var output = Outputs[o];
         if (BatchMode != BatchMode.Dynamic)
         {
-            perRequest[0].Add(full.ToInferTensor(output.Name));
+            perRequest[0].Add(new NamedTensor(output.Name, full));
             return;
         }
 
@@ -237,7 +255,7 @@ internal sealed class LoadedModel : IDisposable
             {
                 if (batch.Count == 1)
                 {
-                    perRequest[r].Add(full.ToInferTensor(output.Name));
+                    perRequest[r].Add(new NamedTensor(output.Name, full));
                 }
                 else
                 {
@@ -251,7 +269,7 @@ internal sealed class LoadedModel : IDisposable
                         }
                     }
 
-                    perRequest[r].Add(full.Slice(offset, shape).ToInferTensor(output.Name));
+                    perRequest[r].Add(new NamedTensor(output.Name, full.Slice(offset, shape)));
                 }
             }
 

@@ -82,13 +82,17 @@ internal sealed class ModelCache(
             throw new ModelNotSupportedException($"Model '{record.Name}' v{record.Version} cannot be served: {loadProblem}");
         }
 
+        // A text recipe's vocabulary is small (a few hundred kB) and read once per version.
+        var vocabulary = record.Recipe is { } recipe && RecipeKinds.TakesText(recipe.Kind) && record.HasVocabulary
+            ? await models.GetVocabularyAsync(record.Name, record.Version, CancellationToken.None).ConfigureAwait(false)
+            : null;
         try
         {
             var (session, device) = sessions.Create(path);
             LoadedModel model;
             try
             {
-                model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record));
+                model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record), record.Recipe, vocabulary);
             }
             catch
             {
@@ -97,8 +101,9 @@ internal sealed class ModelCache(
                 throw;
             }
 
-            logger.LogInformation("Loaded model {Model} v{Version} on {Device}: batch mode {BatchMode}, max batch {MaxBatch}, max delay {MaxDelay} ms, padded {Padded}",
-                record.Name, record.Version, device, model.BatchMode, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds, model.IsPadded);
+            logger.LogInformation("Loaded model {Model} v{Version} on {Device}: batch mode {BatchMode}, max batch {MaxBatch}, max delay {MaxDelay} ms, padded {Padded}, recipe {Recipe}",
+                record.Name, record.Version, device, model.BatchMode, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds, model.IsPadded,
+                record.Recipe?.Kind ?? "none");
             return model;
         }
         catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException ex)

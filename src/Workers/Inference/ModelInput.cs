@@ -78,5 +78,17 @@ internal sealed record ModelInput(string Name, TensorElementType Type, string Da
 }
 
 /// <summary>A model output: its name and, per axis, the input axis whose length it follows when that input is padded (so
-/// that each request's part is cut back to its own length), found by the model's names for dynamic dimensions.</summary>
-internal sealed record ModelOutput(string Name, (int Input, int Axis)?[] FollowsPaddedAxis);
+/// that each request's part is cut back to its own length), found by the model's names for dynamic dimensions; and its
+/// element type and declared dimensions (-1 dynamic), which a recipe checks it can read.</summary>
+internal sealed record ModelOutput(string Name, (int Input, int Axis)?[] FollowsPaddedAxis)
+{
+    public TensorElementType Type { get; init; }
+
+    public long[] Dims { get; init; } = [];
+}
+
+/// <summary>A model output (or a recipe's answer) for one request, typed: converted to the protocol's JSON only at the edge.</summary>
+internal readonly record struct NamedTensor(string Name, TensorData Tensor)
+{
+    public InferTensor ToInferTensor() => Tensor.ToInferTensor(Name);
+}

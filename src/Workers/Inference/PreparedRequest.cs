@@ -16,6 +16,10 @@ internal sealed class PreparedRequest(TensorData[] inputs, int rows, string grou
 
     public long Length { get; } = length;
 
+    /// <summary>Set when a recipe prepared the request from text or an image: what its post-processing needs to know of the
+    /// record. Null for tensor requests, whose model outputs are the answer.</summary>
+    public Recipes.RecipeRecord? Recipe { get; init; }
+
     /// <summary>Whether the request asked for the model's output at <paramref name="index"/> (all when it named none).</summary>
     public bool Wants(int index) => outputs is null || outputs[index];
 }

@@ -24,12 +24,19 @@ internal static class RequestPreparer
 {
     public static (PreparedRequest? Request, string? Error) Prepare(LoadedModel model, SubmitPredictJob job, InputLimits limits)
     {
+        if (job.Text is not null || job.Image is not null)
+        {
+            return Recipes.RecipeRequests.Prepare(model, job, limits);
+        }
+
         var hasFeatures = job.Features is not null;
         var hasInputs = job.Inputs is { Count: > 0 };
         if (hasFeatures == hasInputs)
         {
             return (null, hasFeatures
                 ? "Give either Features or Inputs, not both."
+                : model.Recipe is { } recipe
+                ? $"No input given: model '{model.Name}' takes {(recipe is Recipes.TextRunner ? "Text" : "an Image")} (its recipe is {recipe.Recipe.Kind}), or tensors by name in Inputs ({InputNames(model)})."
                 : $"No input given: set Features to the {Describe(model, model.Inputs[0])} for model '{model.Name}', or give Inputs by name ({InputNames(model)}).");
         }
 
@@ -320,7 +327,7 @@ internal static class RequestPreparer
 
     /// <summary>The sizes that must be equal to share a batch (every axis but the batch axis and padded ones), and the
     /// padded length (the product of the padded axes' sizes of the first padded input).</summary>
-    private static (string Key, long Length) GroupOf(LoadedModel model, TensorData[] tensors)
+    internal static (string Key, long Length) GroupOf(LoadedModel model, TensorData[] tensors)
     {
         var key = new StringBuilder();
         long length = 0;

@@ -157,6 +157,33 @@ internal sealed class TensorData
         };
     }
 
+    /// <summary>Writes this tensor as the protocol's <c>{"name", "datatype", "shape", "data"}</c>, straight from its array
+    /// (bulk output lines are written this way, with no <see cref="InferTensor"/> between).</summary>
+    public void WriteTensor(Utf8JsonWriter writer, string name)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("name"u8, name);
+        writer.WriteString("datatype"u8, OnnxTypes.Datatype(Type) ?? Type.ToString());
+        writer.WriteStartArray("shape"u8);
+        foreach (var d in Shape)
+        {
+            writer.WriteNumberValue(d);
+        }
+
+        writer.WriteEndArray();
+        writer.WritePropertyName("data"u8);
+        WriteData(writer);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>Writes the values as one flat JSON array, row-major.</summary>
+    public void WriteData(Utf8JsonWriter writer)
+    {
+        writer.WriteStartArray();
+        WriteValues(writer);
+        writer.WriteEndArray();
+    }
+
     private void WriteValues(Utf8JsonWriter writer)
     {
         // On the element type, not the array's runtime type (see ToOrtValue).
