@@ -144,11 +144,12 @@ public sealed class RecipeRegistrationTests(DistributedSystem system) : IClassFi
             Assert.True(text.HasVocabulary);
 
             Assert.Equal(0, await CliAsync(["models", "register", "--name", name, "--file", RealModels.OcrDirectionClassifier, "--recipe", "image-classification",
-                "--labels", labels, "--width", "192", "--height", "48", "--resize", "stretch", "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5", "--bgr", "--top-k", "1"], ct));
+                "--labels", labels, "--width", "192", "--height", "48", "--resize", "stretch", "--mean", "0.5,0.5,0.5", "--std", "0.5,0.5,0.5", "--bgr", "--top-k", "1",
+                "--probabilities"], ct));
             var image = (await system.Client.ListModelsAsync(ct)).Single(m => m.Name == name && m.Version == 2);
             Assert.Equal(["upright", "upside-down"], image.Recipe!.Labels!);
             Assert.Equal([0.5f, 0.5f, 0.5f], image.Recipe.Std!);
-            Assert.Equal((true, 1, "stretch"), (image.Recipe.Bgr, image.Recipe.TopK, image.Recipe.Resize));
+            Assert.Equal((true, 1, "stretch", true), (image.Recipe.Bgr, image.Recipe.TopK, image.Recipe.Resize, image.Recipe.Probabilities));
 
             // Refused by the server (no size for dynamic axes) and by the command line itself (recipe settings without a recipe).
             Assert.NotEqual(0, await CliAsync(["models", "register", "--name", name, "--file", RealModels.OcrDirectionClassifier, "--recipe", "image-classification", "--labels", labels], ct));

@@ -19,6 +19,7 @@ internal sealed class RecipeOptions
     private readonly Option<string> _prefix = new("--prefix") { Description = "text recipes: prepended to every text, such as \"query: \"" };
     private readonly Option<string> _output = new("--recipe-output") { Description = "the model output the recipe reads (hidden states or logits)" };
     private readonly Option<bool> _multiLabel = new("--multi-label") { Description = "text-classification: independent labels (sigmoid)" };
+    private readonly Option<bool> _probabilities = new("--probabilities") { Description = "classification: the model's output is a softmax or sigmoid already; take its values as the scores" };
     private readonly Option<int?> _topK = new("--top-k") { Description = "classification: how many of the best labels to answer" };
     private readonly Option<int?> _width = new("--width") { Description = "image-classification: input width in pixels" };
     private readonly Option<int?> _height = new("--height") { Description = "image-classification: input height in pixels" };
@@ -29,7 +30,7 @@ internal sealed class RecipeOptions
 
     /// <summary>Every option but <c>--recipe</c>: the recipe's settings and files.</summary>
     private Option[] Settings =>
-        [_vocab, _labels, _pooling, _normalize, _maxTokens, _lowercase, _truncate, _prefix, _output, _multiLabel, _topK, _width, _height, _resize, _mean, _std, _bgr];
+        [_vocab, _labels, _pooling, _normalize, _maxTokens, _lowercase, _truncate, _prefix, _output, _multiLabel, _probabilities, _topK, _width, _height, _resize, _mean, _std, _bgr];
 
     public void AddTo(Command command)
     {
@@ -74,6 +75,7 @@ internal sealed class RecipeOptions
             Output = parse.GetValue(_output),
             Labels = labels,
             MultiLabel = parse.GetValue(_multiLabel) ? true : null,
+            Probabilities = parse.GetValue(_probabilities) ? true : null,
             TopK = parse.GetValue(_topK),
             Width = parse.GetValue(_width),
             Height = parse.GetValue(_height),
