@@ -17,6 +17,8 @@ public static class ModelsApi
         api.MapGet("/", ListModels).WithName("ListModels").WithSummary("Every registered model version, by name then version.");
         api.MapGet("/{name}", ListVersions).WithName("ListModelVersions").WithSummary("The versions of one model.");
         api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetModelVersion").WithSummary("One version, or 'latest'.");
+        api.MapGet("/{name}/versions/{version}/file", DownloadFile).WithName("DownloadModelFile")
+            .WithSummary("The version's ONNX file as registered, with its SHA-256 as the ETag (If-None-Match answers 304).");
         api.MapPut("/{name}", RegisterVersion).WithName("RegisterModelVersion")
             .WithSummary("Registers the ONNX file in the body (application/octet-stream) as the model's next version, or, as multipart/form-data, "
                 + "the file in the part 'model' with a recipe (part 'recipe', JSON), vocab.txt (part 'vocab') and labels.txt (part 'labels'); "
@@ -46,6 +48,28 @@ public static class ModelsApi
             ? null
             : await models.GetVersionAsync(Tenants.QualifyModel(caller.TenantId, name), number, cancellationToken);
         return record is null ? UnknownModel($"{name}:{version}") : TypedResults.Ok(ToView(record));
+    }
+
+    /// <summary>The ONNX file of a version (or 'latest'), streamed from the store. Its ETag is the file's SHA-256, which
+    /// never changes for a version, so a client that has the file sends it back in If-None-Match and gets 304.</summary>
+    public static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> DownloadFile(
+        string name, string version, TenantCaller caller, IModelStore models, CancellationToken cancellationToken)
+    {
+        int? number = version == "latest" ? null : int.TryParse(version, out var parsed) ? parsed : -1;
+        var record = number == -1 || !Tenants.IsValidModelName(name)
+            ? null
+            : await models.GetVersionAsync(Tenants.QualifyModel(caller.TenantId, name), number, cancellationToken);
+        if (record is null)
+        {
+            return UnknownModel($"{name}:{version}");
+        }
+
+        return TypedResults.Stream(
+            destination => models.CopyFileToAsync(record.Name, record.Version, destination, cancellationToken),
+            "application/octet-stream",
+            $"{name}-v{record.Version}.onnx",
+            record.CreatedAt,
+            new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{record.Sha256}\""));
     }
 
     /// <summary>Registers a version. Batching comes from the query: <c>maxBatchSize</c>, <c>maxQueueDelayMs</c>, <c>pad</c> and
