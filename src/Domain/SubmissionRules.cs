@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using AIaaS.Queue.Contracts;
 
 namespace AIaaS.Queue.Domain;
@@ -61,7 +62,15 @@ public static class SubmissionRules
             return "ModelVersion, when given, starts at 1.";
         }
 
-        return (job.Features is null) == (job.Inputs is null) ? "Give the record either as Features or as Inputs, not both." : null;
+        var ways = (job.Features is null ? 0 : 1) + (job.Inputs is null ? 0 : 1) + (job.Text is null ? 0 : 1) + (job.Image is null ? 0 : 1);
+        if (ways != 1)
+        {
+            return "Give the record in exactly one way: Features, Inputs, Text or Image.";
+        }
+
+        return job.Image is { } image && (image.Length == 0 || !Base64.IsValid(image))
+            ? "Image must be the image file's bytes (PNG, JPEG or WebP), base64-encoded."
+            : null;
     }
 
     /// <summary>Why a model name is not one a tenant can register or use (it would name another tenant's model), or null.</summary>
@@ -71,7 +80,13 @@ public static class SubmissionRules
     public static string? InputSizeProblem(SubmitPredictJob job, int maxInputValues)
     {
         var values = (long)(job.Features?.Length ?? 0) + (job.Inputs?.Sum(t => Math.Max(0, TensorElements.Count(t?.Data ?? default))) ?? 0);
-        return values > maxInputValues ? $"The record has {values} input values; at most {maxInputValues} are accepted." : null;
+        if (values > maxInputValues)
+        {
+            return $"The record has {values} input values; at most {maxInputValues} are accepted.";
+        }
+
+        // Text and images are bounded by the message and body size limits; this only keeps text to what a tokenizer should take.
+        return job.Text?.Length > maxInputValues ? $"The text has {job.Text.Length} characters; at most {maxInputValues} are accepted." : null;
     }
 
     public const string ModelNameRule = "Model names are 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit.";

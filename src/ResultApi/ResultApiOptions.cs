@@ -41,6 +41,11 @@ public sealed class ResultApiOptions
     [Range(1, long.MaxValue)]
     public long MaxModelBytes { get; set; } = 1L << 30;
 
+    /// <summary>Largest <c>vocab.txt</c> accepted with a model registered with a text recipe (held in memory to check it, and
+    /// stored with the version); the same bound holds for the <c>labels</c> and <c>recipe</c> parts of the upload.</summary>
+    [Range(1, int.MaxValue)]
+    public int MaxVocabularyBytes { get; set; } = 16 << 20;
+
     /// <summary>Most bytes of new tensors a model may make ONNX Runtime create while loading (folded constants, sparse
     /// tensors made dense); a model over it is refused at registration, and by the workers when they load it.</summary>
     [Range(0, long.MaxValue)]

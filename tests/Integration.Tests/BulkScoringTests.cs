@@ -233,6 +233,23 @@ public sealed class BulkScoringTests(BulkSystem system) : IClassFixture<BulkSyst
         Assert.Empty(await DownloadLinesAsync(job.Id, errors: false, ct));
     }
 
+    [Fact]
+    public async Task ABlankLineIsCountedAndListedSoThatTheTotalsAddUp()
+    {
+        var ct = TestTimeout.After(60);
+        var (name, _) = await RegisterAsync("blank", ct);
+        const string file = "{\"id\":\"a\",\"features\":[1,2,3,4]}\n\n{\"id\":\"b\",\"features\":[1,2,3,4]}\n   \n{\"id\":\"c\",\"features\":[1,2,3,4]}\n";
+
+        var job = await system.Client.SubmitBulkAsync(new BulkScoreRequest { Model = name, Input = new MemoryStream(Encoding.UTF8.GetBytes(file)) }, ct);
+        job = await system.Client.WaitForBulkAsync(job.Id, cancellationToken: ct);
+
+        Assert.Equal(BulkJobStatus.Succeeded, job.Status);
+        Assert.Equal((5, 3, 2), (job.Counts.Total, job.Counts.Succeeded, job.Counts.Failed));
+        var errors = await DownloadLinesAsync(job.Id, errors: true, ct);
+        Assert.Equal([2L, 4L], errors.Select(e => (long)e["line"]!));
+        Assert.All(errors, e => Assert.Equal("The line is blank; every line after the header holds one record.", (string?)e["error"]));
+    }
+
     [Theory]
     [InlineData("a,b\n1,2\n", "The CSV header has 2 columns")]
     [InlineData("\n\n", "The file has no records.")]

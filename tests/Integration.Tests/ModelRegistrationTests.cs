@@ -20,6 +20,29 @@ public sealed class ModelRegistrationTests(DistributedSystem system) : IClassFix
 
     public void Dispose() => _http.Dispose();
 
+    [Fact]
+    public async Task AVersionsFileDownloadsByteForByteWithItsSha256AsTheETag()
+    {
+        var ct = TestTimeout.After(30);
+        var (_, onnx) = TestModels.Classifier(seed: 81);
+        var name = TestModels.UniqueName("download");
+        var registered = await system.Client.RegisterModelAsync(name, new MemoryStream(onnx), cancellationToken: ct);
+
+        using var response = await _http.GetAsync($"/v1/models/{name}/versions/latest/file", ct);
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+        using var again = new HttpRequestMessage(HttpMethod.Get, $"/v1/models/{name}/versions/1/file");
+        again.Headers.IfNoneMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue($"\"{registered.Sha256}\""));
+        using var unchanged = await _http.SendAsync(again, ct);
+        using var unknown = await _http.GetAsync($"/v1/models/{name}/versions/2/file", ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(onnx, bytes);
+        Assert.Equal($"\"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(onnx))}\"", response.Headers.ETag?.Tag);
+        Assert.Equal($"{name}-v1.onnx", response.Content.Headers.ContentDisposition?.FileName);
+        Assert.Equal(HttpStatusCode.NotModified, unchanged.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
     public static TheoryData<string, string> Misfits() => new()
     {
         { "pad=nope:1", "The model has no input 'nope'; its inputs are {input}." },

@@ -22,6 +22,7 @@ public sealed class ModelUploadHardeningTests : IAsyncLifetime
 {
     private const long MaxModelBytes = 32L << 20;
     private const long MaxFoldedBytes = 1L << 20;
+    private const int MaxVocabularyBytes = 1 << 20;
     private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("aiaas-upload-hardening-");
     private WebApplication _app = null!;
     private HttpClient _http = null!;
@@ -38,6 +39,7 @@ public sealed class ModelUploadHardeningTests : IAsyncLifetime
             ["Workers:MaxFoldedConstantBytes"] = $"{MaxFoldedBytes}",
             ["ResultApi:MaxFoldedConstantBytes"] = $"{MaxFoldedBytes}",
             ["ResultApi:MaxModelBytes"] = $"{MaxModelBytes}",
+            ["ResultApi:MaxVocabularyBytes"] = $"{MaxVocabularyBytes}",
         }, builder =>
         {
             builder.Services.AddAiaasClient(_ => { });
@@ -179,5 +181,33 @@ public sealed class ModelUploadHardeningTests : IAsyncLifetime
         var body = await response.Content.ReadAsStringAsync(ct);
         Assert.True(response.StatusCode == HttpStatusCode.RequestEntityTooLarge, $"{response.StatusCode}: {body}");
         Assert.Contains($"larger than the {MaxModelBytes} bytes allowed", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AMultipartModelOrVocabularyOverItsLimitGets413AndNothingIsStored()
+    {
+        var ct = TestTimeout.After(60);
+        var name = TestModels.UniqueName("too-big-parts");
+        async Task<(HttpStatusCode Status, string Body)> Upload(byte[] model, string? vocabulary)
+        {
+            using var form = new MultipartFormDataContent { { new ByteArrayContent(model), "model", "model.onnx" } };
+            if (vocabulary is not null)
+            {
+                form.Add(new StringContent("""{"kind": "text-embedding"}"""), "recipe");
+                form.Add(new StringContent(vocabulary), "vocab", "vocab.txt");
+            }
+
+            using var response = await _http.PutAsync($"v1/models/{name}", form, ct);
+            return (response.StatusCode, await response.Content.ReadAsStringAsync(ct));
+        }
+
+        var (status, body) = await Upload(new byte[MaxModelBytes + 1], null);
+        Assert.True(status == HttpStatusCode.RequestEntityTooLarge, $"{status}: {body}");
+        Assert.Contains($"larger than the {MaxModelBytes} bytes allowed", body, StringComparison.Ordinal);
+
+        (status, body) = await Upload(TestModels.Classifier(seed: 13).Onnx, new string('a', MaxVocabularyBytes + 1));
+        Assert.True(status == HttpStatusCode.RequestEntityTooLarge, $"{status}: {body}");
+        Assert.Contains($"The 'vocab' part is larger than the {MaxVocabularyBytes} bytes allowed", body, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync($"v1/models/{name}", ct)).StatusCode);
     }
 }

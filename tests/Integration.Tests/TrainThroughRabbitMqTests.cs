@@ -69,6 +69,11 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
             Assert.Equal(1, result.Job.ModelVersion);
             var probabilities = result.Outputs.Named("output").ToFloats();
             Assert.Equal(expected, Array.IndexOf(probabilities, probabilities.Max()));
+            // The class's name beside its probabilities, from the version's training metadata.
+            var label = result.Outputs.Named("label");
+            Assert.Equal("BYTES", label.Datatype);
+            Assert.Equal([1L], label.Shape!);
+            Assert.Equal(training.ClassLabels![expected], label.ToArray<string>()[0]);
         }
     }
 

@@ -25,7 +25,8 @@ public sealed class ReferenceEmbedder : IDisposable
         }
 
         _session = new InferenceSession(modelPath, options);
-        _tokenizer = BertTokenizer.Create(vocabularyPath, new BertOptions { LowerCaseBeforeTokenization = lowercase });
+        // Uncased BERT vocabularies were made from lower-cased text with accents stripped: both, or neither.
+        _tokenizer = BertTokenizer.Create(vocabularyPath, new BertOptions { LowerCaseBeforeTokenization = lowercase, RemoveNonSpacingMarks = lowercase });
         _maxTokens = maxTokens;
     }
 

@@ -31,7 +31,7 @@ public sealed class BulkRecordReaderTests : IDisposable
     }
 
     [Fact]
-    public void JsonLinesWithAByteOrderMarkWindowsLineEndsBlankLinesAndExtraFieldsAreRead()
+    public void JsonLinesWithAByteOrderMarkWindowsLineEndsAndExtraFieldsAreReadAndABlankLineFailsAsARecord()
     {
         var file = Encoding.UTF8.GetPreamble().Concat(Encoding.UTF8.GetBytes(
             "{\"id\":\"a\",\"features\":[1,2,3,4],\"meta\":{\"x\":[1,{}]}}\r\n\r\n" +
@@ -40,11 +40,11 @@ public sealed class BulkRecordReaderTests : IDisposable
 
         var records = ReadAll(file);
 
-        Assert.Equal(["a", "42", "c"], records.Select(r => r.Record.Id));
-        Assert.Equal([1L, 3L, 4L], records.Select(r => r.Record.Line));
-        Assert.All(records, r => Assert.Null(r.Record.Error));
-        Assert.Equal([5f, 6f, 7f, 8.5f], records[1].Values);
-        Assert.Equal([-1f, -2f, -3f, -4f], records[2].Values);
+        Assert.Equal(["a", null, "42", "c"], records.Select(r => r.Record.Id));
+        Assert.Equal([1L, 2L, 3L, 4L], records.Select(r => r.Record.Line));
+        Assert.Equal([null, BulkRecordReader.BlankLine, null, null], records.Select(r => r.Record.Error));
+        Assert.Equal([5f, 6f, 7f, 8.5f], records[2].Values);
+        Assert.Equal([-1f, -2f, -3f, -4f], records[3].Values);
     }
 
     [Theory]
@@ -205,16 +205,19 @@ public sealed class BulkRecordReaderTests : IDisposable
     }
 
     [Fact]
-    public void ACsvRowWithTheWrongColumnCountOrABadValueFailsAloneAndBlankLinesAreSkipped()
+    public void ACsvRowWithTheWrongColumnCountOrABadValueOrNothingFailsAlone()
     {
         var records = ReadAll(Encoding.UTF8.GetBytes("id,a,b,c,d\n\nr1,1,2,3\nr2,1,2,3,4,5\n\"r3\",1,\"2\",x,4\n \t \nr4,\"1\", 2 ,3,4\n"));
 
-        Assert.Equal(["r1", "r2", "r3", "r4"], records.Select(r => r.Record.Id));
-        Assert.Equal([3L, 4L, 5L, 7L], records.Select(r => r.Record.Line));
-        Assert.Contains("has 4 columns; the header has 5", records[0].Record.Error, StringComparison.Ordinal);
-        Assert.Contains("more than the header's 5 columns", records[1].Record.Error, StringComparison.Ordinal);
-        Assert.Contains("Column 4 has 'x', which is not a number", records[2].Record.Error, StringComparison.Ordinal);
-        Assert.Equal([1f, 2f, 3f, 4f], records[3].Values);
+        // Six lines after the header, six records: the blank ones fail by their line number, as records without an id do.
+        Assert.Equal(["2", "r1", "r2", "r3", "6", "r4"], records.Select(r => r.Record.Id));
+        Assert.Equal([2L, 3L, 4L, 5L, 6L, 7L], records.Select(r => r.Record.Line));
+        Assert.Equal(BulkRecordReader.BlankLine, records[0].Record.Error);
+        Assert.Contains("has 4 columns; the header has 5", records[1].Record.Error, StringComparison.Ordinal);
+        Assert.Contains("more than the header's 5 columns", records[2].Record.Error, StringComparison.Ordinal);
+        Assert.Contains("Column 4 has 'x', which is not a number", records[3].Record.Error, StringComparison.Ordinal);
+        Assert.Equal(BulkRecordReader.BlankLine, records[4].Record.Error);
+        Assert.Equal([1f, 2f, 3f, 4f], records[5].Values);
     }
 
     [Fact]

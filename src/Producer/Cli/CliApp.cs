@@ -41,6 +41,7 @@ internal static partial class CliApp
         root.Options.Add(ApiOption);
         root.Options.Add(RabbitOption);
         root.Subcommands.Add(PredictCommand());
+        root.Subcommands.Add(EmbedCommand());
         root.Subcommands.Add(StatusCommand());
         root.Subcommands.Add(ModelsCommand());
         root.Subcommands.Add(TrainCommand());
@@ -59,29 +60,32 @@ internal static partial class CliApp
             Description = "a named tensor: name:DATATYPE:shape:data, shape x-separated, data a JSON array (input_ids:INT64:1x3:[101,7592,102]); repeatable",
         };
         var inputsFile = new Option<FileInfo>("--inputs-file") { Description = "a JSON file: an Open Inference Protocol request, or a list of tensors" };
+        var text = new Option<string>("--text") { Description = "text, for a model registered with a text recipe" };
+        var image = new Option<FileInfo>("--image") { Description = "an image file (PNG, JPEG, WebP), for a model registered with an image recipe" };
         var outputs = new Option<string[]>("--output") { Description = "an output to compute and return (all by default); repeatable" };
         var noWait = new Option<bool>("--no-wait") { Description = "print the job id and return without waiting" };
         var timeout = new Option<int>("--timeout") { Description = "seconds to wait for the result", DefaultValueFactory = _ => 300 };
         var command = new Command("predict", "Submit one predict job and print its result")
         {
-            model, features, inputs, inputsFile, outputs, noWait, timeout,
+            model, features, inputs, inputsFile, text, image, outputs, noWait, timeout,
         };
         command.SetAction(async (parse, ct) =>
         {
             var (name, version) = ParseModel(parse.GetValue(model)!);
-            var (values, tensors, asked, problem) = await ReadRecordAsync(parse, features, inputs, inputsFile, ct);
+            var (record, problem) = await ReadRecordAsync(parse, new RecordOptions(features, inputs, inputsFile, text, image), ct);
             if (problem is not null)
             {
                 await Console.Error.WriteLineAsync(problem);
                 return 2;
             }
 
-            asked = parse.GetValue(outputs) is { Length: > 0 } named ? named : asked;
             using var host = ClientHost(parse, withBroker: true);
             await host.StartAsync(ct);
             var client = host.Services.GetRequiredService<IAiaasClient>();
-            var jobId = await client.SubmitPredictAsync(
-                new PredictRequest { Model = name, ModelVersion = version, Features = values, Inputs = tensors, Outputs = asked }, ct);
+            var jobId = await client.SubmitPredictAsync(record! with
+            {
+                Model = name, ModelVersion = version, Outputs = parse.GetValue(outputs) is { Length: > 0 } named ? named : record.Outputs,
+            }, ct);
             Console.WriteLine($"submitted {jobId}");
             if (!parse.GetValue(noWait))
             {
@@ -102,7 +106,7 @@ internal static partial class CliApp
                 Console.WriteLine(JsonSerializer.Serialize(job, Pretty));
                 if (job.Status == JobStatus.Succeeded)
                 {
-                    Console.WriteLine(JsonSerializer.Serialize((await client.GetOutputAsync(jobId, ct)).Outputs, Pretty));
+                    PrintOutputs((await client.GetOutputAsync(jobId, ct)).Outputs);
                 }
 
                 await host.StopAsync(ct);
@@ -115,22 +119,37 @@ internal static partial class CliApp
         return command;
     }
 
-    /// <summary>The record to predict on, from exactly one of -f, --input and --inputs-file, and the outputs a file asks for.</summary>
-    private static async Task<(float[]? Features, IReadOnlyList<InferTensor>? Inputs, IReadOnlyList<string>? Outputs, string? Problem)> ReadRecordAsync(
-        ParseResult parse, Option<string> features, Option<string[]> inputs, Option<FileInfo> inputsFile, CancellationToken cancellationToken)
+    /// <summary>The ways <c>predict</c> takes its record.</summary>
+    private sealed record RecordOptions(Option<string> Features, Option<string[]> Inputs, Option<FileInfo> InputsFile, Option<string> Text, Option<FileInfo> Image);
+
+    /// <summary>The record to predict on (Model left empty), from exactly one of -f, --input, --inputs-file, --text and --image,
+    /// with the outputs a file asks for.</summary>
+    private static async Task<(PredictRequest? Record, string? Problem)> ReadRecordAsync(ParseResult parse, RecordOptions options, CancellationToken cancellationToken)
     {
-        var text = parse.GetValue(features);
-        var given = parse.GetValue(inputs) ?? [];
-        var file = parse.GetValue(inputsFile);
-        if ((text is null ? 0 : 1) + (given.Length == 0 ? 0 : 1) + (file is null ? 0 : 1) != 1)
+        var featureText = parse.GetValue(options.Features);
+        var given = parse.GetValue(options.Inputs) ?? [];
+        var file = parse.GetValue(options.InputsFile);
+        var text = parse.GetValue(options.Text);
+        var image = parse.GetValue(options.Image);
+        if ((featureText is null ? 0 : 1) + (given.Length == 0 ? 0 : 1) + (file is null ? 0 : 1) + (text is null ? 0 : 1) + (image is null ? 0 : 1) != 1)
         {
-            return (null, null, null, "Give the record in one way: -f (float features), --input (tensors) or --inputs-file.");
+            return (null, "Give the record in one way: -f (float features), --input (tensors), --inputs-file, --text or --image.");
+        }
+
+        if (text is not null)
+        {
+            return (new PredictRequest { Model = "", Text = text }, null);
+        }
+
+        if (image is not null)
+        {
+            return (new PredictRequest { Model = "", Image = await File.ReadAllBytesAsync(image.FullName, cancellationToken) }, null);
         }
 
         if (file is not null)
         {
             var (fromFile, asked, problem) = await TensorOptions.ReadFileAsync(file, cancellationToken);
-            return (null, fromFile, asked, problem);
+            return (problem is null ? new PredictRequest { Model = "", Inputs = fromFile, Outputs = asked } : null, problem);
         }
 
         if (given.Length > 0)
@@ -141,27 +160,44 @@ internal static partial class CliApp
                 var (tensor, problem) = TensorOptions.ParseInput(input);
                 if (problem is not null)
                 {
-                    return (null, null, null, problem);
+                    return (null, problem);
                 }
 
                 tensors.Add(tensor!);
             }
 
-            return (null, tensors, null, null);
+            return (new PredictRequest { Model = "", Inputs = tensors }, null);
         }
 
         var values = new List<float>();
-        foreach (var value in text!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        foreach (var value in featureText!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
         {
             if (!float.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
             {
-                return (null, null, null, $"-f: '{value}' is not a number.");
+                return (null, $"-f: '{value}' is not a number.");
             }
 
             values.Add(number);
         }
 
-        return ([.. values], null, null, null);
+        return (new PredictRequest { Model = "", Features = [.. values] }, null);
+    }
+
+    /// <summary>A classifier's answer as its label and scores by label; any other outputs as they are.</summary>
+    private static void PrintOutputs(IReadOnlyList<InferTensor> outputs)
+    {
+        if (outputs.Any(o => o.Name == "label") && outputs.Any(o => o.Name == "labels") && outputs.Any(o => o.Name == "scores"))
+        {
+            var answer = Classification.FromOutputs(outputs.ToDictionary(o => o.Name, StringComparer.Ordinal));
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                label = answer.Label,
+                scores = answer.Labels.Zip(answer.Scores).Select(p => new { label = p.First, score = p.Second }),
+            }, Pretty));
+            return;
+        }
+
+        Console.WriteLine(JsonSerializer.Serialize(outputs, Pretty));
     }
 
     private static Command StatusCommand()
@@ -186,10 +222,10 @@ internal static partial class CliApp
         list.SetAction(async (parse, ct) =>
         {
             using var host = ClientHost(parse, withBroker: false);
-            var table = new Table().AddColumns("name", "version", "inputs", "outputs", "size", "created");
+            var table = new Table().AddColumns("name", "version", "inputs", "outputs", "recipe", "size", "created");
             foreach (var m in await host.Services.GetRequiredService<IAiaasClient>().ListModelsAsync(ct))
             {
-                table.AddRow(new[] { m.Name, m.Version.ToString(CultureInfo.InvariantCulture), Describe(m.Inputs), Describe(m.Outputs),
+                table.AddRow(new[] { m.Name, m.Version.ToString(CultureInfo.InvariantCulture), Describe(m.Inputs), Describe(m.Outputs), m.Recipe?.Kind ?? "",
                     m.SizeBytes.ToString("N0", CultureInfo.InvariantCulture), m.CreatedAt.ToString("u", CultureInfo.InvariantCulture) }
                     .Select(cell => new Text(cell)));
             }
@@ -210,21 +246,25 @@ internal static partial class CliApp
             Description = "largest shape a request may give an input, one size per axis, -1 for no bound: input:-1x256; repeatable",
         };
         var noGroup = new Option<bool>("--no-group-by-length") { Description = "with padding: form batches in arrival order, not by similar length" };
-        var register = new Command("register", "Register an ONNX file as the next version of a model")
+        var register = new Command("register", "Register an ONNX file as the next version of a model, with a recipe for text or images if given")
         {
             name, file, maxBatch, maxDelay, pad, maxShape, noGroup,
         };
+        var recipeOptions = new RecipeOptions();
+        recipeOptions.AddTo(register);
         register.SetAction(async (parse, ct) =>
         {
             var (inputs, problem) = InputBatchingSyntax.Parse(parse.GetValue(pad) ?? [], parse.GetValue(maxShape) ?? []);
-            if (problem is not null)
+            var (recipe, vocabulary, recipeProblem) = await recipeOptions.ReadAsync(parse, ct);
+            if ((problem ?? recipeProblem) is { } refused)
             {
-                await Console.Error.WriteLineAsync(problem);
+                await Console.Error.WriteLineAsync(refused);
                 return 2;
             }
 
             using var host = ClientHost(parse, withBroker: false);
             await using var stream = parse.GetValue(file)!.OpenRead();
+            await using var vocab = vocabulary?.OpenRead();
             var groupByLength = parse.GetValue(noGroup) ? false : (bool?)null;
             var batching = parse.GetValue(maxBatch) is null && parse.GetValue(maxDelay) is null && inputs is null && groupByLength is null ? null
                 : new BatchingSettings
@@ -234,7 +274,10 @@ internal static partial class CliApp
                     Inputs = inputs,
                     GroupByLength = groupByLength,
                 };
-            var view = await host.Services.GetRequiredService<IAiaasClient>().RegisterModelAsync(parse.GetValue(name)!, stream, batching, null, ct);
+            var client = host.Services.GetRequiredService<IAiaasClient>();
+            var view = recipe is null
+                ? await client.RegisterModelAsync(parse.GetValue(name)!, stream, batching, null, ct)
+                : await client.RegisterModelAsync(parse.GetValue(name)!, stream, recipe, vocab, batching, null, ct);
             Console.WriteLine(JsonSerializer.Serialize(view, Pretty));
             return 0;
         });

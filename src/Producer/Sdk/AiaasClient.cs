@@ -42,6 +42,8 @@ internal sealed partial class AiaasClient(
             ModelVersion = request.ModelVersion,
             Features = request.Features,
             Inputs = request.Inputs,
+            Text = request.Text,
+            Image = request.Image is { } image ? Convert.ToBase64String(image) : null,
             Outputs = request.Outputs?.Select(name => new RequestedOutput { Name = name }).ToArray(),
             CallbackUrl = CallbackFor(request.CallbackUrl),
             Priority = request.Priority,
@@ -127,6 +129,15 @@ internal sealed partial class AiaasClient(
     public async Task<ModelView> RegisterModelAsync(string name, Stream onnxFile, BatchingSettings? batching = null, string? description = null,
         CancellationToken cancellationToken = default)
     {
+        using var content = new StreamContent(onnxFile);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        using var response = await http.PutAsync(RegistrationUri(name, batching, description), content, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<ModelView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>v1/models/{name}</c> with the batching settings and description in the query.</summary>
+    private static string RegistrationUri(string name, BatchingSettings? batching, string? description)
+    {
         var query = new List<string>();
         if (batching?.MaxBatchSize is { } size)
         {
@@ -158,11 +169,7 @@ internal sealed partial class AiaasClient(
             query.Add($"description={Uri.EscapeDataString(description)}");
         }
 
-        using var content = new StreamContent(onnxFile);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        var uri = $"v1/models/{Uri.EscapeDataString(name)}" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
-        using var response = await http.PutAsync(uri, content, cancellationToken).ConfigureAwait(false);
-        return await ReadAsync<ModelView>(response, cancellationToken).ConfigureAwait(false);
+        return $"v1/models/{Uri.EscapeDataString(name)}" + (query.Count > 0 ? "?" + string.Join('&', query) : "");
     }
 
     public async Task<IReadOnlyList<ModelView>> ListModelsAsync(CancellationToken cancellationToken = default)

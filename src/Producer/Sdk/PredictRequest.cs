@@ -15,8 +15,19 @@ public sealed record PredictRequest
     public float[]? Features { get; init; }
 
     /// <summary>Named tensors of any datatype and shape, batch dimension first where the model has one (the Open
-    /// Inference Protocol's form); build them with <see cref="Tensors"/>. Use either this or <see cref="Features"/>.</summary>
+    /// Inference Protocol's form); build them with <see cref="Tensors"/>. Give the record in exactly one way: this,
+    /// <see cref="Features"/>, <see cref="Text"/> or <see cref="Image"/>.</summary>
     public IReadOnlyList<InferTensor>? Inputs { get; init; }
+
+    /// <summary>Text for a model registered with a text recipe (<see cref="RecipeKinds.TextEmbedding"/>,
+    /// <see cref="RecipeKinds.TextClassification"/>): the worker tokenizes it. Use instead of <see cref="Features"/> and
+    /// <see cref="Inputs"/>.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>An image (PNG, JPEG or WebP file bytes) for a model registered with an image recipe
+    /// (<see cref="RecipeKinds.ImageClassification"/>): the worker decodes, resizes and normalizes it. The SDK sends it
+    /// base64-encoded. Use instead of <see cref="Features"/> and <see cref="Inputs"/>.</summary>
+    public byte[]? Image { get; init; }
 
     /// <summary>Names of the outputs to compute and store; null for all of the model's outputs.</summary>
     public IReadOnlyList<string>? Outputs { get; init; }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.Onnx;
@@ -28,8 +29,13 @@ public static class InferenceApi
 
     /// <summary>This server's own extensions, as <c>GET /v2</c> lists them. <c>aiaas_deferred_infer</c>: infer answers 202 with
     /// Location past its wait limit, and reads <c>parameters.timeout_ms</c> and <c>parameters.job_id</c>.
-    /// <c>aiaas_batching_metadata</c>: model metadata carries the model's batching in <c>parameters</c>.</summary>
-    public static readonly IReadOnlyList<string> Extensions = ["aiaas_deferred_infer", "aiaas_batching_metadata"];
+    /// <c>aiaas_batching_metadata</c>: model metadata carries the model's batching in <c>parameters</c>.
+    /// <c>aiaas_recipe_metadata</c>: model metadata of a version registered with a recipe carries it in <c>parameters.recipe</c>,
+    /// and the outputs its text and image jobs answer with in <c>parameters.recipe_outputs</c>.</summary>
+    public static readonly IReadOnlyList<string> Extensions = ["aiaas_deferred_infer", "aiaas_batching_metadata", "aiaas_recipe_metadata"];
+
+    /// <summary>A recipe as registered: the settings left to their defaults are left out.</summary>
+    private static readonly JsonSerializerOptions RecipeJson = new(WireJson.Options) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     private static readonly string ServerVersion = typeof(InferenceApi).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()
         ?.InformationalVersion.Split('+')[0] ?? "0.0.0";
@@ -93,7 +99,7 @@ public static class InferenceApi
             Platform = Platform,
             Inputs = [.. record.Inputs.Select(Describe)],
             Outputs = [.. record.Outputs.Select(Describe)],
-            Parameters = BatchingParameters(record),
+            Parameters = Parameters(record),
         });
     }
 
@@ -240,6 +246,40 @@ public static class InferenceApi
         }
 
         return (tensors, outputs, wait, jobId, null);
+    }
+
+    /// <summary>The model's batching (<see cref="BatchingParameters"/>) and, where it has one, its recipe and the outputs its
+    /// recipe answers text and image jobs with.</summary>
+    private static Dictionary<string, object> Parameters(ModelVersionRecord record)
+    {
+        var parameters = BatchingParameters(record);
+        if (record.Recipe is { } recipe)
+        {
+            parameters["recipe"] = JsonSerializer.SerializeToElement(recipe, RecipeJson);
+            parameters["recipe_outputs"] = RecipeOutputs(recipe, record.Outputs);
+        }
+
+        return parameters;
+    }
+
+    /// <summary>The outputs of a job with text or an image, per record, as <see cref="RecipeKinds"/> documents them; -1 where the
+    /// size is not known before the job runs.</summary>
+    private static MetadataTensor[] RecipeOutputs(ModelRecipe recipe, IReadOnlyList<TensorSpec> outputs)
+    {
+        static MetadataTensor Tensor(string name, string datatype, long size) => new() { Name = name, Datatype = datatype, Shape = [size] };
+        MetadataTensor[] text = [Tensor("tokens", TensorDatatypes.Int64, 1), Tensor("truncated", TensorDatatypes.Bool, 1)];
+        if (recipe.Kind == RecipeKinds.TextEmbedding)
+        {
+            var dimensions = RecipeRules.OutputOf(recipe, outputs) is { Shape.Count: > 0 } hidden && hidden.Shape[^1] >= 0 ? hidden.Shape[^1] : -1L;
+            return [Tensor("embedding", TensorDatatypes.Fp32, dimensions), .. text];
+        }
+
+        var labels = recipe.Labels?.Count ?? -1;
+        var top = recipe.TopK ?? (recipe.Kind == RecipeKinds.ImageClassification ? 5 : labels);
+        var k = labels < 0 ? -1L : Math.Min(top, labels);
+        MetadataTensor[] classification =
+            [Tensor("label", TensorDatatypes.Bytes, 1), Tensor("labels", TensorDatatypes.Bytes, k), Tensor("scores", TensorDatatypes.Fp32, k)];
+        return recipe.Kind == RecipeKinds.TextClassification ? [.. classification, .. text] : classification;
     }
 
     /// <summary>How the model is batched, in the protocol's flat parameter form: <c>batch_mode</c> (Dynamic, FixedOne, None),

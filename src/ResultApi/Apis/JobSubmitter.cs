@@ -22,7 +22,7 @@ namespace AIaaS.Queue.ResultApi.Apis;
 /// store settles races: the first record for an id owns it, and no later write changes its tenant.
 /// </remarks>
 public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingStore training, IBus bus, CallbackUrlPolicy callbacks,
-    IOptions<ResultApiOptions> options)
+    IOptions<ResultApiOptions> options, TimeProvider timeProvider)
 {
     /// <summary>Seconds a client refused at the admission limit is told to wait (Retry-After).</summary>
     public const int RetryAfterSeconds = 1;
@@ -44,10 +44,14 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
         }
 
         var storedModel = Tenants.QualifyModel(caller.TenantId, job.Model);
-        if (await models.GetVersionAsync(storedModel, job.ModelVersion, cancellationToken) is null)
+        if (await models.GetVersionAsync(storedModel, job.ModelVersion, cancellationToken) is not { } version)
         {
-            return JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown model",
-                $"No model {job.Model}{(job.ModelVersion is { } v ? $" version {v}" : "")} is registered.");
+            return UnknownModel(job.Model, job.ModelVersion);
+        }
+
+        if (RecipeProblem(job.Model, version, job.Text is not null, job.Image is not null) is { } recipeProblem)
+        {
+            return JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", recipeProblem);
         }
 
         // Admission: a model whose backlog is at its limit refuses at once rather than queueing without bound.
@@ -80,6 +84,108 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             SubmittedAt = job.SubmittedAt,
             CallbackUrl = job.CallbackUrl,
         }, cancellationToken);
+    }
+
+    /// <summary>Most texts <see cref="SubmitTextsAsync"/> takes in one call (as OpenAI's embeddings endpoint).</summary>
+    public const int MaxTextsPerCall = 2048;
+
+    /// <summary>
+    /// Queues one predict job per text, for endpoints that take many texts in one request (OpenAI's <c>/v1/embeddings</c>):
+    /// the model version is looked up once (the latest when <paramref name="modelVersion"/> is null) and every job is pinned to
+    /// it, so one call never mixes versions; it must have a text recipe (<see cref="RecipeKinds.TakesText"/>). Admission is
+    /// decided once for the whole call, and each job gets a new JobId. Nothing is queued when the call is refused.
+    /// </summary>
+    /// <returns>The job ids in the order of <paramref name="texts"/> and the version they run on; or the refusal (400 for
+    /// texts or a model that cannot take them, 404 for an unknown model, 429 at the admission limit). Wait for the jobs with
+    /// <see cref="JobCompletionWaiter"/> and read each one's <c>embedding</c> (or <c>label</c>, <c>scores</c>) from its
+    /// outputs.</returns>
+    public async Task<TextSubmission> SubmitTextsAsync(TenantCaller caller, string model, IReadOnlyList<string> texts, int? modelVersion = null,
+        JobPriority priority = JobPriority.Normal, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(texts);
+        if (texts.Count is 0 or > MaxTextsPerCall)
+        {
+            return TextSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", $"Give 1 to {MaxTextsPerCall} texts; {texts.Count} were given.");
+        }
+
+        var now = timeProvider.GetUtcNow();
+        var submitted = new SubmitPredictJob[texts.Count];
+        for (var i = 0; i < texts.Count; i++)
+        {
+            var jobId = Guid.CreateVersion7();
+            submitted[i] = new SubmitPredictJob
+            {
+                JobId = jobId,
+                Model = model,
+                ModelVersion = modelVersion,
+                Text = texts[i] ?? "",
+                Priority = priority,
+                SubmittedAt = now,
+                Sender = ApiKeyFormat.Credentials(caller.ApiKey, ApiKeyFormat.PredictPurpose, jobId),
+            };
+            if (SubmissionRules.PredictJobProblem(submitted[i], options.Value.MaxInputValues) is { } problem)
+            {
+                return TextSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", texts.Count == 1 ? problem : $"Text {i}: {problem}");
+            }
+        }
+
+        var storedModel = Tenants.QualifyModel(caller.TenantId, model);
+        if (await models.GetVersionAsync(storedModel, modelVersion, cancellationToken) is not { } version)
+        {
+            return new TextSubmission { Refusal = UnknownModel(model, modelVersion).Refusal };
+        }
+
+        if (RecipeProblem(model, version, text: true, image: false) is { } recipeProblem)
+        {
+            return TextSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", recipeProblem);
+        }
+
+        if (await AdmissionAsync(model, storedModel, cancellationToken) is { Admitted: false } full)
+        {
+            return TextSubmission.Refuse(StatusCodes.Status429TooManyRequests, "Model overloaded",
+                $"Model {model} has {full.Limit} or more jobs queued, its admission limit; no job was queued. Retry after {RetryAfterSeconds} s.", RetryAfterSeconds);
+        }
+
+        var queued = submitted.Select(job => job with { ModelVersion = version.Version }).ToArray();
+        await Parallel.ForEachAsync(queued, new ParallelOptions { MaxDegreeOfParallelism = 8, CancellationToken = cancellationToken },
+            async (job, ct) => await bus.Publish(job, context =>
+            {
+                context.MessageId = job.JobId;
+                context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
+            }, ct));
+
+        // Fresh ids: no record can exist yet, unless a fast worker already wrote one, which insert-if-absent keeps.
+        await jobs.InsertIfAbsentAsync([.. queued.Select(job => new JobRecord
+        {
+            JobId = job.JobId,
+            TenantId = caller.TenantId,
+            Kind = JobKind.Predict,
+            Model = storedModel,
+            ModelVersion = job.ModelVersion,
+            Status = JobStatus.Queued,
+            SubmittedAt = job.SubmittedAt,
+        })], cancellationToken);
+        return new TextSubmission { JobIds = [.. queued.Select(j => j.JobId)], ModelVersion = version.Version };
+    }
+
+    /// <summary>Why the version cannot take a job's text or image, or null: text needs a text recipe, an image an image one.
+    /// The worker checks the same against the version it runs (the latest may change in between).</summary>
+    public static string? RecipeProblem(string model, ModelVersionRecord version, bool text, bool image)
+    {
+        ArgumentNullException.ThrowIfNull(version);
+        var kind = version.Recipe?.Kind;
+        var what = text ? "text" : "an image";
+        var fits = text ? kind is not null && RecipeKinds.TakesText(kind) : kind == RecipeKinds.ImageClassification;
+        if ((!text && !image) || fits)
+        {
+            return null;
+        }
+
+        var recipes = text ? $"{RecipeKinds.TextEmbedding} or {RecipeKinds.TextClassification}" : RecipeKinds.ImageClassification;
+        return kind is null
+            ? $"Model {model} version {version.Version} has no recipe, so it takes tensors (Features or Inputs), not {what}; register it with {RecipeRules.A(recipes)} {recipes} recipe to send {what}."
+            : $"Model {model} version {version.Version} has {RecipeRules.A(kind)} {kind} recipe, which does not take {what}; send it {(text ? "an image" : "text")}, or use a model with {RecipeRules.A(recipes)} {recipes} recipe.";
     }
 
     /// <summary>Queues a train job for <paramref name="caller"/>; the job's <see cref="SubmitTrainJob.Sender"/> is set here.</summary>
@@ -166,6 +272,9 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             : IdNotAvailable(queued.JobId);
     }
 
+    private static JobSubmission UnknownModel(string model, int? version) =>
+        JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown model", $"No model {model}{(version is { } v ? $" version {v}" : "")} is registered.");
+
     private static JobSubmission IdNotAvailable(Guid jobId) =>
         JobSubmission.Refuse(StatusCodes.Status409Conflict, "JobId not available", $"JobId {jobId} cannot be used; choose another.");
 }
@@ -180,6 +289,18 @@ public sealed record JobSubmission
     public SubmissionRefusal? Refusal { get; init; }
 
     internal static JobSubmission Refuse(int status, string title, string detail, int? retryAfterSeconds = null) =>
+        new() { Refusal = new SubmissionRefusal(status, title, detail, retryAfterSeconds) };
+}
+
+/// <summary>What <see cref="JobSubmitter.SubmitTextsAsync"/> came to: the new jobs' ids, in the order of the texts, and the
+/// model version they run on; or a <see cref="Refusal"/>, with nothing queued.</summary>
+public sealed record TextSubmission
+{
+    public IReadOnlyList<Guid> JobIds { get; init; } = [];
+    public int? ModelVersion { get; init; }
+    public SubmissionRefusal? Refusal { get; init; }
+
+    internal static TextSubmission Refuse(int status, string title, string detail, int? retryAfterSeconds = null) =>
         new() { Refusal = new SubmissionRefusal(status, title, detail, retryAfterSeconds) };
 }
 

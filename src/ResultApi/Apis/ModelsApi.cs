@@ -3,7 +3,6 @@ using AIaaS.Queue.Domain;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -18,9 +17,12 @@ public static class ModelsApi
         api.MapGet("/", ListModels).WithName("ListModels").WithSummary("Every registered model version, by name then version.");
         api.MapGet("/{name}", ListVersions).WithName("ListModelVersions").WithSummary("The versions of one model.");
         api.MapGet("/{name}/versions/{version}", GetVersion).WithName("GetModelVersion").WithSummary("One version, or 'latest'.");
+        api.MapGet("/{name}/versions/{version}/file", DownloadFile).WithName("DownloadModelFile")
+            .WithSummary("The version's ONNX file as registered, with its SHA-256 as the ETag (If-None-Match answers 304).");
         api.MapPut("/{name}", RegisterVersion).WithName("RegisterModelVersion")
-            .WithSummary("Registers the ONNX file in the body (application/octet-stream) as the model's next version; the query may set "
-                + "maxBatchSize, maxQueueDelayMs, padding (pad=input:axis[=value]), maximum shapes (maxShape=input:-1x256) and groupByLength.");
+            .WithSummary("Registers the ONNX file in the body (application/octet-stream) as the model's next version, or, as multipart/form-data, "
+                + "the file in the part 'model' with a recipe (part 'recipe', JSON), vocab.txt (part 'vocab') and labels.txt (part 'labels'); "
+                + "the query may set maxBatchSize, maxQueueDelayMs, padding (pad=input:axis[=value]), maximum shapes (maxShape=input:-1x256) and groupByLength.");
         return app;
     }
 
@@ -48,9 +50,32 @@ public static class ModelsApi
         return record is null ? UnknownModel($"{name}:{version}") : TypedResults.Ok(ToView(record));
     }
 
+    /// <summary>The ONNX file of a version (or 'latest'), streamed from the store. Its ETag is the file's SHA-256, which
+    /// never changes for a version, so a client that has the file sends it back in If-None-Match and gets 304.</summary>
+    public static async Task<Results<PushStreamHttpResult, ProblemHttpResult>> DownloadFile(
+        string name, string version, TenantCaller caller, IModelStore models, CancellationToken cancellationToken)
+    {
+        int? number = version == "latest" ? null : int.TryParse(version, out var parsed) ? parsed : -1;
+        var record = number == -1 || !Tenants.IsValidModelName(name)
+            ? null
+            : await models.GetVersionAsync(Tenants.QualifyModel(caller.TenantId, name), number, cancellationToken);
+        if (record is null)
+        {
+            return UnknownModel($"{name}:{version}");
+        }
+
+        return TypedResults.Stream(
+            destination => models.CopyFileToAsync(record.Name, record.Version, destination, cancellationToken),
+            "application/octet-stream",
+            $"{name}-v{record.Version}.onnx",
+            record.CreatedAt,
+            new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{record.Sha256}\""));
+    }
+
     /// <summary>Registers a version. Batching comes from the query: <c>maxBatchSize</c>, <c>maxQueueDelayMs</c>, <c>pad</c> and
-    /// <c>maxShape</c> in <see cref="InputBatchingSyntax"/>'s form (repeatable), and <c>groupByLength</c>; all are checked against
-    /// the file's signature before anything is stored.</summary>
+    /// <c>maxShape</c> in <see cref="InputBatchingSyntax"/>'s form (repeatable), and <c>groupByLength</c>; the file, and with
+    /// multipart/form-data a recipe, vocabulary and labels, from the body (<see cref="ModelUpload"/>). All are checked against
+    /// the file's signature (<see cref="ModelRegistrationRules"/>, <see cref="RecipeRules"/>) before anything is stored.</summary>
     public static async Task<Results<Created<ModelView>, ProblemHttpResult>> RegisterVersion(
         string name, TenantCaller caller, HttpRequest request, IModelStore models, IOptions<ResultApiOptions> options,
         ILoggerFactory loggers, CancellationToken cancellationToken, int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null,
@@ -78,69 +103,69 @@ public static class ModelsApi
             : new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxQueueDelayMs, Inputs = inputs, GroupByLength = groupByLength };
 
         var limit = options.Value.MaxModelBytes;
-        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
-        {
-            bodySize.MaxRequestBodySize = limit;
-        }
-
-        // Spool to disk: ONNX Runtime must load the file to validate it, and model files can be large.
-        var path = Path.Combine(Path.GetTempPath(), $"aiaas-upload-{Guid.NewGuid():N}.onnx");
         try
         {
-            long length;
-            await using (var file = File.Create(path))
+            var (upload, uploadProblem) = await ModelUpload.ReadAsync(request, options.Value, cancellationToken);
+            if (uploadProblem is not null)
             {
-                await request.Body.CopyToAsync(file, cancellationToken);
-                length = file.Length;
+                return uploadProblem;
             }
 
-            if (length == 0)
+            using (upload)
             {
-                return Invalid("The request body is empty; send the ONNX file as application/octet-stream.");
+                return await RegisterAsync(name, upload!, batching, description, caller, models, options.Value, loggers, cancellationToken);
             }
-
-            ModelSignature signature;
-            try
-            {
-                signature = OnnxModelInspector.Inspect(path, options.Value.MaxFoldedConstantBytes);
-            }
-            catch (InvalidModelException ex)
-            {
-                // The message names no server path; ONNX Runtime's own, kept in the log, may.
-                loggers.CreateLogger(typeof(ModelsApi)).LogInformation(ex.InnerException, "Model upload {Name} refused: {Reason}", name, ex.Message);
-                return Invalid(ex.Message);
-            }
-
-            if (ServingRules.FindProblem(signature.Inputs, signature.Outputs) is { } servingProblem)
-            {
-                return Invalid($"The model cannot be served: {servingProblem}");
-            }
-
-            if ((ModelRegistrationRules.InputSizeProblem(signature, options.Value.MaxInputValues)
-                ?? ModelRegistrationRules.BatchingProblem(signature, batching)) is { } batchingProblem)
-            {
-                return Invalid(batchingProblem);
-            }
-
-            await using var content = File.OpenRead(path);
-            var record = await models.AddVersionAsync(new NewModelVersion
-            {
-                Name = Tenants.QualifyModel(caller.TenantId, name),
-                Inputs = signature.Inputs,
-                Outputs = signature.Outputs,
-                Description = description,
-                Batching = batching,
-            }, content, cancellationToken);
-            return TypedResults.Created($"/v1/models/{name}/versions/{record.Version}", ToView(record));
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return Problems.Create(StatusCodes.Status413PayloadTooLarge, "Model too large", $"The model file is larger than the {limit} bytes allowed.");
         }
-        finally
+    }
+
+    /// <summary>Checks the spooled file, its batching and its recipe against its signature, then stores it.</summary>
+    private static async Task<Results<Created<ModelView>, ProblemHttpResult>> RegisterAsync(string name, ModelUpload upload, BatchingSettings? batching,
+        string? description, TenantCaller caller, IModelStore models, ResultApiOptions options, ILoggerFactory loggers, CancellationToken cancellationToken)
+    {
+        ModelSignature signature;
+        try
         {
-            File.Delete(path);
+            signature = OnnxModelInspector.Inspect(upload.Path, options.MaxFoldedConstantBytes);
         }
+        catch (InvalidModelException ex)
+        {
+            // The message names no server path; ONNX Runtime's own, kept in the log, may.
+            loggers.CreateLogger(typeof(ModelsApi)).LogInformation(ex.InnerException, "Model upload {Name} refused: {Reason}", name, ex.Message);
+            return Invalid(ex.Message);
+        }
+
+        if (ServingRules.FindProblem(signature.Inputs, signature.Outputs) is { } servingProblem)
+        {
+            return Invalid($"The model cannot be served: {servingProblem}");
+        }
+
+        if ((ModelRegistrationRules.InputSizeProblem(signature, options.MaxInputValues)
+            ?? ModelRegistrationRules.BatchingProblem(signature, batching)) is { } batchingProblem)
+        {
+            return Invalid(batchingProblem);
+        }
+
+        if (upload.Recipe is { } recipe && RecipeRules.Problem(recipe, signature, upload.Vocabulary, batching, upload.LabelsSource) is { } recipeProblem)
+        {
+            return Invalid($"The recipe does not fit the model: {recipeProblem}");
+        }
+
+        await using var content = File.OpenRead(upload.Path);
+        var record = await models.AddVersionAsync(new NewModelVersion
+        {
+            Name = Tenants.QualifyModel(caller.TenantId, name),
+            Inputs = signature.Inputs,
+            Outputs = signature.Outputs,
+            Description = description,
+            Batching = batching,
+            Recipe = upload.Recipe,
+            Vocabulary = upload.Recipe is null ? null : upload.Vocabulary,
+        }, content, cancellationToken);
+        return TypedResults.Created($"/v1/models/{name}/versions/{record.Version}", ToView(record));
     }
 
     /// <summary>The view a tenant sees of its own model: the name without the tenant's qualifier.</summary>

@@ -24,6 +24,12 @@ public sealed record SubmitJobRequest
 
     /// <summary>The outputs to compute and store; all when none are named.</summary>
     public IReadOnlyList<RequestedOutput>? Outputs { get; init; }
+    /// <summary>Text for a model registered with a text recipe; use instead of Features and Inputs.</summary>
+    public string? Text { get; init; }
+
+    /// <summary>An image (PNG, JPEG or WebP), base64-encoded, for a model registered with an image recipe.</summary>
+    public string? Image { get; init; }
+
     public JobPriority Priority { get; init; }
 
     /// <summary>Seconds the job may wait queued; one not started by then ends <c>Expired</c> without running.</summary>

@@ -59,6 +59,8 @@ public static class SubmitJobsApi
                 ModelVersion = request.ModelVersion,
                 Features = request.Features,
                 Inputs = request.Inputs,
+                Text = request.Text,
+                Image = request.Image,
                 Outputs = request.Outputs,
                 CallbackUrl = request.CallbackUrl,
                 Priority = request.Priority,

@@ -7,7 +7,8 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// <summary>
 /// The records of a CSV bulk file, parsed by Sep (RFC 4180: a quoted field may hold commas, doubled quotes and line
 /// breaks, so a record may span lines). The header names the columns: at most one <c>id</c>, every other column one input
-/// value, in the model's input order. Blank lines are skipped and spaces around a field are not part of it. A record is
+/// value, in the model's input order. A blank line after the header is a failed record (counted, and listed in the error
+/// file), so that totals add up; spaces around a field are not part of it. A record is
 /// known by its id or, without one, by the line it starts on.
 /// </summary>
 internal sealed class BulkCsvReader : IDisposable
@@ -115,13 +116,12 @@ internal sealed class BulkCsvReader : IDisposable
     /// <summary>The next record, or false at the end of the file.</summary>
     public bool TryRead(float[] values, out BulkRecord record)
     {
-        while (MoveNext(_reader))
+        if (MoveNext(_reader))
         {
-            if (!IsBlank(_reader.Current))
-            {
-                record = Parse(_reader.Current, values);
-                return true;
-            }
+            record = IsBlank(_reader.Current)
+                ? new BulkRecord(_reader.Current.LineNumberFrom, LineId(_reader.Current.LineNumberFrom), BulkRecordReader.BlankLine)
+                : Parse(_reader.Current, values);
+            return true;
         }
 
         record = default;

@@ -116,7 +116,12 @@ internal sealed class BulkRecordReader : IDisposable
         return reader;
     }
 
-    /// <summary>The next record, or false at the end of the file. Blank lines are skipped.</summary>
+    /// <summary>The message of a blank line's failed record: a blank line is counted and listed in the error file, so that
+    /// a file's lines and its totals add up.</summary>
+    public const string BlankLine = "The line is blank; every line after the header holds one record.";
+
+    /// <summary>The next record, or false at the end of the file. A blank line is a record that failed
+    /// (<see cref="BlankLine"/>).</summary>
     public bool TryRead(float[] values, out BulkRecord record)
     {
         if (!TryReadUnbounded(values, out record))
@@ -138,7 +143,8 @@ internal sealed class BulkRecordReader : IDisposable
         {
             if (IsBlank(line))
             {
-                continue;
+                record = new BulkRecord(lineNumber, null, BlankLine);
+                return true;
             }
 
             record = _recipe is not null ? _recipe.ParseJson(line, lineNumber) : ParseJson(line, lineNumber, values);

@@ -16,7 +16,7 @@ internal sealed class LoadedModel : IDisposable
     private readonly string[] _inputNames;
 
     public LoadedModel(string name, int version, InferenceSession session, string device, BatchingSettings batching,
-        ModelRecipe? recipe = null, string? vocabulary = null)
+        ModelRecipe? recipe = null, string? vocabulary = null, ModelTrainingInfo? training = null)
     {
         Name = name;
         Version = version;
@@ -48,7 +48,10 @@ internal sealed class LoadedModel : IDisposable
         IsPadded = Inputs.Any(i => i.IsPadded);
         GroupByLength = IsPadded && (batching.GroupByLength ?? true);
         Recipe = recipe is null ? null : RecipeRunner.Create(this, recipe, vocabulary);
+        _labeler = recipe is null ? ClassLabeler.For(training, Outputs) : null;
     }
+
+    private readonly ClassLabeler? _labeler;
 
     public string Name { get; }
     public int Version { get; }
@@ -228,9 +231,12 @@ internal sealed class LoadedModel : IDisposable
     }
 
     /// <summary>What a request's job answers: the recipe's outputs for a request the recipe prepared (throws
-    /// <see cref="RecipeException"/> with the reason when they cannot be made), else the model outputs as they are.</summary>
+    /// <see cref="RecipeException"/> with the reason when they cannot be made); a trained classifier's outputs with the
+    /// predicted class's name (<see cref="ClassLabeler"/>); else the model outputs as they are.</summary>
     public NamedTensor[] Answer(PreparedRequest request, NamedTensor[] outputs) =>
-        request.Recipe is { } record && Recipe is { } runner ? runner.Finish(outputs, record) : outputs;
+        request.Recipe is { } record && Recipe is { } runner ? runner.Finish(outputs, record)
+        : _labeler is { } labeler ? labeler.Label(outputs)
+        : outputs;
 
     private void Split(int o, TensorData full, IReadOnlyList<PreparedRequest> batch, long rows, List<NamedTensor>[] perRequest)
     {

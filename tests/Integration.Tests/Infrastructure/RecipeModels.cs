@@ -1,30 +1,20 @@
+using System.Text;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Producer;
-using AIaaS.Queue.Store;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace AIaaS.Queue.Integration.Tests.Infrastructure;
 
-/// <summary>Models registered with a recipe straight through the store (as the API's registration will), and jobs that carry
-/// text or an image, published as the SDK publishes.</summary>
+/// <summary>Models registered with a recipe through the API (the SDK's multipart upload, so that the registration's recipe
+/// rules see every model the worker tests serve), and jobs that carry text or an image, published as the SDK publishes.</summary>
 internal static class RecipeModels
 {
     public static async Task<string> RegisterAsync(DistributedSystem system, string prefix, string path, ModelRecipe recipe,
         string? vocabulary, BatchingSettings? batching, CancellationToken ct)
     {
         var name = TestModels.UniqueName(prefix);
-        var signature = OnnxModelInspector.Inspect(path);
         await using var file = File.OpenRead(path);
-        await system.ApiServices.GetRequiredService<IModelStore>().AddVersionAsync(new NewModelVersion
-        {
-            Name = name,
-            Inputs = signature.Inputs,
-            Outputs = signature.Outputs,
-            Batching = batching,
-            Recipe = recipe,
-            Vocabulary = vocabulary,
-        }, file, ct);
+        await using var vocab = vocabulary is null ? null : new MemoryStream(Encoding.UTF8.GetBytes(vocabulary));
+        await system.Client.RegisterModelAsync(name, file, recipe, vocab, batching, cancellationToken: ct);
         return name;
     }
 

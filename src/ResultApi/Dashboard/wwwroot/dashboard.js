@@ -175,7 +175,8 @@ const batchingText = (m) => {
 async function loadModels() {
   const models = await getJson("/v1/models");
   fillRows($("#models-table tbody"), models.map((m) => el("tr", {},
-    el("td", {}, m.name), el("td", {}, m.version), el("td", {}, `${shape(m.inputs)} → ${shape(m.outputs)}`),
+    el("td", {}, m.name), el("td", {}, m.version),
+    el("td", {}, `${shape(m.inputs)} → ${shape(m.outputs)}${m.recipe ? `; recipe ${m.recipe.kind}${m.hasVocabulary ? " with vocab.txt" : ""}` : ""}`),
     el("td", {}, batchingText(m)),
     el("td", {}, `${num(m.sizeBytes / 1024, 1)} KiB`), el("td", {}, dateTime(m.createdAt)))), "No model registered.", 6);
 
