@@ -4,10 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Domain;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
-using AIaaS.Queue.Store;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace AIaaS.Queue.Integration.Tests;
 
@@ -202,32 +199,17 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         return JsonNode.Parse(output.Split('\n')[0])!;
     }
 
-    /// <summary>MiniLM registered through the API (its signature read from the file, padded batching), then the same file
-    /// again as the next version with a text-embedding recipe and its vocabulary, straight into the store.</summary>
-    private async Task<string> RegisterMiniLmAsync(TestTenant tenant, CancellationToken ct)
+    /// <summary>MiniLM registered through the API with a text-embedding recipe and its vocabulary (the SDK's multipart
+    /// upload, so that the registration's recipe rules see it).</summary>
+    private static async Task<string> RegisterMiniLmAsync(TestTenant tenant, CancellationToken ct)
     {
         var files = RealModels.MiniLm;
         var name = TestModels.UniqueName("minilm-openai");
-        await using (var file = File.OpenRead(files.Model))
-        {
-            await tenant.Client.RegisterModelAsync(name, file, PaddedBatchingTests.MiniLmPadding, cancellationToken: ct);
-        }
-
-        var store = system.ApiServices.GetRequiredService<IModelStore>();
-        var first = (await store.GetVersionAsync(Tenants.QualifyModel(tenant.Id, name), 1, ct))!;
-        await using (var file = File.OpenRead(files.Model))
-        {
-            await store.AddVersionAsync(new NewModelVersion
-            {
-                Name = first.Name,
-                Inputs = first.Inputs,
-                Outputs = first.Outputs,
-                Batching = first.Batching,
-                Recipe = new ModelRecipe { Kind = RecipeKinds.TextEmbedding, Pooling = RecipePooling.Mean, Normalize = true },
-                Vocabulary = await File.ReadAllTextAsync(files.Vocabulary, ct),
-            }, file, ct);
-        }
-
+        await using var file = File.OpenRead(files.Model);
+        await using var vocabulary = File.OpenRead(files.Vocabulary);
+        var registered = await tenant.Client.RegisterModelAsync(name, file,
+            new ModelRecipe { Kind = RecipeKinds.TextEmbedding, Pooling = RecipePooling.Mean, Normalize = true }, vocabulary, cancellationToken: ct);
+        Assert.Equal(RecipeKinds.TextEmbedding, registered.Recipe?.Kind);
         return name;
     }
 

@@ -32,6 +32,6 @@ public static class EmbeddingsApi
             return OpenAiErrors.Invalid($"The body is not JSON: {ex.Message}");
         }
 
-        return await embeddings.CreateAsync(body, caller, http.Headers["Idempotency-Key"].FirstOrDefault(), http.HttpContext.Response, cancellationToken);
+        return await embeddings.CreateAsync(body, caller, http.HttpContext.Response, cancellationToken);
     }
 }
