@@ -23,6 +23,9 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         "A job system keeps the accelerators full, batching requests from every caller.",
     ];
 
+    /// <summary>More tokens than the model's recipe takes; the recipe refuses it rather than cutting it.</summary>
+    private static readonly string LongText = string.Join(' ', Enumerable.Repeat("tokens", 600));
+
     [Fact]
     public async Task TheOfficialOpenAiClientEmbedsStringsAsFloatsAndBase64()
     {
@@ -60,6 +63,8 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         Assert.Equal((400, null, "input"), Refusal(refusals["tokenArrays"]!));
         Assert.Contains("Token arrays are not supported", refusals["tokenArrays"]!["message"]!.GetValue<string>());
         Assert.Equal((400, null, "dimensions"), Refusal(refusals["dimensions"]!));
+        Assert.Equal((400, null, "input"), Refusal(refusals["tooLong"]!));
+        Assert.StartsWith("input[1]: ", refusals["tooLong"]!["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(401, refusals["badKey"]!["status"]!.GetValue<int>());
         Assert.Equal("authentication_error", refusals["badKey"]!["type"]!.GetValue<string>());
     }
@@ -77,7 +82,8 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
             Request("other-model", "no-such-model", "\"x\""),
             Request("tokens", model, "[[101, 7592, 102]]"),
             "{ this is not json",
-            Request("last", model, "\"" + Texts[2] + "\"")) + "\n";
+            Request("last", model, "\"" + Texts[2] + "\""),
+            Request("too-long", model, JsonSerializer.Serialize(new[] { "fine", LongText }))) + "\n";
         var result = await RunClientAsync("batch", tenant, model, batchFile, ct);
 
         using var reference = ReferenceEmbedder.MiniLm();
@@ -101,7 +107,7 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         Assert.Equal("openai-client", created["metadata"]!["suite"]!.GetValue<string>());
         var batch = result["batch"]!;
         Assert.Equal("completed", batch["status"]!.GetValue<string>());
-        Assert.Equal((7L, 3L, 4L), (batch["request_counts"]!["total"]!.GetValue<long>(), batch["request_counts"]!["completed"]!.GetValue<long>(),
+        Assert.Equal((8L, 3L, 5L), (batch["request_counts"]!["total"]!.GetValue<long>(), batch["request_counts"]!["completed"]!.GetValue<long>(),
             batch["request_counts"]!["failed"]!.GetValue<long>()));
         Assert.NotNull(batch["completed_at"]);
         Assert.Equal(file["id"]!.GetValue<string>(), batch["input_file_id"]!.GetValue<string>());
@@ -126,10 +132,18 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
 
         // The error file: every bad line, with the reason.
         var errors = JsonLines(result["errors"]!.GetValue<string>());
-        Assert.Equal(4, errors.Count);
-        Assert.Equal(["duplicate_custom_id", "model_mismatch", "invalid_body", "invalid_json"], errors.Select(e => e["error"]!["code"]!.GetValue<string>()));
-        Assert.Equal(["one", "other-model", "tokens", null], errors.Select(e => e["custom_id"]?.GetValue<string>()));
-        Assert.All(errors, e => Assert.Null(e["response"]));
+        Assert.Equal(5, errors.Count);
+        var refused = errors.Take(4).ToList();
+        Assert.Equal(["duplicate_custom_id", "model_mismatch", "invalid_body", "invalid_json"], refused.Select(e => e["error"]!["code"]!.GetValue<string>()));
+        Assert.Equal(["one", "other-model", "tokens", null], refused.Select(e => e["custom_id"]?.GetValue<string>()));
+        Assert.All(refused, e => Assert.Null(e["response"]));
+
+        // An input the worker refuses fails its request as OpenAI writes a failed request: a response with status 400.
+        var failed = errors[4];
+        Assert.Equal("too-long", failed["custom_id"]!.GetValue<string>());
+        Assert.Equal(400, failed["response"]!["status_code"]!.GetValue<int>());
+        Assert.StartsWith("input[1]: ", failed["response"]!["body"]!["error"]!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Null(failed["error"]);
     }
 
     [Fact]
@@ -191,6 +205,7 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
             apiKey = tenant.Key,
             model,
             texts = Texts,
+            longText = LongText,
             batchFile,
             timeoutMs = 240_000,
         });
@@ -208,7 +223,8 @@ public sealed class OpenAiClientTests(TenantSystem system) : IClassFixture<Tenan
         await using var file = File.OpenRead(files.Model);
         await using var vocabulary = File.OpenRead(files.Vocabulary);
         var registered = await tenant.Client.RegisterModelAsync(name, file,
-            new ModelRecipe { Kind = RecipeKinds.TextEmbedding, Pooling = RecipePooling.Mean, Normalize = true }, vocabulary, cancellationToken: ct);
+            new ModelRecipe { Kind = RecipeKinds.TextEmbedding, Pooling = RecipePooling.Mean, Normalize = true, Truncate = false }, vocabulary,
+            cancellationToken: ct);
         Assert.Equal(RecipeKinds.TextEmbedding, registered.Recipe?.Kind);
         return name;
     }

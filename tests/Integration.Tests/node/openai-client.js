@@ -1,6 +1,6 @@
 // Drives this server's OpenAI-compatible surface with the official OpenAI client library (npm `openai`), as a user
 // would: the client's baseURL set to the server, an API key of a tenant. Reads its task as JSON on stdin
-// ({part: "embeddings" | "batch", baseURL, apiKey, model, texts, batchFile, timeoutMs}) and writes what the server answered
+// ({part: "embeddings" | "batch", baseURL, apiKey, model, texts, longText, batchFile, timeoutMs}) and writes what the server answered
 // as JSON on stdout.
 'use strict';
 const { OpenAI, toFile } = require('openai');
@@ -42,6 +42,7 @@ async function embeddings(client, task, result) {
     unknownModel: await refusal(client.embeddings.create({ model: 'no-such-model', input: 'x' })),
     tokenArrays: await refusal(client.embeddings.create({ model: task.model, input: [[101, 7592, 102]] })),
     dimensions: await refusal(client.embeddings.create({ model: task.model, input: 'x', dimensions: 7 })),
+    tooLong: await refusal(client.embeddings.create({ model: task.model, input: ['fine', task.longText] })),
     badKey: await refusal(new OpenAI({ apiKey: 'not-a-key', baseURL: task.baseURL, maxRetries: 0 }).embeddings.create({ model: task.model, input: 'x' })),
   };
 }
