@@ -1,5 +1,5 @@
-using AIaaS.Queue.Contracts;
 using System.Text.Json;
+using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Apis.OpenAi;
 using AIaaS.Queue.ResultApi.Security;
