@@ -54,6 +54,7 @@ public static class ResultApiExtensions
         services.AddHealthChecks();
         services.AddAiaasStore();
         services.AddSingleton<JobSubmitter>();
+        services.AddSingleton<JobBatchSubmitter>();
         services.AddSingleton<BulkJobSubmitter>();
         services.AddSingleton<JobCompletionWaiter>();
         services.AddHostedService(sp => sp.GetRequiredService<JobCompletionWaiter>());
