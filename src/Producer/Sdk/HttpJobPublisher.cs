@@ -56,7 +56,7 @@ internal sealed class HttpJobPublisher(HttpClient http, TimeSpan timeout) : IJob
                     ?? throw AiaasPublishException.Unanswered(chunk[0].JobId, "answered a batch with an empty body", null);
                 foreach (var (item, job) in batch.Items.Zip(chunk))
                 {
-                    if (item.Status is not (StatusCodes.Accepted or StatusCodes.Ok))
+                    if (item.Status is not ((int)HttpStatusCode.Accepted or (int)HttpStatusCode.OK))
                     {
                         refusals[job.JobId] = Refusal((HttpStatusCode)item.Status, item.Title, item.Detail, job.Model, item.RetryAfterSeconds);
                     }
@@ -110,11 +110,6 @@ internal sealed class HttpJobPublisher(HttpClient http, TimeSpan timeout) : IJob
         status == HttpStatusCode.TooManyRequests
             ? new AiaasOverloadedException(model, TimeSpan.FromSeconds(retryAfterSeconds ?? 1), detail ?? "The model's backlog is at its admission limit.")
             : new AiaasApiException(status, title, detail);
-
-    private static class StatusCodes
-    {
-        public const int Ok = 200, Accepted = 202;
-    }
 
     /// <summary>The body of <c>POST /v1/jobs</c> (the ResultApi's <c>SubmitJobRequest</c>), from the command the SDK built.</summary>
     private sealed record JobBody

@@ -53,7 +53,8 @@ public partial interface IAiaasClient
     /// <summary>Every registered model version.</summary>
     Task<IReadOnlyList<ModelView>> ListModelsAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Publishes a train job and returns its id once the broker has confirmed it. The job id is the
+    /// <summary>Submits a train job and returns its id once the broker has confirmed it (over HTTP: once the ResultApi has
+    /// queued it; an unknown dataset throws <see cref="AiaasApiException"/>, 404). The job id is the
     /// idempotency key: submitting the same id again trains and registers at most one model version.</summary>
     Task<Guid> SubmitTrainAsync(TrainRequest request, CancellationToken cancellationToken = default);
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Security;
@@ -83,7 +84,7 @@ public static class SubmitJobsApi
         var batch = await submitter.SubmitAsync(jobs, caller, cancellationToken);
         if (batch.Items.Max(i => i.RetryAfterSeconds) is { } retryAfter)
         {
-            new SubmissionRefusal(StatusCodes.Status429TooManyRequests, "", "", retryAfter).ApplyHeaders(http.Response);
+            http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         }
 
         return TypedResults.Ok(batch);
