@@ -32,6 +32,9 @@ internal sealed class Cluster : IAsyncDisposable
     /// <summary>A client that learns of completions by polling the API only (no completion events), for the before/after figure.</summary>
     public IAiaasClient PollingClient => _pollingClient.Services.GetRequiredService<IAiaasClient>();
     public WorkerProcess Api => _api;
+
+    /// <summary>The ResultApi's address, for clients that speak plain HTTP (the OpenAI-compatible surface).</summary>
+    public Uri ApiUrl { get; private set; } = null!;
     public IReadOnlyList<WorkerProcess> Workers => _workers;
 
     public static async Task<Cluster> StartAsync(Uri broker, int workers, CancellationToken cancellationToken,
@@ -39,6 +42,7 @@ internal sealed class Cluster : IAsyncDisposable
     {
         var cluster = new Cluster(broker, workerSettings);
         var port = FreePort();
+        cluster.ApiUrl = new Uri($"http://127.0.0.1:{port}/");
         cluster._api = WorkerProcess.Start(cluster.Settings(new Dictionary<string, string>
         {
             ["Urls"] = $"http://127.0.0.1:{port}",

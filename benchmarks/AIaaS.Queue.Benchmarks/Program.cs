@@ -9,9 +9,10 @@ using Microsoft.ML.OnnxRuntime;
 
 // The system against its ceilings, every figure a ratio taken side by side in one run (the machine is shared and
 // noisy). Workers and the ResultApi run as separate processes on a real RabbitMQ broker (a virtual host of its own).
-// Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick] [-- --text-encoder-only]
+// Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick] [-- --text-encoder-only] [-- --text-only]
 var quick = args.Contains("--quick");
 var textEncoderOnly = args.Contains("--text-encoder-only");
+var textOnly = args.Contains("--text-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -31,6 +32,25 @@ await using var broker = new RabbitMqBroker();
 await broker.InitializeAsync();
 await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, ct);
 var client = cluster.Client;
+
+// 7. Text in, embeddings out (the OpenAI-compatible surface): a corpus as an OpenAI Batch job against direct in-process
+//    embedding, and single-text /v1/embeddings latency under concurrent load.
+if (textOnly || !textEncoderOnly)
+{
+    await TextEmbedding.RegisterAsync(client, ct);
+    var corpusLines = quick ? 2_000 : 20_000;
+    var corpus = TextEmbedding.Corpus(corpusLines, seed: 17);
+    var embedded = await TextEmbedding.BatchAgainstDirectAsync(cluster.ApiUrl, corpus, rounds: 1, ct);
+    report.Figure($"7. text embedding (all-MiniLM-L6-v2, {corpusLines:N0}-line corpus): OpenAI Batch API / direct in-process (tokenize, ONNX Runtime, pool, same batches)",
+        $"{embedded.SystemPerSecond:F0} vs {embedded.DirectPerSecond:F0} lines/s", embedded.SystemPerSecond / embedded.DirectPerSecond, 0.8);
+    var oneText = await TextEmbedding.SingleTextLatencyAsync(cluster.ApiUrl, TextEmbedding.Corpus(quick ? 200 : 600, seed: 23), concurrency: 16, ct);
+    report.Figure($"7. /v1/embeddings, one text per call, {oneText.Concurrency} callers at once: p50 / p99 (ms)",
+        $"{oneText.P50:F0} / {oneText.P99:F0} ms at {oneText.RequestsPerSecond:F0} calls/s", null, null);
+    if (textOnly)
+    {
+        return 0;
+    }
+}
 
 // 6. A real text encoder: padding with length grouping, padding in arrival order, and max batch size 1, side by side.
 var textJobs = quick ? 600 : 3000;
