@@ -55,6 +55,7 @@ public static class ResultApiExtensions
         services.AddHealthChecks();
         services.AddAiaasStore();
         services.AddSingleton<JobSubmitter>();
+        services.AddSingleton<JobBatchSubmitter>();
         services.AddSingleton<BulkJobSubmitter>();
         services.AddSingleton<EmbeddingsService>();
         services.AddSingleton<OpenAiBatchService>();

@@ -17,11 +17,17 @@ internal sealed partial class AiaasClient(
     public async Task<Guid> SubmitPredictAsync(PredictRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        await admission.EnsureAdmittedAsync(request.Model, cancellationToken).ConfigureAwait(false);
-        return await PublishPredictAsync(request, cancellationToken).ConfigureAwait(false);
+        var job = PredictJob(request, time.GetUtcNow());
+        if (!publisher.DecidesAdmission)
+        {
+            await admission.EnsureAdmittedAsync(request.Model, cancellationToken).ConfigureAwait(false);
+        }
+
+        await publisher.PublishAsync(job, cancellationToken).ConfigureAwait(false);
+        return job.JobId;
     }
 
-    private async Task<Guid> PublishPredictAsync(PredictRequest request, CancellationToken cancellationToken)
+    private SubmitPredictJob PredictJob(PredictRequest request, DateTimeOffset now)
     {
         if (string.IsNullOrWhiteSpace(request.Model))
         {
@@ -34,8 +40,7 @@ internal sealed partial class AiaasClient(
         }
 
         var jobId = request.JobId ?? Guid.CreateVersion7();
-        var now = time.GetUtcNow();
-        await publisher.PublishAsync(new SubmitPredictJob
+        return new SubmitPredictJob
         {
             JobId = jobId,
             Model = request.Model,
@@ -50,24 +55,25 @@ internal sealed partial class AiaasClient(
             ExpiresAt = now + request.TimeToLive,
             SubmittedAt = now,
             Sender = ApiKeyFormat.Credentials(options.Value.ApiKey, ApiKeyFormat.PredictPurpose, jobId),
-        }, cancellationToken).ConfigureAwait(false);
-        return jobId;
+        };
     }
 
     public async Task<IReadOnlyList<Guid>> SubmitPredictManyAsync(IEnumerable<PredictRequest> requests, CancellationToken cancellationToken = default)
     {
-        var list = requests.ToList();
-        // Admission is decided once, up front, per model: either the whole call is refused, or every job is published.
-        foreach (var model in list.Select(r => r.Model).Distinct(StringComparer.Ordinal))
+        ArgumentNullException.ThrowIfNull(requests);
+        var now = time.GetUtcNow();
+        var jobs = requests.Select(r => PredictJob(r ?? throw new ArgumentException("A request is null.", nameof(requests)), now)).ToArray();
+        if (!publisher.DecidesAdmission)
         {
-            await admission.EnsureAdmittedAsync(model, cancellationToken).ConfigureAwait(false);
+            // Admission is decided once, up front, per model: either the whole call is refused, or every job is published.
+            foreach (var model in jobs.Select(j => j.Model).Distinct(StringComparer.Ordinal))
+            {
+                await admission.EnsureAdmittedAsync(model, cancellationToken).ConfigureAwait(false);
+            }
         }
 
-        var ids = new Guid[list.Count];
-        await Parallel.ForAsync(0, list.Count,
-            new ParallelOptions { MaxDegreeOfParallelism = options.Value.MaxPublishConcurrency, CancellationToken = cancellationToken },
-            async (i, ct) => ids[i] = await PublishPredictAsync(list[i], ct).ConfigureAwait(false)).ConfigureAwait(false);
-        return ids;
+        await publisher.PublishManyAsync(jobs, cancellationToken).ConfigureAwait(false);
+        return [.. jobs.Select(j => j.JobId)];
     }
 
     public async Task<JobView?> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
@@ -83,6 +89,34 @@ internal sealed partial class AiaasClient(
 
     public Task<JobView> WaitForCompletionAsync(Guid jobId, CancellationToken cancellationToken = default) =>
         watcher.WaitAsync(jobId, cancellationToken);
+
+    public async Task<IReadOnlyList<JobView>> WaitForAllAsync(IEnumerable<Guid> jobIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        // One watcher serves every wait: the jobs are looked up together, a few requests per interval however many there are.
+        return await Task.WhenAll(jobIds.Select(id => watcher.WaitAsync(id, cancellationToken))).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<JobOutputView?>> GetOutputsAsync(IEnumerable<Guid> jobIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jobIds);
+        var ids = jobIds.ToArray();
+        var found = new Dictionary<Guid, JobOutputView>();
+        foreach (var chunk in ids.Distinct().Chunk(MaxOutputsPerRequest))
+        {
+            using var response = await http.PostAsJsonAsync("v1/jobs/outputs", new JobLookupRequest { Ids = chunk }, WireJson.Options, cancellationToken)
+                .ConfigureAwait(false);
+            foreach (var output in (await ReadAsync<JobOutputsView>(response, cancellationToken).ConfigureAwait(false)).Outputs)
+            {
+                found[output.Id] = output;
+            }
+        }
+
+        return [.. ids.Select(id => found.GetValueOrDefault(id))];
+    }
+
+    /// <summary>The ResultApi's limit for one <c>POST /v1/jobs/outputs</c>.</summary>
+    private const int MaxOutputsPerRequest = 1000;
 
     public async Task<JobOutputView> GetOutputAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
@@ -257,21 +291,10 @@ internal sealed partial class AiaasClient(
     {
         if (!response.IsSuccessStatusCode)
         {
-            ProblemBody? problem = null;
-            try
-            {
-                problem = await response.Content.ReadFromJsonAsync<ProblemBody>(WireJson.Options, cancellationToken).ConfigureAwait(false);
-            }
-            catch (System.Text.Json.JsonException)
-            {
-            }
-
-            throw new AiaasApiException(response.StatusCode, problem?.Title ?? response.ReasonPhrase, problem?.Detail);
+            throw await ApiProblem.ReadAsync(response, cancellationToken).ConfigureAwait(false);
         }
 
         return await response.Content.ReadFromJsonAsync<T>(WireJson.Options, cancellationToken).ConfigureAwait(false)
             ?? throw new AiaasException($"The ResultApi answered {response.RequestMessage?.RequestUri} with an empty body.");
     }
-
-    private sealed record ProblemBody(string? Title, string? Detail);
 }

@@ -10,6 +10,11 @@ public sealed class AiaasClientOptions
     /// Leave null to publish through the MassTransit bus already configured in the host (the embedded default).</summary>
     public Uri? RabbitMqUri { get; set; }
 
+    /// <summary>How jobs are submitted: <see cref="AiaasTransport.Auto"/> (the default) takes the broker when there is one
+    /// (<see cref="RabbitMqUri"/>, or the host's MassTransit bus) and HTTP otherwise. The broker is for high throughput
+    /// inside the cluster; HTTP needs only the API's address and key.</summary>
+    public AiaasTransport Transport { get; set; } = AiaasTransport.Auto;
+
     /// <summary>The tenant's API key (<c>aiaas_{tenant}_...</c>, from the admin API), sent as <c>Authorization: Bearer</c>
     /// to the ResultApi; commands on the broker carry the tenant and a proof of the key, never the key. Null on the open
     /// embedded default, where everything belongs to the default tenant.</summary>
@@ -28,6 +33,9 @@ public sealed class AiaasClientOptions
     /// per model batch in the whole system; turn it off for very many clients that rarely wait.</summary>
     public bool CompletionEvents { get; set; } = true;
 
+    /// <summary>Whether the SDK opens a broker connection of its own.</summary>
+    internal bool OwnsBrokerConnection => RabbitMqUri is not null && Transport != AiaasTransport.Http;
+
     /// <summary>How long the SDK trusts the ResultApi's answer to "does this model take jobs now" before asking again
     /// (see <c>ResultApi:MaxQueuedJobsPerModel</c>); zero turns the check off.</summary>
     public TimeSpan AdmissionCheckInterval { get; set; } = TimeSpan.FromMilliseconds(250);
@@ -40,11 +48,12 @@ public sealed class AiaasClientOptions
     public TimeSpan MaxPollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>How long a submit waits for the broker to confirm a job, including any wait for the SDK's broker connection
-    /// to come back after an outage. Past it the submit throws <see cref="AiaasPublishException"/> instead of waiting for
-    /// ever; the job may or may not have been queued, and submitting it again with the same JobId (its idempotency key)
+    /// to come back after an outage (over HTTP: for the ResultApi to answer a submit request). Past it the submit throws
+    /// <see cref="AiaasPublishException"/> instead of waiting for ever; the job may or may not have been queued, and submitting it again with the same JobId (its idempotency key)
     /// is safe.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Publishes in flight at once when submitting many jobs (each awaits the broker's confirmation).</summary>
+    /// <summary>Publishes in flight at once when submitting many jobs (each awaits the broker's confirmation); over HTTP,
+    /// jobs go in requests of up to 1,000 each, a few requests at a time.</summary>
     public int MaxPublishConcurrency { get; set; } = 64;
 }

@@ -11,9 +11,11 @@ namespace AIaaS.Queue.Producer;
 public static class AiaasClientServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds <see cref="IAiaasClient"/>. With <see cref="AiaasClientOptions.RabbitMqUri"/> set, the SDK opens its own
+    /// Adds <see cref="IAiaasClient"/>. Submits go where <see cref="AiaasClientOptions.Transport"/> says; by default
+    /// (<see cref="AiaasTransport.Auto"/>): with <see cref="AiaasClientOptions.RabbitMqUri"/> set, the SDK opens its own
     /// bus to that broker (publisher confirms on, so a failed publish throws); without it, the SDK publishes through
-    /// the MassTransit bus the host already has (the embedded default).
+    /// the MassTransit bus the host already has (the embedded default); and in a host without MassTransit it submits over
+    /// HTTP to <see cref="AiaasClientOptions.ApiUrl"/>, needing no broker access at all.
     /// </summary>
     public static IServiceCollection AddAiaasClient(this IServiceCollection services, Action<AiaasClientOptions> configure)
     {
@@ -26,10 +28,15 @@ public static class AiaasClientServiceCollectionExtensions
             throw new ArgumentException("AiaasClientOptions.ApiKey is not an AIaaS.Queue API key (aiaas_<tenant>_<key id>_<secret>).", nameof(configure));
         }
 
+        if (options.Transport == AiaasTransport.Http && options.RabbitMqUri is not null)
+        {
+            throw new ArgumentException("AiaasClientOptions.Transport is Http, which opens no broker connection: leave RabbitMqUri unset.", nameof(configure));
+        }
+
         services.AddOptions<AiaasClientOptions>().Configure(configure);
         services.TryAddSingleton(TimeProvider.System);
 
-        if (options.RabbitMqUri is { } broker)
+        if (options.OwnsBrokerConnection && options.RabbitMqUri is { } broker)
         {
             services.AddMassTransit<IAiaasBus>(x =>
             {
@@ -57,12 +64,24 @@ public static class AiaasClientServiceCollectionExtensions
                     cfg.ConfigureEndpoints(context);
                 });
             });
-            services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>(), options.PublishTimeout));
+            services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>(), options.PublishTimeout,
+                options.MaxPublishConcurrency));
+        }
+        else if (options.Transport == AiaasTransport.Http)
+        {
+            services.AddSingleton<IJobPublisher>(sp => HttpPublisher(sp, options));
         }
         else
         {
-            services.AddSingleton<IJobPublisher>(sp => new HostBusJobPublisher(sp, options.PublishTimeout));
+            services.AddSingleton<IJobPublisher>(sp => new HostBusJobPublisher(sp, options.PublishTimeout, options.MaxPublishConcurrency,
+                options.Transport == AiaasTransport.Auto ? () => HttpPublisher(sp, options) : null));
         }
+
+        services.AddHttpClient(nameof(HttpJobPublisher), (sp, http) =>
+        {
+            ConfigureHttp(sp, http);
+            http.Timeout = Timeout.InfiniteTimeSpan; // each submit is bounded by PublishTimeout instead
+        });
 
         // One watcher per client process, so that all waits share its status requests.
         services.AddHttpClient(nameof(CompletionWatcher), ConfigureHttp);
@@ -78,6 +97,9 @@ public static class AiaasClientServiceCollectionExtensions
         services.AddHttpClient<IAiaasClient, AiaasClient>(ConfigureHttp);
         return services;
     }
+
+    private static HttpJobPublisher HttpPublisher(IServiceProvider services, AiaasClientOptions options) =>
+        new(services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(HttpJobPublisher)), options.PublishTimeout);
 
     /// <summary>The start of every SDK client's completion queue name; the broker's client role may use only these queues.</summary>
     public const string CompletionQueuePrefix = "aiaas-client-";

@@ -68,7 +68,7 @@ internal sealed class CompletionWatcher(HttpClient http, IOptions<AiaasClientOpt
     /// </summary>
     private async Task RunAsync(CancellationToken stopping)
     {
-        var eventsConnected = options.Value.CompletionEvents && options.Value.RabbitMqUri is not null;
+        var eventsConnected = options.Value.CompletionEvents && options.Value.OwnsBrokerConnection;
         var interval = options.Value.MinPollInterval;
         var nextFullLookup = time.GetUtcNow();
         while (!stopping.IsCancellationRequested)

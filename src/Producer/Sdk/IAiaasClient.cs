@@ -5,10 +5,16 @@ namespace AIaaS.Queue.Producer;
 /// <summary>The AIaaS.Queue client: submits jobs to the broker and reads their state from the ResultApi.</summary>
 public partial interface IAiaasClient
 {
-    /// <summary>Publishes one predict job and returns its id once the broker has confirmed it.</summary>
+    /// <summary>Submits one predict job and returns its id once the broker has confirmed it (over HTTP: once the ResultApi
+    /// has queued it). Throws <see cref="AiaasOverloadedException"/> at the model's admission limit,
+    /// <see cref="AiaasPublishException"/> when the job may or may not have been queued (submit it again with the same JobId),
+    /// and, over HTTP, <see cref="AiaasApiException"/> with the API's reason for a job it refuses (400 invalid, 404 unknown
+    /// model, 409 JobId not available, 401/403 key).</summary>
     Task<Guid> SubmitPredictAsync(PredictRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>Publishes many predict jobs, several at a time, and returns their ids in order.</summary>
+    /// <summary>Submits many predict jobs and returns their ids in order: on the broker, several publishes at a time; over
+    /// HTTP, up to 1,000 jobs per <c>POST /v1/jobs/batch</c>. Over HTTP each job is judged alone: when some are refused,
+    /// the others are queued and <see cref="AiaasSubmitManyException"/> names every id and each refusal.</summary>
     Task<IReadOnlyList<Guid>> SubmitPredictManyAsync(IEnumerable<PredictRequest> requests, CancellationToken cancellationToken = default);
 
     /// <summary>The job's current state, or null while it is unknown (not yet registered, or never submitted).</summary>
@@ -17,6 +23,14 @@ public partial interface IAiaasClient
     /// <summary>Waits until the job is succeeded, failed or cancelled and returns it. Waits share status checks,
     /// so waiting for thousands of jobs costs a few requests per interval, not one per job.</summary>
     Task<JobView> WaitForCompletionAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Waits until every job is succeeded, failed, cancelled or expired and returns them in the order of
+    /// <paramref name="jobIds"/>; the waits share status checks. Bound the wait with <paramref name="cancellationToken"/>.</summary>
+    Task<IReadOnlyList<JobView>> WaitForAllAsync(IEnumerable<Guid> jobIds, CancellationToken cancellationToken = default);
+
+    /// <summary>The outputs of many jobs, in the order of <paramref name="jobIds"/>, one request per 1,000 ids
+    /// (<c>POST /v1/jobs/outputs</c>); null for a job with no output: unknown, another tenant's, or not succeeded.</summary>
+    Task<IReadOnlyList<JobOutputView?>> GetOutputsAsync(IEnumerable<Guid> jobIds, CancellationToken cancellationToken = default);
 
     /// <summary>The outputs of a succeeded job.</summary>
     Task<JobOutputView> GetOutputAsync(Guid jobId, CancellationToken cancellationToken = default);
@@ -39,7 +53,8 @@ public partial interface IAiaasClient
     /// <summary>Every registered model version.</summary>
     Task<IReadOnlyList<ModelView>> ListModelsAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Publishes a train job and returns its id once the broker has confirmed it. The job id is the
+    /// <summary>Submits a train job and returns its id once the broker has confirmed it (over HTTP: once the ResultApi has
+    /// queued it; an unknown dataset throws <see cref="AiaasApiException"/>, 404). The job id is the
     /// idempotency key: submitting the same id again trains and registers at most one model version.</summary>
     Task<Guid> SubmitTrainAsync(TrainRequest request, CancellationToken cancellationToken = default);
 
@@ -51,6 +66,7 @@ public partial interface IAiaasClient
     Task<IReadOnlyList<JobEventView>> GetJobEventsAsync(Guid jobId, long afterSequence = 0, CancellationToken cancellationToken = default);
 
     /// <summary>Asks for a job to be cancelled: a queued job never starts, a running train job's process is ended within seconds.
-    /// Wait for the job to see its final state.</summary>
+    /// Wait for the job to see its final state. Over HTTP an unknown job throws <see cref="AiaasApiException"/> (404); on
+    /// the broker the request for it is dropped.</summary>
     Task CancelAsync(Guid jobId, CancellationToken cancellationToken = default);
 }

@@ -6,17 +6,32 @@ namespace AIaaS.Queue.Producer;
 /// <summary>A bus of the SDK's own, so that an application's MassTransit setup and the SDK's broker connection never collide.</summary>
 public interface IAiaasBus : IBus;
 
+/// <summary>Where submits go: the broker (<see cref="BusJobPublisher"/>, <see cref="HostBusJobPublisher"/>) or the ResultApi
+/// over HTTP (<see cref="HttpJobPublisher"/>). Each throws the SDK's exceptions, and for each the JobId is the idempotency key.</summary>
 internal interface IJobPublisher
 {
+    /// <summary>True when the submission itself is refused at the admission limit (HTTP), so the SDK's advisory check
+    /// before publishing is not needed.</summary>
+    bool DecidesAdmission { get; }
+
     Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken);
+
+    /// <summary>Publishes many predict jobs; returns once all are taken, or throws.</summary>
+    Task PublishManyAsync(IReadOnlyList<SubmitPredictJob> jobs, CancellationToken cancellationToken);
 
     /// <summary>Publishes any other command; <paramref name="messageId"/> is the job id, as for predict jobs.</summary>
     Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class;
 }
 
 /// <summary>Publishes on a bus: the SDK's own RabbitMQ bus, or the host's bus in the embedded default.</summary>
-internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout) : IJobPublisher
+internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, int maxConcurrency) : IJobPublisher
 {
+    public bool DecidesAdmission => false;
+
+    public Task PublishManyAsync(IReadOnlyList<SubmitPredictJob> jobs, CancellationToken cancellationToken) =>
+        Parallel.ForAsync(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = cancellationToken },
+            async (i, ct) => await PublishAsync(jobs[i], ct).ConfigureAwait(false));
+
     public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
         WithinTimeoutAsync(job.JobId, token => bus.Publish(job, context =>
         {
@@ -81,17 +96,25 @@ internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout) : 
     }
 }
 
-/// <summary>Publishes through the host's own bus, resolved at first use so that read-only clients need no bus at all.</summary>
-internal sealed class HostBusJobPublisher(IServiceProvider services, TimeSpan timeout) : IJobPublisher
+/// <summary>Publishes through the host's own bus, resolved at first use so that read-only clients need no bus at all. A host
+/// without MassTransit gets <paramref name="fallback"/> (HTTP, with <see cref="AiaasTransport.Auto"/>), or an error when
+/// there is none (<see cref="AiaasTransport.Broker"/>).</summary>
+internal sealed class HostBusJobPublisher(IServiceProvider services, TimeSpan timeout, int maxConcurrency, Func<IJobPublisher>? fallback)
+    : IJobPublisher
 {
-    private readonly Lazy<BusJobPublisher> _publisher = new(() => new BusJobPublisher(
-        (IBus?)services.GetService(typeof(IBus)) ?? throw new AiaasException(
-            "No broker to publish to: set AiaasClientOptions.RabbitMqUri, or add MassTransit to the host."), timeout));
+    private readonly Lazy<IJobPublisher> _publisher = new(() => (IBus?)services.GetService(typeof(IBus)) is { } bus
+        ? new BusJobPublisher(bus, timeout, maxConcurrency)
+        : fallback?.Invoke() ?? throw new AiaasException(
+            "No broker to publish to: set AiaasClientOptions.RabbitMqUri, add MassTransit to the host, or use AiaasTransport.Http (or Auto) to submit over HTTP."));
+
+    public bool DecidesAdmission => _publisher.Value.DecidesAdmission;
 
     public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
         _publisher.Value.PublishAsync(job, cancellationToken);
 
+    public Task PublishManyAsync(IReadOnlyList<SubmitPredictJob> jobs, CancellationToken cancellationToken) =>
+        _publisher.Value.PublishManyAsync(jobs, cancellationToken);
+
     public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
         _publisher.Value.PublishAsync(message, messageId, cancellationToken);
 }
-

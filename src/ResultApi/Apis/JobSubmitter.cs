@@ -29,7 +29,14 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
 
     /// <summary>Queues a predict job for <paramref name="caller"/>; the job's <see cref="SubmitPredictJob.Sender"/> is set here,
     /// from the caller's key.</summary>
-    public async Task<JobSubmission> SubmitPredictAsync(SubmitPredictJob job, TenantCaller caller, CancellationToken cancellationToken)
+    public Task<JobSubmission> SubmitPredictAsync(SubmitPredictJob job, TenantCaller caller, CancellationToken cancellationToken) =>
+        SubmitPredictAsync(job, caller, admission: null, cancellationToken);
+
+    /// <summary>As <see cref="SubmitPredictAsync(SubmitPredictJob, TenantCaller, CancellationToken)"/>, with admission already
+    /// decided for a group of jobs (<see cref="JobBatchSubmitter"/>); null asks for this job alone. The checks keep their
+    /// order, so a repeat of a job already queued is answered as such even when its model is now at its limit.</summary>
+    internal async Task<JobSubmission> SubmitPredictAsync(SubmitPredictJob job, TenantCaller caller, ModelAdmissionView? admission,
+        CancellationToken cancellationToken)
     {
         var (settled, heldElsewhere) = await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken);
         if (settled is not null)
@@ -55,7 +62,7 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
         }
 
         // Admission: a model whose backlog is at its limit refuses at once rather than queueing without bound.
-        if (await AdmissionAsync(job.Model, storedModel, cancellationToken) is { Admitted: false } full)
+        if ((admission ?? await AdmissionAsync(job.Model, storedModel, cancellationToken)) is { Admitted: false } full)
         {
             return JobSubmission.Refuse(StatusCodes.Status429TooManyRequests, "Model overloaded",
                 $"Model {job.Model} has {full.Limit} or more jobs queued, its admission limit; job {job.JobId} was not queued. "
@@ -223,6 +230,19 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             Status = JobStatus.Queued,
             SubmittedAt = job.SubmittedAt,
         }, cancellationToken);
+    }
+
+    /// <summary>Asks for the caller's job to be cancelled, as the SDK's <c>CancelJob</c> on the broker does: the command
+    /// carries the caller's key proof, and the workers apply it (a queued job never starts, a running train job ends).</summary>
+    public Task RequestCancelAsync(Guid jobId, TenantCaller caller, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        return bus.Publish(new CancelJob
+        {
+            JobId = jobId,
+            RequestedAt = timeProvider.GetUtcNow(),
+            Sender = ApiKeyFormat.Credentials(caller.ApiKey, ApiKeyFormat.CancelPurpose, jobId),
+        }, context => context.MessageId = NewId.NextGuid(), cancellationToken);
     }
 
     /// <summary>The model's backlog against the admission limit. Counting stops at the limit and reads an index on

@@ -18,6 +18,8 @@ public static class JobsApi
         api.MapGet("/{id:guid}/output", GetJobOutput).WithName("GetJobOutput").WithSummary("A succeeded job's outputs.");
         api.MapGet("/", ListJobs).WithName("ListJobs").WithSummary("Jobs newest first, filtered by status, model and kind; cursor-paged.");
         api.MapPost("/lookup", LookupJobs).WithName("LookupJobs").WithSummary("The state of many jobs at once; unknown ids are left out.");
+        api.MapPost("/outputs", GetJobOutputs).WithName("GetJobOutputs")
+            .WithSummary($"The outputs of up to {MaxLookupIds} jobs at once; ids with no output (unknown, or not succeeded) are listed as missing.");
         api.MapGet("/{id:guid}/events", GetJobEvents).WithName("GetJobEvents")
             .WithSummary("A job's history, oldest first: lifecycle changes and, for train jobs, one entry per epoch with its metrics.");
         app.MapDatasetsApi();
@@ -45,8 +47,16 @@ public static class JobsApi
                 job.Status == JobStatus.Failed ? $"The job failed: {job.Error}" : $"The job is {job.Status.ToString().ToLowerInvariant()}.");
         }
 
-        return TypedResults.Ok(new JobOutputView { Id = job.JobId, Model = Tenants.PlainModelName(job.Model), ModelVersion = job.ModelVersion.Value, Outputs = job.Outputs });
+        return TypedResults.Ok(job.ToOutputView());
     }
+
+    private static JobOutputView ToOutputView(this JobRecord job) => new()
+    {
+        Id = job.JobId,
+        Model = Tenants.PlainModelName(job.Model),
+        ModelVersion = job.ModelVersion!.Value,
+        Outputs = job.Outputs!,
+    };
 
     public static async Task<Results<Ok<JobPageView>, ProblemHttpResult>> ListJobs(
         TenantCaller caller, IJobStore jobs, CancellationToken cancellationToken,
@@ -86,6 +96,25 @@ public static class JobsApi
 
         var found = await jobs.GetManyAsync(request.Ids.Distinct().ToArray(), includeOutputs: false, cancellationToken);
         return TypedResults.Ok<IReadOnlyList<JobView>>(found.Where(j => j.TenantId == caller.TenantId).Select(j => j.ToView()).ToArray());
+    }
+
+    public static async Task<Results<Ok<JobOutputsView>, ProblemHttpResult>> GetJobOutputs(
+        JobLookupRequest request, TenantCaller caller, IJobStore jobs, CancellationToken cancellationToken)
+    {
+        if (request.Ids is null || request.Ids.Count > MaxLookupIds)
+        {
+            return BadRequest($"Give between 0 and {MaxLookupIds} ids.");
+        }
+
+        var asked = request.Ids.Distinct().ToArray();
+        var found = (await jobs.GetManyAsync(asked, includeOutputs: true, cancellationToken))
+            .Where(j => j.TenantId == caller.TenantId && j.Status == JobStatus.Succeeded && j.Outputs is not null && j.ModelVersion is not null)
+            .ToDictionary(j => j.JobId);
+        return TypedResults.Ok(new JobOutputsView
+        {
+            Outputs = [.. asked.Where(found.ContainsKey).Select(id => found[id].ToOutputView())],
+            Missing = [.. asked.Where(id => !found.ContainsKey(id))],
+        });
     }
 
     public static async Task<Results<Ok<IReadOnlyList<JobEventView>>, ProblemHttpResult>> GetJobEvents(

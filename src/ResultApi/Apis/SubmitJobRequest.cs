@@ -43,4 +43,26 @@ public sealed record SubmitJobRequest
     public TrainingArchitecture? Architecture { get; init; }
     public TrainingHyperparameters? Hyperparameters { get; init; }
     public double? TimeoutSeconds { get; init; }
+
+    /// <summary>Why <see cref="TimeToLiveSeconds"/> is out of range, or null.</summary>
+    internal string? TimeToLiveProblem() => TimeToLiveSeconds is { } seconds && !(seconds is > 0 and <= 30 * 24 * 3600)
+        ? "TimeToLiveSeconds, when given, must be above 0 and at most 30 days."
+        : null;
+
+    /// <summary>The predict command this request asks for; <see cref="JobSubmitter"/> checks it and sets its sender.</summary>
+    internal SubmitPredictJob ToPredictJob(Guid jobId, DateTimeOffset now) => new()
+    {
+        JobId = jobId,
+        Model = Model ?? "",
+        ModelVersion = ModelVersion,
+        Features = Features,
+        Inputs = Inputs,
+        Text = Text,
+        Image = Image,
+        Outputs = Outputs,
+        CallbackUrl = CallbackUrl,
+        Priority = Priority,
+        ExpiresAt = TimeToLiveSeconds is { } ttl ? now.AddSeconds(ttl) : null,
+        SubmittedAt = now,
+    };
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Security;
@@ -15,6 +16,12 @@ public static class SubmitJobsApi
         api.MapPost("/", SubmitJob).WithName("SubmitJob")
             .WithSummary("Queues a predict or train job: 202 for a new job, 200 with the existing job when its JobId is already known, "
                 + "429 with Retry-After when the model's backlog is at its admission limit.");
+        api.MapPost("/batch", SubmitJobBatch).WithName("SubmitJobBatch")
+            .WithSummary($"Queues up to {JobBatchSubmitter.MaxJobs} predict jobs in one request and answers each as POST /v1/jobs would "
+                + "(202 queued, 200 already known, or its refusal); admission is decided once per model for the whole body.");
+        api.MapPost("/{id:guid}/cancel", CancelJob).WithName("CancelJob")
+            .WithSummary("Asks for the job to be cancelled: a queued job never starts, a running train job ends within seconds. "
+                + "202 with the job as it is now; wait for it to see its final state.");
         app.MapGet("/v1/models/{name}/admission", GetModelAdmission).WithTags("Models").WithName("GetModelAdmission")
             .WithSummary("Whether the model takes new predict jobs now: its queued backlog against the admission limit.");
         api.MapGet("/{id:guid}/webhooks", GetJobWebhooks).WithName("GetJobWebhooks")
@@ -47,26 +54,12 @@ public static class SubmitJobsApi
         }
         else
         {
-            if (request.TimeToLiveSeconds is { } seconds && !(seconds is > 0 and <= 30 * 24 * 3600))
+            if (request.TimeToLiveProblem() is { } ttlProblem)
             {
-                return Problems.Create(StatusCodes.Status400BadRequest, "Invalid job", "TimeToLiveSeconds, when given, must be above 0 and at most 30 days.");
+                return Problems.Create(StatusCodes.Status400BadRequest, "Invalid job", ttlProblem);
             }
 
-            submission = await submitter.SubmitPredictAsync(new SubmitPredictJob
-            {
-                JobId = jobId,
-                Model = request.Model ?? "",
-                ModelVersion = request.ModelVersion,
-                Features = request.Features,
-                Inputs = request.Inputs,
-                Text = request.Text,
-                Image = request.Image,
-                Outputs = request.Outputs,
-                CallbackUrl = request.CallbackUrl,
-                Priority = request.Priority,
-                ExpiresAt = request.TimeToLiveSeconds is { } ttl ? now.AddSeconds(ttl) : null,
-                SubmittedAt = now,
-            }, caller, cancellationToken);
+            submission = await submitter.SubmitPredictAsync(request.ToPredictJob(jobId, now), caller, cancellationToken);
         }
 
         if (submission.Refusal is { } refusal)
@@ -77,6 +70,36 @@ public static class SubmitJobsApi
 
         var view = submission.Job!.ToView();
         return submission.IsNew ? TypedResults.Accepted($"/v1/jobs/{jobId}", view) : TypedResults.Ok(view);
+    }
+
+    public static async Task<Results<Ok<JobBatchView>, ProblemHttpResult>> SubmitJobBatch(
+        SubmitJobBatchRequest request, TenantCaller caller, JobBatchSubmitter submitter, HttpContext http, CancellationToken cancellationToken)
+    {
+        if (request.Jobs is not { Count: > 0 and <= JobBatchSubmitter.MaxJobs } jobs)
+        {
+            return Problems.Create(StatusCodes.Status400BadRequest, "Invalid request",
+                $"Give 1 to {JobBatchSubmitter.MaxJobs} jobs; {request.Jobs?.Count ?? 0} were given. Split larger submissions into several requests.");
+        }
+
+        var batch = await submitter.SubmitAsync(jobs, caller, cancellationToken);
+        if (batch.Items.Max(i => i.RetryAfterSeconds) is { } retryAfter)
+        {
+            http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
+        }
+
+        return TypedResults.Ok(batch);
+    }
+
+    public static async Task<Results<Accepted<JobView>, ProblemHttpResult>> CancelJob(
+        Guid id, TenantCaller caller, IJobStore jobs, JobSubmitter submitter, CancellationToken cancellationToken)
+    {
+        if (await jobs.GetOwnAsync(caller, id, cancellationToken) is not { } job)
+        {
+            return JobsApi.UnknownJob(id);
+        }
+
+        await submitter.RequestCancelAsync(id, caller, cancellationToken);
+        return TypedResults.Accepted($"/v1/jobs/{id}", job.ToView());
     }
 
     public static async Task<Results<Ok<IReadOnlyList<WebhookDeliveryView>>, ProblemHttpResult>> GetJobWebhooks(
