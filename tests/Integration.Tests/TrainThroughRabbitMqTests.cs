@@ -104,6 +104,34 @@ public sealed class TrainThroughRabbitMqTests(TrainingSystem system) : IClassFix
         Assert.Equal("cancelled", events[^1].Type);
     }
 
+    /// <summary>A cancel sent right after its job travels another queue and can overtake it: the worker waits for the job
+    /// instead of dropping the cancel (which left the job training for good).</summary>
+    [Fact]
+    public async Task ACancelSentRightAfterTheJobEndsItCancelledEvenWhenItArrivesFirst()
+    {
+        var ct = TestTimeout.After(180);
+        var dataset = await IrisInlineAsync();
+        var names = Enumerable.Range(0, 4).Select(_ => TestModels.UniqueName("cancel-early")).ToArray();
+
+        var ids = await Task.WhenAll(names.Select(async name =>
+        {
+            var jobId = await system.Client.SubmitTrainAsync(new TrainRequest
+            {
+                Model = name,
+                Dataset = dataset,
+                LabelColumn = "species",
+                Hyperparameters = new TrainingHyperparameters { Epochs = 1_000_000, BatchSize = 1, EarlyStoppingPatience = 0 },
+            }, ct);
+            await system.Client.CancelAsync(jobId, ct);
+            return jobId;
+        }));
+        var jobs = await Task.WhenAll(ids.Select(id => system.Client.WaitForCompletionAsync(id, ct)));
+
+        Assert.All(jobs, job => Assert.Equal(JobStatus.Cancelled, job.Status));
+        var models = await system.Client.ListModelsAsync(ct);
+        Assert.DoesNotContain(models, m => names.Contains(m.Name));
+    }
+
     [Fact]
     public async Task KillingTheTrainingProcessRetriesTheJobWithTheReasonRecordedAndRegistersExactlyOneModel()
     {

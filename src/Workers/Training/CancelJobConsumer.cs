@@ -24,18 +24,33 @@ internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs,
         }
 
         var job = await jobs.GetAsync(request.JobId, context.CancellationToken).ConfigureAwait(false);
-        if (job is null || job.TenantId != sender.TenantId)
+        if (job is not null && job.TenantId != sender.TenantId)
         {
             logger.LogWarning("Ignored cancel of job {JobId} from tenant {TenantId}: no such job of this tenant", request.JobId, sender.TenantId);
             return;
         }
 
-        var status = await training.RequestCancelAsync(context.Message.JobId, context.CancellationToken).ConfigureAwait(false);
+        var status = job is null || job.Kind == JobKind.Train
+            ? await training.RequestCancelAsync(context.Message.JobId, context.CancellationToken).ConfigureAwait(false)
+            : null;
+        if (status is null && (job is null || job.Kind == JobKind.Train))
+        {
+            // Not stored yet: a cancel sent right after its train job travels another queue and may overtake it. Wait for
+            // the job with the endpoint's transient retry (about 6 s in all); after the last attempt, drop the cancel.
+            if (context.GetRetryAttempt() < TransientRetry.RetryLimit)
+            {
+                throw new JobNotYetStoredException(request.JobId);
+            }
+
+            logger.LogWarning("Ignored cancel of job {JobId} from tenant {TenantId}: no such job of this tenant", request.JobId, sender.TenantId);
+            return;
+        }
+
         if (status == JobStatus.Running)
         {
             runner.CancelLocal(context.Message.JobId);
         }
-        else if (status == JobStatus.Cancelled && job.Status == JobStatus.Queued
+        else if (status == JobStatus.Cancelled && (job is null || job.Status == JobStatus.Queued)
             && await training.GetTrainRequestAsync(request.JobId, context.CancellationToken).ConfigureAwait(false) is { } submitted)
         {
             // Cancelled before it ever ran: no worker will announce its end, so this does (the webhook, the SDK's wait).
@@ -51,6 +66,9 @@ internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs,
         }
     }
 }
+
+/// <summary>A cancel whose train job is not stored yet; retried, as the job may still be on its way.</summary>
+internal sealed class JobNotYetStoredException(Guid jobId) : Exception($"Job {jobId} is not stored yet; the cancel waits for it.");
 
 internal sealed class CancelJobConsumerDefinition : ConsumerDefinition<CancelJobConsumer>
 {
