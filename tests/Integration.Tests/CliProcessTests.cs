@@ -67,6 +67,23 @@ public sealed class CliProcessTests(DistributedSystem system) : IClassFixture<Di
         Assert.DoesNotContain("queued", last[^1], StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task WithHttpAPredictJobNeedsNoBroker()
+    {
+        var ct = TestTimeout.After(60);
+        var (_, onnx) = TestModels.Classifier(seed: 73);
+        var model = TestModels.UniqueName("cli-http");
+        await system.Client.RegisterModelAsync(model, new MemoryStream(onnx), cancellationToken: ct);
+
+        // A broker address where nothing listens: over HTTP it is never used.
+        using var cli = Start("predict", "-m", model, "-f", "5.1,3.5,1.4,0.2", "--http", "--api", system.ApiUrl.ToString(),
+            "--rabbitmq", "amqp://guest:guest@127.0.0.1:9/");
+        var exitCode = await cli.WaitForExitAsync(ct);
+
+        Assert.True(exitCode == 0, cli.Output);
+        Assert.Contains("\"status\": \"Succeeded\"", cli.Output, StringComparison.Ordinal);
+    }
+
     private static CliProcess Start(params string[] arguments) => new(arguments);
 
     private sealed class CliProcess : IDisposable

@@ -32,6 +32,13 @@ internal static partial class CliApp
         Recursive = true,
     };
 
+    private static readonly Option<bool> HttpOption = new("--http")
+    {
+        Description = "submit jobs through the ResultApi's HTTP API instead of the broker: no broker access needed (env AIAAS_TRANSPORT=http)",
+        DefaultValueFactory = _ => string.Equals(Environment.GetEnvironmentVariable("AIAAS_TRANSPORT"), "http", StringComparison.OrdinalIgnoreCase),
+        Recursive = true,
+    };
+
     /// <summary>The tenant's API key, when the deployment requires keys.</summary>
     internal const string ApiKeyVariable = "AIAAS_API_KEY";
 
@@ -40,6 +47,7 @@ internal static partial class CliApp
         var root = new RootCommand($"aiaas: submit AI jobs to AIaaS.Queue and read their results (API key: env {ApiKeyVariable})");
         root.Options.Add(ApiOption);
         root.Options.Add(RabbitOption);
+        root.Options.Add(HttpOption);
         root.Subcommands.Add(PredictCommand());
         root.Subcommands.Add(EmbedCommand());
         root.Subcommands.Add(StatusCommand());
@@ -313,7 +321,10 @@ internal static partial class CliApp
         builder.Services.AddAiaasClient(o =>
         {
             o.ApiUrl = parse.GetValue(ApiOption)!;
-            o.RabbitMqUri = withBroker ? parse.GetValue(RabbitOption) : null;
+            // Over HTTP the broker is never opened, whatever --rabbitmq says.
+            var http = parse.GetValue(HttpOption);
+            o.Transport = http ? AiaasTransport.Http : AiaasTransport.Auto;
+            o.RabbitMqUri = withBroker && !http ? parse.GetValue(RabbitOption) : null;
 
             // From the environment only: a key on the command line would show in the process list and shell history.
             o.ApiKey = Environment.GetEnvironmentVariable(ApiKeyVariable) is { Length: > 0 } key ? key : null;
