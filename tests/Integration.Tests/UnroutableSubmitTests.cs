@@ -52,6 +52,28 @@ public sealed class UnroutableSubmitTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AJobAboveTheBrokersMessageSizeFailsSayingSo()
+    {
+        var ct = TestTimeout.After(60);
+        using var host = Host.CreateApplicationBuilder().Also(b => b.Services.AddAiaasClient(o =>
+        {
+            o.ApiUrl = new Uri("http://127.0.0.1:9/");
+            o.RabbitMqUri = _empty.Uri;
+            o.PublishTimeout = TimeSpan.FromSeconds(10);
+        })).Build();
+        await host.StartAsync(ct);
+        var client = host.Services.GetRequiredService<IAiaasClient>();
+
+        // About 18 MB of JSON, above the broker's 16 MiB max_message_size (scripts/rabbitmq.conf).
+        var refused = await Assert.ThrowsAsync<AiaasPublishException>(() =>
+            client.SubmitPredictAsync(new PredictRequest { Model = "iris", Features = [.. Enumerable.Range(0, 2_000_000).Select(i => i * 0.123457f)] }, ct));
+
+        Assert.Contains("larger than the broker accepts (16,777,216 bytes", refused.Message, StringComparison.Ordinal);
+        Assert.False(refused.IsUnroutable);
+        await host.StopAsync(ct);
+    }
+
+    [Fact]
     public async Task TheCliExitsNonZeroAndSaysWhere()
     {
         var ct = TestTimeout.After(60);

@@ -53,6 +53,11 @@ public sealed class AiaasClientOptions
     /// is safe.</summary>
     public TimeSpan PublishTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The broker's largest message (RabbitMQ's <c>max_message_size</c>; 16 MiB in this repository's configuration).
+    /// A job that would be larger is refused at once with <see cref="AiaasPublishException"/> naming its size, instead of
+    /// waiting out <see cref="PublishTimeout"/> for a confirmation the broker never sends. 0 turns the check off.</summary>
+    public int MaxMessageBytes { get; set; } = 16 * 1024 * 1024;
+
     /// <summary>Publishes in flight at once when submitting many jobs (each awaits the broker's confirmation); over HTTP,
     /// jobs go in requests of up to 1,000 each, a few requests at a time.</summary>
     public int MaxPublishConcurrency { get; set; } = 64;

@@ -65,7 +65,7 @@ public static class AiaasClientServiceCollectionExtensions
                 });
             });
             services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>(), options.PublishTimeout,
-                options.MaxPublishConcurrency));
+                options.MaxPublishConcurrency, options.MaxMessageBytes));
         }
         else if (options.Transport == AiaasTransport.Http)
         {

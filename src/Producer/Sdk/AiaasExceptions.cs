@@ -34,6 +34,11 @@ public sealed class AiaasPublishException : AiaasException
         $"Job {jobId} was not queued: on {broker} no queue takes it, so no worker or ResultApi has ever started there. " +
         "Check the broker URI (AiaasClientOptions.RabbitMqUri, --rabbitmq or AIAAS_RABBITMQ_URI) and its virtual host.", returned, unroutable: true);
 
+    /// <summary>A job too large for the broker: it was not published, and would never be taken as it is.</summary>
+    internal static AiaasPublishException TooLarge(Guid jobId, long bytes, int maxBytes) => new(jobId,
+        $"Job {jobId} was not queued: its message is about {bytes:N0} bytes, larger than the broker accepts ({maxBytes:N0} bytes, " +
+        "RabbitMQ's max_message_size; AiaasClientOptions.MaxMessageBytes). Send large inputs by reference: a bulk job over an uploaded file.", null, unroutable: false);
+
     /// <summary>An HTTP submission with no clear answer: the job may or may not have been queued.</summary>
     internal static AiaasPublishException Unanswered(Guid jobId, string what, Exception? cause) => new(jobId,
         $"The ResultApi {what} for job {jobId}; it may or may not have been queued. Submit it again with the same JobId.", cause, unroutable: false);

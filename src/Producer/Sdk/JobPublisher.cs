@@ -1,3 +1,4 @@
+using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using MassTransit;
 
@@ -24,7 +25,7 @@ internal interface IJobPublisher
 }
 
 /// <summary>Publishes on a bus: the SDK's own RabbitMQ bus, or the host's bus in the embedded default.</summary>
-internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, int maxConcurrency) : IJobPublisher
+internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, int maxConcurrency, int maxMessageBytes = 0) : IJobPublisher
 {
     public bool DecidesAdmission => false;
 
@@ -32,8 +33,10 @@ internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, in
         Parallel.ForAsync(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = cancellationToken },
             async (i, ct) => await PublishAsync(jobs[i], ct).ConfigureAwait(false));
 
-    public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken) =>
-        WithinTimeoutAsync(job.JobId, token => bus.Publish(job, context =>
+    public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken)
+    {
+        CheckSize(job);
+        return WithinTimeoutAsync(job.JobId, token => bus.Publish(job, context =>
         {
             // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
             context.MessageId = job.JobId;
@@ -41,6 +44,42 @@ internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, in
             // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
             context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
         }, token), cancellationToken);
+    }
+
+    /// <summary>MassTransit's envelope around the message: ids, types, addresses and headers, generously.</summary>
+    private const int EnvelopeBytes = 4096;
+
+    /// <summary>A message above the broker's <c>max_message_size</c> is refused by closing the publishing channel, which the
+    /// publish only sees as a confirmation that never comes: such a job would fail as "not confirmed" after the whole
+    /// publish timeout. So a job that may be that large is measured first (as the wire writes it) and refused at once,
+    /// with its size. Small jobs, nearly all, are not serialized twice: the cheap bound below rules them out.</summary>
+    private void CheckSize(SubmitPredictJob job)
+    {
+        if (maxMessageBytes <= 0 || RoughBytes(job) < maxMessageBytes / 2)
+        {
+            return;
+        }
+
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(job, WireJson.Options).LongLength + EnvelopeBytes;
+        if (bytes > maxMessageBytes)
+        {
+            throw AiaasPublishException.TooLarge(job.JobId, bytes, maxMessageBytes);
+        }
+    }
+
+    /// <summary>An upper bound of the message's size, without serializing it: 24 bytes a number (the longest float or
+    /// integer JSON writes), the text's UTF-8 at most 3 bytes a character, the image's base64 as it is.</summary>
+    private static long RoughBytes(SubmitPredictJob job)
+    {
+        long bytes = 24L * (job.Features?.Length ?? 0) + 3L * (job.Text?.Length ?? 0) + (job.Image?.Length ?? 0);
+        foreach (var tensor in job.Inputs ?? [])
+        {
+            bytes += tensor.Shape is { } shape ? 24L * shape.Aggregate(1L, (product, d) => product * Math.Max(1, d)) : 0;
+            bytes += tensor.Shape is null && tensor.Data.ValueKind == JsonValueKind.Array ? 24L * tensor.Data.GetArrayLength() : 0;
+        }
+
+        return bytes;
+    }
 
     public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
         WithinTimeoutAsync(messageId, token => bus.Publish(message, context =>
