@@ -13,6 +13,12 @@ internal sealed class SteadyLoad(IAiaasClient client, string model, int jobsPerW
 
     public IReadOnlyCollection<Guid> Submitted => _submitted;
 
+    private readonly ConcurrentDictionary<Guid, long> _returnedAt = new();
+
+    /// <summary>When each submit returned (<see cref="System.Diagnostics.Stopwatch"/> timestamp): when the client was told
+    /// the broker confirmed the job.</summary>
+    public IReadOnlyDictionary<Guid, long> ReturnedAt => _returnedAt;
+
     public IReadOnlyCollection<Guid> FailedVisibly => _failedVisibly;
 
     public Task BurstAsync(int count)
@@ -48,6 +54,7 @@ internal sealed class SteadyLoad(IAiaasClient client, string model, int jobsPerW
         try
         {
             await client.SubmitPredictAsync(new PredictRequest { JobId = id, Model = model, Features = features });
+            _returnedAt[id] = System.Diagnostics.Stopwatch.GetTimestamp();
             _submitted.Enqueue(id);
         }
         catch (AiaasException)

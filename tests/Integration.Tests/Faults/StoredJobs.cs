@@ -18,13 +18,14 @@ internal static class StoredJobs
     }
 
     /// <summary>Waits until every job is final, or until the test's own limit leaves no more time; returns the final ones.</summary>
-    public static async Task<Dictionary<Guid, JobRecord>> DrainAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct)
+    public static async Task<Dictionary<Guid, JobRecord>> DrainAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct,
+        int limitSeconds = 60)
     {
         var drainLimit = Stopwatch.StartNew();
         while (true)
         {
             var final = await FinalAsync(store, ids, CancellationToken.None);
-            if (final.Count == ids.Count || ct.IsCancellationRequested || drainLimit.Elapsed > TimeSpan.FromSeconds(60))
+            if (final.Count == ids.Count || ct.IsCancellationRequested || drainLimit.Elapsed > TimeSpan.FromSeconds(limitSeconds))
             {
                 return final.ToDictionary(j => j.JobId);
             }
