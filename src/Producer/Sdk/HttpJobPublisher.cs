@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.Json.Serialization;
 using AIaaS.Queue.Contracts;
 
 namespace AIaaS.Queue.Producer;
@@ -28,7 +27,7 @@ internal sealed class HttpJobPublisher(HttpClient http, TimeSpan timeout) : IJob
 
     public async Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken)
     {
-        using var response = await SendAsync(job.JobId, "v1/jobs", JobBody.Predict(job), cancellationToken).ConfigureAwait(false);
+        using var response = await SendAsync(job.JobId, "v1/jobs", PredictBody(job), cancellationToken).ConfigureAwait(false);
         await EnsureTakenAsync(response, job.JobId, job.Model, cancellationToken).ConfigureAwait(false);
     }
 
@@ -36,7 +35,7 @@ internal sealed class HttpJobPublisher(HttpClient http, TimeSpan timeout) : IJob
     {
         var (jobId, model, uri, body) = message switch
         {
-            SubmitTrainJob train => (train.JobId, train.Model, "v1/jobs", (object?)JobBody.Train(train)),
+            SubmitTrainJob train => (train.JobId, train.Model, "v1/jobs", (object?)TrainBody(train)),
             CancelJob cancel => (cancel.JobId, "", $"v1/jobs/{cancel.JobId}/cancel", null),
             _ => throw new NotSupportedException($"{typeof(T).Name} cannot be submitted over HTTP."),
         };
@@ -50,7 +49,7 @@ internal sealed class HttpJobPublisher(HttpClient http, TimeSpan timeout) : IJob
         await Parallel.ForEachAsync(jobs.Chunk(MaxJobsPerRequest), new ParallelOptions { MaxDegreeOfParallelism = RequestConcurrency, CancellationToken = cancellationToken },
             async (chunk, ct) =>
             {
-                using var response = await SendAsync(chunk[0].JobId, "v1/jobs/batch", new { Jobs = chunk.Select(JobBody.Predict) }, ct).ConfigureAwait(false);
+                using var response = await SendAsync(chunk[0].JobId, "v1/jobs/batch", new SubmitJobBatchRequest { Jobs = [.. chunk.Select(PredictBody)] }, ct).ConfigureAwait(false);
                 await EnsureTakenAsync(response, chunk[0].JobId, chunk[0].Model, ct).ConfigureAwait(false);
                 var batch = await response.Content.ReadFromJsonAsync<JobBatchView>(WireJson.Options, ct).ConfigureAwait(false)
                     ?? throw AiaasPublishException.Unanswered(chunk[0].JobId, "answered a batch with an empty body", null);
@@ -111,61 +110,36 @@ internal sealed class HttpJobPublisher(HttpClient http, TimeSpan timeout) : IJob
             ? new AiaasOverloadedException(model, TimeSpan.FromSeconds(retryAfterSeconds ?? 1), detail ?? "The model's backlog is at its admission limit.")
             : new AiaasApiException(status, title, detail);
 
-    /// <summary>The body of <c>POST /v1/jobs</c> (the ResultApi's <c>SubmitJobRequest</c>), from the command the SDK built.</summary>
-    private sealed record JobBody
+    /// <summary>The body of <c>POST /v1/jobs</c> for the predict command the SDK built.</summary>
+    private static SubmitJobRequest PredictBody(SubmitPredictJob job) => new()
     {
-        public JobKind Kind { get; init; }
-        public Guid JobId { get; init; }
-        public string? Model { get; init; }
-        public string? CallbackUrl { get; init; }
-        public int? ModelVersion { get; init; }
-        public float[]? Features { get; init; }
+        Kind = JobKind.Predict,
+        JobId = job.JobId,
+        Model = job.Model,
+        ModelVersion = job.ModelVersion,
+        Features = job.Features,
+        Inputs = job.Inputs,
+        Text = job.Text,
+        Image = job.Image,
+        Outputs = job.Outputs,
+        CallbackUrl = job.CallbackUrl,
+        Priority = job.Priority,
+        TimeToLiveSeconds = job.ExpiresAt is { } expires ? (expires - job.SubmittedAt).TotalSeconds : null,
+    };
 
-        [JsonConverter(typeof(InferInputsJsonConverter))]
-        public IReadOnlyList<InferTensor>? Inputs { get; init; }
-
-        public IReadOnlyList<RequestedOutput>? Outputs { get; init; }
-        public string? Text { get; init; }
-        public string? Image { get; init; }
-        public JobPriority Priority { get; init; }
-        public double? TimeToLiveSeconds { get; init; }
-        public TrainingDataset? Dataset { get; init; }
-        public string? LabelColumn { get; init; }
-        public IReadOnlyList<string>? FeatureColumns { get; init; }
-        public TrainingTask? Task { get; init; }
-        public TrainingArchitecture? Architecture { get; init; }
-        public TrainingHyperparameters? Hyperparameters { get; init; }
-        public double? TimeoutSeconds { get; init; }
-
-        public static JobBody Predict(SubmitPredictJob job) => new()
-        {
-            Kind = JobKind.Predict,
-            JobId = job.JobId,
-            Model = job.Model,
-            ModelVersion = job.ModelVersion,
-            Features = job.Features,
-            Inputs = job.Inputs,
-            Text = job.Text,
-            Image = job.Image,
-            Outputs = job.Outputs,
-            CallbackUrl = job.CallbackUrl,
-            Priority = job.Priority,
-            TimeToLiveSeconds = job.ExpiresAt is { } expires ? (expires - job.SubmittedAt).TotalSeconds : null,
-        };
-
-        public static JobBody Train(SubmitTrainJob job) => new()
-        {
-            Kind = JobKind.Train,
-            JobId = job.JobId,
-            Model = job.Model,
-            Dataset = job.Dataset,
-            LabelColumn = job.LabelColumn,
-            FeatureColumns = job.FeatureColumns,
-            Task = job.Task,
-            Architecture = job.Architecture,
-            Hyperparameters = job.Hyperparameters,
-            TimeoutSeconds = job.TimeoutSeconds,
-            CallbackUrl = job.CallbackUrl,
-        };
-    }
+    /// <summary>The body of <c>POST /v1/jobs</c> for the train command the SDK built.</summary>
+    private static SubmitJobRequest TrainBody(SubmitTrainJob job) => new()
+    {
+        Kind = JobKind.Train,
+        JobId = job.JobId,
+        Model = job.Model,
+        Dataset = job.Dataset,
+        LabelColumn = job.LabelColumn,
+        FeatureColumns = job.FeatureColumns,
+        Task = job.Task,
+        Architecture = job.Architecture,
+        Hyperparameters = job.Hyperparameters,
+        TimeoutSeconds = job.TimeoutSeconds,
+        CallbackUrl = job.CallbackUrl,
+    };
 }

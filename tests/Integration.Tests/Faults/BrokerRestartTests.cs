@@ -89,18 +89,7 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
         var submitted = load.Submitted.ToList();
         var jobs = await StoredJobs.DrainAsync(store, submitted, ct, limitSeconds: 150);
 
-        var duplicated = 0;
-        var heard = 0;
-        foreach (var job in jobs.Values)
-        {
-            var writers = before.WritesOf(job.JobId).Concat(after.WritesOf(job.JobId)).Distinct().ToList();
-            heard += writers.Count > 0 ? 1 : 0;
-            if (writers.Count > 1 || (writers.Count == 1 && job.BatchId is not null && writers[0] != job.BatchId))
-            {
-                duplicated++;
-                Log($"written twice: {job.JobId} by {string.Join(", ", writers)}; stored batch {job.BatchId}");
-            }
-        }
+        var (duplicated, heard) = ResultWriteRecorder.Duplicates(jobs.Values, Log, before, after);
 
         // A submit that returned while the node was dead was confirmed by no broker: the client library completed a
         // publish whose channel went away. Such a job is lost by the client, not by the broker; counted apart.

@@ -110,22 +110,8 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
             Assert.Contains(reason, job.Error, StringComparison.Ordinal);
         }
 
-        // Duplicated, measured: each PredictBatchCompleted (one per stored batch) and JobFailed (one per stored failure)
-        // the workers published stands for one write of a job's result. A job named by two different writers, or whose
-        // stored row carries a batch id other than the one writer heard of, had its result written twice. Events
-        // published while the broker was away are lost, so the measure covers the jobs heard of; that share is asserted.
-        var duplicated = 0;
-        var heard = 0;
-        foreach (var job in jobs.Values)
-        {
-            var writers = writes.WritesOf(job.JobId).Distinct().ToList();
-            heard += writers.Count > 0 ? 1 : 0;
-            if (writers.Count > 1 || (writers.Count == 1 && job.BatchId is not null && writers[0] != job.BatchId))
-            {
-                duplicated++;
-                Log($"written twice: {job.JobId} by {string.Join(", ", writers)}; stored batch {job.BatchId}");
-            }
-        }
+        // Duplicated, measured from the result writes the workers announced (see ResultWriteRecorder.Duplicates).
+        var (duplicated, heard) = ResultWriteRecorder.Duplicates(jobs.Values, Log, writes);
 
         // Jobs a second worker ran too (redelivered while the first still held them) and whose result it did not write.
         var secondRunsDropped = system.Workers.Sum(w => SecondRunsDropped().Matches(w.Output).Sum(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));

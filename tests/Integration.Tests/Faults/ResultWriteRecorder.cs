@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
+using AIaaS.Queue.Store;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
@@ -62,6 +63,30 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
         {
             Add(message.GetProperty("jobId").GetGuid(), "failed:" + envelope.RootElement.GetProperty("messageId").GetString());
         }
+    }
+
+    /// <summary>
+    /// Duplicated, measured over the stored final jobs: each event a recorder heard stands for one write of a job's result.
+    /// A job named by two different writers, or whose stored row carries a batch id other than the one writer heard of,
+    /// had its result written twice. Events published while the broker was away are lost, so the measure covers only the
+    /// jobs heard of (<c>Heard</c>), whose share the caller asserts. Several recorders (one per broker lifetime) count as one.
+    /// </summary>
+    public static (int Duplicated, int Heard) Duplicates(IEnumerable<JobRecord> jobs, Action<string> log, params ResultWriteRecorder[] recorders)
+    {
+        var duplicated = 0;
+        var heard = 0;
+        foreach (var job in jobs)
+        {
+            var writers = recorders.SelectMany(r => r.WritesOf(job.JobId)).Distinct().ToList();
+            heard += writers.Count > 0 ? 1 : 0;
+            if (writers.Count > 1 || (writers.Count == 1 && job.BatchId is not null && writers[0] != job.BatchId))
+            {
+                duplicated++;
+                log($"written twice: {job.JobId} by {string.Join(", ", writers)}; stored batch {job.BatchId}");
+            }
+        }
+
+        return (duplicated, heard);
     }
 
     private void Add(Guid jobId, string writer) => _writes.GetOrAdd(jobId, _ => []).Add(writer);

@@ -1,11 +1,10 @@
 using System.Text.Json.Serialization;
-using AIaaS.Queue.Contracts;
 
-namespace AIaaS.Queue.ResultApi.Apis;
+namespace AIaaS.Queue.Contracts;
 
 /// <summary>The body of <c>POST /v1/jobs</c>: a predict job (the default <see cref="Kind"/>) or a train job, with the
 /// fields of <see cref="SubmitPredictJob"/> or <see cref="SubmitTrainJob"/>. JobId is optional; give one to make
-/// retries of the request safe.</summary>
+/// retries of the request safe. The SDK's HTTP transport sends the same record.</summary>
 public sealed record SubmitJobRequest
 {
     public JobKind Kind { get; init; } = JobKind.Predict;
@@ -43,26 +42,4 @@ public sealed record SubmitJobRequest
     public TrainingArchitecture? Architecture { get; init; }
     public TrainingHyperparameters? Hyperparameters { get; init; }
     public double? TimeoutSeconds { get; init; }
-
-    /// <summary>Why <see cref="TimeToLiveSeconds"/> is out of range, or null.</summary>
-    internal string? TimeToLiveProblem() => TimeToLiveSeconds is { } seconds && !(seconds is > 0 and <= 30 * 24 * 3600)
-        ? "TimeToLiveSeconds, when given, must be above 0 and at most 30 days."
-        : null;
-
-    /// <summary>The predict command this request asks for; <see cref="JobSubmitter"/> checks it and sets its sender.</summary>
-    internal SubmitPredictJob ToPredictJob(Guid jobId, DateTimeOffset now) => new()
-    {
-        JobId = jobId,
-        Model = Model ?? "",
-        ModelVersion = ModelVersion,
-        Features = Features,
-        Inputs = Inputs,
-        Text = Text,
-        Image = Image,
-        Outputs = Outputs,
-        CallbackUrl = CallbackUrl,
-        Priority = Priority,
-        ExpiresAt = TimeToLiveSeconds is { } ttl ? now.AddSeconds(ttl) : null,
-        SubmittedAt = now,
-    };
 }
