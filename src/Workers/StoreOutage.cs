@@ -67,6 +67,13 @@ internal sealed class StoreOutage
         }
     }
 
+    /// <inheritdoc cref="WriteAsync{T}"/>
+    public Task WriteAsync(Func<Task> write, string what) => WriteAsync(async () =>
+    {
+        await write().ConfigureAwait(false);
+        return true;
+    }, what);
+
     /// <summary>250 ms after the first failure, doubling up to 5 s.</summary>
     private static TimeSpan DelayAfter(int attempt) =>
         TimeSpan.FromTicks(Math.Min(FirstDelay.Ticks << Math.Min(attempt, 10), LongestDelay.Ticks));

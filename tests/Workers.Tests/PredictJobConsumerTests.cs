@@ -21,6 +21,9 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
     private ServiceProvider _provider = null!;
     private ITestHarness _harness = null!;
 
+    // Batch events wait here before they are published; open unless a test closes it.
+    private volatile TaskCompletionSource _batchEvents = CompletedGate();
+
     public async ValueTask InitializeAsync()
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -37,7 +40,23 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
         services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
         services.AddAiaasStore();
         services.AddWorkerServices();
-        services.AddMassTransitTestHarness(x => x.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>());
+        services.AddMassTransitTestHarness(x =>
+        {
+            x.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
+            x.UsingInMemory((context, bus) =>
+            {
+                bus.ConfigurePublish(publish => publish.UseInlineFilter(async (publishing, next) =>
+                {
+                    if (publishing is PublishContext<PredictBatchCompleted>)
+                    {
+                        await _batchEvents.Task;
+                    }
+
+                    await next.Send(publishing);
+                }));
+                bus.ConfigureEndpoints(context);
+            });
+        });
         _provider = services.BuildServiceProvider(validateScopes: true);
         _harness = _provider.GetRequiredService<ITestHarness>();
         _harness.TestTimeout = Wait;
@@ -133,6 +152,48 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
         Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(350), $"ran after {stopwatch.Elapsed.TotalMilliseconds} ms");
         var record = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, TestContext.Current.CancellationToken);
         Assert.Equal(1, record?.BatchSize);
+    }
+
+    [Fact]
+    public async Task ABatchWhoseEventCannotBePublishedHoldsUpNoLaterBatch()
+    {
+        // One model instance (the default) and batches of one job. After a broker restart a publish can stall for its whole
+        // 10 s limit; the executor used to await each batch's event while it held the instance, so the worker ran one
+        // batch per 10 s. Now the next batch runs while the event still waits.
+        var model = await RegisterAsync("held-events", maxBatchSize: 1, maxDelayMilliseconds: 0);
+        _batchEvents = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            var jobs = Enumerable.Range(0, 3).Select(i => Job(model, [i, 2, 3, 4])).ToList();
+            foreach (var job in jobs)
+            {
+                await _harness.Bus.Publish(job, TestContext.Current.CancellationToken);
+            }
+
+            // Well inside the 10 s a stalled event used to hold each batch: three batches, no event published yet.
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            limit.CancelAfter(TimeSpan.FromSeconds(8));
+            foreach (var job in jobs)
+            {
+                while (!await StoredAsync(job.JobId))
+                {
+                    await Task.Delay(20, limit.Token);
+                }
+            }
+        }
+        finally
+        {
+            _batchEvents.TrySetResult();
+        }
+
+        Assert.True(await _harness.Published.Any<PredictBatchCompleted>(TestContext.Current.CancellationToken));
+    }
+
+    private static TaskCompletionSource CompletedGate()
+    {
+        var gate = new TaskCompletionSource();
+        gate.SetResult();
+        return gate;
     }
 
     private async Task<bool> ConsumedAsync(Guid jobId) =>

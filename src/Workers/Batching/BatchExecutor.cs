@@ -64,7 +64,18 @@ internal sealed class BatchExecutor(
             return;
         }
 
-        // Only once the messages may be acknowledged, never before (see StoredEventPublisher).
+        // Only once the messages may be acknowledged, never before (see StoredEventPublisher), and without holding the
+        // model instance this batch runs on: after a broker restart a publish stalled on a topology declaration for its
+        // whole timeout, and awaiting it here let the worker run one batch per 10 s for minutes. Each publish is bounded
+        // by that timeout, so at most the events of the last 10 s are ever outstanding.
+        if (events.Count > 0)
+        {
+            _ = PublishAsync(events);
+        }
+    }
+
+    private async Task PublishAsync(List<object> events)
+    {
         foreach (var message in events)
         {
             await StoredEventPublisher.PublishAsync(bus, message, logger, lifetime.ApplicationStopping).ConfigureAwait(false);

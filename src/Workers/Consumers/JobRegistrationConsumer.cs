@@ -9,8 +9,10 @@ namespace AIaaS.Queue.Workers.Consumers;
 
 /// <summary>Records submitted jobs as queued while they still wait in the broker, many per store write.
 /// Insert-if-absent, so a late registration never overwrites a job a worker already finished. A message whose sender
-/// does not verify is left out: nothing is stored for it, and the predict consumer counts, logs and dead-letters it.</summary>
-internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier senders) : IConsumer<Batch<SubmitPredictJob>>
+/// does not verify is left out: nothing is stored for it, and the predict consumer counts, logs and dead-letters it.
+/// The write waits out a store outage with the batch unacknowledged (<see cref="StoreOutage"/>): giving up after the
+/// retry policy's few seconds would move the registrations to the error queue, and the jobs would be unknown until they ran.</summary>
+internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier senders, StoreOutage outage) : IConsumer<Batch<SubmitPredictJob>>
 {
     public async Task Consume(ConsumeContext<Batch<SubmitPredictJob>> context)
     {
@@ -42,7 +44,10 @@ internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier sen
             });
         }
 
-        await jobs.InsertIfAbsentAsync(records, context.CancellationToken).ConfigureAwait(false);
+        if (records.Count > 0)
+        {
+            await outage.WriteAsync(() => jobs.InsertIfAbsentAsync(records, context.CancellationToken), $"{records.Count} job registrations").ConfigureAwait(false);
+        }
     }
 }
 

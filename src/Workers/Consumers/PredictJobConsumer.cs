@@ -21,6 +21,7 @@ internal sealed class PredictJobConsumer(
     IJobStore jobs,
     SenderVerifier senders,
     SenderRefusals refusals,
+    StoreOutage outage,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
@@ -113,7 +114,8 @@ internal sealed class PredictJobConsumer(
         }
 
         var now = time.GetUtcNow();
-        var written = await jobs.CompleteAsync([new JobRecord
+        // Held through a store outage like a result: a failure not written would send the message to the error queue.
+        var written = await outage.WriteAsync(() => jobs.CompleteAsync([new JobRecord
         {
             JobId = job.JobId,
             TenantId = tenantId,
@@ -126,7 +128,7 @@ internal sealed class PredictJobConsumer(
             WorkerId = options.Value.WorkerId,
             Error = error,
             CallbackUrl = job.CallbackUrl,
-        }], context.CancellationToken).ConfigureAwait(false);
+        }], context.CancellationToken), $"the failure of job {job.JobId}").ConfigureAwait(false);
         if (written.Count == 0)
         {
             return; // Already final: a redelivery, or a repeated JobId.
