@@ -120,6 +120,30 @@ public sealed class PrivateRabbitMqNode : IAsyncDisposable
         }
     }
 
+    /// <summary>Every queue of the node with its ready and unacknowledged messages and its consumers, one per line, as
+    /// <c>rabbitmqctl list_queues</c> prints them (for a failing test's log: where the messages are).</summary>
+    public async Task<string> ListQueuesAsync(CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(Path.Combine(Path.GetDirectoryName(ServerScript)!, "rabbitmqctl"))
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in new[] { "-n", _name, "-q", "list_queues", "name", "type", "messages_ready", "messages_unacknowledged", "consumers" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start)!;
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(30));
+        var output = process.StandardOutput.ReadToEndAsync(limit.Token);
+        var errors = process.StandardError.ReadToEndAsync(limit.Token);
+        await process.WaitForExitAsync(limit.Token);
+        return await output + await errors;
+    }
+
     /// <summary>The listener opens only once the node has booted (queues recovered), so a completed AMQP handshake means ready.</summary>
     private async Task<bool> AcceptsAmqpAsync(CancellationToken cancellationToken)
     {

@@ -14,7 +14,9 @@ namespace AIaaS.Queue.Integration.Tests.Faults;
 /// bounded suite cannot afford. What the relay does not cover is the broker's own durability across a restart.
 /// It also reads the AMQP frames it relays, to tell which messages the clients acknowledged: each basic.ack is matched
 /// to its basic.deliver and that message's message-id (MassTransit's message id; for a submitted job, the job id), so
-/// that a test can check that nothing was acknowledged whose job had no stored result.
+/// that a test can check that nothing was acknowledged whose job had no stored result. Only deliveries from the tracked
+/// queues count (a delivery names its consumer tag, which basic.consume and its consume-ok tie to a queue): the same job
+/// message is also delivered to <c>job-registry</c>, whose acknowledgement means "recorded as queued", not "finished".
 /// </summary>
 internal sealed class BrokerProxy : IAsyncDisposable
 {
@@ -25,6 +27,8 @@ internal sealed class BrokerProxy : IAsyncDisposable
     private const byte MethodFrame = 1;
     private const byte ContentHeaderFrame = 2;
     private const ushort BasicClass = 60;
+    private const ushort BasicConsume = 20;
+    private const ushort BasicConsumeOk = 21;
     private const ushort BasicDeliver = 60;
     private const ushort BasicAck = 80;
     private const int ProtocolHeaderSize = 8;
@@ -34,13 +38,13 @@ internal sealed class BrokerProxy : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly List<Socket> _open = [];
     private TcpListener? _listener;
-    private readonly HashSet<string> _trackedExchanges;
+    private readonly HashSet<string> _trackedQueues;
     private readonly List<string> _acknowledged = [];
 
-    private BrokerProxy(EndPoint broker, IEnumerable<string> trackedExchanges)
+    private BrokerProxy(EndPoint broker, IEnumerable<string> trackedQueues)
     {
         _broker = broker;
-        _trackedExchanges = [.. trackedExchanges];
+        _trackedQueues = [.. trackedQueues];
     }
 
     public int Port { get; private set; }
@@ -66,11 +70,11 @@ internal sealed class BrokerProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts relaying to <paramref name="broker"/>; acknowledgements are tracked for messages published to
-    /// <paramref name="trackedExchanges"/>.</summary>
-    public static BrokerProxy Start(Uri broker, params IEnumerable<string> trackedExchanges)
+    /// <summary>Starts relaying to <paramref name="broker"/>; acknowledgements are tracked for messages delivered from
+    /// <paramref name="trackedQueues"/>.</summary>
+    public static BrokerProxy Start(Uri broker, params IEnumerable<string> trackedQueues)
     {
-        var proxy = new BrokerProxy(new DnsEndPoint(broker.Host, broker.IsDefaultPort ? 5672 : broker.Port), trackedExchanges);
+        var proxy = new BrokerProxy(new DnsEndPoint(broker.Host, broker.IsDefaultPort ? 5672 : broker.Port), trackedQueues);
         proxy.Listen();
         return proxy;
     }
@@ -203,6 +207,9 @@ internal sealed class BrokerProxy : IAsyncDisposable
     /// <summary>One connection's deliveries of tracked messages, by channel and delivery tag, until acknowledged.</summary>
     private sealed class Deliveries(BrokerProxy proxy)
     {
+        // basic.consume names the queue and may leave the tag to the broker, whose consume-ok (in order, per channel) names it.
+        private readonly Dictionary<ushort, Queue<string>> _consuming = [];
+        private readonly HashSet<string> _trackedTags = [];
         private readonly Dictionary<ushort, ulong> _awaitingProperties = [];
         private readonly Dictionary<(ushort Channel, ulong Tag), string> _unacknowledged = [];
 
@@ -211,16 +218,23 @@ internal sealed class BrokerProxy : IAsyncDisposable
             var span = payload.Span;
             lock (this)
             {
-                if (type == MethodFrame && IsBasic(span, BasicDeliver))
+                if (type == MethodFrame && IsBasic(span, BasicConsumeOk))
+                {
+                    // basic.consume-ok: consumer-tag (short string).
+                    if (_consuming.TryGetValue(channel, out var queues) && queues.TryDequeue(out var queue) && proxy._trackedQueues.Contains(queue))
+                    {
+                        _trackedTags.Add(ShortString(span[4..]));
+                    }
+                }
+                else if (type == MethodFrame && IsBasic(span, BasicDeliver))
                 {
                     // basic.deliver: consumer-tag (short string), delivery-tag (64 bits), redelivered (octet), exchange, routing key.
                     var args = span[4..];
+                    var consumer = ShortString(args);
                     args = args[(1 + args[0])..];
-                    var tag = BinaryPrimitives.ReadUInt64BigEndian(args);
-                    args = args[9..];
-                    if (proxy._trackedExchanges.Contains(Encoding.UTF8.GetString(args.Slice(1, args[0]))))
+                    if (_trackedTags.Contains(consumer))
                     {
-                        _awaitingProperties[channel] = tag;
+                        _awaitingProperties[channel] = BinaryPrimitives.ReadUInt64BigEndian(args);
                     }
                 }
                 else if (type == ContentHeaderFrame && _awaitingProperties.Remove(channel, out var tag) && MessageId(span) is { } id)
@@ -233,6 +247,23 @@ internal sealed class BrokerProxy : IAsyncDisposable
         public void FromClient(byte type, ushort channel, ReadOnlyMemory<byte> payload)
         {
             var span = payload.Span;
+            if (type == MethodFrame && IsBasic(span, BasicConsume))
+            {
+                // basic.consume: reserved (16 bits), queue (short string), consumer-tag (short string), ...
+                lock (this)
+                {
+                    var queue = ShortString(span[6..]);
+                    if (!_consuming.TryGetValue(channel, out var queues))
+                    {
+                        _consuming[channel] = queues = new Queue<string>();
+                    }
+
+                    queues.Enqueue(queue);
+                }
+
+                return;
+            }
+
             if (type != MethodFrame || !IsBasic(span, BasicAck))
             {
                 return;
@@ -253,6 +284,8 @@ internal sealed class BrokerProxy : IAsyncDisposable
                 }
             }
         }
+
+        private static string ShortString(ReadOnlySpan<byte> field) => Encoding.UTF8.GetString(field.Slice(1, field[0]));
 
         private static bool IsBasic(ReadOnlySpan<byte> method, ushort id) =>
             method.Length >= 4 && BinaryPrimitives.ReadUInt16BigEndian(method) == BasicClass && BinaryPrimitives.ReadUInt16BigEndian(method[2..]) == id;

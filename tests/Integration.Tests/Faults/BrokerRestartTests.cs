@@ -32,7 +32,8 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
         var model = TestModels.UniqueName("restart");
         await system.Client.RegisterModelAsync(model, new MemoryStream(onnx),
             new BatchingSettings { MaxBatchSize = 16, MaxQueueDelayMilliseconds = 10 }, cancellationToken: ct);
-        await using var before = await ResultWriteRecorder.StartAsync(system.Node.Uri, ct);
+        // One recorder for the whole run: its durable queue and self-recovering connection outlive the crash.
+        await using var writes = await ResultWriteRecorder.StartAsync(system.Node.Uri, ct);
         using var store = new SqliteStore(system.StorePath);
         var load = new SteadyLoad(system.Client, model, JobsPerWave, WaveInterval);
         using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -56,8 +57,10 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
 
         var confirmed = load.Submitted.ToList();
         var finalAtCrash = (await StoredJobs.FinalAsync(store, confirmed, ct)).Count;
-        var crashedAt = Stopwatch.GetTimestamp();
         system.Node.Crash();
+        // Once the node's process has exited (killing the Erlang VM's tree takes a moment): a submit returning after this
+        // was confirmed by no broker.
+        var crashedAt = Stopwatch.GetTimestamp();
         Log($"crashed the {queues}-queue broker with {ready} jobs ready in predict-jobs and {confirmed.Count - finalAtCrash} of {confirmed.Count} confirmed jobs not final");
         await Task.WhenAll(bursts);
         await Task.Delay(Down, ct);
@@ -65,8 +68,8 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
         var restartedAt = Stopwatch.GetTimestamp();
         await system.Node.StartAgainAsync(ct);
         var restartSeconds = restart.Elapsed.TotalSeconds;
+        var acceptingAt = Stopwatch.GetTimestamp();
         Log($"broker accepting connections again after {restartSeconds:0.0} s");
-        await using var after = await ResultWriteRecorder.StartAsync(system.Node.Uri, ct);
 
         // Work goes on after the restart: the backlog drains and new submissions are served.
         using (var recovery = CancellationTokenSource.CreateLinkedTokenSource(ct))
@@ -89,13 +92,14 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
         var submitted = load.Submitted.ToList();
         var jobs = await StoredJobs.DrainAsync(store, submitted, ct, limitSeconds: 150);
 
-        var (duplicated, heard) = ResultWriteRecorder.Duplicates(jobs.Values, Log, before, after);
+        var (duplicated, heard) = writes.Duplicates(jobs.Values, Log);
 
-        // A submit that returned while the node was dead was confirmed by no broker: the client library completed a
-        // publish whose channel went away. Such a job is lost by the client, not by the broker; counted apart.
+        // A submit that returned after the node's process had exited and before it started again was confirmed by no
+        // broker. Such returns were seen only while the crash was timed before the kill had finished (the confirmations
+        // were on their way); they are counted for the figure line, and their jobs must not be lost either.
         var confirmedWhileDown = submitted.Where(id => load.ReturnedAt[id] > crashedAt && load.ReturnedAt[id] < restartedAt).ToHashSet();
+        var lost = submitted.Count - jobs.Count;
         var lostWhileDown = submitted.Count(id => !jobs.ContainsKey(id) && confirmedWhileDown.Contains(id));
-        var lost = submitted.Count - jobs.Count - lostWhileDown;
         var line = string.Create(CultureInfo.InvariantCulture,
             $"broker restart ({queues} queues): submitted={submitted.Count} in-flight-at-crash={confirmed.Count - finalAtCrash} queued-at-crash={ready} " +
             $"completed={jobs.Count} lost={lost} duplicated={duplicated} failed={jobs.Values.Count(j => j.Status != JobStatus.Succeeded)} " +
@@ -104,13 +108,19 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
             $"submits failed visibly: {load.FailedVisibly.Count}; result writes heard for {heard} jobs)");
         Log(line);
         Console.WriteLine(line);
-        if (lost + lostWhileDown > 0)
+        if (lost > 0)
         {
             var missing = submitted.Where(id => !jobs.ContainsKey(id)).ToList();
             var stored = await store.GetManyAsync(missing, includeOutputs: false, CancellationToken.None);
             Log($"not final: {missing.Count}; stored as {string.Join(", ", stored.GroupBy(j => j.Status).Select(g => $"{g.Key} {g.Count()}"))}, " +
                 $"not stored at all {missing.Count - stored.Count}; confirmed before the crash {missing.Count(confirmed.Contains)}; " +
                 $"predict-jobs ready now {await system.ReadyCountAsync("predict-jobs", CancellationToken.None)}");
+            // When their submits returned, against the crash, the restart's start and the node accepting connections again.
+            var returned = missing.Select(id => Stopwatch.GetElapsedTime(crashedAt, load.ReturnedAt[id]).TotalSeconds).Order().ToList();
+            Log(string.Create(CultureInfo.InvariantCulture,
+                $"their submits returned {returned[0]:0.00} s to {returned[^1]:0.00} s after the crash (restart began at " +
+                $"{Stopwatch.GetElapsedTime(crashedAt, restartedAt).TotalSeconds:0.00} s, node accepting at {Stopwatch.GetElapsedTime(crashedAt, acceptingAt).TotalSeconds:0.00} s)"));
+            Log("queues now:\n" + await system.Node.ListQueuesAsync(CancellationToken.None));
             foreach (var worker in system.Workers)
             {
                 Log("--- worker output (end):\n" + worker.Output[^Math.Min(worker.Output.Length, 3000)..]);
@@ -120,11 +130,12 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
         Assert.Equal(0, lost);
         Assert.Equal(0, duplicated);
         Assert.All(jobs.Values, j => Assert.Equal(JobStatus.Succeeded, j.Status));
-        // Not asserted zero, but reported in the figure line: see the README's fault section.
-        Assert.True(lostWhileDown <= confirmedWhileDown.Count);
-        Assert.True(confirmed.Count - finalAtCrash >= ready, $"Only {confirmed.Count - finalAtCrash} confirmed jobs were not final at the crash, with {ready} ready in the queue.");
-        // Events published while the broker was down are gone; the duplicate measure must still see most jobs.
-        Assert.True(heard >= jobs.Count * 0.8, $"Result writes were heard for only {heard} of {jobs.Count} jobs: the duplicate measure would be blind.");
+        // The queue's ready count may include publishes not yet confirmed to the client, so it bounds nothing here.
+        Assert.True(confirmed.Count - finalAtCrash >= 50, $"Only {confirmed.Count - finalAtCrash} confirmed jobs were not final at the crash: the crash tested little.");
+        // Events published while the broker was down are gone: those of the jobs in the workers' hands at the crash, and of
+        // submits counted as confirmed while it was down. The duplicate measure must still see nearly every other job.
+        var hearable = jobs.Count - (confirmed.Count - finalAtCrash) - confirmedWhileDown.Count;
+        Assert.True(heard >= hearable * 0.9, $"Result writes were heard for only {heard} of {jobs.Count} jobs ({hearable} not in flight at the crash): the duplicate measure would be blind.");
         Assert.All(system.Workers, w => Assert.False(w.HasExited, w.Output));
     }
 

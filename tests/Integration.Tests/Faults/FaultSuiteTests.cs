@@ -111,7 +111,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         }
 
         // Duplicated, measured from the result writes the workers announced (see ResultWriteRecorder.Duplicates).
-        var (duplicated, heard) = ResultWriteRecorder.Duplicates(jobs.Values, Log, writes);
+        var (duplicated, heard) = writes.Duplicates(jobs.Values, Log);
 
         // Jobs a second worker ran too (redelivered while the first still held them) and whose result it did not write.
         var secondRunsDropped = system.Workers.Sum(w => SecondRunsDropped().Matches(w.Output).Sum(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)));

@@ -22,9 +22,9 @@ public sealed class FaultSystem : DistributedSystem
         ["Workers__PrefetchCount"] = Prefetch.ToString(System.Globalization.CultureInfo.InvariantCulture),
     };
 
-    // Submitted jobs reach the predict and registry queues through these exchanges; their acknowledgements are tracked.
+    // Through the proxy; the acknowledgements of job messages delivered from the predict queue are tracked.
     protected override Task<Uri> ConnectBrokerAsync(CancellationToken cancellationToken) => Task.FromResult(
-        (_proxy ??= BrokerProxy.Start(Broker.Uri, "AIaaS.Queue.Contracts:SubmitPredictJob", "predict-jobs", "job-registry")).Through(Broker.Uri));
+        (_proxy ??= BrokerProxy.Start(Broker.Uri, "predict-jobs")).Through(Broker.Uri));
 
     // Short enough that some submits made during the broker outage outlast it, so the suite sees visible failures too.
     protected override void ConfigureClientOptions(AiaasClientOptions options) => options.PublishTimeout = TimeSpan.FromSeconds(4);

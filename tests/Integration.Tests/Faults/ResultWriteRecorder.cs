@@ -10,7 +10,8 @@ namespace AIaaS.Queue.Integration.Tests.Faults;
 /// Hears, straight from the broker, every event a worker publishes right after it stored a job's final state: a
 /// <c>PredictBatchCompleted</c> after each batch's bulk write (one per batch id), a <c>JobFailed</c> after each job
 /// that failed or expired before running. Each event therefore stands for one write of that job's result, and a job
-/// named by two of them had its result written twice.
+/// named by two of them had its result written twice. Its queue is durable and its connection recovers by itself, so a
+/// recorder outlives a broker restart: events published after the restart wait for it in the queue.
 /// </summary>
 internal sealed class ResultWriteRecorder : IAsyncDisposable
 {
@@ -20,6 +21,7 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
     private readonly ConcurrentDictionary<Guid, ConcurrentBag<string>> _writes = new();
     private IConnection? _connection;
     private IChannel? _channel;
+    private string? _queue;
 
     /// <summary>Every recorded write of a job's result, named by the batch (or "failed:" event id) that made it.</summary>
     public IReadOnlyCollection<string> WritesOf(Guid jobId) => _writes.TryGetValue(jobId, out var writes) ? writes : [];
@@ -27,9 +29,17 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
     public static async Task<ResultWriteRecorder> StartAsync(Uri broker, CancellationToken cancellationToken)
     {
         var recorder = new ResultWriteRecorder();
-        recorder._connection = await new ConnectionFactory { Uri = broker }.CreateConnectionAsync("aiaas-fault-recorder", cancellationToken);
+        var factory = new ConnectionFactory
+        {
+            Uri = broker,
+            AutomaticRecoveryEnabled = true,
+            TopologyRecoveryEnabled = true,
+            NetworkRecoveryInterval = TimeSpan.FromSeconds(1),
+        };
+        recorder._connection = await factory.CreateConnectionAsync("aiaas-fault-recorder", cancellationToken);
         var channel = recorder._channel = await recorder._connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        var queue = (await channel.QueueDeclareAsync("", durable: false, exclusive: true, autoDelete: true, cancellationToken: cancellationToken)).QueueName;
+        var queue = recorder._queue = $"aiaas-fault-recorder-{Guid.NewGuid():N}";
+        await channel.QueueDeclareAsync(queue, durable: true, exclusive: false, autoDelete: false, cancellationToken: cancellationToken);
         foreach (var exchange in new[] { BatchCompletedExchange, JobFailedExchange })
         {
             // Declared as MassTransit declares its publish exchanges, so that the workers' later declaration agrees.
@@ -69,15 +79,15 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
     /// Duplicated, measured over the stored final jobs: each event a recorder heard stands for one write of a job's result.
     /// A job named by two different writers, or whose stored row carries a batch id other than the one writer heard of,
     /// had its result written twice. Events published while the broker was away are lost, so the measure covers only the
-    /// jobs heard of (<c>Heard</c>), whose share the caller asserts. Several recorders (one per broker lifetime) count as one.
+    /// jobs heard of (<c>Heard</c>), whose share the caller asserts.
     /// </summary>
-    public static (int Duplicated, int Heard) Duplicates(IEnumerable<JobRecord> jobs, Action<string> log, params ResultWriteRecorder[] recorders)
+    public (int Duplicated, int Heard) Duplicates(IEnumerable<JobRecord> jobs, Action<string> log)
     {
         var duplicated = 0;
         var heard = 0;
         foreach (var job in jobs)
         {
-            var writers = recorders.SelectMany(r => r.WritesOf(job.JobId)).Distinct().ToList();
+            var writers = WritesOf(job.JobId).Distinct().ToList();
             heard += writers.Count > 0 ? 1 : 0;
             if (writers.Count > 1 || (writers.Count == 1 && job.BatchId is not null && writers[0] != job.BatchId))
             {
@@ -95,6 +105,15 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
     {
         if (_channel is not null)
         {
+            try
+            {
+                await _channel.QueueDeleteAsync(_queue!);
+            }
+            catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.OperationInterruptedException or RabbitMQ.Client.Exceptions.AlreadyClosedException)
+            {
+                // The broker or the test's virtual host is gone already, and the queue with it.
+            }
+
             await _channel.DisposeAsync();
         }
 
