@@ -22,9 +22,9 @@ internal sealed class CeleryPeer : IAsyncDisposable
     private const int PrefetchMultiplier = 16; // per process: enough to keep it busy between tasks, not a whole run
     private static readonly TimeSpan DriverTimeout = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan WorkerDeadline = TimeSpan.FromMinutes(20); // the benchmark's own bound is 15
-    private static readonly string Directory = Path.Combine(Repository.Root.FullName, "benchmarks", "AIaaS.Queue.Benchmarks", "peer");
+    private static readonly string ScriptDirectory = Path.Combine(Repository.Root.FullName, "benchmarks", "AIaaS.Queue.Benchmarks", "peer");
 
-    private readonly DirectoryInfo _data = System.IO.Directory.CreateTempSubdirectory("aiaas-peer-");
+    private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("aiaas-peer-");
     private readonly Uri _broker;
     private readonly WorkerProcess _worker;
 
@@ -36,11 +36,11 @@ internal sealed class CeleryPeer : IAsyncDisposable
         _worker = WorkerProcess.StartProgram(Python,
             ["-m", "celery", "-A", "celery_peer", "worker", "--pool", "prefork", "--concurrency", $"{Processes}",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel", "WARNING"],
-            Directory, Environment(new Dictionary<string, string>
+            ScriptDirectory, PeerEnvironment(new Dictionary<string, string>
             {
                 ["AIAAS_PEER_MODELS"] = _data.FullName,
                 ["AIAAS_PEER_PREFETCH"] = $"{PrefetchMultiplier}",
-                ["AIAAS_PEER_PARENT"] = $"{System.Environment.ProcessId}",
+                ["AIAAS_PEER_PARENT"] = $"{Environment.ProcessId}",
                 ["AIAAS_PEER_DEADLINE_SECONDS"] = $"{WorkerDeadline.TotalSeconds}",
                 ["OPENBLAS_NUM_THREADS"] = "1",
                 ["OMP_NUM_THREADS"] = "1",
@@ -60,7 +60,7 @@ internal sealed class CeleryPeer : IAsyncDisposable
         }
 
         await using var probe = WorkerProcess.StartProgram(Python,
-            ["-c", "import celery, numpy, onnx; print(f'Celery {celery.__version__} + numpy {numpy.__version__}')"], Directory,
+            ["-c", "import celery, numpy, onnx; print(f'Celery {celery.__version__} + numpy {numpy.__version__}')"], ScriptDirectory,
             new Dictionary<string, string>());
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(TimeSpan.FromSeconds(60));
@@ -79,7 +79,7 @@ internal sealed class CeleryPeer : IAsyncDisposable
         var recordsPath = Path.Combine(_data.FullName, $"records-{Guid.NewGuid():N}.json");
         await File.WriteAllTextAsync(recordsPath, JsonSerializer.Serialize(records), cancellationToken);
         await using var driver = WorkerProcess.StartProgram(Python,
-            ["celery_peer.py", model, recordsPath, $"{DriverTimeout.TotalSeconds}"], Directory, Environment([]));
+            ["celery_peer.py", model, recordsPath, $"{DriverTimeout.TotalSeconds}"], ScriptDirectory, PeerEnvironment([]));
         using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         bounded.CancelAfter(DriverTimeout + TimeSpan.FromSeconds(30));
         var exitCode = await driver.WaitForExitAsync(bounded.Token);
@@ -97,10 +97,10 @@ internal sealed class CeleryPeer : IAsyncDisposable
         return new PeerRun(rate, [.. root.GetProperty("first").EnumerateArray().Select(v => v.GetSingle())]);
     }
 
-    private Dictionary<string, string> Environment(Dictionary<string, string> extra)
+    private Dictionary<string, string> PeerEnvironment(Dictionary<string, string> extra)
     {
         extra["AIAAS_PEER_BROKER"] = _broker.ToString();
-        extra["PYTHONPATH"] = Directory;
+        extra["PYTHONPATH"] = ScriptDirectory;
         extra["PYTHONDONTWRITEBYTECODE"] = "1"; // no __pycache__ in the repository
         return extra;
     }
