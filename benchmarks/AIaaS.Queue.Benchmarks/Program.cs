@@ -10,9 +10,12 @@ using Microsoft.ML.OnnxRuntime;
 // The system against its ceilings, every figure a ratio taken side by side in one run (the machine is shared and
 // noisy). Workers and the ResultApi run as separate processes on a real RabbitMQ broker (a virtual host of its own).
 // Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick] [-- --text-encoder-only] [-- --text-only]
+//        [-- --peer-only] [-- --latency-only] (the last two together run figures 8 and 4 only; the peer needs scripts/install-peer.sh)
 var quick = args.Contains("--quick");
 var textEncoderOnly = args.Contains("--text-encoder-only");
 var textOnly = args.Contains("--text-only");
+var peerOnly = args.Contains("--peer-only");
+var latencyOnly = args.Contains("--latency-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -32,6 +35,22 @@ await using var broker = new RabbitMqBroker();
 await broker.InitializeAsync();
 await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, ct);
 var client = cluster.Client;
+
+if (peerOnly || latencyOnly)
+{
+    await RegisterMlpsAsync();
+    if (peerOnly)
+    {
+        await PeerFiguresAsync();
+    }
+
+    if (latencyOnly)
+    {
+        await LatencyFigureAsync(await Throughput("small-batched", small, jobs));
+    }
+
+    return 0;
+}
 
 // 7. Text in, embeddings out (the OpenAI-compatible surface): a corpus as an OpenAI Batch job against direct in-process
 //    embedding, and single-text /v1/embeddings latency under concurrent load.
@@ -66,21 +85,9 @@ if (textEncoderOnly)
     return 0;
 }
 
-await Register(client, "small-batched", small, MaxBatch, MaxDelayMs);
+await RegisterMlpsAsync();
 await Register(client, "bigger-batched", bigger, MaxBatch, MaxDelayMs);
 await Register(client, "bigger-single", bigger, 1, 0);
-await Register(client, "small-single", small, 1, 0);
-foreach (var size in sweep)
-{
-    await Register(client, $"big-{size}", big, size, size == 1 ? 0 : MaxDelayMs);
-}
-
-string[] smallModels = ["small-batched", "small-single"];
-foreach (var name in smallModels.Concat(sweep.Select(s => $"big-{s}")))
-{
-    await Throughput(name, name.StartsWith("small", StringComparison.Ordinal) ? small : big, 100); // load sessions, JIT
-}
-
 await Throughput("bigger-batched", bigger, 100);
 await Throughput("bigger-single", bigger, 100);
 
@@ -110,6 +117,8 @@ foreach (var size in sweep)
 {
     curve.Add((size, await Throughput($"big-{size}", big, jobs / 2)));
 }
+
+await PeerFiguresAsync();
 
 // 2. Queue overhead: one-record predict jobs end to end versus MassTransit publish + empty consume on the same broker.
 var ceiling = await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency: 64, ct);
@@ -161,13 +170,7 @@ finally
     File.Delete(warmUpFile);
 }
 
-// 4. Latency at half the measured maximum throughput, against max-delay + 3 × one batch's model time.
-var offered = smallOn.Max() / 2;
-var latencies = await OpenLoop("small-batched", small, offered, TimeSpan.FromSeconds(quick ? 4 : 8));
-var batchMs = ModelBatchMilliseconds(small, MaxBatch);
-var p = Percentiles(latencies, 50, 95, 99);
-var bound = MaxDelayMs + 3 * batchMs;
-report.Figure($"4. latency at {offered:F0} jobs/s offered: p50 / p95 / p99 (ms)", $"{p[0]:F1} / {p[1]:F1} / {p[2]:F1}; bound {bound:F2} ms = {MaxDelayMs} ms + 3 × {batchMs:F3} ms", bound / p[2], 1);
+var (offered, p, bound) = await LatencyFigureAsync(smallOn.Max());
 
 // Before/after for the embedded store's commit mode: the same load on a cluster whose workers sync every commit to disk.
 await using (var syncBroker = new RabbitMqBroker())
@@ -193,6 +196,101 @@ report.Figure("5. peak memory: worker / ResultApi (MiB)",
 
 report.Write(jobs, rounds, curve, p, bound);
 return 0;
+
+// The MLPs of figures 1, 2, 4 and 8: batched and at max batch size 1, and the max batch size sweep; each warmed up.
+async Task RegisterMlpsAsync()
+{
+    await Register(client, "small-batched", small, MaxBatch, MaxDelayMs);
+    await Register(client, "small-single", small, 1, 0);
+    foreach (var size in sweep)
+    {
+        await Register(client, $"big-{size}", big, size, size == 1 ? 0 : MaxDelayMs);
+    }
+
+    string[] smallModels = ["small-batched", "small-single"];
+    foreach (var name in smallModels.Concat(sweep.Select(s => $"big-{s}")))
+    {
+        await Throughput(name, name.StartsWith("small", StringComparison.Ordinal) ? small : big, 100); // load sessions, JIT
+    }
+}
+
+// 8. The peer users would otherwise reach for: Celery, one task per job, the same MLP weights in numpy, on the same
+//    jobs, alternated with the system batched and at max batch size 1 (the peer has no batching to turn off).
+async Task PeerFiguresAsync()
+{
+    await using var peerBroker = new RabbitMqBroker();
+    await peerBroker.InitializeAsync();
+    var (peer, whyNot) = await CeleryPeer.StartAsync(peerBroker.Uri, ct);
+    if (peer is null)
+    {
+        report.Missing("8. peer (Celery)", whyNot!);
+        return;
+    }
+
+    await using (peer)
+    {
+        (string Label, string Name, MlpModel Model, string Batched, string Single)[] comparisons =
+        [
+            ("32-512-512-512-10 MLP", "big", big, $"big-{MaxBatch}", "big-1"),
+            ("4-32-32-3 MLP (quickstart size)", "small", small, "small-batched", "small-single"),
+        ];
+        foreach (var (label, name, model, batched, single) in comparisons)
+        {
+            peer.AddModel(name, model);
+            await PeerThroughput(peer, name, model, 100); // the worker's start-up, model load and imports
+            var on = new List<double>();
+            var off = new List<double>();
+            var celery = new List<double>();
+            for (var round = 0; round < rounds; round++)
+            {
+                on.Add(await Throughput(batched, model, jobs));
+                off.Add(await Throughput(single, model, jobs));
+                celery.Add(await PeerThroughput(peer, name, model, jobs));
+            }
+
+            report.Figure($"8. peer, {label}: system batched (max batch {MaxBatch} / {MaxDelayMs} ms) / Celery",
+                $"{on.Average():F0} vs {celery.Average():F0} jobs/s", on.Average() / celery.Average(), 5);
+            report.Figure($"8. peer, {label}: system at max batch size 1 / Celery",
+                $"{off.Average():F0} vs {celery.Average():F0} jobs/s", off.Average() / celery.Average(), 1);
+        }
+
+        report.Figure("8. peer configuration", peer.Configuration, null, null);
+    }
+}
+
+// The same records Throughput submits to the system; the first output must be the model's, or the peer ran another model.
+async Task<double> PeerThroughput(CeleryPeer peer, string name, MlpModel model, int count)
+{
+    var records = Records(model, count);
+    var run = await peer.RunAsync(name, records, ct);
+    var expected = model.Forward(records[0], 1);
+    var difference = expected.Zip(run.FirstOutput, (a, b) => Math.Abs(a - b)).DefaultIfEmpty(float.PositiveInfinity).Max();
+    if (run.FirstOutput.Length != expected.Length || difference > 1e-4)
+    {
+        throw new InvalidOperationException($"The peer's output for {name} differs from the model's by {difference} ({run.FirstOutput.Length} values)");
+    }
+
+    return run.JobsPerSecond;
+}
+
+// 4. Latency at half the measured maximum throughput, against a bound a queue can meet, all measured in this run: the
+//    max queue delay, one batch's model time, and the p99 of a raw MassTransit round trip (publish, consume, publish
+//    back, consume: the hops a job's path is built on) offered at the same rate, on a virtual host of its own.
+async Task<(double Offered, double[] Percentiles, double Bound)> LatencyFigureAsync(double maxThroughput)
+{
+    var offered = maxThroughput / 2;
+    var duration = TimeSpan.FromSeconds(quick ? 4 : 8);
+    var p = Percentiles(await OpenLoop("small-batched", small, offered, duration), 50, 95, 99);
+    var batchMs = ModelBatchMilliseconds(small, MaxBatch);
+    await using var rawBroker = new RabbitMqBroker();
+    await rawBroker.InitializeAsync();
+    var roundTrip = Percentiles(await RawCeiling.RoundTripsAsync(rawBroker.Uri, offered, duration, ct), 50, 99);
+    var bound = MaxDelayMs + batchMs + roundTrip[1];
+    report.Figure($"4. latency at {offered:F0} jobs/s offered: p50 / p95 / p99 (ms) against the bound",
+        $"{p[0]:F1} / {p[1]:F1} / {p[2]:F1}; bound {bound:F2} ms = {MaxDelayMs} ms max queue delay + {batchMs:F3} ms model time (batch of {MaxBatch}) + {roundTrip[1]:F2} ms MassTransit round trip p99 (p50 {roundTrip[0]:F2} ms) at the same rate",
+        bound / p[2], 1);
+    return (offered, p, bound);
+}
 
 async Task Register(IAiaasClient target, string name, MlpModel model, int maxBatch, double maxDelay) =>
     await target.RegisterModelAsync(name, new MemoryStream(OnnxModelWriter.Write(model)),
@@ -243,20 +341,7 @@ async Task<double[]> OpenLoop(string name, MlpModel model, double rate, TimeSpan
     var target = through ?? client;
     var count = (int)(rate * duration.TotalSeconds);
     var records = Records(model, count);
-    var submissions = new List<Task<Guid>>(count);
-    var stopwatch = Stopwatch.StartNew();
-    for (var i = 0; i < count;)
-    {
-        var due = (int)Math.Min(count, stopwatch.Elapsed.TotalSeconds * rate);
-        for (; i < due; i++)
-        {
-            submissions.Add(target.SubmitPredictAsync(new PredictRequest { Model = name, Features = records[i] }, ct));
-        }
-
-        await Task.Delay(2, ct);
-    }
-
-    var ids = await Task.WhenAll(submissions);
+    var ids = await Pacing.AtFixedRateAsync(count, rate, i => target.SubmitPredictAsync(new PredictRequest { Model = name, Features = records[i] }, ct), ct);
     var done = await Task.WhenAll(ids.Select(id => target.WaitForCompletionAsync(id, ct)));
     return [.. done.Select(j => (j.CompletedAt!.Value - j.SubmittedAt).TotalMilliseconds)];
 }

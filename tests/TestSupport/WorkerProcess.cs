@@ -42,16 +42,35 @@ public sealed class WorkerProcess : IAsyncDisposable
     public static WorkerProcess Start(IReadOnlyDictionary<string, string> environment, string? assembly = null)
     {
         assembly ??= Repository.WorkersAssembly();
-        var start = new ProcessStartInfo("dotnet")
+        var settings = new Dictionary<string, string>
+        {
+            ["DOTNET_ENVIRONMENT"] = "Production",
+            ["Logging__Console__FormatterName"] = "simple",
+        };
+        foreach (var (key, value) in environment)
+        {
+            settings[key] = value;
+        }
+
+        return StartProgram("dotnet", [assembly], Path.GetDirectoryName(assembly)!, settings);
+    }
+
+    /// <summary>Starts any program (a peer system's worker, a script) with its output captured, ended like a worker on dispose.</summary>
+    public static WorkerProcess StartProgram(string fileName, IEnumerable<string> arguments, string workingDirectory,
+        IReadOnlyDictionary<string, string> environment)
+    {
+        var start = new ProcessStartInfo(fileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Path.GetDirectoryName(assembly)!,
+            WorkingDirectory = workingDirectory,
         };
-        start.ArgumentList.Add(assembly);
-        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
@@ -78,6 +97,13 @@ public sealed class WorkerProcess : IAsyncDisposable
         {
             _output.AppendLine(line);
         }
+    }
+
+    /// <summary>Waits for the process to end by itself and returns its exit code; <paramref name="cancellationToken"/> bounds the wait.</summary>
+    public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
+    {
+        await _process.WaitForExitAsync(cancellationToken);
+        return _process.ExitCode;
     }
 
     public async ValueTask DisposeAsync()
