@@ -41,7 +41,6 @@ public static class WorkersExtensions
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.TryAddSingleton<SenderVerifier>();
         services.TryAddSingleton<SenderRefusals>();
-        services.TryAddSingleton<Consumers.UnreadablePredictJobRecorder>();
         services.AddHostedService(sp => sp.GetRequiredService<BatcherRegistry>());
         services.AddTrainingServices();
         return services;

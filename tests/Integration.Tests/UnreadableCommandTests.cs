@@ -6,9 +6,10 @@ using RabbitMQ.Client;
 namespace AIaaS.Queue.Integration.Tests;
 
 /// <summary>
-/// Commands from plain AMQP clients that MassTransit cannot read as a <see cref="SubmitPredictJob"/>: the job they name
-/// ends Failed with the deserializer's reason instead of staying unknown, and the message still reaches
-/// <c>predict-jobs_error</c> for operators. A command whose job id cannot be read has nothing to fail.
+/// Commands from plain AMQP clients that MassTransit cannot read as a <see cref="SubmitPredictJob"/> or a
+/// <see cref="SubmitTrainJob"/>: the job they name ends Failed with the deserializer's reason instead of staying unknown,
+/// and the message still reaches the queue's <c>_error</c> queue for operators. A command whose job id cannot be read has
+/// nothing to fail.
 /// </summary>
 public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFixture<DistributedSystem>
 {
@@ -29,6 +30,23 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
         Assert.Contains(named, job.Error, StringComparison.OrdinalIgnoreCase);
         Assert.Equal("iris", job.Model);
         Assert.True(await InErrorQueueAsync(jobId, ct), $"{mistake}: the message should still be in predict-jobs_error");
+    }
+
+    [Fact]
+    public async Task AnUnreadableTrainCommandFailsItsJobWithTheReason()
+    {
+        var ct = TestTimeout.After(60);
+        var jobId = Guid.CreateVersion7();
+
+        // The label column as a number, and no dataset.
+        await PublishAsync($$"""{"jobId":"{{jobId}}","model":"iris","labelColumn":5,"submittedAt":"2026-11-29T10:00:00Z"}""", ct, nameof(SubmitTrainJob));
+        var job = await WaitForJobAsync(jobId, ct);
+
+        Assert.Equal(JobStatus.Failed, job.Status);
+        Assert.Equal(JobKind.Train, job.Kind);
+        Assert.StartsWith("The command could not be read as a SubmitTrainJob: ", job.Error, StringComparison.Ordinal);
+        Assert.Equal("iris", job.Model);
+        Assert.True(await InErrorQueueAsync(jobId, ct, "train-jobs_error"), "the message should still be in train-jobs_error");
     }
 
     [Fact]
@@ -66,7 +84,7 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
         Assert.Equal(TimeSpan.FromDays(14), defaults.DeadLetterTimeToLive);
     }
 
-    private async Task PublishAsync(string message, CancellationToken ct)
+    private async Task PublishAsync(string message, CancellationToken ct, string command = nameof(SubmitPredictJob))
     {
         var factory = new ConnectionFactory { Uri = system.Broker.Uri };
         await using var connection = await factory.CreateConnectionAsync(ct);
@@ -74,8 +92,8 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
             publisherConfirmationTrackingEnabled: true), ct);
         var messageId = Guid.NewGuid().ToString();
         var properties = new BasicProperties { ContentType = "application/vnd.masstransit+json", DeliveryMode = DeliveryModes.Persistent, MessageId = messageId };
-        var envelope = $$"""{"messageId":"{{messageId}}","messageType":["urn:message:AIaaS.Queue.Contracts:SubmitPredictJob"],"message":{{message}}}""";
-        await channel.BasicPublishAsync("AIaaS.Queue.Contracts:SubmitPredictJob", "", mandatory: true, properties, Encoding.UTF8.GetBytes(envelope), ct);
+        var envelope = $$"""{"messageId":"{{messageId}}","messageType":["urn:message:AIaaS.Queue.Contracts:{{command}}"],"message":{{message}}}""";
+        await channel.BasicPublishAsync($"AIaaS.Queue.Contracts:{command}", "", mandatory: true, properties, Encoding.UTF8.GetBytes(envelope), ct);
     }
 
     private async Task<JobView> WaitForJobAsync(Guid jobId, CancellationToken ct)
@@ -91,8 +109,8 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
         }
     }
 
-    /// <summary>Whether a message whose body mentions <paramref name="text"/> waits in predict-jobs_error (left there).</summary>
-    private async Task<bool> InErrorQueueAsync(Guid text, CancellationToken ct)
+    /// <summary>Whether a message whose body mentions <paramref name="text"/> waits in the error queue (left there).</summary>
+    private async Task<bool> InErrorQueueAsync(Guid text, CancellationToken ct, string queue = "predict-jobs_error")
     {
         var factory = new ConnectionFactory { Uri = system.Broker.Uri };
         await using var connection = await factory.CreateConnectionAsync(ct);
@@ -101,7 +119,7 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
             await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
             try
             {
-                while (await channel.BasicGetAsync("predict-jobs_error", autoAck: false, ct) is { } fault)
+                while (await channel.BasicGetAsync(queue, autoAck: false, ct) is { } fault)
                 {
                     if (Encoding.UTF8.GetString(fault.Body.Span).Contains(text.ToString(), StringComparison.Ordinal))
                     {

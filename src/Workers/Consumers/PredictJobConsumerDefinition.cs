@@ -1,8 +1,8 @@
+using AIaaS.Queue.Contracts;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Workers.Inference;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
-using MassTransit.Middleware;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Workers.Consumers;
@@ -37,13 +37,7 @@ internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJ
 
         // A command that cannot be read still fails its job, where the job can be named (see the recorder); then MassTransit's
         // own error handling: a fault event, and the message to predict-jobs_error.
-        var unreadable = context.GetRequiredService<UnreadablePredictJobRecorder>();
-        endpointConfigurator.ConfigureError(error =>
-        {
-            error.UseFilter(unreadable);
-            error.UseFilter(new GenerateFaultFilter());
-            error.UseFilter(new ErrorTransportFilter());
-        });
+        UnreadableJobRecorder.AddTo(endpointConfigurator, context, JobKind.Predict);
 
         // Transient faults (store or model cache unavailable) are retried; a message that cannot be a job is not.
         endpointConfigurator.UseTransientRetry(typeof(InvalidJobException), typeof(ModelNotSupportedException), typeof(UnverifiedSenderException));

@@ -2,6 +2,7 @@ using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -85,6 +86,8 @@ internal sealed class TrainJobConsumerDefinition : ConsumerDefinition<TrainJobCo
         IConsumerConfigurator<TrainJobConsumer> consumerConfigurator, IRegistrationContext context)
     {
         endpointConfigurator.PrefetchCount = 8;
+        // A command that cannot be read still fails its job, where the job can be named (see the recorder).
+        UnreadableJobRecorder.AddTo(endpointConfigurator, context, JobKind.Train);
         endpointConfigurator.UseTransientRetry(typeof(UnverifiedSenderException));
     }
 }

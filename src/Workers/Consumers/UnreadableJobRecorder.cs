@@ -4,25 +4,46 @@ using AIaaS.Queue.Domain;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
+using MassTransit.Middleware;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Workers.Consumers;
 
 /// <summary>
-/// In the predict queue's error pipe, before a message goes to <c>predict-jobs_error</c>: a command that could not be read
-/// as a <see cref="SubmitPredictJob"/> (a field missing, a number sent as a string: plain AMQP clients make such mistakes)
-/// would otherwise leave its job unknown for good. Where the raw body still names a job id and a sender that verifies, the
-/// job is stored Failed with the reason, so that the client polling it learns why. The message still goes to the error
-/// queue for operators. Nothing is stored for an unverified sender, nor over a job that is final or another tenant's.
+/// In a job queue's error pipe, before a message goes to its <c>_error</c> queue: a command that could not be read as a
+/// <see cref="SubmitPredictJob"/> or a <see cref="SubmitTrainJob"/> (a field missing, a number sent as a string: plain AMQP
+/// clients make such mistakes) would otherwise leave its job unknown for good. Where the raw body still names a job id and
+/// a sender that verifies, the job is stored Failed with the reason, so that the client polling it learns why. The message
+/// still goes to the error queue for operators. Nothing is stored for an unverified sender, nor over a job that is final
+/// or another tenant's.
 /// </summary>
-internal sealed class UnreadablePredictJobRecorder(
+internal sealed class UnreadableJobRecorder(
+    JobKind kind,
     IJobStore jobs,
     SenderVerifier senders,
     IOptions<WorkerOptions> options,
     TimeProvider time,
-    ILogger<UnreadablePredictJobRecorder> logger) : IFilter<ExceptionReceiveContext>
+    ILogger<UnreadableJobRecorder> logger) : IFilter<ExceptionReceiveContext>
 {
+    /// <summary>Puts the recorder for <paramref name="kind"/> in the endpoint's error pipe, ahead of MassTransit's own error
+    /// handling (a fault event, and the message to the error queue).</summary>
+    public static void AddTo(IReceiveEndpointConfigurator endpoint, IServiceProvider services, JobKind kind)
+    {
+        var recorder = ActivatorUtilities.CreateInstance<UnreadableJobRecorder>(services, kind);
+        endpoint.ConfigureError(error =>
+        {
+            error.UseFilter(recorder);
+            error.UseFilter(new GenerateFaultFilter());
+            error.UseFilter(new ErrorTransportFilter());
+        });
+    }
+
+    private string Command => kind == JobKind.Train ? nameof(SubmitTrainJob) : nameof(SubmitPredictJob);
+
+    private string Purpose => kind == JobKind.Train ? ApiKeyFormat.TrainPurpose : ApiKeyFormat.PredictPurpose;
+
     public async Task Send(ExceptionReceiveContext context, IPipe<ExceptionReceiveContext> next)
     {
         if (IsUnreadable(context.Exception))
@@ -35,7 +56,7 @@ internal sealed class UnreadablePredictJobRecorder(
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                logger.LogWarning(ex, "Could not record the unreadable predict command as a failed job");
+                logger.LogWarning(ex, "Could not record the unreadable {Command} as a failed job", Command);
             }
         }
 
@@ -56,18 +77,18 @@ internal sealed class UnreadablePredictJobRecorder(
         return false;
     }
 
-    public void Probe(ProbeContext context) => context.CreateFilterScope("recordUnreadablePredictJob");
+    public void Probe(ProbeContext context) => context.CreateFilterScope("recordUnreadableJob");
 
     private async Task RecordAsync(ExceptionReceiveContext context)
     {
         var command = ReadCommand(context.Body.GetBytes());
         if (command is not { JobId: { } jobId })
         {
-            logger.LogInformation("An unreadable predict command names no job id; it goes to the error queue only: {Reason}", context.Exception.Message);
+            logger.LogInformation("An unreadable {Command} names no job id; it goes to the error queue only: {Reason}", Command, context.Exception.Message);
             return;
         }
 
-        var sender = await senders.VerifyAsync(command.Sender, ApiKeyFormat.PredictPurpose, jobId, context.CancellationToken).ConfigureAwait(false);
+        var sender = await senders.VerifyAsync(command.Sender, Purpose, jobId, context.CancellationToken).ConfigureAwait(false);
         if (!sender.Accepted)
         {
             return;
@@ -80,12 +101,12 @@ internal sealed class UnreadablePredictJobRecorder(
         }
 
         var now = time.GetUtcNow();
-        var reason = $"The command could not be read as a SubmitPredictJob: {Reason(context.Exception)}";
+        var reason = $"The command could not be read as a {Command}: {Reason(context.Exception)}";
         await jobs.CompleteAsync([new JobRecord
         {
             JobId = jobId,
             TenantId = sender.TenantId,
-            Kind = JobKind.Predict,
+            Kind = kind,
             Model = Tenants.QualifyModel(sender.TenantId, command.Model ?? "unknown"),
             Status = JobStatus.Failed,
             SubmittedAt = existing?.SubmittedAt ?? command.SubmittedAt ?? now,
