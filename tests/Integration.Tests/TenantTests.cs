@@ -95,6 +95,21 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
     private static readonly float[] Record = [0.5f, -1.25f, 3f, 2f];
 
     [Fact]
+    public async Task ASubmitWithAMistypedKeyFailsAtOnceInsteadOfWaitingForAJobThatNeverAppears()
+    {
+        var ct = TestTimeout.After(60);
+        var tenant = await system.CreateTenantAsync("typo", ct);
+        var mistyped = tenant.Key[..^1] + (tenant.Key[^1] == 'a' ? 'b' : 'a');
+        var client = await system.StartClientAsync(mistyped, ct);
+
+        // Over the broker: the workers would refuse the command's proof and dead-letter it, so the SDK asks first.
+        var refused = await Assert.ThrowsAsync<AiaasApiException>(() => client.SubmitPredictAsync(new PredictRequest { Model = "any", Features = Record }, ct));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal("Invalid API key", refused.Title);
+    }
+
+    [Fact]
     public async Task RequestsWithoutAValidKeyAreRefusedWith401ProblemDetails()
     {
         var ct = TestTimeout.After(60);

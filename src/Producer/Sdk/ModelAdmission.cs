@@ -53,6 +53,13 @@ internal sealed class ModelAdmission(HttpClient http, IOptions<AiaasClientOption
                 return null; // an invalid name: the worker fails the job with the reason
             }
 
+            if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                // The key is wrong (mistyped, revoked) or no tenant's: the workers would refuse the job unseen and dead-letter
+                // it, and the caller would wait for a job that never appears. Said now, with the API's reason.
+                throw await ApiProblem.ReadAsync(response, cancellationToken).ConfigureAwait(false);
+            }
+
             response.EnsureSuccessStatusCode();
             return await response.Content.ReadFromJsonAsync<ModelAdmissionView>(WireJson.Options, cancellationToken).ConfigureAwait(false);
         }
