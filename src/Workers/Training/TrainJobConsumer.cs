@@ -13,7 +13,8 @@ namespace AIaaS.Queue.Workers.Training;
 /// <summary>
 /// Takes a submitted train job off the broker into the store's train queue and acknowledges it at once: training can
 /// run for hours, far past RabbitMQ's consumer acknowledgement timeout, so no message is held while it runs. The
-/// store's lease then keeps the job alive and hands it to another worker if this one dies.
+/// store's lease then keeps the job alive and hands it to another worker if this one dies. Its writes wait out a store
+/// outage with the message unacknowledged (<see cref="StoreOutage"/>), so an outage never sends a train job to the error queue.
 /// </summary>
 internal sealed class TrainJobConsumer(
     ITrainingStore training,
@@ -21,6 +22,7 @@ internal sealed class TrainJobConsumer(
     TrainingRunner runner,
     SenderVerifier senders,
     SenderRefusals refusals,
+    StoreOutage outage,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<TrainJobConsumer> logger) : IConsumer<SubmitTrainJob>
@@ -42,7 +44,8 @@ internal sealed class TrainJobConsumer(
         if (SubmissionRules.TrainJobProblem(job, options.Value.MaxInputValues) is { } problem)
         {
             // Insert-if-absent: never overwrites a job that has this id, whoever's it is.
-            await jobs.InsertIfAbsentAsync([new JobRecord
+            var failedAt = time.GetUtcNow();
+            await outage.WriteAsync(() => jobs.InsertIfAbsentAsync([new JobRecord
             {
                 JobId = job.JobId,
                 TenantId = sender.TenantId,
@@ -50,11 +53,12 @@ internal sealed class TrainJobConsumer(
                 Model = Tenants.StoredModelName(sender.TenantId, job.Model),
                 Status = JobStatus.Failed,
                 SubmittedAt = job.SubmittedAt,
-                CompletedAt = time.GetUtcNow(),
+                CompletedAt = failedAt,
                 Error = problem,
-            }], context.CancellationToken).ConfigureAwait(false);
-            await training.AppendJobEventsAsync(job.JobId,
-                [new JobEventView { Sequence = 0, Type = JobEventTypes.Failed, At = time.GetUtcNow(), Message = problem }], context.CancellationToken).ConfigureAwait(false);
+            }], context.CancellationToken), $"the failure of train job {job.JobId}").ConfigureAwait(false);
+            await outage.WriteAsync(() => training.AppendJobEventsAsync(job.JobId,
+                [new JobEventView { Sequence = 0, Type = JobEventTypes.Failed, At = failedAt, Message = problem }], context.CancellationToken),
+                $"the failure event of train job {job.JobId}").ConfigureAwait(false);
 
             return;
         }
@@ -67,7 +71,7 @@ internal sealed class TrainJobConsumer(
             return;
         }
 
-        if (await training.EnqueueTrainJobAsync(accepted, context.CancellationToken).ConfigureAwait(false))
+        if (await outage.WriteAsync(() => training.EnqueueTrainJobAsync(accepted, context.CancellationToken), $"train job {job.JobId}").ConfigureAwait(false))
         {
             runner.Wake();
         }
