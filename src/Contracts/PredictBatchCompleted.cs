@@ -22,6 +22,6 @@ public sealed record PredictBatchCompleted
     public double PaddingEfficiency { get; init; } = 1;
     public required DateTimeOffset CompletedAt { get; init; }
 
-    /// <summary>The one job was answered from the worker's response cache: no model call ran (<see cref="ModelMilliseconds"/> 0).</summary>
+    /// <summary>The jobs were answered from the worker's response cache: no model call ran (<see cref="ModelMilliseconds"/> 0).</summary>
     public bool FromResponseCache { get; init; }
 }

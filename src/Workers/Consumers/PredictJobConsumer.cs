@@ -74,7 +74,7 @@ internal sealed class PredictJobConsumer(
                 return;
             }
 
-            var (answered, cacheKey) = await cachedAnswers.TryAnswerAsync(context, model, sender.TenantId, job, request!).ConfigureAwait(false);
+            var (answered, cacheKey) = await cachedAnswers.TryAnswerAsync(model, sender.TenantId, job, request!).ConfigureAwait(false);
             if (!answered)
             {
                 await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!) { ResponseCacheKey = cacheKey })
