@@ -6,13 +6,10 @@ using AIaaS.Queue.Onnx;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Batching;
-using AIaaS.Queue.Workers.Consumers;
 using AIaaS.Queue.Workers.Inference;
 using MassTransit;
 using MassTransit.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Workers.Tests;
@@ -23,8 +20,8 @@ namespace AIaaS.Queue.Workers.Tests;
 public sealed class ResponseCacheTests : IAsyncLifetime
 {
     private const int TestTimeout = 120_000;
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"aiaas-cache-tests-{Guid.NewGuid():N}");
+    private static readonly TimeSpan Wait = WorkerHarness.Wait;
+    private WorkerHarness _worker = null!;
     private ServiceProvider _provider = null!;
     private ITestHarness _harness = null!;
     private MeterListener _modelCallListener = null!;
@@ -34,44 +31,16 @@ public sealed class ResponseCacheTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Store:EmbeddedPath"] = Path.Combine(_folder, "aiaas.db"),
-            ["Workers:ModelCacheDirectory"] = Path.Combine(_folder, "models"),
-            ["Training:Enabled"] = "false",
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(configuration);
-        services.AddLogging();
-        services.AddMetrics();
-        services.AddSingleton<AiaasMetrics>();
-        services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
-        services.AddAiaasStore();
-        services.AddWorkerServices();
-        services.AddMassTransitTestHarness(x =>
-        {
-            x.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
-            x.UsingInMemory((context, bus) => bus.ConfigureEndpoints(context));
-        });
-        _provider = services.BuildServiceProvider(validateScopes: true);
-        _harness = _provider.GetRequiredService<ITestHarness>();
-        _harness.TestTimeout = Wait;
+        _worker = await WorkerHarness.StartAsync();
+        _provider = _worker.Services;
+        _harness = _worker.Harness;
         _modelCallListener = CountModelCalls(_provider.GetRequiredService<IMeterFactory>());
-        await _harness.Start();
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _harness.Stop();
         _modelCallListener.Dispose();
-        await _provider.DisposeAsync();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        await _worker.DisposeAsync();
     }
 
     [Fact(Timeout = TestTimeout)]
@@ -309,18 +278,5 @@ public sealed class ResponseCacheTests : IAsyncLifetime
             SubmittedAt = DateTimeOffset.UtcNow,
             Sender = apiKey is null ? null : ApiKeyFormat.Credentials(apiKey, ApiKeyFormat.PredictPurpose, id),
         };
-    }
-
-    private sealed class TestLifetime : IHostApplicationLifetime
-    {
-        public CancellationToken ApplicationStarted => CancellationToken.None;
-
-        public CancellationToken ApplicationStopping => CancellationToken.None;
-
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-
-        public void StopApplication()
-        {
-        }
     }
 }
