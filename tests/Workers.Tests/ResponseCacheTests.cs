@@ -10,6 +10,8 @@ using AIaaS.Queue.Workers.Inference;
 using MassTransit;
 using MassTransit.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Workers.Tests;
@@ -156,6 +158,29 @@ public sealed class ResponseCacheTests : IAsyncLifetime
     }
 
     [Fact(Timeout = TestTimeout)]
+    public async Task AnAnswerFromTheCacheWaitsOutAStoreOutageAndReturnsOnlyOnceStored()
+    {
+        var name = await RegisterAsync("outage", responseCache: true);
+        var model = await _provider.GetRequiredService<ModelCache>().GetAsync(name, null, Ct);
+        var job = Job(name, [1, 2, 3, 4]);
+        var (request, _) = RequestPreparer.Prepare(model, job, InputLimits.Default);
+        var cache = _provider.GetRequiredService<ResponseCache>();
+        cache.Add(Tenants.DefaultTenantId, cache.KeyFor(model, Tenants.DefaultTenantId, job, request!)!, [Tensor("y", 3)]);
+        var store = new StoreDownForTwoWrites(_provider.GetRequiredService<IJobStore>());
+        var outage = new StoreOutage(Options.Create(new WorkerOptions()), TimeProvider.System,
+            _provider.GetRequiredService<IHostApplicationLifetime>(), NullLogger<StoreOutage>.Instance);
+        await using var answers = new CachedAnswers(cache, store, _harness.Bus, outage, Options.Create(new WorkerOptions()), TimeProvider.System,
+            _provider.GetRequiredService<AiaasMetrics>(), _provider.GetRequiredService<IHostApplicationLifetime>(), NullLogger<CachedAnswers>.Instance);
+
+        var (answered, _) = await answers.TryAnswerAsync(model, Tenants.DefaultTenantId, job, request!);
+
+        Assert.True(answered);
+        Assert.Equal(3, store.Attempts);
+        var stored = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, Ct);
+        Assert.Equal((JobStatus.Succeeded, true), (stored?.Status, stored?.Cached));
+    }
+
+    [Fact(Timeout = TestTimeout)]
     public void OnlyJobsThatSucceededAndWereStoredFillTheCache()
     {
         var cache = _provider.GetRequiredService<ResponseCache>();
@@ -171,6 +196,33 @@ public sealed class ResponseCacheTests : IAsyncLifetime
     }
 
     private static string Key(int i) => $"{i:D64}";
+
+    /// <summary>The embedded store, but its first two completions fail as a store outage would.</summary>
+    private sealed class StoreDownForTwoWrites(IJobStore store) : IJobStore
+    {
+        private int _attempts;
+
+        public int Attempts => Volatile.Read(ref _attempts);
+
+        public Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) =>
+            Interlocked.Increment(ref _attempts) <= 2 ? throw new IOException("store down") : store.CompleteAsync(jobs, cancellationToken);
+
+        public Task InsertIfAbsentAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) =>
+            store.InsertIfAbsentAsync(jobs, cancellationToken);
+
+        public Task UpsertAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) =>
+            store.UpsertAsync(jobs, cancellationToken);
+
+        public Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default) => store.GetAsync(jobId, cancellationToken);
+
+        public Task<IReadOnlyList<JobRecord>> GetManyAsync(IReadOnlyCollection<Guid> jobIds, bool includeOutputs,
+            CancellationToken cancellationToken = default) => store.GetManyAsync(jobIds, includeOutputs, cancellationToken);
+
+        public Task<int> CountAsync(string model, JobStatus status, int limit, CancellationToken cancellationToken = default) =>
+            store.CountAsync(model, status, limit, cancellationToken);
+
+        public Task<JobPage> ListAsync(JobQuery query, CancellationToken cancellationToken = default) => store.ListAsync(query, cancellationToken);
+    }
 
     private static InferTensor Tensor(string name, int length) => new()
     {
