@@ -11,11 +11,13 @@ using Microsoft.ML.OnnxRuntime;
 // noisy). Workers and the ResultApi run as separate processes on a real RabbitMQ broker (a virtual host of its own).
 // Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick] [-- --text-encoder-only] [-- --text-only]
 //        [-- --peer-only] [-- --latency-only] (the last two together run figures 8 and 4 only; the peer needs scripts/install-peer.sh)
+//        [-- --cache-only] (figure 9 only)
 var quick = args.Contains("--quick");
 var textEncoderOnly = args.Contains("--text-encoder-only");
 var textOnly = args.Contains("--text-only");
 var peerOnly = args.Contains("--peer-only");
 var latencyOnly = args.Contains("--latency-only");
+var cacheOnly = args.Contains("--cache-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -35,6 +37,12 @@ await using var broker = new RabbitMqBroker();
 await broker.InitializeAsync();
 await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, ct);
 var client = cluster.Client;
+
+if (cacheOnly)
+{
+    await CacheFigureAsync();
+    return 0;
+}
 
 if (peerOnly || latencyOnly)
 {
@@ -185,6 +193,8 @@ await using (var syncBroker = new RabbitMqBroker())
         $"{syncedLatencies[0]:F1} / {syncedLatencies[1]:F1} vs {p[0]:F1} / {p[2]:F1}", syncedLatencies[1] / p[2], null);
 }
 
+await CacheFigureAsync();
+
 // 5. Footprint and scale-out: peak memory under load, and throughput from one worker process to two.
 var oneWorker = await Throughput($"big-{MaxBatch}", big, jobs);
 await cluster.AddWorkerAsync(ct);
@@ -212,6 +222,46 @@ async Task RegisterMlpsAsync()
     {
         await Throughput(name, name.StartsWith("small", StringComparison.Ordinal) ? small : big, 100); // load sessions, JIT
     }
+}
+
+// 9. The response cache: the same workload, half of whose jobs repeat an earlier job's inputs, sent to a version of the
+//    larger MLP registered with the response cache and to one without it, alternated; batched, and at max batch size 1,
+//    where the model is the work. Each round has records of its own, so nothing is answered from an earlier round's cache.
+async Task CacheFigureAsync()
+{
+    foreach (var (label, maxBatch, maxDelay) in new[] { ($"max batch {MaxBatch} / {MaxDelayMs} ms", MaxBatch, MaxDelayMs), ("max batch size 1", 1, 0.0) })
+    {
+        var cachedName = $"bigger-cached-{maxBatch}";
+        var uncachedName = $"bigger-uncached-{maxBatch}";
+        await Register(client, cachedName, bigger, maxBatch, maxDelay, responseCache: true);
+        await Register(client, uncachedName, bigger, maxBatch, maxDelay);
+        await WithRepeats(cachedName, bigger, 100, seed: -1); // load sessions, JIT
+        await WithRepeats(uncachedName, bigger, 100, seed: -1);
+        var on = new List<double>();
+        var off = new List<double>();
+        var answered = new List<double>();
+        for (var round = 0; round < rounds; round++)
+        {
+            var cached = await WithRepeats(cachedName, bigger, jobs, seed: round);
+            on.Add(cached.JobsPerSecond);
+            answered.Add(cached.Done.Count(j => j.Cached) / (double)jobs);
+            off.Add((await WithRepeats(uncachedName, bigger, jobs, seed: round)).JobsPerSecond);
+        }
+
+        report.Figure($"9. response cache, 32-1024-1024-1024-10 MLP ({label}), half the jobs repeating an earlier one: cache on / off, throughput",
+            FormattableString.Invariant($"{on.Average():F0} vs {off.Average():F0} jobs/s; {answered.Average():P0} of the jobs answered from the cache"),
+            on.Average() / off.Average(), null);
+    }
+}
+
+// Half the jobs are new records, the other half the same records again in another order, submitted after them.
+async Task<(double JobsPerSecond, JobView[] Done)> WithRepeats(string name, MlpModel model, int count, int seed)
+{
+    var random = new Random(1_000_003 + seed);
+    float[][] fresh = [.. Enumerable.Range(0, count / 2).Select(_ => Enumerable.Range(0, model.InputSize).Select(_ => (float)random.NextDouble()).ToArray())];
+    var repeats = (float[][])fresh.Clone();
+    random.Shuffle(repeats);
+    return await Submit(name, [.. fresh, .. repeats]);
 }
 
 // 8. The peer users would otherwise reach for: Celery, one task per job, the same MLP weights in numpy, on the same
@@ -292,9 +342,10 @@ async Task<(double Offered, double[] Percentiles, double Bound)> LatencyFigureAs
     return (offered, p, bound);
 }
 
-async Task Register(IAiaasClient target, string name, MlpModel model, int maxBatch, double maxDelay) =>
+async Task Register(IAiaasClient target, string name, MlpModel model, int maxBatch, double maxDelay, bool responseCache = false) =>
     await target.RegisterModelAsync(name, new MemoryStream(OnnxModelWriter.Write(model)),
-        new BatchingSettings { MaxBatchSize = maxBatch, MaxQueueDelayMilliseconds = maxDelay }, cancellationToken: ct);
+        new BatchingSettings { MaxBatchSize = maxBatch, MaxQueueDelayMilliseconds = maxDelay, ResponseCache = responseCache ? true : null },
+        cancellationToken: ct);
 
 float[][] Records(MlpModel model, int count)
 {
@@ -302,10 +353,14 @@ float[][] Records(MlpModel model, int count)
     return [.. Enumerable.Range(0, count).Select(_ => Enumerable.Range(0, model.InputSize).Select(_ => (float)random.NextDouble()).ToArray())];
 }
 
-async Task<double> Throughput(string name, MlpModel model, int count, IAiaasClient? through = null)
+async Task<double> Throughput(string name, MlpModel model, int count, IAiaasClient? through = null) =>
+    (await Submit(name, Records(model, count), through)).JobsPerSecond;
+
+// Every record as a job at once, and every result awaited: jobs per second from the first submit to the last result.
+async Task<(double JobsPerSecond, JobView[] Done)> Submit(string name, float[][] records, IAiaasClient? through = null)
 {
     var target = through ?? client;
-    var records = Records(model, count);
+    var count = records.Length;
     var stopwatch = Stopwatch.StartNew();
     var ids = await target.SubmitPredictManyAsync(records.Select(r => new PredictRequest { Model = name, Features = r }), ct);
     var done = await Task.WhenAll(ids.Select(id => target.WaitForCompletionAsync(id, ct)));
@@ -315,8 +370,10 @@ async Task<double> Throughput(string name, MlpModel model, int count, IAiaasClie
         throw new InvalidOperationException($"{name}: {done.Count(j => j.Status != JobStatus.Succeeded)} jobs did not succeed");
     }
 
-    Console.WriteLine(FormattableString.Invariant($"  {name,-14} {count,5} jobs {count / seconds,8:F0} jobs/s  mean batch {done.Average(j => j.BatchSize ?? 0),5:F1}"));
-    return count / seconds;
+    var cached = done.Count(j => j.Cached);
+    Console.WriteLine(FormattableString.Invariant(
+        $"  {name,-14} {count,5} jobs {count / seconds,8:F0} jobs/s  mean batch {done.Where(j => !j.Cached).Select(j => j.BatchSize ?? 0).DefaultIfEmpty().Average(),5:F1}{(cached > 0 ? $"  cached {cached}" : "")}"));
+    return (count / seconds, done);
 }
 
 // One job after another, each awaited by the SDK: the latency a single caller sees, polling and wake-ups included.

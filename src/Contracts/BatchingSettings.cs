@@ -14,4 +14,8 @@ public sealed record BatchingSettings
     /// <summary>With padding: form each batch from waiting requests of similar length rather than in arrival order, to
     /// limit wasted padding. Default true.</summary>
     public bool? GroupByLength { get; init; }
+
+    /// <summary>Answer a job whose inputs are identical to a recent job's of the same tenant from the worker's response cache,
+    /// without a model call, as Triton's response cache does. Off unless set: only a deterministic model should opt in.</summary>
+    public bool? ResponseCache { get; init; }
 }

@@ -8,4 +8,7 @@ public sealed record JobOutputView
     public required string Model { get; init; }
     public required int ModelVersion { get; init; }
     public required IReadOnlyList<InferTensor> Outputs { get; init; }
+
+    /// <summary>The outputs came from a worker's response cache, not from a model call of their own.</summary>
+    public bool Cached { get; init; }
 }

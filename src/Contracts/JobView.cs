@@ -16,4 +16,8 @@ public sealed record JobView
     public string? BatchId { get; init; }
     public string? WorkerId { get; init; }
     public string? Error { get; init; }
+
+    /// <summary>Answered from a worker's response cache (a recent job of the same tenant had identical inputs): no model call
+    /// ran, so <see cref="Device"/>, <see cref="BatchSize"/> and <see cref="BatchId"/> are empty.</summary>
+    public bool Cached { get; init; }
 }

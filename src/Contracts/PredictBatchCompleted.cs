@@ -21,4 +21,7 @@ public sealed record PredictBatchCompleted
     /// <summary>Real elements over elements sent, across the padded inputs; 1 when nothing was padded.</summary>
     public double PaddingEfficiency { get; init; } = 1;
     public required DateTimeOffset CompletedAt { get; init; }
+
+    /// <summary>The jobs were answered from the worker's response cache: no model call ran (<see cref="ModelMilliseconds"/> 0).</summary>
+    public bool FromResponseCache { get; init; }
 }

@@ -34,6 +34,9 @@ public sealed class AiaasMetrics
     private readonly Histogram<double> _paddingEfficiency;
     private readonly Counter<long> _webhookAttempts;
     private readonly Counter<long> _refused;
+    private readonly Counter<long> _responseCacheLookups;
+    private long _responseCacheHits;
+    private long _responseCacheMisses;
 
     public AiaasMetrics(IMeterFactory meters)
     {
@@ -51,6 +54,10 @@ public sealed class AiaasMetrics
         _webhookAttempts = meter.CreateCounter<long>("aiaas.webhook.attempts", "{attempt}", "Webhook delivery attempts, by outcome.");
         _refused = meter.CreateCounter<long>("aiaas.messages.refused", "{message}",
             "Commands refused because their sender did not verify (dead-lettered, nothing stored), by command.");
+        _responseCacheLookups = meter.CreateCounter<long>("aiaas.response_cache.lookups", "{lookup}",
+            "Response cache lookups of jobs whose model version caches, by model and result (hit, miss).");
+        meter.CreateObservableGauge("aiaas.response_cache.hit_ratio", () => ResponseCacheHitRatio, "1",
+            "Response cache hits over lookups since the process started (0 before the first lookup).");
         meter.CreateObservableGauge("aiaas.models.loaded", () => _loaded.Count, "{model}", "Model versions loaded in this process.");
     }
 
@@ -84,6 +91,28 @@ public sealed class AiaasMetrics
 
     /// <summary>For the webhook dispatcher: <paramref name="outcome"/> is e.g. delivered, failed or gave_up.</summary>
     public void WebhookAttempted(string outcome) => _webhookAttempts.Add(1, new KeyValuePair<string, object?>("aiaas.webhook.outcome", outcome));
+
+    /// <summary>A job of a model version that caches was looked up in the response cache.</summary>
+    public void ResponseCacheLookup(string model, bool hit)
+    {
+        Interlocked.Increment(ref hit ? ref _responseCacheHits : ref _responseCacheMisses);
+        _responseCacheLookups.Add(1, new KeyValuePair<string, object?>("aiaas.model", model),
+            new KeyValuePair<string, object?>("aiaas.response_cache.result", hit ? "hit" : "miss"));
+    }
+
+    public long ResponseCacheHits => Interlocked.Read(ref _responseCacheHits);
+
+    public long ResponseCacheMisses => Interlocked.Read(ref _responseCacheMisses);
+
+    public double ResponseCacheHitRatio
+    {
+        get
+        {
+            var hits = ResponseCacheHits;
+            var lookups = hits + ResponseCacheMisses;
+            return lookups == 0 ? 0 : (double)hits / lookups;
+        }
+    }
 
     /// <summary>A command refused because its sender did not verify.</summary>
     public void MessageRefused(string command) => _refused.Add(1, new KeyValuePair<string, object?>("aiaas.command", command));

@@ -28,6 +28,10 @@ public sealed record JobRecord
     /// Webhooks are built from this and the stored status, never from what a broker event says.</summary>
     public string? CallbackUrl { get; init; }
 
+    /// <summary>The job was answered from a worker's response cache (the outputs of an earlier job of the same tenant with
+    /// identical inputs), without a model call; it then has no device, batch or batch size.</summary>
+    public bool Cached { get; init; }
+
     /// <summary>The outputs the job asked for (all by default), in the model's order and the Open Inference Protocol's
     /// form; null until the job succeeded (and in listings, which leave outputs out).</summary>
     public IReadOnlyList<InferTensor>? Outputs { get; init; }

@@ -17,6 +17,11 @@ public sealed class WorkerOptions
     [Range(1, 65535)]
     public int PrefetchCount { get; set; } = 256;
 
+    /// <summary>Most bytes the response cache holds (the outputs of recent jobs of model versions registered with
+    /// <c>responseCache</c>); the least recently used go first. 0 turns the cache off in this worker.</summary>
+    [Range(0, long.MaxValue)]
+    public long ResponseCacheBytes { get; set; } = 64L << 20;
+
     /// <summary>Defaults for models that neither the model registration nor <see cref="Models"/> configures.</summary>
     [Range(1, 4096)]
     public int MaxBatchSize { get; set; } = 64;

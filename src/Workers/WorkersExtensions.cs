@@ -36,6 +36,8 @@ public static class WorkersExtensions
         services.TryAddSingleton<OnnxSessionFactory>();
         services.TryAddSingleton<ModelCache>();
         services.TryAddSingleton<StoreOutage>();
+        services.TryAddSingleton<ResponseCache>();
+        services.TryAddSingleton<CachedAnswers>();
         services.TryAddSingleton<BatchExecutor>();
         services.TryAddSingleton<BatcherRegistry>();
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);

@@ -64,6 +64,16 @@ public sealed class MongoMappingTests
     }
 
     [Fact]
+    public void AJobAnsweredFromTheResponseCacheIsMarkedAndOthersCarryNoMark()
+    {
+        var cached = JobDocument.From(Job with { Cached = true }).ToBsonDocument();
+
+        Assert.True(cached["cached"].AsBoolean);
+        Assert.True(BsonSerializer.Deserialize<JobDocument>(cached).ToRecord().Cached);
+        Assert.False(JobDocument.From(Job).ToBsonDocument().Contains("cached"));
+    }
+
+    [Fact]
     public void InsertIfAbsentIsAnUpsertThatOnlySetsOnInsert()
     {
         var model = Assert.IsType<UpdateOneModel<JobDocument>>(MongoStore.InsertIfAbsentModel(Job));

@@ -44,6 +44,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
             BatchId = "batch-ä-1",
             WorkerId = "worker/7",
             Error = "out of memory: \"tensor\" too large",
+            Cached = true,
         };
 
         await Jobs.UpsertAsync([job], Ct);
@@ -447,7 +448,7 @@ public abstract partial class StoreContractTests : TimeLimitedTests
         var name = UniqueModel();
         var model = NewModel(name) with
         {
-            Batching = new BatchingSettings { MaxBatchSize = 64, MaxQueueDelayMilliseconds = 2.5 },
+            Batching = new BatchingSettings { MaxBatchSize = 64, MaxQueueDelayMilliseconds = 2.5, ResponseCache = true },
             Description = "iris classifier",
         };
 

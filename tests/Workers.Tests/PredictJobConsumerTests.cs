@@ -1,14 +1,10 @@
 using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Onnx;
-using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
-using AIaaS.Queue.Workers.Consumers;
 using MassTransit;
 using MassTransit.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 
 namespace AIaaS.Queue.Workers.Tests;
 
@@ -16,8 +12,8 @@ namespace AIaaS.Queue.Workers.Tests;
 /// embedded store in a temporary folder and a small real ONNX model.</summary>
 public sealed class PredictJobConsumerTests : IAsyncLifetime
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"aiaas-workers-tests-{Guid.NewGuid():N}");
+    private static readonly TimeSpan Wait = WorkerHarness.Wait;
+    private WorkerHarness _worker = null!;
     private ServiceProvider _provider = null!;
     private ITestHarness _harness = null!;
 
@@ -26,55 +22,20 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        _worker = await WorkerHarness.StartAsync(bus => bus.ConfigurePublish(publish => publish.UseInlineFilter(async (publishing, next) =>
         {
-            ["Store:EmbeddedPath"] = Path.Combine(_folder, "aiaas.db"),
-            ["Workers:ModelCacheDirectory"] = Path.Combine(_folder, "models"),
-            ["Training:Enabled"] = "false",
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(configuration);
-        services.AddLogging();
-        services.AddMetrics();
-        services.AddSingleton<AiaasMetrics>();
-        services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
-        services.AddAiaasStore();
-        services.AddWorkerServices();
-        services.AddMassTransitTestHarness(x =>
-        {
-            x.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
-            x.UsingInMemory((context, bus) =>
+            if (publishing is PublishContext<PredictBatchCompleted>)
             {
-                bus.ConfigurePublish(publish => publish.UseInlineFilter(async (publishing, next) =>
-                {
-                    if (publishing is PublishContext<PredictBatchCompleted>)
-                    {
-                        await _batchEvents.Task;
-                    }
+                await _batchEvents.Task;
+            }
 
-                    await next.Send(publishing);
-                }));
-                bus.ConfigureEndpoints(context);
-            });
-        });
-        _provider = services.BuildServiceProvider(validateScopes: true);
-        _harness = _provider.GetRequiredService<ITestHarness>();
-        _harness.TestTimeout = Wait;
-        await _harness.Start();
+            await next.Send(publishing);
+        })));
+        _provider = _worker.Services;
+        _harness = _worker.Harness;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _harness.Stop();
-        await _provider.DisposeAsync();
-        try
-        {
-            Directory.Delete(_folder, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public ValueTask DisposeAsync() => _worker.DisposeAsync();
 
     [Fact]
     public async Task AMalformedJobFailsAloneWithAReasonWhileTheOthersSucceed()
@@ -226,17 +187,4 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
         Features = features,
         SubmittedAt = DateTimeOffset.UtcNow,
     };
-
-    private sealed class TestLifetime : IHostApplicationLifetime
-    {
-        public CancellationToken ApplicationStarted => CancellationToken.None;
-
-        public CancellationToken ApplicationStopping => CancellationToken.None;
-
-        public CancellationToken ApplicationStopped => CancellationToken.None;
-
-        public void StopApplication()
-        {
-        }
-    }
 }

@@ -254,9 +254,13 @@ internal static partial class CliApp
             Description = "largest shape a request may give an input, one size per axis, -1 for no bound: input:-1x256; repeatable",
         };
         var noGroup = new Option<bool>("--no-group-by-length") { Description = "with padding: form batches in arrival order, not by similar length" };
+        var responseCache = new Option<bool>("--response-cache")
+        {
+            Description = "answer a job whose inputs equal a recent job's (same tenant) from the workers' cache, without a model call",
+        };
         var register = new Command("register", "Register an ONNX file as the next version of a model, with a recipe for text or images if given")
         {
-            name, file, maxBatch, maxDelay, pad, maxShape, noGroup,
+            name, file, maxBatch, maxDelay, pad, maxShape, noGroup, responseCache,
         };
         var recipeOptions = new RecipeOptions();
         recipeOptions.AddTo(register);
@@ -274,13 +278,16 @@ internal static partial class CliApp
             await using var stream = parse.GetValue(file)!.OpenRead();
             await using var vocab = vocabulary?.OpenRead();
             var groupByLength = parse.GetValue(noGroup) ? false : (bool?)null;
-            var batching = parse.GetValue(maxBatch) is null && parse.GetValue(maxDelay) is null && inputs is null && groupByLength is null ? null
+            var cache = parse.GetValue(responseCache) ? true : (bool?)null;
+            var batching = parse.GetValue(maxBatch) is null && parse.GetValue(maxDelay) is null && inputs is null && groupByLength is null
+                && cache is null ? null
                 : new BatchingSettings
                 {
                     MaxBatchSize = parse.GetValue(maxBatch),
                     MaxQueueDelayMilliseconds = parse.GetValue(maxDelay),
                     Inputs = inputs,
                     GroupByLength = groupByLength,
+                    ResponseCache = cache,
                 };
             var client = host.Services.GetRequiredService<IAiaasClient>();
             var view = recipe is null

@@ -198,6 +198,11 @@ internal sealed partial class AiaasClient(
             query.Add(group ? "groupByLength=true" : "groupByLength=false");
         }
 
+        if (batching?.ResponseCache is { } cache)
+        {
+            query.Add(cache ? "responseCache=true" : "responseCache=false");
+        }
+
         if (description is not null)
         {
             query.Add($"description={Uri.EscapeDataString(description)}");

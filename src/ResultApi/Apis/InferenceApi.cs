@@ -180,7 +180,10 @@ public static class InferenceApi
             ModelName = name,
             ModelVersion = final.ModelVersion?.ToString(CultureInfo.InvariantCulture),
             Id = request!.Id ?? final.JobId.ToString(),
-            Parameters = new Dictionary<string, object> { ["job_id"] = final.JobId.ToString(), ["batch_size"] = final.BatchSize ?? 1 },
+            Parameters = new Dictionary<string, object>
+            {
+                ["job_id"] = final.JobId.ToString(), ["batch_size"] = final.BatchSize ?? 1, ["cached"] = final.Cached,
+            },
             Outputs = final.Outputs,
         });
     }
@@ -284,7 +287,8 @@ public static class InferenceApi
 
     /// <summary>How the model is batched, in the protocol's flat parameter form: <c>batch_mode</c> (Dynamic, FixedOne, None),
     /// <c>max_batch_size</c> and <c>max_queue_delay_ms</c> where registered (else the workers' defaults apply), and the
-    /// padding: <c>padded_inputs</c> and <c>max_shape</c> in the registration's syntax, and <c>group_by_length</c>.</summary>
+    /// padding: <c>padded_inputs</c> and <c>max_shape</c> in the registration's syntax, and <c>group_by_length</c>; and
+    /// <c>response_cache</c> (true when registered with it, as Triton's <c>response_cache.enable</c>).</summary>
     private static Dictionary<string, object> BatchingParameters(ModelVersionRecord record)
     {
         var mode = OnnxTypes.BatchModeOf(record.Inputs);
@@ -315,6 +319,7 @@ public static class InferenceApi
             parameters["max_shape"] = maxShape;
         }
 
+        parameters["response_cache"] = batching?.ResponseCache ?? false;
         return parameters;
     }
 

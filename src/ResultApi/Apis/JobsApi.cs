@@ -56,6 +56,7 @@ public static class JobsApi
         Model = Tenants.PlainModelName(job.Model),
         ModelVersion = job.ModelVersion!.Value,
         Outputs = job.Outputs!,
+        Cached = job.Cached,
     };
 
     public static async Task<Results<Ok<JobPageView>, ProblemHttpResult>> ListJobs(
@@ -148,6 +149,7 @@ public static class JobsApi
         BatchId = job.BatchId,
         WorkerId = job.WorkerId,
         Error = job.Error,
+        Cached = job.Cached,
     };
 
     /// <summary>The caller's job; another tenant's is as unknown as a job that does not exist.</summary>

@@ -22,7 +22,7 @@ public static class ModelsApi
         api.MapPut("/{name}", RegisterVersion).WithName("RegisterModelVersion")
             .WithSummary("Registers the ONNX file in the body (application/octet-stream) as the model's next version, or, as multipart/form-data, "
                 + "the file in the part 'model' with a recipe (part 'recipe', JSON), vocab.txt (part 'vocab') and labels.txt (part 'labels'); "
-                + "the query may set maxBatchSize, maxQueueDelayMs, padding (pad=input:axis[=value]), maximum shapes (maxShape=input:-1x256) and groupByLength.");
+                + "the query may set maxBatchSize, maxQueueDelayMs, padding (pad=input:axis[=value]), maximum shapes (maxShape=input:-1x256), groupByLength and responseCache.");
         return app;
     }
 
@@ -73,13 +73,14 @@ public static class ModelsApi
     }
 
     /// <summary>Registers a version. Batching comes from the query: <c>maxBatchSize</c>, <c>maxQueueDelayMs</c>, <c>pad</c> and
-    /// <c>maxShape</c> in <see cref="InputBatchingSyntax"/>'s form (repeatable), and <c>groupByLength</c>; the file, and with
+    /// <c>maxShape</c> in <see cref="InputBatchingSyntax"/>'s form (repeatable), <c>groupByLength</c> and <c>responseCache</c>; the file, and with
     /// multipart/form-data a recipe, vocabulary and labels, from the body (<see cref="ModelUpload"/>). All are checked against
     /// the file's signature (<see cref="ModelRegistrationRules"/>, <see cref="RecipeRules"/>) before anything is stored.</summary>
     public static async Task<Results<Created<ModelView>, ProblemHttpResult>> RegisterVersion(
         string name, TenantCaller caller, HttpRequest request, IModelStore models, IOptions<ResultApiOptions> options,
         ILoggerFactory loggers, CancellationToken cancellationToken, int? maxBatchSize = null, double? maxQueueDelayMs = null, string? description = null,
-        [FromQuery] string[]? pad = null, [FromQuery] string[]? maxShape = null, bool? groupByLength = null)
+        [FromQuery] string[]? pad = null, [FromQuery] string[]? maxShape = null, bool? groupByLength = null,
+        bool? responseCache = null)
     {
         if (SubmissionRules.ModelNameProblem(name) is { } problem)
         {
@@ -98,9 +99,13 @@ public static class ModelsApi
             return Invalid(syntaxProblem);
         }
 
-        var batching = maxBatchSize is null && maxQueueDelayMs is null && inputs is null && groupByLength is null
+        var batching = maxBatchSize is null && maxQueueDelayMs is null && inputs is null && groupByLength is null && responseCache is null
             ? null
-            : new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxQueueDelayMs, Inputs = inputs, GroupByLength = groupByLength };
+            : new BatchingSettings
+            {
+                MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxQueueDelayMs, Inputs = inputs, GroupByLength = groupByLength,
+                ResponseCache = responseCache,
+            };
 
         var limit = options.Value.MaxModelBytes;
         try

@@ -72,6 +72,15 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
                 }
 
                 var batch = entry.Batch;
+                if (batch.FromResponseCache)
+                {
+                    // Jobs answered from a worker's response cache: jobs, but no model call to count as a batch.
+                    buckets[index].AddCached(batch.Jobs.Count);
+                    Get(workers, batch.WorkerId).AddCached(batch.Jobs.Count, entry.ReceivedAt);
+                    Get(models, batch.Model).AddCached(batch.Jobs.Count, entry.ReceivedAt);
+                    continue;
+                }
+
                 var failed = batch.Jobs.Count(j => j.Status == JobStatus.Failed);
                 buckets[index].Add(batch.BatchSize, failed, batch.ModelMilliseconds);
                 Get(workers, batch.WorkerId).Add(batch, failed, entry.ReceivedAt);
@@ -159,7 +168,7 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
 
     private sealed class BucketBuilder(DateTimeOffset start)
     {
-        private int _jobs, _failed, _batches, _batched, _max;
+        private int _jobs, _failed, _batches, _batched, _max, _cached;
         private double _modelMs;
 
         public void Add(int size, int failed, double modelMs)
@@ -178,6 +187,12 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
             _failed++;
         }
 
+        public void AddCached(int jobs)
+        {
+            _jobs += jobs;
+            _cached += jobs;
+        }
+
         public ThroughputBucket Build() => new()
         {
             Start = start,
@@ -188,12 +203,13 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
             MeanBatchSize = _batches == 0 ? 0 : Math.Round((double)_batched / _batches, 2),
             MaxBatchSize = _max,
             MeanModelMilliseconds = _batches == 0 ? 0 : Math.Round(_modelMs / _batches, 3),
+            CachedJobs = _cached,
         };
     }
 
     private sealed class WorkerBuilder(string name)
     {
-        private int _jobs, _failed, _batches, _batched;
+        private int _jobs, _failed, _batches, _batched, _cached;
         private long _rows;
         private double _paddingWeighted;
         private DateTimeOffset _last;
@@ -218,6 +234,13 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
             _last = at > _last ? at : _last;
         }
 
+        public void AddCached(int jobs, DateTimeOffset at)
+        {
+            _jobs += jobs;
+            _cached += jobs;
+            _last = at > _last ? at : _last;
+        }
+
         public ThroughputTotal Build() => new()
         {
             Name = name,
@@ -227,6 +250,7 @@ public sealed class RecentBatches(TimeProvider time, TimeSpan window)
             MeanBatchSize = _batches == 0 ? 0 : Math.Round((double)_batched / _batches, 2),
             PaddingEfficiency = _rows == 0 ? null : Math.Round(_paddingWeighted / _rows, 4),
             LastSeen = _last,
+            CachedJobs = _cached,
         };
     }
 }
@@ -252,6 +276,9 @@ public sealed record ThroughputBucket
     public required double MeanBatchSize { get; init; }
     public required int MaxBatchSize { get; init; }
     public required double MeanModelMilliseconds { get; init; }
+
+    /// <summary>Jobs answered from a worker's response cache, without a model call (counted in <see cref="Jobs"/>).</summary>
+    public int CachedJobs { get; init; }
 }
 
 /// <summary>Totals over the window for one worker or one model. Jobs rejected before a model call have no worker
@@ -268,4 +295,7 @@ public sealed record ThroughputTotal
     /// nothing was padded); null without batches.</summary>
     public double? PaddingEfficiency { get; init; }
     public required DateTimeOffset LastSeen { get; init; }
+
+    /// <summary>Jobs answered from a worker's response cache, without a model call (counted in <see cref="Jobs"/>).</summary>
+    public int CachedJobs { get; init; }
 }

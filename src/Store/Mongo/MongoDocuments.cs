@@ -31,6 +31,9 @@ internal sealed class JobDocument
     public string? Error { get; set; }
     public string? CallbackUrl { get; set; }
 
+    /// <summary>True for a job answered from a response cache; absent otherwise.</summary>
+    public bool? Cached { get; set; }
+
     /// <summary>An array rather than a sub-document keyed by name: output names may hold '.' or start with '$'.</summary>
     public List<OutputDocument>? Outputs { get; set; }
 
@@ -51,6 +54,7 @@ internal sealed class JobDocument
         WorkerId = job.WorkerId,
         Error = job.Error,
         CallbackUrl = job.CallbackUrl,
+        Cached = job.Cached ? true : null,
         Outputs = job.Outputs?.Select(OutputDocument.From).ToList(),
     };
 
@@ -71,6 +75,7 @@ internal sealed class JobDocument
         WorkerId = WorkerId,
         Error = Error,
         CallbackUrl = CallbackUrl,
+        Cached = Cached == true,
         Outputs = Outputs?.ConvertAll(o => o.ToTensor()),
     };
 }
@@ -171,6 +176,7 @@ internal sealed class BatchingDocument
     public int? MaxBatchSize { get; set; }
     public double? MaxQueueDelayMilliseconds { get; set; }
     public bool? GroupByLength { get; set; }
+    public bool? ResponseCache { get; set; }
 
     /// <summary>Per-input settings as JSON text: input names may hold '.' or start with '$', which BSON keys may not.</summary>
     public string? InputsJson { get; set; }
@@ -178,13 +184,14 @@ internal sealed class BatchingDocument
     public static BatchingDocument From(BatchingSettings settings) => new()
     {
         MaxBatchSize = settings.MaxBatchSize, MaxQueueDelayMilliseconds = settings.MaxQueueDelayMilliseconds,
-        GroupByLength = settings.GroupByLength,
+        GroupByLength = settings.GroupByLength, ResponseCache = settings.ResponseCache,
         InputsJson = settings.Inputs is null ? null : JsonSerializer.Serialize(settings.Inputs, StoreJson.Options),
     };
 
     public BatchingSettings ToSettings() => new()
     {
         MaxBatchSize = MaxBatchSize, MaxQueueDelayMilliseconds = MaxQueueDelayMilliseconds, GroupByLength = GroupByLength,
+        ResponseCache = ResponseCache,
         Inputs = InputsJson is null ? null : JsonSerializer.Deserialize<Dictionary<string, InputBatching>>(InputsJson, StoreJson.Options),
     };
 }

@@ -35,6 +35,7 @@ internal static class MongoMappings
             map.MapMember(d => d.WorkerId).SetElementName("workerId").SetIgnoreIfNull(true);
             map.MapMember(d => d.Error).SetElementName("error").SetIgnoreIfNull(true);
             map.MapMember(d => d.CallbackUrl).SetElementName("callbackUrl").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Cached).SetElementName("cached").SetIgnoreIfNull(true);
             map.MapMember(d => d.Outputs).SetElementName("outputs").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
@@ -86,6 +87,7 @@ internal static class MongoMappings
             map.MapMember(d => d.MaxBatchSize).SetElementName("maxBatchSize").SetIgnoreIfNull(true);
             map.MapMember(d => d.MaxQueueDelayMilliseconds).SetElementName("maxQueueDelayMilliseconds").SetIgnoreIfNull(true);
             map.MapMember(d => d.GroupByLength).SetElementName("groupByLength").SetIgnoreIfNull(true);
+            map.MapMember(d => d.ResponseCache).SetElementName("responseCache").SetIgnoreIfNull(true);
             map.MapMember(d => d.InputsJson).SetElementName("inputs").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });

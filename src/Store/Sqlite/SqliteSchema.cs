@@ -201,6 +201,11 @@ internal static class SqliteSchema
         ALTER TABLE model_versions ADD COLUMN recipe TEXT NULL;
         ALTER TABLE model_versions ADD COLUMN vocabulary TEXT NULL;
         """,
+
+        // 9: whether a predict job was answered from a worker's response cache rather than by a model call.
+        """
+        ALTER TABLE jobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

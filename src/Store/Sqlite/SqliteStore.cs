@@ -57,23 +57,23 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     // ---- jobs ----
 
     private const string JobColumns =
-        "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error, tenant_id, callback_url";
+        "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error, tenant_id, callback_url, cached";
 
     private const string InsertIfAbsentSql = $"""
         INSERT OR IGNORE INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $outputs)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs)
         """;
 
     // A job's tenant is set by the write that creates it and never changed: ids are client-chosen, so a write for an id
     // another tenant holds (a racing submission, or a worker running the other tenant's message) leaves that job alone.
     private const string UpsertSql = $"""
         INSERT INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $outputs)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs)
         ON CONFLICT (id) DO UPDATE SET
             kind = excluded.kind, model = excluded.model, model_version = excluded.model_version, status = excluded.status,
             submitted_at = excluded.submitted_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
             device = excluded.device, batch_size = excluded.batch_size, batch_id = excluded.batch_id,
-            worker_id = excluded.worker_id, error = excluded.error, outputs = excluded.outputs,
+            worker_id = excluded.worker_id, error = excluded.error, cached = excluded.cached, outputs = excluded.outputs,
             -- The URL the job was first recorded with stays: it is the one it was submitted with.
             callback_url = COALESCE(jobs.callback_url, excluded.callback_url)
         WHERE jobs.tenant_id = excluded.tenant_id
@@ -307,15 +307,16 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         Error = reader.IsDBNull(12) ? null : reader.GetString(12),
         TenantId = reader.GetString(13),
         CallbackUrl = reader.IsDBNull(14) ? null : reader.GetString(14),
-        Outputs = withOutputs && !reader.IsDBNull(15)
-            ? StoreJson.ReadOutputs(reader.GetString(15))
+        Cached = reader.GetInt64(15) != 0,
+        Outputs = withOutputs && !reader.IsDBNull(16)
+            ? StoreJson.ReadOutputs(reader.GetString(16))
             : null,
     };
 
     private sealed class JobParameters
     {
         private readonly SqliteParameter _id, _kind, _model, _modelVersion, _status, _submittedAt, _startedAt,
-            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _callbackUrl, _outputs;
+            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _callbackUrl, _cached, _outputs;
 
         public JobParameters(SqliteCommand command)
         {
@@ -335,6 +336,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _error = p.Add("$error", SqliteType.Text);
             _tenantId = p.Add("$tenant_id", SqliteType.Text);
             _callbackUrl = p.Add("$callback_url", SqliteType.Text);
+            _cached = p.Add("$cached", SqliteType.Integer);
             _outputs = p.Add("$outputs", SqliteType.Text);
         }
 
@@ -355,6 +357,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _error.Value = (object?)job.Error ?? DBNull.Value;
             _tenantId.Value = job.TenantId;
             _callbackUrl.Value = (object?)job.CallbackUrl ?? DBNull.Value;
+            _cached.Value = job.Cached ? 1 : 0;
             _outputs.Value = job.Outputs is null ? DBNull.Value : JsonSerializer.Serialize(job.Outputs, StoreJson.Options);
         }
     }

@@ -22,6 +22,7 @@ internal sealed class BatchExecutor(
     AiaasMetrics metrics,
     IHostApplicationLifetime lifetime,
     StoreOutage outage,
+    ResponseCache responses,
     ILogger<BatchExecutor> logger)
 {
     public AiaasMetrics Metrics => metrics;
@@ -41,6 +42,7 @@ internal sealed class BatchExecutor(
             {
                 var run = await RunAsync(model, toRun, startedAt).ConfigureAwait(false);
                 var stored = await StoreAsync(model, run).ConfigureAwait(false);
+                responses.Fill(toRun, run.Records, stored);
                 Record(model, [.. stored.Select(i => toRun[i])], [.. stored.Select(i => run.Records[i])], run.BatchId, startedAt, activity);
                 if (stored.Length > 0)
                 {

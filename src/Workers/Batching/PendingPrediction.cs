@@ -18,6 +18,9 @@ internal sealed class PendingPrediction(SubmitPredictJob job, string tenantId, P
     /// <summary>When the batcher received the job; max-delay counts from here.</summary>
     public long EnqueuedAt { get; } = Stopwatch.GetTimestamp();
 
+    /// <summary>Where the job's outputs go in the <see cref="ResponseCache"/> once stored; null when its model does not cache.</summary>
+    public string? ResponseCacheKey { get; init; }
+
     /// <summary>The consume span the job arrived in (empty when nobody traces), so that the job's trace continues
     /// through its batch to the stored result.</summary>
     public ActivityContext TraceContext { get; } = Activity.Current?.Context ?? default;

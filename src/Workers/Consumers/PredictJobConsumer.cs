@@ -18,6 +18,7 @@ namespace AIaaS.Queue.Workers.Consumers;
 internal sealed class PredictJobConsumer(
     ModelCache models,
     BatcherRegistry batchers,
+    CachedAnswers cachedAnswers,
     IJobStore jobs,
     SenderVerifier senders,
     SenderRefusals refusals,
@@ -73,7 +74,12 @@ internal sealed class PredictJobConsumer(
                 return;
             }
 
-            await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!)).ConfigureAwait(false);
+            var (answered, cacheKey) = await cachedAnswers.TryAnswerAsync(model, sender.TenantId, job, request!).ConfigureAwait(false);
+            if (!answered)
+            {
+                await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!) { ResponseCacheKey = cacheKey })
+                    .ConfigureAwait(false);
+            }
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ModelNotSupportedException)
         {

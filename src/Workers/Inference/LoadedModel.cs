@@ -47,6 +47,7 @@ internal sealed class LoadedModel : IDisposable
         MaxQueueDelay = TimeSpan.FromMilliseconds(batching.MaxQueueDelayMilliseconds ?? 0);
         IsPadded = Inputs.Any(i => i.IsPadded);
         GroupByLength = IsPadded && (batching.GroupByLength ?? true);
+        ResponseCache = batching.ResponseCache ?? false;
         Recipe = recipe is null ? null : RecipeRunner.Create(this, recipe, vocabulary);
         _labeler = recipe is null ? ClassLabeler.For(training, Outputs) : null;
     }
@@ -69,6 +70,9 @@ internal sealed class LoadedModel : IDisposable
 
     /// <summary>The batcher forms batches of similar lengths rather than in arrival order.</summary>
     public bool GroupByLength { get; }
+
+    /// <summary>Jobs with the inputs of a recent job of the same tenant are answered from the worker's response cache.</summary>
+    public bool ResponseCache { get; }
 
     /// <summary>The registered recipe's runner; null for a version that takes tensors only.</summary>
     public RecipeRunner? Recipe { get; }

@@ -101,8 +101,8 @@ internal sealed class ModelCache(
                 throw;
             }
 
-            logger.LogInformation("Loaded model {Model} v{Version} on {Device}: batch mode {BatchMode}, max batch {MaxBatch}, max delay {MaxDelay} ms, padded {Padded}, recipe {Recipe}",
-                record.Name, record.Version, device, model.BatchMode, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds, model.IsPadded,
+            logger.LogInformation("Loaded model {Model} v{Version} on {Device}: batch mode {BatchMode}, max batch {MaxBatch}, max delay {MaxDelay} ms, padded {Padded}, response cache {ResponseCache}, recipe {Recipe}",
+                record.Name, record.Version, device, model.BatchMode, model.MaxBatchSize, model.MaxQueueDelay.TotalMilliseconds, model.IsPadded, model.ResponseCache,
                 record.Recipe?.Kind ?? "none");
             return model;
         }
@@ -122,6 +122,7 @@ internal sealed class ModelCache(
                 ?? record.Batching?.MaxQueueDelayMilliseconds ?? options.Value.MaxQueueDelayMilliseconds,
             Inputs = configured?.Inputs ?? record.Batching?.Inputs,
             GroupByLength = configured?.GroupByLength ?? record.Batching?.GroupByLength,
+            ResponseCache = configured?.ResponseCache ?? record.Batching?.ResponseCache,
         };
     }
 

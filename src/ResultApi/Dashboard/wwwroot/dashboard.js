@@ -148,8 +148,9 @@ async function loadThroughput() {
     el("td", {}, num(w.meanBatchSize, 1)), el("td", {}, time(w.lastSeen)))), "No batch completed in the window.", 6);
   fillRows($("#model-throughput-table tbody"), view.models.map((m) => el("tr", { dataset: { model: m.name } },
     el("td", {}, m.name), el("td", {}, m.jobs), el("td", {}, m.failed), el("td", {}, m.batches),
-    el("td", {}, num(m.meanBatchSize, 1)), el("td", {}, m.paddingEfficiency == null ? "–" : `${num(m.paddingEfficiency * 100, 1)} %`))),
-    "No model ran in the window.", 6);
+    el("td", {}, num(m.meanBatchSize, 1)), el("td", {}, m.paddingEfficiency == null ? "–" : `${num(m.paddingEfficiency * 100, 1)} %`),
+    el("td", {}, m.cachedJobs ? `${m.cachedJobs} (${num(m.cachedJobs / m.jobs * 100, 1)} %)` : "–"))),
+    "No model ran in the window.", 7);
 }
 
 // ---- queues -------------------------------------------------------------------------------------------------

@@ -1,0 +1,87 @@
+using AIaaS.Queue.ServiceDefaults;
+using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Consumers;
+using MassTransit;
+using MassTransit.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace AIaaS.Queue.Workers.Tests;
+
+/// <summary>The predict consumer and the dynamic batcher behind it, started under MassTransit's in-memory test harness on
+/// the embedded store in a temporary folder of its own, which disposing removes.</summary>
+internal sealed class WorkerHarness : IAsyncDisposable
+{
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"aiaas-workers-tests-{Guid.NewGuid():N}");
+
+    private WorkerHarness()
+    {
+    }
+
+    public ServiceProvider Services { get; private set; } = null!;
+
+    public ITestHarness Harness { get; private set; } = null!;
+
+    /// <param name="configureBus">More configuration of the in-memory bus (a publish filter), before its endpoints.</param>
+    public static async Task<WorkerHarness> StartAsync(Action<IInMemoryBusFactoryConfigurator>? configureBus = null)
+    {
+        var worker = new WorkerHarness();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Store:EmbeddedPath"] = Path.Combine(worker._folder, "aiaas.db"),
+            ["Workers:ModelCacheDirectory"] = Path.Combine(worker._folder, "models"),
+            ["Training:Enabled"] = "false",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddLogging();
+        services.AddMetrics();
+        services.AddSingleton<AiaasMetrics>();
+        services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
+        services.AddAiaasStore();
+        services.AddWorkerServices();
+        services.AddMassTransitTestHarness(x =>
+        {
+            x.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
+            x.UsingInMemory((context, bus) =>
+            {
+                configureBus?.Invoke(bus);
+                bus.ConfigureEndpoints(context);
+            });
+        });
+        worker.Services = services.BuildServiceProvider(validateScopes: true);
+        worker.Harness = worker.Services.GetRequiredService<ITestHarness>();
+        worker.Harness.TestTimeout = Wait;
+        await worker.Harness.Start();
+        return worker;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Harness.Stop();
+        await Services.DisposeAsync();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class TestLifetime : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication()
+        {
+        }
+    }
+}
