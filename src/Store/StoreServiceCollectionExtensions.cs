@@ -33,6 +33,7 @@ public static class StoreServiceCollectionExtensions
         services.TryAddSingleton(sp => (IWebhookStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (IBulkStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (ITenantStore)sp.GetRequiredService<IJobStore>());
+        services.TryAddSingleton(sp => (IRetentionStore)sp.GetRequiredService<IJobStore>());
 
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return services;

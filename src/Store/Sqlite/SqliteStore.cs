@@ -12,7 +12,7 @@ namespace AIaaS.Queue.Store;
 /// Jobs keep their filter and paging keys in indexed columns and their outputs as JSON; model files are
 /// streamed in and out as 1 MiB BLOB chunks, so no file is ever held in memory whole.
 /// </summary>
-public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IDisposable
+public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IRetentionStore, IDisposable
 {
     private const int ChunkSize = 1024 * 1024;
     private const int BusyTimeoutSeconds = 30;
@@ -59,6 +59,9 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     private const string JobColumns =
         "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error, tenant_id, callback_url";
 
+    // What a read returns: the written columns and the tombstone the retention sweeper sets (never written by a job write).
+    private const string JobReadColumns = JobColumns + ", payload_expired_at";
+
     private const string InsertIfAbsentSql = $"""
         INSERT OR IGNORE INTO jobs ({JobColumns}, outputs)
         VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $outputs)
@@ -86,8 +89,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         RETURNING id
         """;
 
-    private const string GetWithOutputsSql = $"SELECT {JobColumns}, outputs FROM jobs WHERE id = $id";
-    private const string GetWithoutOutputsSql = $"SELECT {JobColumns} FROM jobs WHERE id = $id";
+    private const string GetWithOutputsSql = $"SELECT {JobReadColumns}, outputs FROM jobs WHERE id = $id";
+    private const string GetWithoutOutputsSql = $"SELECT {JobReadColumns} FROM jobs WHERE id = $id";
 
     public Task InsertIfAbsentAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
     {
@@ -260,7 +263,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             command.Parameters.Add("$after_id", SqliteType.Blob).Value = JobCursor.GuidBytes(afterId);
         }
 
-        var sql = new StringBuilder("SELECT ").Append(JobColumns).Append(" FROM jobs");
+        var sql = new StringBuilder("SELECT ").Append(JobReadColumns).Append(" FROM jobs");
         if (where.Count > 0)
         {
             sql.Append(" WHERE ").AppendJoin(" AND ", where);
@@ -307,8 +310,9 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         Error = reader.IsDBNull(12) ? null : reader.GetString(12),
         TenantId = reader.GetString(13),
         CallbackUrl = reader.IsDBNull(14) ? null : reader.GetString(14),
-        Outputs = withOutputs && !reader.IsDBNull(15)
-            ? StoreJson.ReadOutputs(reader.GetString(15))
+        PayloadExpiredAt = reader.IsDBNull(15) ? null : JobCursor.FromUtcTicks(reader.GetInt64(15)),
+        Outputs = withOutputs && !reader.IsDBNull(16)
+            ? StoreJson.ReadOutputs(reader.GetString(16))
             : null,
     };
 
@@ -728,8 +732,11 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             await using var connection = await OpenConnectionAsync(cancellationToken);
             await using (var wal = connection.CreateCommand())
             {
-                // Stored in the file: every later connection, in any process, is in WAL mode too.
-                wal.CommandText = "PRAGMA journal_mode = WAL";
+                // Both are stored in the file. auto_vacuum takes effect only on a file that has no tables yet (a new one):
+                // it lets the retention sweeper give freed pages back in small steps (PRAGMA incremental_vacuum). A file
+                // made before keeps auto_vacuum = NONE until one VACUUM (README, "Data: retention"); its freed pages are
+                // reused but the file does not shrink. WAL: every later connection, in any process, is in WAL mode too.
+                wal.CommandText = "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL";
                 await wal.ExecuteNonQueryAsync(cancellationToken);
             }
 
