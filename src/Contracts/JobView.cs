@@ -16,4 +16,8 @@ public sealed record JobView
     public string? BatchId { get; init; }
     public string? WorkerId { get; init; }
     public string? Error { get; init; }
+
+    /// <summary>When the job's outputs were removed under its tenant's retention (<c>GET .../output</c> then answers 410 Gone);
+    /// null while they are kept.</summary>
+    public DateTimeOffset? OutputsExpiredAt { get; init; }
 }

@@ -47,7 +47,11 @@ public static class DatasetsApi
 
     public static async Task<Results<Ok<DatasetView>, ProblemHttpResult>> GetDataset(
         string id, TenantCaller caller, ITrainingStore training, CancellationToken cancellationToken) =>
-        await training.GetDatasetAsync(caller.TenantId, id, cancellationToken) is { } dataset
-            ? TypedResults.Ok(dataset)
-            : Problems.Create(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{id}' is stored.");
+        await training.GetDatasetAsync(caller.TenantId, id, cancellationToken) switch
+        {
+            null => Problems.Create(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{id}' is stored."),
+            { ExpiredAt: { } expiredAt } => Problems.Gone("The dataset has expired",
+                $"The content of dataset '{id}' was removed under the tenant's retention at {expiredAt:O}.", expiredAt),
+            var dataset => TypedResults.Ok(dataset),
+        };
 }
