@@ -88,8 +88,8 @@ public static class ResultApiExtensions
 
     /// <summary>Webhook options, the callback URL policy and, when a signing secret is configured, the dispatcher;
     /// returns whether webhooks are on.</summary>
-    /// <summary>Retention periods (section "Retention"), validated at start-up, the sweeper that applies them, and 410 Gone
-    /// for reads of what it removed.</summary>
+    /// <summary>Retention periods (section "Retention"), validated at start-up, the sweeper that applies them, 410 Gone for
+    /// reads of what it removed, and per-tenant storage quotas (section "Quotas").</summary>
     private static void AddRetention(this IServiceCollection services)
     {
         services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.SectionName).ValidateOnStart();
@@ -98,6 +98,9 @@ public static class ResultApiExtensions
         services.AddSingleton<RetentionSweeper>();
         services.AddHostedService(sp => sp.GetRequiredService<RetentionSweeper>());
         services.AddExceptionHandler<ExpiredObjectExceptionHandler>();
+        services.AddOptions<QuotaOptions>().BindConfiguration(QuotaOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<QuotaOptions>, QuotaOptionsValidator>();
+        services.AddSingleton<StorageQuota>();
     }
 
     private static bool AddWebhooks(this WebApplicationBuilder builder)

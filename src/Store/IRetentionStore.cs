@@ -43,6 +43,10 @@ public interface IRetentionStore
     /// small steps (the embedded store's incremental vacuum); returns the bytes given back, 0 where the server manages it.</summary>
     Task<long> ReclaimSpaceAsync(long maxBytes, CancellationToken cancellationToken = default);
 
+    /// <summary>The bytes the tenant holds in uploaded files that have not expired and in its bulk jobs' stored chunks (inputs
+    /// and results): what a storage quota counts.</summary>
+    Task<long> GetStoredBytesAsync(string tenantId, CancellationToken cancellationToken = default);
+
     /// <summary>How much space the store takes, and how much of it is free for reuse.</summary>
     Task<StoreSize> GetSizeAsync(CancellationToken cancellationToken = default);
 

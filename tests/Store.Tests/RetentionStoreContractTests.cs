@@ -215,4 +215,35 @@ public abstract partial class StoreContractTests
         Assert.Equal(report, await Retention.GetSweepReportAsync(Ct));
         Assert.True(size.TotalBytes > 0 && size.FreeBytes >= 0 && size.FreeBytes <= size.TotalBytes, $"{size}");
     }
+
+    [Fact]
+    public async Task ATenantsStoredBytesCountItsFilesAndBulkChunksUntilTheyExpire()
+    {
+        var tenant = UniqueTenant();
+        var bulk = (IBulkStore)Jobs;
+        Assert.Equal(0, await Retention.GetStoredBytesAsync(tenant, Ct));
+        var dataset = await Training.AddDatasetAsync(tenant, "f.csv", new MemoryStream(new byte[1000]), Ct);
+        await Training.AddDatasetAsync(UniqueTenant(), "other.csv", new MemoryStream(new byte[5000]), Ct);
+        var job = new BulkJobRecord
+        {
+            BulkJobId = Guid.CreateVersion7(),
+            TenantId = tenant,
+            Model = UniqueModel(),
+            Status = BulkJobStatus.Running,
+            InputFileId = dataset.Id,
+            SubmittedAt = DateTimeOffset.UtcNow,
+        };
+        Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
+        await bulk.SaveBulkChunkInputAsync(job.BulkJobId, 0, 1, new byte[200], Ct);
+        await bulk.SaveBulkChunkResultAsync(job.BulkJobId, 0, new BulkChunkResult { Succeeded = 1, Failed = 1, Output = new byte[300], Errors = new byte[40] }, Ct);
+
+        var stored = await Retention.GetStoredBytesAsync(tenant, Ct);
+        await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Running], BulkJobStatus.Succeeded, cancellationToken: Ct);
+        await Retention.ExpireBulkOutputsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), DateTimeOffset.UtcNow, 10, Ct);
+        await Retention.ExpireDatasetsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), DateTimeOffset.UtcNow, 10, Ct);
+
+        // The embedded store counts payload bytes exactly; a document store may add its documents' few bytes of framing.
+        Assert.InRange(stored, 1000 + 200 + 300 + 40, 1000 + 200 + 300 + 40 + 200);
+        Assert.Equal(0, await Retention.GetStoredBytesAsync(tenant, Ct));
+    }
 }

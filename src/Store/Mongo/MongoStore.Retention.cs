@@ -229,6 +229,29 @@ public sealed partial class MongoStore : IRetentionStore
 
     public Task<long> ReclaimSpaceAsync(long maxBytes, CancellationToken cancellationToken = default) => Task.FromResult(0L);
 
+    public async Task<long> GetStoredBytesAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tenantId);
+        await EnsureIndexesAsync(cancellationToken);
+        var files = await Datasets.Aggregate()
+            .Match(Doc.And(TenantOf(tenantId), Doc.Not(Doc.Exists("expiredAt"))))
+            .Group(new BsonDocument { ["_id"] = BsonNull.Value, ["bytes"] = new BsonDocument("$sum", "$sizeBytes") })
+            .FirstOrDefaultAsync(cancellationToken);
+        var bulkIds = (await RawBulkJobs.Find(TenantOf(tenantId)).Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(cancellationToken))
+            .ConvertAll(d => d["_id"]);
+        long chunks = 0;
+        foreach (var collection in new[] { BulkResults, BulkInputs })
+        {
+            var sum = await collection.Aggregate()
+                .Match(Doc.In("bulkId", bulkIds))
+                .Group(new BsonDocument { ["_id"] = BsonNull.Value, ["bytes"] = new BsonDocument("$sum", new BsonDocument("$bsonSize", "$$ROOT")) })
+                .FirstOrDefaultAsync(cancellationToken);
+            chunks += sum?["bytes"].ToInt64() ?? 0;
+        }
+
+        return (files?["bytes"].ToInt64() ?? 0) + chunks;
+    }
+
     public async Task<StoreSize> GetSizeAsync(CancellationToken cancellationToken = default)
     {
         var stats = await _database.RunCommandAsync<BsonDocument>(new BsonDocument { ["dbStats"] = 1, ["freeStorage"] = 1 },

@@ -296,6 +296,25 @@ public sealed partial class SqliteStore
         return reclaimed;
     }
 
+    public async Task<long> GetStoredBytesAsync(string tenantId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tenantId);
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+
+        // Files through their partial index; chunks through each of the tenant's bulk jobs' primary-key ranges. length() of a
+        // BLOB reads its record header, not its pages.
+        command.CommandText = """
+            SELECT COALESCE((SELECT sum(size_bytes) FROM datasets INDEXED BY ix_datasets_retention WHERE tenant_id = $tenant_id AND expired_at IS NULL), 0)
+                 + COALESCE((SELECT sum(COALESCE(length(r.output), 0) + COALESCE(length(r.errors), 0))
+                             FROM bulk_jobs j JOIN bulk_chunk_results r ON r.bulk_id = j.id WHERE j.tenant_id = $tenant_id), 0)
+                 + COALESCE((SELECT sum(COALESCE(length(i.payload), 0))
+                             FROM bulk_jobs j JOIN bulk_chunk_inputs i ON i.bulk_id = j.id WHERE j.tenant_id = $tenant_id), 0)
+            """;
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+    }
+
     public async Task<StoreSize> GetSizeAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
