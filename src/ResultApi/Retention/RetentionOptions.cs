@@ -87,7 +87,7 @@ public sealed class TenantRetention(RetentionPolicy? tenant, RetentionPolicy fal
 
 /// <summary>Refuses at start-up what would make the sweeper misbehave: periods that are not positive, and a job record that
 /// would go before its payload (the tombstone must outlive the payload it stands for).</summary>
-internal sealed class RetentionOptionsValidator : IValidateOptions<RetentionOptions>
+public sealed class RetentionOptionsValidator : IValidateOptions<RetentionOptions>
 {
     public ValidateOptionsResult Validate(string? name, RetentionOptions options)
     {
