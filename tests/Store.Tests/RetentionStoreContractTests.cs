@@ -19,6 +19,16 @@ public abstract partial class StoreContractTests
             Outputs = status == JobStatus.Succeeded ? [TestTensors.Fp32("y", [1, 3], [1f, 2f, 3f])] : null,
         };
 
+    private static BulkJobRecord RunningBulkJob(string tenantId, string inputFileId) => new()
+    {
+        BulkJobId = Guid.CreateVersion7(),
+        TenantId = tenantId,
+        Model = UniqueModel(),
+        Status = BulkJobStatus.Running,
+        InputFileId = inputFileId,
+        SubmittedAt = DateTimeOffset.UtcNow,
+    };
+
     private static async Task<int[]> SweepInBatchesAsync(Func<Task<SweepBatch>> sweep)
     {
         var counts = new List<int>();
@@ -120,15 +130,7 @@ public abstract partial class StoreContractTests
         var tenant = UniqueTenant();
         var dataset = await Training.AddDatasetAsync(tenant, "in-use.csv", new MemoryStream("x\n1\n"u8.ToArray()), Ct);
         var bulk = (IBulkStore)Jobs;
-        Assert.True(await bulk.CreateBulkJobAsync(new BulkJobRecord
-        {
-            BulkJobId = Guid.CreateVersion7(),
-            TenantId = tenant,
-            Model = UniqueModel(),
-            Status = BulkJobStatus.Running,
-            InputFileId = dataset.Id,
-            SubmittedAt = DateTimeOffset.UtcNow,
-        }, Ct));
+        Assert.True(await bulk.CreateBulkJobAsync(RunningBulkJob(tenant, dataset.Id), Ct));
 
         Assert.Equal(0, (await Retention.ExpireDatasetsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), DateTimeOffset.UtcNow, 10, Ct)).Count);
         Assert.Null((await Training.GetDatasetAsync(tenant, dataset.Id, Ct))!.ExpiredAt);
@@ -139,15 +141,7 @@ public abstract partial class StoreContractTests
     {
         var tenant = UniqueTenant();
         var bulk = (IBulkStore)Jobs;
-        var job = new BulkJobRecord
-        {
-            BulkJobId = Guid.CreateVersion7(),
-            TenantId = tenant,
-            Model = UniqueModel(),
-            Status = BulkJobStatus.Running,
-            InputFileId = "file",
-            SubmittedAt = DateTimeOffset.UtcNow,
-        };
+        var job = RunningBulkJob(tenant, "file");
         Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
         for (var chunk = 0; chunk < 3; chunk++)
         {
@@ -224,15 +218,7 @@ public abstract partial class StoreContractTests
         Assert.Equal(0, await Retention.GetStoredBytesAsync(tenant, Ct));
         var dataset = await Training.AddDatasetAsync(tenant, "f.csv", new MemoryStream(new byte[1000]), Ct);
         await Training.AddDatasetAsync(UniqueTenant(), "other.csv", new MemoryStream(new byte[5000]), Ct);
-        var job = new BulkJobRecord
-        {
-            BulkJobId = Guid.CreateVersion7(),
-            TenantId = tenant,
-            Model = UniqueModel(),
-            Status = BulkJobStatus.Running,
-            InputFileId = dataset.Id,
-            SubmittedAt = DateTimeOffset.UtcNow,
-        };
+        var job = RunningBulkJob(tenant, dataset.Id);
         Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
         await bulk.SaveBulkChunkInputAsync(job.BulkJobId, 0, 1, new byte[200], Ct);
         await bulk.SaveBulkChunkResultAsync(job.BulkJobId, 0, new BulkChunkResult { Succeeded = 1, Failed = 1, Output = new byte[300], Errors = new byte[40] }, Ct);

@@ -30,21 +30,14 @@ public sealed partial class SqliteStore
         await using var connection = await OpenAsync(cancellationToken);
         return await WriteAsync(connection, (connection, transaction) =>
         {
-            using var command = connection.CreateCommand();
-            command.Transaction = transaction;
-
             // The conflict branch takes the lease only from its holder or after its time ran out; RETURNING yields a row
             // only when this owner holds it afterwards.
-            command.CommandText = """
+            using var command = Command(connection, transaction, """
                 INSERT INTO leases (name, owner, until) VALUES ($name, $owner, $until)
                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
                 WHERE leases.owner = excluded.owner OR leases.until <= $now
                 RETURNING owner
-                """;
-            command.Parameters.AddWithValue("$name", name);
-            command.Parameters.AddWithValue("$owner", owner);
-            command.Parameters.AddWithValue("$until", (now + duration).UtcTicks);
-            command.Parameters.AddWithValue("$now", now.UtcTicks);
+                """, ("$name", name), ("$owner", owner), ("$until", (now + duration).UtcTicks), ("$now", now.UtcTicks));
             return command.ExecuteScalar() is not null;
         }, cancellationToken);
     }
@@ -84,20 +77,14 @@ public sealed partial class SqliteStore
         await using var connection = await OpenAsync(cancellationToken);
         return await WriteAsync(connection, (connection, transaction) =>
         {
-            using var delete = connection.CreateCommand();
-            delete.Transaction = transaction;
-            delete.CommandText = $"""
+            using var delete = Command(connection, transaction, $"""
                 DELETE FROM jobs WHERE rowid IN (
                     SELECT rowid FROM jobs INDEXED BY ix_jobs_record_retention
                     WHERE tenant_id = $tenant_id AND kind = $kind AND completed_at < $before AND completed_at IS NOT NULL
                         AND status IN ({FinalJobStatuses})
                     LIMIT $limit)
                 RETURNING id, COALESCE(length(outputs), 0)
-                """;
-            delete.Parameters.AddWithValue("$tenant_id", tenantId);
-            delete.Parameters.AddWithValue("$kind", kind.ToString());
-            delete.Parameters.AddWithValue("$before", completedBefore.UtcTicks);
-            delete.Parameters.AddWithValue("$limit", limit);
+                """, ("$tenant_id", tenantId), ("$kind", kind.ToString()), ("$before", completedBefore.UtcTicks), ("$limit", limit));
             var ids = new List<byte[]>();
             long bytes = 0;
             using (var reader = delete.ExecuteReader())
@@ -152,18 +139,13 @@ public sealed partial class SqliteStore
         {
             // A file that a bulk job still reads is left for a later sweep: running work is never cut short.
             var files = new List<(long RowId, long FileId, long Size)>();
-            using (var select = connection.CreateCommand())
+            using (var select = Command(connection, transaction, $"""
+                SELECT d.rowid, d.file_id, d.size_bytes FROM datasets d INDEXED BY ix_datasets_retention
+                WHERE d.tenant_id = $tenant_id AND d.created_at < $before AND d.expired_at IS NULL
+                    AND NOT EXISTS (SELECT 1 FROM bulk_jobs b WHERE b.input_file_id = d.id AND b.status NOT IN ({FinalBulkStatuses}))
+                LIMIT $limit
+                """, ("$tenant_id", tenantId), ("$before", createdBefore.UtcTicks), ("$limit", limit)))
             {
-                select.Transaction = transaction;
-                select.CommandText = $"""
-                    SELECT d.rowid, d.file_id, d.size_bytes FROM datasets d INDEXED BY ix_datasets_retention
-                    WHERE d.tenant_id = $tenant_id AND d.created_at < $before AND d.expired_at IS NULL
-                        AND NOT EXISTS (SELECT 1 FROM bulk_jobs b WHERE b.input_file_id = d.id AND b.status NOT IN ({FinalBulkStatuses}))
-                    LIMIT $limit
-                    """;
-                select.Parameters.AddWithValue("$tenant_id", tenantId);
-                select.Parameters.AddWithValue("$before", createdBefore.UtcTicks);
-                select.Parameters.AddWithValue("$limit", limit);
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
                 {
@@ -171,16 +153,13 @@ public sealed partial class SqliteStore
                 }
             }
 
-            using var expire = connection.CreateCommand();
-            expire.Transaction = transaction;
-            expire.CommandText = """
+            using var expire = Command(connection, transaction, """
                 DELETE FROM model_file_chunks WHERE file_id = $file_id;
                 DELETE FROM model_files WHERE id = $file_id;
                 UPDATE datasets SET expired_at = $at WHERE rowid = $rowid;
-                """;
+                """, ("$at", expiredAt.UtcTicks));
             var fileId = expire.Parameters.Add("$file_id", SqliteType.Integer);
             var rowId = expire.Parameters.Add("$rowid", SqliteType.Integer);
-            expire.Parameters.AddWithValue("$at", expiredAt.UtcTicks);
             foreach (var file in files)
             {
                 (fileId.Value, rowId.Value) = (file.FileId, file.RowId);
@@ -199,18 +178,13 @@ public sealed partial class SqliteStore
         return await WriteAsync(connection, (connection, transaction) =>
         {
             var jobIds = new List<byte[]>();
-            using (var select = connection.CreateCommand())
+            using (var select = Command(connection, transaction, $"""
+                SELECT id FROM bulk_jobs INDEXED BY ix_bulk_jobs_retention
+                WHERE tenant_id = $tenant_id AND completed_at < $before AND completed_at IS NOT NULL
+                    AND outputs_expired_at IS NULL AND status IN ({FinalBulkStatuses})
+                LIMIT $limit
+                """, ("$tenant_id", tenantId), ("$before", completedBefore.UtcTicks), ("$limit", limit)))
             {
-                select.Transaction = transaction;
-                select.CommandText = $"""
-                    SELECT id FROM bulk_jobs INDEXED BY ix_bulk_jobs_retention
-                    WHERE tenant_id = $tenant_id AND completed_at < $before AND completed_at IS NOT NULL
-                        AND outputs_expired_at IS NULL AND status IN ({FinalBulkStatuses})
-                    LIMIT $limit
-                    """;
-                select.Parameters.AddWithValue("$tenant_id", tenantId);
-                select.Parameters.AddWithValue("$before", completedBefore.UtcTicks);
-                select.Parameters.AddWithValue("$limit", limit);
                 using var reader = select.ExecuteReader();
                 while (reader.Read())
                 {
@@ -245,16 +219,11 @@ public sealed partial class SqliteStore
             return SweepBatch.None;
         }
 
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-#pragma warning disable CA2100 // Table and size expression are constants of this file; values are parameters.
-        command.CommandText = $"""
+        // Table and size expression are constants of this file.
+        using var command = Command(connection, transaction, $"""
             DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE bulk_id = $id LIMIT $limit)
             RETURNING {sizeExpression}
-            """;
-#pragma warning restore CA2100
-        command.Parameters.AddWithValue("$id", bulkId);
-        command.Parameters.AddWithValue("$limit", limit);
+            """, ("$id", bulkId), ("$limit", limit));
         var batch = SweepBatch.None;
         using var reader = command.ExecuteReader();
         while (reader.Read())
@@ -300,18 +269,15 @@ public sealed partial class SqliteStore
     {
         ArgumentNullException.ThrowIfNull(tenantId);
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-
         // Files through their partial index; chunks through each of the tenant's bulk jobs' primary-key ranges. length() of a
         // BLOB reads its record header, not its pages.
-        command.CommandText = """
+        await using var command = Command(connection, null, """
             SELECT COALESCE((SELECT sum(size_bytes) FROM datasets INDEXED BY ix_datasets_retention WHERE tenant_id = $tenant_id AND expired_at IS NULL), 0)
                  + COALESCE((SELECT sum(COALESCE(length(r.output), 0) + COALESCE(length(r.errors), 0))
                              FROM bulk_jobs j JOIN bulk_chunk_results r ON r.bulk_id = j.id WHERE j.tenant_id = $tenant_id), 0)
                  + COALESCE((SELECT sum(COALESCE(length(i.payload), 0))
                              FROM bulk_jobs j JOIN bulk_chunk_inputs i ON i.bulk_id = j.id WHERE j.tenant_id = $tenant_id), 0)
-            """;
-        command.Parameters.AddWithValue("$tenant_id", tenantId);
+            """, ("$tenant_id", tenantId));
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
     }
 
@@ -355,9 +321,7 @@ public sealed partial class SqliteStore
     public async Task<SweepReport?> GetSweepReportAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await OpenAsync(cancellationToken);
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT report FROM sweep_reports WHERE name = $name";
-        command.Parameters.AddWithValue("$name", SweepReportName);
+        await using var command = Command(connection, null, "SELECT report FROM sweep_reports WHERE name = $name", ("$name", SweepReportName));
         return await command.ExecuteScalarAsync(cancellationToken) is string json
             ? JsonSerializer.Deserialize<SweepReport>(json, StoreJson.Options)
             : null;
@@ -368,13 +332,7 @@ public sealed partial class SqliteStore
     private static void ThrowIfExpired(SqliteConnection connection, string sql, string message,
         params ReadOnlySpan<(string Name, object Value)> parameters)
     {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
+        using var command = Command(connection, null, sql, parameters);
         if (command.ExecuteScalar() is long ticks)
         {
             throw new StoredObjectExpiredException(message, JobCursor.FromUtcTicks(ticks));
@@ -385,16 +343,7 @@ public sealed partial class SqliteStore
     private static (List<long> RowIds, long Sum) SelectRows(SqliteConnection connection, SqliteTransaction transaction, string sql,
         params ReadOnlySpan<(string Name, object Value)> parameters)
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-#pragma warning disable CA2100 // Constant SQL of this file; values are parameters.
-        command.CommandText = sql;
-#pragma warning restore CA2100
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
+        using var command = Command(connection, transaction, sql, parameters);
         var rowIds = new List<long>();
         long sum = 0;
         using var reader = command.ExecuteReader();
@@ -410,9 +359,17 @@ public sealed partial class SqliteStore
     private static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql,
         params ReadOnlySpan<(string Name, object Value)> parameters)
     {
-        using var command = connection.CreateCommand();
+        using var command = Command(connection, transaction, sql, parameters);
+        return command.ExecuteNonQuery();
+    }
+
+    /// <summary>A command in <paramref name="transaction"/> (none: autocommit) with its parameters bound.</summary>
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql,
+        params ReadOnlySpan<(string Name, object Value)> parameters)
+    {
+        var command = connection.CreateCommand();
         command.Transaction = transaction;
-#pragma warning disable CA2100 // Constant SQL of this file; values are parameters.
+#pragma warning disable CA2100 // Constant SQL of this store; values are parameters.
         command.CommandText = sql;
 #pragma warning restore CA2100
         foreach (var (name, value) in parameters)
@@ -420,6 +377,6 @@ public sealed partial class SqliteStore
             command.Parameters.AddWithValue(name, value);
         }
 
-        return command.ExecuteNonQuery();
+        return command;
     }
 }
