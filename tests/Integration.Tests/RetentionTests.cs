@@ -32,12 +32,19 @@ public sealed class RetentionSystem : DistributedSystem
 
     /// <summary>A sweeper over the API's store whose clock runs <paramref name="ahead"/> of the real one, so that a test sees
     /// days pass without waiting for them (the API's own sweeper keeps the real clock).</summary>
-    public RetentionSweeper SweeperAhead(TimeSpan ahead) => new(
+    public RetentionSweeper SweeperAhead(TimeSpan ahead, RetentionOptions? options = null) => new(
         ApiServices.GetRequiredService<IRetentionStore>(),
         ApiServices.GetRequiredService<ITenantStore>(),
-        ApiServices.GetRequiredService<IOptions<RetentionOptions>>(),
+        options is null ? ApiServices.GetRequiredService<IOptions<RetentionOptions>>() : Options.Create(options),
         new ShiftedTimeProvider(ahead),
         NullLogger<RetentionSweeper>.Instance);
+
+    /// <summary>The API's periods with the production defaults for steps (500 items, 20 ms apart).</summary>
+    public RetentionOptions DefaultSteps()
+    {
+        var configured = ApiServices.GetRequiredService<IOptions<RetentionOptions>>().Value;
+        return new RetentionOptions { Default = configured.Default, Tenants = configured.Tenants };
+    }
 
     /// <summary>One sweep, waiting out the API's own sweeper if it holds the lease at that moment.</summary>
     public static async Task<SweepReport> SweepAsync(RetentionSweeper sweeper, CancellationToken cancellationToken)
@@ -120,25 +127,45 @@ public sealed class RetentionTests(RetentionSystem system, ITestOutputHelper out
         var ct = TestTimeout.After(240);
         var name = TestModels.UniqueName("busy");
         await system.Client.RegisterModelAsync(name, new MemoryStream(TestModels.Classifier(seed: 43).Onnx), cancellationToken: ct);
-        var random = new Random(43);
-        var old = await system.Client.SubmitPredictManyAsync(
-            [.. Enumerable.Range(0, 500).Select(_ => new PredictRequest { Model = name, Features = TestModels.RandomRecord(random) })], ct);
-        await Task.WhenAll(old.Select(id => system.Client.WaitForCompletionAsync(id, ct)));
 
-        // New jobs run while a sweep (clock 2 days ahead) removes outputs in steps; it touches only final jobs, so a job
+        // 20,000 finished jobs written straight to the store (as if from last week), so that the sweep has enough to do to
+        // overlap the live jobs below.
+        var store = system.ApiServices.GetRequiredService<IJobStore>();
+        var lastWeek = DateTimeOffset.UtcNow.AddDays(-3);
+        foreach (var chunk in Enumerable.Range(0, 20_000).Chunk(1_000))
+        {
+            await store.UpsertAsync([.. chunk.Select(i => new JobRecord
+            {
+                JobId = Guid.NewGuid(),
+                TenantId = Domain.Tenants.DefaultTenantId,
+                Kind = JobKind.Predict,
+                Model = Domain.Tenants.QualifyModel(Domain.Tenants.DefaultTenantId, name),
+                ModelVersion = 1,
+                Status = JobStatus.Succeeded,
+                SubmittedAt = lastWeek,
+                CompletedAt = lastWeek,
+                Outputs = [new InferTensor { Name = "y", Datatype = "FP32", Shape = [1, 3], Data = JsonSerializer.SerializeToElement(new[] { i, 0.5f, -1f }) }],
+            })], ct);
+        }
+
+        // Live jobs run while a sweep (clock 2 days ahead) removes outputs in steps. It touches only final jobs, so a job
         // completing meanwhile is written whole and at most loses its outputs to the sweep, never its status.
-        var running = system.Client.SubmitPredictManyAsync(
-            [.. Enumerable.Range(0, 500).Select(_ => new PredictRequest { Model = name, Features = TestModels.RandomRecord(random) })], ct);
+        var random = new Random(43);
+        var live = Task.Run(async () =>
+        {
+            var ids = await system.Client.SubmitPredictManyAsync(
+                [.. Enumerable.Range(0, 1_000).Select(_ => new PredictRequest { Model = name, Features = TestModels.RandomRecord(random) })], ct);
+            return await Task.WhenAll(ids.Select(id => system.Client.WaitForCompletionAsync(id, ct)));
+        }, ct);
         var stopwatch = Stopwatch.StartNew();
-        var report = await RetentionSystem.SweepAsync(system.SweeperAhead(TimeSpan.FromDays(2)), ct);
+        var report = await RetentionSystem.SweepAsync(system.SweeperAhead(TimeSpan.FromDays(2), system.DefaultSteps()), ct);
         stopwatch.Stop();
-        var fresh = await running;
-        var done = await Task.WhenAll(fresh.Select(id => system.Client.WaitForCompletionAsync(id, ct)));
+        var done = await live;
 
-        output.WriteLine($"sweep while jobs ran: {report.JobPayloads.Count} payloads in {report.Batches} batches, " +
+        output.WriteLine($"sweep while 1,000 jobs ran: {report.JobPayloads.Count} payloads in {report.Batches} batches of up to 500, 20 ms apart, " +
             $"{stopwatch.Elapsed.TotalSeconds:F2} s, {report.JobPayloads.Count / stopwatch.Elapsed.TotalSeconds:F0} rows/s");
         Assert.All(done, j => Assert.Equal(JobStatus.Succeeded, j.Status));
-        Assert.True(report.JobPayloads.Count >= old.Count, $"{report.JobPayloads.Count} payloads swept");
+        Assert.True(report.JobPayloads.Count >= 20_000, $"{report.JobPayloads.Count} payloads swept");
     }
 
     private static async Task<StorageSnapshot> GetStorageAsync(HttpClient http, CancellationToken ct)
