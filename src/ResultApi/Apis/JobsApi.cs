@@ -154,7 +154,8 @@ public static class JobsApi
         BatchId = job.BatchId,
         WorkerId = job.WorkerId,
         Error = job.Error,
-        OutputsExpiredAt = job.PayloadExpiredAt,
+        // Failed and cancelled jobs are marked too (it takes them out of the sweep's index), but they had no outputs to lose.
+        OutputsExpiredAt = job.Status == JobStatus.Succeeded ? job.PayloadExpiredAt : null,
     };
 
     /// <summary>The caller's job; another tenant's is as unknown as a job that does not exist.</summary>

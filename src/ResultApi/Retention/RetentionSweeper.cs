@@ -38,7 +38,8 @@ public sealed partial class RetentionSweeper(
             }
             catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
             {
-                // The next sweep starts over: every step is idempotent.
+                // The store did not answer (not even for the lease or the report); the next sweep starts over, as every
+                // step is idempotent.
                 LogSweepFailed(logger, ex);
             }
 
@@ -67,6 +68,12 @@ public sealed partial class RetentionSweeper(
         catch (LeaseLostException)
         {
             sweep.Error = "The lease was lost to another instance; it carries on.";
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // What was removed before the failure stays removed and is reported; the next sweep carries on from there.
+            sweep.Error = $"The sweep stopped early: {ex.Message}";
+            LogSweepFailed(logger, ex);
         }
         finally
         {
