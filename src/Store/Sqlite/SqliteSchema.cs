@@ -225,6 +225,16 @@ internal static class SqliteSchema
             report TEXT NOT NULL                           -- JSON: SweepReport
         );
         """,
+
+        // 10: encryption at rest: each tenant's data key, wrapped by the master key (see PayloadCipher). Payloads sealed
+        // with it are BLOBs where plaintext is TEXT, so a file can hold both (encryption turned on later).
+        """
+        CREATE TABLE IF NOT EXISTS data_keys (
+            tenant_id  TEXT    NOT NULL PRIMARY KEY,
+            wrapped    BLOB    NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

@@ -42,7 +42,7 @@ public sealed partial class SqliteStore
             using var job = connection.CreateCommand();
             job.Transaction = transaction;
             job.CommandText = UpsertSql;
-            new JobParameters(job).Bind(new JobRecord
+            new JobParameters(job, this).Bind(new JobRecord
             {
                 JobId = request.JobId,
                 TenantId = Tenants.OrDefault(request.Sender?.TenantId),

@@ -31,10 +31,16 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly SemaphoreSlim _schemaGate = new(1, 1);
     private volatile bool _schemaReady;
+
+    // Encryption at rest (null: off): the cipher and each tenant's unwrapped data key, once read.
+    private readonly PayloadCipher? _cipher;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _dataKeys = new(StringComparer.Ordinal);
     private int _disposed;
 
-    public SqliteStore(string databasePath, TimeProvider? timeProvider = null, EmbeddedDurability durability = EmbeddedDurability.ProcessCrash)
+    public SqliteStore(string databasePath, TimeProvider? timeProvider = null, EmbeddedDurability durability = EmbeddedDurability.ProcessCrash,
+        byte[]? masterKey = null)
     {
+        _cipher = masterKey is null ? null : new PayloadCipher(masterKey);
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         _path = Path.GetFullPath(databasePath);
         _time = timeProvider ?? TimeProvider.System;
@@ -118,7 +124,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = CompleteSql;
-            var parameters = new JobParameters(command);
+            var parameters = new JobParameters(command, this);
             command.Prepare();
             var written = new HashSet<Guid>();
             foreach (var job in jobs)
@@ -148,7 +154,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = sql;
-            var parameters = new JobParameters(command);
+            var parameters = new JobParameters(command, this);
             command.Prepare();
             foreach (var job in jobs)
             {
@@ -166,7 +172,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         command.CommandText = GetWithOutputsSql;
         command.Parameters.Add("$id", SqliteType.Blob).Value = JobCursor.GuidBytes(jobId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadJob(reader, withOutputs: true) : null;
+        return await reader.ReadAsync(cancellationToken) ? ReadJob(reader, withOutputs: true, connection) : null;
     }
 
     public async Task<IReadOnlyList<JobRecord>> GetManyAsync(
@@ -196,7 +202,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
             {
-                found.Add(ReadJob(reader, includeOutputs));
+                found.Add(ReadJob(reader, includeOutputs, connection));
             }
         }
 
@@ -280,7 +286,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                items.Add(ReadJob(reader, withOutputs: false));
+                items.Add(ReadJob(reader, withOutputs: false, connection));
             }
         }
 
@@ -293,7 +299,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         return new JobPage(items, JobCursor.Encode(items[^1]));
     }
 
-    private static JobRecord ReadJob(SqliteDataReader reader, bool withOutputs) => new()
+    private JobRecord ReadJob(SqliteDataReader reader, bool withOutputs, SqliteConnection connection) => new()
     {
         JobId = new Guid(reader.GetFieldValue<byte[]>(0), bigEndian: true),
         Kind = Enum.Parse<JobKind>(reader.GetString(1)),
@@ -312,7 +318,9 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         CallbackUrl = reader.IsDBNull(14) ? null : reader.GetString(14),
         PayloadExpiredAt = reader.IsDBNull(15) ? null : JobCursor.FromUtcTicks(reader.GetInt64(15)),
         Outputs = withOutputs && !reader.IsDBNull(16)
-            ? StoreJson.ReadOutputs(reader.GetString(16))
+            ? StoreJson.ReadOutputs(reader.GetValue(16) is byte[] sealedOutputs
+                ? OpenOutputs(connection, reader.GetString(13), reader.GetFieldValue<byte[]>(0), sealedOutputs)
+                : reader.GetString(16))
             : null,
     };
 
@@ -321,8 +329,12 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         private readonly SqliteParameter _id, _kind, _model, _modelVersion, _status, _submittedAt, _startedAt,
             _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _callbackUrl, _outputs;
 
-        public JobParameters(SqliteCommand command)
+        private readonly SqliteCommand _command;
+        private readonly SqliteStore _store;
+
+        public JobParameters(SqliteCommand command, SqliteStore store)
         {
+            (_command, _store) = (command, store);
             var p = command.Parameters;
             _id = p.Add("$id", SqliteType.Blob);
             _kind = p.Add("$kind", SqliteType.Text);
@@ -359,7 +371,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _error.Value = (object?)job.Error ?? DBNull.Value;
             _tenantId.Value = job.TenantId;
             _callbackUrl.Value = (object?)job.CallbackUrl ?? DBNull.Value;
-            _outputs.Value = job.Outputs is null ? DBNull.Value : JsonSerializer.Serialize(job.Outputs, StoreJson.Options);
+            _outputs.Value = job.Outputs is null ? DBNull.Value : _store.SealOutputs(_command, job, JsonSerializer.Serialize(job.Outputs, StoreJson.Options));
         }
     }
 
@@ -743,6 +755,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             await WriteAsync(connection, (connection, transaction) =>
             {
                 SqliteSchema.Upgrade(connection, transaction);
+                CheckMasterKey(connection, transaction);
                 using var sweep = connection.CreateCommand();
                 sweep.Transaction = transaction;
                 sweep.CommandText = SweepOrphanedFilesSql;
