@@ -73,18 +73,7 @@ public sealed class SqliteBackupTests : TimeLimitedTests
         await Assert.ThrowsAnyAsync<Exception>(() => SqliteBackup.RestoreAsync(backupPath + ".bad", storePath, replace: true, Ct));
     }
 
-    private static JobRecord FinishedJob(int n) => new()
-    {
-        JobId = Guid.NewGuid(),
-        TenantId = "t",
-        Kind = JobKind.Predict,
-        Model = "t/backup",
-        ModelVersion = 1,
-        Status = JobStatus.Succeeded,
-        SubmittedAt = DateTimeOffset.UtcNow,
-        CompletedAt = DateTimeOffset.UtcNow,
-        Outputs = [TestTensors.Fp32("y", [1, 3], [n, n + 0.5f, -n])],
-    };
+    private static JobRecord FinishedJob(int n) => TestJobs.Succeeded("t", [TestTensors.Fp32("y", [1, 3], [n, n + 0.5f, -n])]);
 
     private static int Count(List<JobRecord> jobs)
     {

@@ -13,18 +13,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
 
     private string StorePath => Path.Combine(_directory.FullName, "aiaas.db");
 
-    private static JobRecord JobWithCanary() => new()
-    {
-        JobId = Guid.NewGuid(),
-        TenantId = "acme",
-        Kind = JobKind.Predict,
-        Model = "acme/m",
-        ModelVersion = 1,
-        Status = JobStatus.Succeeded,
-        SubmittedAt = DateTimeOffset.UtcNow,
-        CompletedAt = DateTimeOffset.UtcNow,
-        Outputs = [TestTensors.Of<string>("label", "BYTES", [1], [Canary])],
-    };
+    private static JobRecord JobWithCanary() => TestJobs.Succeeded("acme", [TestTensors.Of<string>("label", "BYTES", [1], [Canary])]);
 
     private async Task<JobRecord> StoreAsync(byte[]? masterKey)
     {

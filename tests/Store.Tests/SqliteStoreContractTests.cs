@@ -99,18 +99,7 @@ public sealed class SqliteRetentionSpaceTests : TimeLimitedTests
             using var store = new SqliteStore(path);
             var completed = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
             var big = Enumerable.Range(0, 4096).Select(i => (float)i).ToArray();
-            var jobs = Enumerable.Range(0, 200).Select(_ => new JobRecord
-            {
-                JobId = Guid.NewGuid(),
-                TenantId = "t",
-                Kind = Contracts.JobKind.Predict,
-                Model = "t/m",
-                ModelVersion = 1,
-                Status = Contracts.JobStatus.Succeeded,
-                SubmittedAt = completed,
-                CompletedAt = completed,
-                Outputs = [TestTensors.Fp32("y", [1, big.Length], big)],
-            }).ToArray();
+            var jobs = Enumerable.Range(0, 200).Select(_ => TestJobs.Succeeded("t", [TestTensors.Fp32("y", [1, big.Length], big)], completed)).ToArray();
             await store.UpsertAsync(jobs, Ct);
             var before = await store.GetSizeAsync(Ct);
 
