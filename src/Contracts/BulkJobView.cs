@@ -24,5 +24,8 @@ public sealed record BulkJobView
     public string? CallbackUrl { get; init; }
     public string? Error { get; init; }
 
+    /// <summary>When the job's results were removed under its tenant's retention (they then answer 410 Gone); null while kept.</summary>
+    public DateTimeOffset? OutputsExpiredAt { get; init; }
+
     public bool IsFinal => Status is BulkJobStatus.Succeeded or BulkJobStatus.Failed or BulkJobStatus.Cancelled or BulkJobStatus.Expired;
 }

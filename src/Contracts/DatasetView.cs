@@ -8,4 +8,8 @@ public sealed record DatasetView
     public required long SizeBytes { get; init; }
     public required string Sha256 { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the file's content was removed under its tenant's retention; null while it is stored. A file that
+    /// expired answers 410 Gone.</summary>
+    public DateTimeOffset? ExpiredAt { get; init; }
 }

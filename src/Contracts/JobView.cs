@@ -20,4 +20,8 @@ public sealed record JobView
     /// <summary>Answered from a worker's response cache (a recent job of the same tenant had identical inputs): no model call
     /// ran, so <see cref="Device"/>, <see cref="BatchSize"/> and <see cref="BatchId"/> are empty.</summary>
     public bool Cached { get; init; }
+
+    /// <summary>When the job's outputs were removed under its tenant's retention (<c>GET .../output</c> then answers 410 Gone);
+    /// null while they are kept.</summary>
+    public DateTimeOffset? OutputsExpiredAt { get; init; }
 }

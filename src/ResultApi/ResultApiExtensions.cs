@@ -3,6 +3,7 @@ using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Apis;
 using AIaaS.Queue.ResultApi.Apis.OpenAi;
+using AIaaS.Queue.ResultApi.Retention;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.ServiceDefaults;
@@ -63,6 +64,7 @@ public static class ResultApiExtensions
         services.Insert(0, ServiceDescriptor.Singleton<IProblemDetailsWriter, OpenAiProblemDetailsWriter>());
         services.AddSingleton<JobCompletionWaiter>();
         services.AddHostedService(sp => sp.GetRequiredService<JobCompletionWaiter>());
+        services.AddRetention();
 
         var transport = builder.Configuration.GetTransportOptions();
         var webhooks = builder.AddWebhooks();
@@ -86,6 +88,21 @@ public static class ResultApiExtensions
 
     /// <summary>Webhook options, the callback URL policy and, when a signing secret is configured, the dispatcher;
     /// returns whether webhooks are on.</summary>
+    /// <summary>Retention periods (section "Retention"), validated at start-up, the sweeper that applies them, 410 Gone for
+    /// reads of what it removed, and per-tenant storage quotas (section "Quotas").</summary>
+    private static void AddRetention(this IServiceCollection services)
+    {
+        services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RetentionOptions>, RetentionOptionsValidator>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<RetentionSweeper>();
+        services.AddHostedService(sp => sp.GetRequiredService<RetentionSweeper>());
+        services.AddExceptionHandler<ExpiredObjectExceptionHandler>();
+        services.AddOptions<QuotaOptions>().BindConfiguration(QuotaOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<QuotaOptions>, QuotaOptionsValidator>();
+        services.AddSingleton<StorageQuota>();
+    }
+
     private static bool AddWebhooks(this WebApplicationBuilder builder)
     {
         var services = builder.Services;

@@ -87,6 +87,9 @@ public sealed record BulkJobRecord
     /// <summary>Chunks left unscored after a cancel or the end of the completion window.</summary>
     public int ChunksSkipped { get; init; }
 
+    /// <summary>When the retention sweeper removed the job's results (null while they are stored).</summary>
+    public DateTimeOffset? OutputsExpiredAt { get; init; }
+
     public bool IsFinal => Status is BulkJobStatus.Succeeded or BulkJobStatus.Failed or BulkJobStatus.Cancelled or BulkJobStatus.Expired;
 
     /// <summary>Every chunk of a fully split file is done: the job can be finalized.</summary>

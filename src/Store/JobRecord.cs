@@ -36,5 +36,9 @@ public sealed record JobRecord
     /// form; null until the job succeeded (and in listings, which leave outputs out).</summary>
     public IReadOnlyList<InferTensor>? Outputs { get; init; }
 
+    /// <summary>When the retention sweeper dropped the job's outputs (null while it has them): the tombstone that lets a
+    /// reader tell "gone" from "never was" until the record itself expires.</summary>
+    public DateTimeOffset? PayloadExpiredAt { get; init; }
+
     public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 }

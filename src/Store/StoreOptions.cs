@@ -25,6 +25,9 @@ public sealed class StoreOptions
     public string? MongoConnectionString { get; set; }
 
     public string MongoDatabase { get; set; } = "aiaas";
+
+    /// <summary>Encryption at rest of customer payloads; off by default, embedded store only so far.</summary>
+    public EncryptionOptions Encryption { get; set; } = new();
 }
 
 /// <summary>What a commit of the embedded store survives; see <see cref="StoreOptions.EmbeddedDurability"/>.</summary>

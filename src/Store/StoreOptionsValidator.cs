@@ -33,11 +33,28 @@ internal sealed class StoreOptionsValidator : IValidateOptions<StoreOptions>
                     failures.Add("Store:MongoDatabase is required when Store:Kind is MongoDb.");
                 }
 
+                if (options.Encryption.Enabled)
+                {
+                    failures.Add("Store:Encryption is not built for MongoDB yet: use the server's encryption at rest (or client-side field level encryption) there.");
+                }
+
                 break;
 
             default:
                 failures.Add($"Store:Kind '{options.Kind}' is not one of Embedded, MongoDb.");
                 break;
+        }
+
+        if (options.Kind == StoreKind.Embedded && options.Encryption.Enabled)
+        {
+            try
+            {
+                options.Encryption.ReadMasterKey();
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
+            {
+                failures.Add($"Store:Encryption: {ex.Message}");
+            }
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);

@@ -33,6 +33,7 @@ public static class StoreServiceCollectionExtensions
         services.TryAddSingleton(sp => (IWebhookStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (IBulkStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (ITenantStore)sp.GetRequiredService<IJobStore>());
+        services.TryAddSingleton(sp => (IRetentionStore)sp.GetRequiredService<IJobStore>());
 
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return services;
@@ -40,7 +41,7 @@ public static class StoreServiceCollectionExtensions
 
     private static IJobStore CreateStore(StoreOptions options, TimeProvider? timeProvider) => options.Kind switch
     {
-        StoreKind.Embedded => new SqliteStore(options.EmbeddedPath, timeProvider, options.EmbeddedDurability),
+        StoreKind.Embedded => new SqliteStore(options.EmbeddedPath, timeProvider, options.EmbeddedDurability, options.Encryption.ReadMasterKey()),
         StoreKind.MongoDb => new MongoStore(
             options.MongoConnectionString ?? throw new InvalidOperationException("Store:MongoConnectionString is not set."),
             options.MongoDatabase,

@@ -56,6 +56,7 @@ internal static partial class CliApp
         root.Subcommands.Add(ScoreCommand());
         root.Subcommands.Add(CancelCommand());
         root.Subcommands.Add(EventsCommand());
+        root.Subcommands.Add(AdminCommand());
         return root;
     }
 

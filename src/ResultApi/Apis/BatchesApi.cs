@@ -121,9 +121,16 @@ public static class BatchesApi
 
     private static async Task<IResult> Lines(Guid id, TenantCaller caller, BulkResultKind kind, IBulkStore bulk, CancellationToken cancellationToken)
     {
-        if (await bulk.GetOwnAsync(caller, id, cancellationToken) is null)
+        var job = await bulk.GetOwnAsync(caller, id, cancellationToken);
+        if (job is null)
         {
             return Unknown(id);
+        }
+
+        if (job.OutputsExpiredAt is { } expiredAt)
+        {
+            return Problems.Gone("The bulk job's results have expired",
+                $"The results of bulk job {id} were removed under the tenant's retention at {expiredAt:O}.", expiredAt);
         }
 
         // Streamed chunk by chunk from the store: a million-line output never sits in this process's memory.
@@ -151,6 +158,7 @@ public static class BatchesApi
         ExpiresAt = job.ExpiresAt,
         CallbackUrl = job.CallbackUrl,
         Error = job.Error,
+        OutputsExpiredAt = job.OutputsExpiredAt,
     };
 
     private static ProblemHttpResult Unknown(Guid id) => Problems.Create(StatusCodes.Status404NotFound, "Unknown bulk job", $"No bulk job with id {id} is known.");

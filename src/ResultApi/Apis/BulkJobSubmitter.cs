@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Retention;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.Store;
@@ -32,7 +33,7 @@ public sealed record BatchServices(TenantCaller Caller, BulkJobSubmitter Submitt
 /// model, the input file (the body streamed into the store, or an uploaded file named), then publish and the record.
 /// </summary>
 public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
-    IOptions<ResultApiOptions> options, TimeProvider time)
+    StorageQuota quota, IOptions<ResultApiOptions> options, TimeProvider time)
 {
     public async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> SubmitAsync(
         HttpRequest request, BulkJobQuery query, TenantCaller caller, CancellationToken cancellationToken)
@@ -51,7 +52,7 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
             return TypedResults.Ok(existing.ToView());
         }
 
-        if (await QueryProblemAsync(query, caller, cancellationToken) is { } problem)
+        if (await QueryProblemAsync(query, caller, request.ContentLength, cancellationToken) is { } problem)
         {
             return problem;
         }
@@ -62,9 +63,16 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
             return Invalid("Send the file as the request body, or name an uploaded file with ?inputFileId=, not both and not neither.");
         }
 
-        if (query.InputFileId is not null && await files.GetDatasetAsync(caller.TenantId, query.InputFileId, cancellationToken) is null)
+        if (query.InputFileId is not null)
         {
-            return Problems.Create(StatusCodes.Status404NotFound, "Unknown file", $"No file with id '{query.InputFileId}' is stored.");
+            switch (await files.GetDatasetAsync(caller.TenantId, query.InputFileId, cancellationToken))
+            {
+                case null:
+                    return Problems.Create(StatusCodes.Status404NotFound, "Unknown file", $"No file with id '{query.InputFileId}' is stored.");
+                case { ExpiredAt: { } expiredAt }:
+                    return Problems.Gone("The file has expired",
+                        $"The content of file '{query.InputFileId}' was removed under the tenant's retention at {expiredAt:O}.", expiredAt);
+            }
         }
 
         if (existing is not null)
@@ -94,7 +102,7 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
     {
         ArgumentNullException.ThrowIfNull(query);
         ArgumentException.ThrowIfNullOrEmpty(query.InputFileId);
-        if (await QueryProblemAsync(query, caller, cancellationToken) is { } problem)
+        if (await QueryProblemAsync(query, caller, incomingBytes: null, cancellationToken) is { } problem)
         {
             return problem;
         }
@@ -102,8 +110,9 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
         return await QueueAsync(query, caller, query.Id ?? Guid.CreateVersion7(), query.InputFileId, cancellationToken);
     }
 
-    /// <summary>The query's own rules, the callback URL and the model, in that order; null when all are good.</summary>
-    private async Task<ProblemHttpResult?> QueryProblemAsync(BulkJobQuery query, TenantCaller caller, CancellationToken cancellationToken)
+    /// <summary>The query's own rules, the callback URL, the model and the tenant's storage quota (with the body about to be
+    /// stored, when its length is known), in that order; null when all are good.</summary>
+    private async Task<ProblemHttpResult?> QueryProblemAsync(BulkJobQuery query, TenantCaller caller, long? incomingBytes, CancellationToken cancellationToken)
     {
         if (SubmissionRules.ModelNameProblem(query.Model) is { } nameProblem)
         {
@@ -125,10 +134,13 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
             return Invalid(refused);
         }
 
-        return await models.GetVersionAsync(Tenants.QualifyModel(caller.TenantId, query.Model!), query.Version, cancellationToken) is null
-            ? Problems.Create(StatusCodes.Status404NotFound, "Unknown model",
-                $"No model {query.Model}{(query.Version is { } v ? $" version {v}" : "")} is registered.")
-            : null;
+        if (await models.GetVersionAsync(Tenants.QualifyModel(caller.TenantId, query.Model!), query.Version, cancellationToken) is null)
+        {
+            return Problems.Create(StatusCodes.Status404NotFound, "Unknown model",
+                $"No model {query.Model}{(query.Version is { } v ? $" version {v}" : "")} is registered.");
+        }
+
+        return await quota.RefusalAsync(caller.TenantId, incomingBytes, cancellationToken) is { } refusal ? Problems.QuotaExceeded(refusal) : null;
     }
 
     /// <summary>Streams the body into the store: the claim check every message of this job refers to.</summary>

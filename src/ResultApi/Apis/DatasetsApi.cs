@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ResultApi.Retention;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
 using Microsoft.AspNetCore.Http.Features;
@@ -20,12 +21,17 @@ public static class DatasetsApi
     }
 
     public static async Task<Results<Created<DatasetView>, ProblemHttpResult>> UploadDataset(
-        HttpRequest request, TenantCaller caller, ITrainingStore training, IOptions<ResultApiOptions> options, CancellationToken cancellationToken,
-        string? name = null)
+        HttpRequest request, TenantCaller caller, ITrainingStore training, StorageQuota quota, IOptions<ResultApiOptions> options,
+        CancellationToken cancellationToken, string? name = null)
     {
         if (request.ContentLength == 0)
         {
             return Problems.Create(StatusCodes.Status400BadRequest, "Invalid dataset", "The request body (the file) is empty.");
+        }
+
+        if (await quota.RefusalAsync(caller.TenantId, request.ContentLength, cancellationToken) is { } refusal)
+        {
+            return Problems.QuotaExceeded(refusal);
         }
 
         var limit = options.Value.MaxDatasetBytes;
@@ -47,7 +53,11 @@ public static class DatasetsApi
 
     public static async Task<Results<Ok<DatasetView>, ProblemHttpResult>> GetDataset(
         string id, TenantCaller caller, ITrainingStore training, CancellationToken cancellationToken) =>
-        await training.GetDatasetAsync(caller.TenantId, id, cancellationToken) is { } dataset
-            ? TypedResults.Ok(dataset)
-            : Problems.Create(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{id}' is stored.");
+        await training.GetDatasetAsync(caller.TenantId, id, cancellationToken) switch
+        {
+            null => Problems.Create(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{id}' is stored."),
+            { ExpiredAt: { } expiredAt } => Problems.Gone("The dataset has expired",
+                $"The content of dataset '{id}' was removed under the tenant's retention at {expiredAt:O}.", expiredAt),
+            var dataset => TypedResults.Ok(dataset),
+        };
 }

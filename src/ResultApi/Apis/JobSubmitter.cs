@@ -210,9 +210,16 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
             return JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", problem);
         }
 
-        if (job.Dataset.FileId is { } fileId && await training.GetDatasetAsync(caller.TenantId, fileId, cancellationToken) is null)
+        if (job.Dataset.FileId is { } fileId)
         {
-            return JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{fileId}' is stored.");
+            switch (await training.GetDatasetAsync(caller.TenantId, fileId, cancellationToken))
+            {
+                case null:
+                    return JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{fileId}' is stored.");
+                case { ExpiredAt: { } expiredAt }:
+                    return JobSubmission.Refuse(StatusCodes.Status410Gone, "The dataset has expired",
+                        $"The content of dataset '{fileId}' was removed under the tenant's retention at {expiredAt:O}.");
+            }
         }
 
         if (heldElsewhere)

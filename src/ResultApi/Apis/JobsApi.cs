@@ -41,6 +41,12 @@ public static class JobsApi
             return UnknownJob(id);
         }
 
+        if (job is { Status: JobStatus.Succeeded, PayloadExpiredAt: { } expiredAt })
+        {
+            return Problems.Gone("The job's output has expired",
+                $"The outputs of job {id} were removed under the tenant's retention at {expiredAt:O}.", expiredAt);
+        }
+
         if (job.Status != JobStatus.Succeeded || job.Outputs is null || job.ModelVersion is null)
         {
             return Problems.Create(StatusCodes.Status409Conflict, "The job has no output",
@@ -150,6 +156,8 @@ public static class JobsApi
         WorkerId = job.WorkerId,
         Error = job.Error,
         Cached = job.Cached,
+        // Failed and cancelled jobs are marked too (it takes them out of the sweep's index), but they had no outputs to lose.
+        OutputsExpiredAt = job.Status == JobStatus.Succeeded ? job.PayloadExpiredAt : null,
     };
 
     /// <summary>The caller's job; another tenant's is as unknown as a job that does not exist.</summary>

@@ -1,7 +1,10 @@
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.ResultApi.Dashboard;
+using AIaaS.Queue.ResultApi.Retention;
+using AIaaS.Queue.Store;
 using AIaaS.Queue.ServiceDefaults;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.ResultApi.Apis;
 
@@ -19,6 +22,8 @@ public static class OpsApi
             .WithSummary("A recent batch as its worker reported it: worker, size, model time, the jobs in it.");
         api.MapGet("/loaded-models", GetLoadedModels).WithName("GetLoadedModels")
             .WithSummary("Model versions loaded in this process (when it hosts the workers).");
+        api.MapGet("/storage", GetStorage).WithName("GetStorage")
+            .WithSummary("The store's size (used and free bytes) and what the retention sweeper removed in its last run.");
         return app;
     }
 
@@ -41,5 +46,26 @@ public static class OpsApi
             ? TypedResults.Ok(batch)
             : Problems.Create(StatusCodes.Status404NotFound, "Unknown batch", $"Batch {batchId} is not among the batches of the last {batches.Window.TotalMinutes} minutes.");
 
+    public static async Task<Ok<StorageView>> GetStorage(IRetentionStore store, IOptions<RetentionOptions> retention, CancellationToken cancellationToken) =>
+        TypedResults.Ok(new StorageView
+        {
+            Size = await store.GetSizeAsync(cancellationToken),
+            LastSweep = await store.GetSweepReportAsync(cancellationToken),
+            RetentionConfigured = retention.Value.ExpiresAnything,
+            SweepInterval = retention.Value.SweepInterval,
+        });
+
     public static Ok<IReadOnlyList<LoadedModelInfo>> GetLoadedModels(AiaasMetrics metrics) => TypedResults.Ok(metrics.LoadedModels);
+}
+
+/// <summary>What <c>GET /v1/ops/storage</c> shows: the store's size and the last retention sweep.</summary>
+public sealed record StorageView
+{
+    public required StoreSize Size { get; init; }
+
+    /// <summary>Null before the first sweep (or when no period is configured).</summary>
+    public SweepReport? LastSweep { get; init; }
+
+    public required bool RetentionConfigured { get; init; }
+    public required TimeSpan SweepInterval { get; init; }
 }

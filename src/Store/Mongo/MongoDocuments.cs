@@ -37,6 +37,9 @@ internal sealed class JobDocument
     /// <summary>An array rather than a sub-document keyed by name: output names may hold '.' or start with '$'.</summary>
     public List<OutputDocument>? Outputs { get; set; }
 
+    /// <summary>Set by the retention sweeper only; a job write never carries it.</summary>
+    public long? PayloadExpiredAt { get; set; }
+
     public static JobDocument From(JobRecord job) => new()
     {
         Id = job.JobId,
@@ -77,6 +80,7 @@ internal sealed class JobDocument
         CallbackUrl = CallbackUrl,
         Cached = Cached == true,
         Outputs = Outputs?.ConvertAll(o => o.ToTensor()),
+        PayloadExpiredAt = PayloadExpiredAt is { } expired ? JobCursor.FromUtcTicks(expired) : null,
     };
 }
 
@@ -221,6 +225,9 @@ internal sealed class BulkJobDocument
     public int ChunksSkipped { get; set; }
     public int? ChunksTotal { get; set; }
 
+    /// <summary>Set by the retention sweeper once the job's chunks are removed.</summary>
+    public long? OutputsExpiredAt { get; set; }
+
     public static BulkJobDocument From(BulkJobRecord job) => new()
     {
         Id = job.BulkJobId,
@@ -267,6 +274,7 @@ internal sealed class BulkJobDocument
         ChunksTotal = ChunksTotal,
         ChunksSkipped = ChunksSkipped,
         TenantId = TenantId,
+        OutputsExpiredAt = OutputsExpiredAt is { } expired ? JobCursor.FromUtcTicks(expired) : null,
     };
 
     public BulkProgress ToProgress(bool recorded) => new(recorded, ChunksDone, ChunksTotal, ChunksSkipped);

@@ -37,6 +37,7 @@ internal static class MongoMappings
             map.MapMember(d => d.CallbackUrl).SetElementName("callbackUrl").SetIgnoreIfNull(true);
             map.MapMember(d => d.Cached).SetElementName("cached").SetIgnoreIfNull(true);
             map.MapMember(d => d.Outputs).SetElementName("outputs").SetIgnoreIfNull(true);
+            map.MapMember(d => d.PayloadExpiredAt).SetElementName("payloadExpiredAt").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 
@@ -115,6 +116,7 @@ internal static class MongoMappings
             map.MapMember(d => d.ChunksDone).SetElementName("chunksDone");
             map.MapMember(d => d.ChunksSkipped).SetElementName("chunksSkipped");
             map.MapMember(d => d.ChunksTotal).SetElementName("chunksTotal").SetIgnoreIfNull(true);
+            map.MapMember(d => d.OutputsExpiredAt).SetElementName("outputsExpiredAt").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 

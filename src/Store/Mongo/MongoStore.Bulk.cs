@@ -264,9 +264,11 @@ public sealed partial class MongoStore : IBulkStore
         var field = BulkStoreRules.ResultField(kind);
 
         await EnsureIndexesAsync(cancellationToken);
-        if (await FindBulkJobAsync(bulkJobId, ProgressOnly, cancellationToken) is null)
+        var job = await FindBulkJobAsync(bulkJobId, WithoutLedgers, cancellationToken) ?? throw BulkStoreRules.UnknownJob(bulkJobId);
+        if (job.OutputsExpiredAt is { } expired)
         {
-            throw BulkStoreRules.UnknownJob(bulkJobId);
+            throw new StoredObjectExpiredException($"The results of bulk job {bulkJobId} were removed under its tenant's retention.",
+                JobCursor.FromUtcTicks(expired));
         }
 
         // Small batches keep a few chunks in memory at a time, whatever the job's size.

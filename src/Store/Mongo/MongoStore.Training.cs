@@ -350,6 +350,7 @@ public sealed partial class MongoStore
             CreatedAt = JobCursor.FromUtcTicks(d["createdAt"].ToInt64()),
             SizeBytes = d["sizeBytes"].ToInt64(),
             Sha256 = d["sha256"].AsString,
+            ExpiredAt = d.GetValue("expiredAt", BsonNull.Value) is { IsInt64: true } expired ? JobCursor.FromUtcTicks(expired.AsInt64) : null,
         };
     }
 
@@ -361,6 +362,12 @@ public sealed partial class MongoStore
         await EnsureIndexesAsync(cancellationToken);
         var d = await Datasets.Find(DatasetFilter(tenantId, id)).FirstOrDefaultAsync(cancellationToken)
             ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
+        if (d.GetValue("expiredAt", BsonNull.Value) is { IsInt64: true } expired)
+        {
+            throw new StoredObjectExpiredException($"The content of dataset '{id}' was removed under its tenant's retention.",
+                JobCursor.FromUtcTicks(expired.AsInt64));
+        }
+
         await DatasetFiles.DownloadToStreamAsync(d["fileId"].AsObjectId, destination, cancellationToken: cancellationToken);
     }
 

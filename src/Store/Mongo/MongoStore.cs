@@ -9,7 +9,7 @@ namespace AIaaS.Queue.Store;
 /// The distributed store: jobs in collection "jobs" (_id is the JobId as a standard UUID), model versions in
 /// "models" (unique on name and version), model files in the GridFS bucket "models".
 /// </summary>
-public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IDisposable
+public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IRetentionStore, IDisposable
 {
     private const string JobsCollection = "jobs";
     private const string ModelsCollection = "models";
@@ -528,6 +528,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
             await EnsureTenantIndexesAsync(cancellationToken);
             await EnsureWebhookIndexesAsync(cancellationToken);
             await EnsureBulkIndexesAsync(cancellationToken);
+            await EnsureRetentionIndexesAsync(cancellationToken);
 
             _indexesReady = true;
         }

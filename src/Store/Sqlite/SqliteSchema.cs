@@ -206,6 +206,40 @@ internal static class SqliteSchema
         """
         ALTER TABLE jobs ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
         """,
+
+        // 10: retention. Tombstones (when a job's outputs, a file's content or a bulk job's chunks were swept), partial
+        // indexes that hold only what a sweep can still take, so that each batch is an index range however many tombstones
+        // lie behind it, a lease table so that one process sweeps at a time, and the last sweep's report.
+        """
+        ALTER TABLE jobs ADD COLUMN payload_expired_at INTEGER NULL;
+        ALTER TABLE datasets ADD COLUMN expired_at INTEGER NULL;
+        ALTER TABLE bulk_jobs ADD COLUMN outputs_expired_at INTEGER NULL;
+        CREATE INDEX IF NOT EXISTS ix_jobs_payload_retention ON jobs (tenant_id, kind, completed_at)
+            WHERE completed_at IS NOT NULL AND payload_expired_at IS NULL;
+        CREATE INDEX IF NOT EXISTS ix_jobs_record_retention ON jobs (tenant_id, kind, completed_at) WHERE completed_at IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS ix_datasets_retention ON datasets (tenant_id, created_at) WHERE expired_at IS NULL;
+        CREATE INDEX IF NOT EXISTS ix_bulk_jobs_retention ON bulk_jobs (tenant_id, completed_at)
+            WHERE completed_at IS NOT NULL AND outputs_expired_at IS NULL;
+        CREATE TABLE IF NOT EXISTS leases (
+            name  TEXT    NOT NULL PRIMARY KEY,
+            owner TEXT    NOT NULL,
+            until INTEGER NOT NULL                         -- UTC ticks
+        );
+        CREATE TABLE IF NOT EXISTS sweep_reports (
+            name   TEXT NOT NULL PRIMARY KEY,
+            report TEXT NOT NULL                           -- JSON: SweepReport
+        );
+        """,
+
+        // 11: encryption at rest: each tenant's data key, wrapped by the master key (see PayloadCipher). Payloads sealed
+        // with it are BLOBs where plaintext is TEXT, so a file can hold both (encryption turned on later).
+        """
+        CREATE TABLE IF NOT EXISTS data_keys (
+            tenant_id  TEXT    NOT NULL PRIMARY KEY,
+            wrapped    BLOB    NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

@@ -15,6 +15,9 @@ public sealed partial class SqliteStore : IBulkStore
         started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_total, chunks_skipped, tenant_id
         """;
 
+    // What a read returns: the written columns and the retention sweeper's tombstone.
+    private const string BulkReadColumns = BulkColumns + ", outputs_expired_at";
+
     private const string BulkProgressColumns = "chunks_done, chunks_total, chunks_skipped";
 
     public async Task<bool> CreateBulkJobAsync(BulkJobRecord job, CancellationToken cancellationToken = default)
@@ -59,7 +62,7 @@ public sealed partial class SqliteStore : IBulkStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs WHERE id = $id";
+        command.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE id = $id";
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
         return ReadBulkJobs(command).SingleOrDefault();
     }
@@ -68,7 +71,7 @@ public sealed partial class SqliteStore : IBulkStore
     {
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs WHERE tenant_id = $tenant_id ORDER BY submitted_at DESC, id DESC LIMIT $limit";
+        command.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE tenant_id = $tenant_id ORDER BY submitted_at DESC, id DESC LIMIT $limit";
         command.Parameters.AddWithValue("$tenant_id", tenantId);
         command.Parameters.AddWithValue("$limit", JobCursor.ClampLimit(limit));
         return ReadBulkJobs(command);
@@ -108,7 +111,7 @@ public sealed partial class SqliteStore : IBulkStore
 
             using var select = connection.CreateCommand();
             select.Transaction = transaction;
-            select.CommandText = $"SELECT {BulkColumns} FROM bulk_jobs WHERE id = $id";
+            select.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE id = $id";
             select.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
             return ReadBulkJobs(select).SingleOrDefault();
         }, cancellationToken);
@@ -225,6 +228,8 @@ public sealed partial class SqliteStore : IBulkStore
         var column = BulkStoreRules.ResultField(kind);
 
         await using var connection = await OpenAsync(cancellationToken);
+        ThrowIfExpired(connection, "SELECT outputs_expired_at FROM bulk_jobs WHERE id = $id",
+            $"The results of bulk job {bulkJobId} were removed under its tenant's retention.", ("$id", JobCursor.GuidBytes(bulkJobId)));
 
         // Row ids only (8 bytes a chunk); the blobs follow one at a time through one pooled buffer.
         List<long> rowIds;
@@ -300,6 +305,7 @@ public sealed partial class SqliteStore : IBulkStore
                 ChunksTotal = reader.IsDBNull(17) ? null : reader.GetInt32(17),
                 ChunksSkipped = reader.GetInt32(18),
                 TenantId = reader.GetString(19),
+                OutputsExpiredAt = reader.IsDBNull(20) ? null : JobCursor.FromUtcTicks(reader.GetInt64(20)),
             });
         }
 

@@ -42,7 +42,7 @@ public sealed partial class SqliteStore
             using var job = connection.CreateCommand();
             job.Transaction = transaction;
             job.CommandText = UpsertSql;
-            new JobParameters(job).Bind(new JobRecord
+            new JobParameters(job, this).Bind(new JobRecord
             {
                 JobId = request.JobId,
                 TenantId = Tenants.OrDefault(request.Sender?.TenantId),
@@ -415,7 +415,7 @@ public sealed partial class SqliteStore
         ArgumentNullException.ThrowIfNull(id);
         await using var connection = await OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT id, name, created_at, size_bytes, sha256 FROM datasets WHERE id = $id AND tenant_id = $tenant_id";
+        command.CommandText = "SELECT id, name, created_at, size_bytes, sha256, expired_at FROM datasets WHERE id = $id AND tenant_id = $tenant_id";
         command.Parameters.AddWithValue("$id", id);
         command.Parameters.AddWithValue("$tenant_id", tenantId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -427,6 +427,7 @@ public sealed partial class SqliteStore
                 CreatedAt = JobCursor.FromUtcTicks(reader.GetInt64(2)),
                 SizeBytes = reader.GetInt64(3),
                 Sha256 = reader.GetString(4),
+                ExpiredAt = reader.IsDBNull(5) ? null : JobCursor.FromUtcTicks(reader.GetInt64(5)),
             }
             : null;
     }
@@ -437,6 +438,8 @@ public sealed partial class SqliteStore
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(destination);
         await using var connection = await OpenAsync(cancellationToken);
+        ThrowIfExpired(connection, "SELECT expired_at FROM datasets WHERE id = $id AND tenant_id = $tenant_id",
+            $"The content of dataset '{id}' was removed under its tenant's retention.", ("$id", id), ("$tenant_id", tenantId));
         List<long> rowIds;
         await using (var command = connection.CreateCommand())
         {

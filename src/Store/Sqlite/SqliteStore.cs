@@ -12,7 +12,7 @@ namespace AIaaS.Queue.Store;
 /// Jobs keep their filter and paging keys in indexed columns and their outputs as JSON; model files are
 /// streamed in and out as 1 MiB BLOB chunks, so no file is ever held in memory whole.
 /// </summary>
-public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IDisposable
+public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IRetentionStore, IDisposable
 {
     private const int ChunkSize = 1024 * 1024;
     private const int BusyTimeoutSeconds = 30;
@@ -31,10 +31,16 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly SemaphoreSlim _schemaGate = new(1, 1);
     private volatile bool _schemaReady;
+
+    // Encryption at rest (null: off): the cipher and each tenant's unwrapped data key, once read.
+    private readonly PayloadCipher? _cipher;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> _dataKeys = new(StringComparer.Ordinal);
     private int _disposed;
 
-    public SqliteStore(string databasePath, TimeProvider? timeProvider = null, EmbeddedDurability durability = EmbeddedDurability.ProcessCrash)
+    public SqliteStore(string databasePath, TimeProvider? timeProvider = null, EmbeddedDurability durability = EmbeddedDurability.ProcessCrash,
+        byte[]? masterKey = null)
     {
+        _cipher = masterKey is null ? null : new PayloadCipher(masterKey);
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         _path = Path.GetFullPath(databasePath);
         _time = timeProvider ?? TimeProvider.System;
@@ -58,6 +64,9 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
 
     private const string JobColumns =
         "id, kind, model, model_version, status, submitted_at, started_at, completed_at, device, batch_size, batch_id, worker_id, error, tenant_id, callback_url, cached";
+
+    // What a read returns: the written columns and the tombstone the retention sweeper sets (never written by a job write).
+    private const string JobReadColumns = JobColumns + ", payload_expired_at";
 
     private const string InsertIfAbsentSql = $"""
         INSERT OR IGNORE INTO jobs ({JobColumns}, outputs)
@@ -86,8 +95,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         RETURNING id
         """;
 
-    private const string GetWithOutputsSql = $"SELECT {JobColumns}, outputs FROM jobs WHERE id = $id";
-    private const string GetWithoutOutputsSql = $"SELECT {JobColumns} FROM jobs WHERE id = $id";
+    private const string GetWithOutputsSql = $"SELECT {JobReadColumns}, outputs FROM jobs WHERE id = $id";
+    private const string GetWithoutOutputsSql = $"SELECT {JobReadColumns} FROM jobs WHERE id = $id";
 
     public Task InsertIfAbsentAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
     {
@@ -115,7 +124,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = CompleteSql;
-            var parameters = new JobParameters(command);
+            var parameters = new JobParameters(command, this);
             command.Prepare();
             var written = new HashSet<Guid>();
             foreach (var job in jobs)
@@ -145,7 +154,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
             command.CommandText = sql;
-            var parameters = new JobParameters(command);
+            var parameters = new JobParameters(command, this);
             command.Prepare();
             foreach (var job in jobs)
             {
@@ -163,7 +172,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         command.CommandText = GetWithOutputsSql;
         command.Parameters.Add("$id", SqliteType.Blob).Value = JobCursor.GuidBytes(jobId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken) ? ReadJob(reader, withOutputs: true) : null;
+        return await reader.ReadAsync(cancellationToken) ? ReadJob(reader, withOutputs: true, connection) : null;
     }
 
     public async Task<IReadOnlyList<JobRecord>> GetManyAsync(
@@ -193,7 +202,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
             {
-                found.Add(ReadJob(reader, includeOutputs));
+                found.Add(ReadJob(reader, includeOutputs, connection));
             }
         }
 
@@ -260,7 +269,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             command.Parameters.Add("$after_id", SqliteType.Blob).Value = JobCursor.GuidBytes(afterId);
         }
 
-        var sql = new StringBuilder("SELECT ").Append(JobColumns).Append(" FROM jobs");
+        var sql = new StringBuilder("SELECT ").Append(JobReadColumns).Append(" FROM jobs");
         if (where.Count > 0)
         {
             sql.Append(" WHERE ").AppendJoin(" AND ", where);
@@ -277,7 +286,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         {
             while (await reader.ReadAsync(cancellationToken))
             {
-                items.Add(ReadJob(reader, withOutputs: false));
+                items.Add(ReadJob(reader, withOutputs: false, connection));
             }
         }
 
@@ -290,7 +299,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         return new JobPage(items, JobCursor.Encode(items[^1]));
     }
 
-    private static JobRecord ReadJob(SqliteDataReader reader, bool withOutputs) => new()
+    private JobRecord ReadJob(SqliteDataReader reader, bool withOutputs, SqliteConnection connection) => new()
     {
         JobId = new Guid(reader.GetFieldValue<byte[]>(0), bigEndian: true),
         Kind = Enum.Parse<JobKind>(reader.GetString(1)),
@@ -308,8 +317,11 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         TenantId = reader.GetString(13),
         CallbackUrl = reader.IsDBNull(14) ? null : reader.GetString(14),
         Cached = reader.GetInt64(15) != 0,
-        Outputs = withOutputs && !reader.IsDBNull(16)
-            ? StoreJson.ReadOutputs(reader.GetString(16))
+        PayloadExpiredAt = reader.IsDBNull(16) ? null : JobCursor.FromUtcTicks(reader.GetInt64(16)),
+        Outputs = withOutputs && !reader.IsDBNull(17)
+            ? StoreJson.ReadOutputs(reader.GetValue(17) is byte[] sealedOutputs
+                ? OpenOutputs(connection, reader.GetString(13), reader.GetFieldValue<byte[]>(0), sealedOutputs)
+                : reader.GetString(17))
             : null,
     };
 
@@ -318,8 +330,12 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         private readonly SqliteParameter _id, _kind, _model, _modelVersion, _status, _submittedAt, _startedAt,
             _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _callbackUrl, _cached, _outputs;
 
-        public JobParameters(SqliteCommand command)
+        private readonly SqliteCommand _command;
+        private readonly SqliteStore _store;
+
+        public JobParameters(SqliteCommand command, SqliteStore store)
         {
+            (_command, _store) = (command, store);
             var p = command.Parameters;
             _id = p.Add("$id", SqliteType.Blob);
             _kind = p.Add("$kind", SqliteType.Text);
@@ -358,7 +374,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _tenantId.Value = job.TenantId;
             _callbackUrl.Value = (object?)job.CallbackUrl ?? DBNull.Value;
             _cached.Value = job.Cached ? 1 : 0;
-            _outputs.Value = job.Outputs is null ? DBNull.Value : JsonSerializer.Serialize(job.Outputs, StoreJson.Options);
+            _outputs.Value = job.Outputs is null ? DBNull.Value : _store.SealOutputs(_command, job, JsonSerializer.Serialize(job.Outputs, StoreJson.Options));
         }
     }
 
@@ -731,14 +747,18 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             await using var connection = await OpenConnectionAsync(cancellationToken);
             await using (var wal = connection.CreateCommand())
             {
-                // Stored in the file: every later connection, in any process, is in WAL mode too.
-                wal.CommandText = "PRAGMA journal_mode = WAL";
+                // Both are stored in the file. auto_vacuum takes effect only on a file that has no tables yet (a new one):
+                // it lets the retention sweeper give freed pages back in small steps (PRAGMA incremental_vacuum). A file
+                // made before keeps auto_vacuum = NONE until one VACUUM (README, "Data: retention"); its freed pages are
+                // reused but the file does not shrink. WAL: every later connection, in any process, is in WAL mode too.
+                wal.CommandText = "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL";
                 await wal.ExecuteNonQueryAsync(cancellationToken);
             }
 
             await WriteAsync(connection, (connection, transaction) =>
             {
                 SqliteSchema.Upgrade(connection, transaction);
+                CheckMasterKey(connection, transaction);
                 using var sweep = connection.CreateCommand();
                 sweep.Transaction = transaction;
                 sweep.CommandText = SweepOrphanedFilesSql;

@@ -1,3 +1,4 @@
+using AIaaS.Queue.ResultApi.Retention;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
 using Microsoft.AspNetCore.Http.Features;
@@ -25,8 +26,14 @@ public static class FilesApi
     }
 
     public static async Task<Results<Ok<OpenAiFile>, JsonHttpResult<OpenAiErrorResponse>>> UploadFile(
-        HttpRequest request, TenantCaller caller, ITrainingStore files, IOptions<ResultApiOptions> options, CancellationToken cancellationToken)
+        HttpRequest request, TenantCaller caller, ITrainingStore files, StorageQuota quota, IOptions<ResultApiOptions> options,
+        CancellationToken cancellationToken)
     {
+        if (await quota.RefusalAsync(caller.TenantId, request.ContentLength, cancellationToken) is { } refusal)
+        {
+            return OpenAiErrors.Create(StatusCodes.Status413PayloadTooLarge, refusal, code: "storage_quota_exceeded");
+        }
+
         var limit = options.Value.MaxBulkFileBytes;
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
         {

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
+using AIaaS.Queue.ResultApi.Retention;
 using AIaaS.Queue.ResultApi.Security;
 using AIaaS.Queue.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -15,7 +16,7 @@ namespace AIaaS.Queue.ResultApi.Apis.OpenAi;
 /// results are read back in OpenAI's form (<see cref="BatchResultTranslator"/>). A batch is its bulk job: the batch id is the
 /// job's, and what OpenAI's batch object adds is kept in a small manifest file that the job's input file names.
 /// </summary>
-public sealed class OpenAiBatchService(IBulkStore bulk, ITrainingStore files, IModelStore models, BulkJobSubmitter submitter)
+public sealed class OpenAiBatchService(IBulkStore bulk, ITrainingStore files, IModelStore models, BulkJobSubmitter submitter, StorageQuota quota)
 {
     /// <summary>OpenAI's metadata bounds.</summary>
     private const int MaxMetadataPairs = 16, MaxMetadataKey = 64, MaxMetadataValue = 512;
@@ -27,6 +28,12 @@ public sealed class OpenAiBatchService(IBulkStore bulk, ITrainingStore files, IM
         if (RequestProblem(request, out var window) is { } problem)
         {
             return problem;
+        }
+
+        // Before the translated files are stored: a refused batch leaves nothing behind.
+        if (await quota.RefusalAsync(caller.TenantId, null, cancellationToken) is { } refusal)
+        {
+            return OpenAiErrors.Create(StatusCodes.Status413PayloadTooLarge, refusal, code: "storage_quota_exceeded");
         }
 
         if (!OpenAiIds.TryParseFile(request!.InputFileId, out var datasetId)

@@ -188,6 +188,23 @@ async function loadModels() {
   select.value = names.includes(current) ? current : (names.includes(state.pendingModel) ? state.pendingModel : "");
 }
 
+// ---- storage ------------------------------------------------------------------------------------------------
+const mib = (bytes) => `${num(bytes / 1048576, 1)} MiB`;
+
+async function loadStorage() {
+  const view = await getJson("/v1/ops/storage");
+  $("#storage-kind").textContent = view.size.kind;
+  $("#storage-size").textContent = `${mib(view.size.totalBytes)} in all, ${mib(view.size.freeBytes)} free for reuse`;
+  $("#storage-note").textContent = view.size.note ?? "";
+  const sweep = view.lastSweep;
+  const rows = sweep ? [["job outputs", sweep.jobPayloads], ["job records", sweep.jobRecords], ["files", sweep.files], ["bulk chunks", sweep.bulkOutputs]] : [];
+  fillRows($("#sweep-table tbody"), rows.map(([what, c]) => el("tr", {}, el("td", {}, what), el("td", {}, num(c.count)), el("td", {}, mib(c.bytes)))),
+    view.retentionConfigured ? "No sweep yet." : "No retention configured: everything is kept.", 3);
+  $("#sweep-when").textContent = sweep
+    ? `${dateTime(sweep.finishedAt)} by ${sweep.owner}: ${num(sweep.batches)} batches, ${mib(sweep.reclaimedBytes)} given back${sweep.error ? ` · ${sweep.error}` : ""}`
+    : "";
+}
+
 // ---- jobs ---------------------------------------------------------------------------------------------------
 function filters() {
   const params = new URLSearchParams();
@@ -317,7 +334,7 @@ async function openJob(id) {
 
 // ---- wiring -------------------------------------------------------------------------------------------------
 async function refresh() {
-  const parts = [loadHealth(), loadThroughput(), loadQueues(), loadModels(), state.cursor ? Promise.resolve() : loadJobs()];
+  const parts = [loadHealth(), loadThroughput(), loadQueues(), loadModels(), loadStorage(), state.cursor ? Promise.resolve() : loadJobs()];
   const results = await Promise.allSettled(parts);
   const failed = results.filter((r) => r.status === "rejected");
   $("#updated").textContent = `updated ${new Date().toLocaleTimeString()}` + (failed.length ? ` · ${failed[0].reason.message}` : "");

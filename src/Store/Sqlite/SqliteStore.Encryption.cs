@@ -1,0 +1,83 @@
+using System.Text;
+using Microsoft.Data.Sqlite;
+
+namespace AIaaS.Queue.Store;
+
+// Encryption at rest (Store:Encryption), so far for job outputs: sealed with the tenant's data key and bound to the job.
+// Uploaded files, bulk chunks, train requests and webhook payloads are still stored in plain (issue #18, item 3).
+public sealed partial class SqliteStore
+{
+    /// <summary>The outputs' JSON as stored: itself when encryption is off, else sealed (a BLOB).</summary>
+    private object SealOutputs(SqliteCommand command, JobRecord job, string json)
+    {
+        if (_cipher is null)
+        {
+            return json;
+        }
+
+        var key = DataKey(command.Connection!, command.Transaction, job.TenantId, create: true);
+        return PayloadCipher.Seal(key, Encoding.UTF8.GetBytes(json), JobBinding(job.TenantId, JobCursor.GuidBytes(job.JobId)));
+    }
+
+    private string OpenOutputs(SqliteConnection connection, string tenantId, byte[] jobId, byte[] sealedOutputs)
+    {
+        if (_cipher is null)
+        {
+            throw new InvalidOperationException(
+                "The store holds encrypted job outputs, and no master key is configured (Store:Encryption:Enabled and MasterKey or MasterKeyFile).");
+        }
+
+        var key = DataKey(connection, null, tenantId, create: false);
+        return Encoding.UTF8.GetString(PayloadCipher.Open(key, sealedOutputs, JobBinding(tenantId, jobId)));
+    }
+
+    private static byte[] JobBinding(string tenantId, byte[] jobId) => [.. Encoding.UTF8.GetBytes("job-outputs:" + tenantId + ":"), .. jobId];
+
+    /// <summary>The tenant's data key: from memory, else unwrapped from the store, else (when <paramref name="create"/>, inside a
+    /// write transaction) made and stored. A key another process stored first wins, so every process uses the same one.</summary>
+    private byte[] DataKey(SqliteConnection connection, SqliteTransaction? transaction, string tenantId, bool create)
+    {
+        if (_dataKeys.TryGetValue(tenantId, out var known))
+        {
+            return known;
+        }
+
+        if (ReadWrappedKey(connection, transaction, tenantId) is not { } wrapped)
+        {
+            if (!create)
+            {
+                throw new InvalidOperationException($"No data key is stored for tenant '{tenantId}', yet the store holds its encrypted data.");
+            }
+
+            var (_, newWrapped) = _cipher!.NewDataKey(tenantId);
+            Execute(connection, transaction, "INSERT OR IGNORE INTO data_keys (tenant_id, wrapped, created_at) VALUES ($tenant_id, $wrapped, $now)",
+                ("$tenant_id", tenantId), ("$wrapped", newWrapped), ("$now", _time.GetUtcNow().UtcTicks));
+            wrapped = ReadWrappedKey(connection, transaction, tenantId)!;
+        }
+
+        return _dataKeys.GetOrAdd(tenantId, _cipher!.UnwrapDataKey(tenantId, wrapped));
+    }
+
+    private static byte[]? ReadWrappedKey(SqliteConnection connection, SqliteTransaction? transaction, string tenantId)
+    {
+        using var command = Command(connection, transaction, "SELECT wrapped FROM data_keys WHERE tenant_id = $tenant_id", ("$tenant_id", tenantId));
+        return command.ExecuteScalar() as byte[];
+    }
+
+    /// <summary>At start-up: a master key that does not open the keys already stored is refused at once, not at the first read.</summary>
+    private void CheckMasterKey(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        if (_cipher is null)
+        {
+            return;
+        }
+
+        using var command = Command(connection, transaction, "SELECT tenant_id, wrapped FROM data_keys LIMIT 1");
+        using var reader = command.ExecuteReader();
+        if (reader.Read())
+        {
+            var tenantId = reader.GetString(0);
+            _dataKeys.TryAdd(tenantId, _cipher.UnwrapDataKey(tenantId, reader.GetFieldValue<byte[]>(1)));
+        }
+    }
+}
