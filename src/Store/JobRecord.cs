@@ -32,5 +32,8 @@ public sealed record JobRecord
     /// form; null until the job succeeded (and in listings, which leave outputs out).</summary>
     public IReadOnlyList<InferTensor>? Outputs { get; init; }
 
+    /// <summary>The prediction's attributions, for a job that asked for them; null otherwise (and wherever outputs are left out).</summary>
+    public Explanation? Explanation { get; init; }
+
     public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 }

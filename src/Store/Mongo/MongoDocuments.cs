@@ -34,6 +34,9 @@ internal sealed class JobDocument
     /// <summary>An array rather than a sub-document keyed by name: output names may hold '.' or start with '$'.</summary>
     public List<OutputDocument>? Outputs { get; set; }
 
+    /// <summary>JSON of <see cref="Explanation"/>: read and written whole, and left out wherever outputs are.</summary>
+    public string? Explanation { get; set; }
+
     public static JobDocument From(JobRecord job) => new()
     {
         Id = job.JobId,
@@ -52,6 +55,7 @@ internal sealed class JobDocument
         Error = job.Error,
         CallbackUrl = job.CallbackUrl,
         Outputs = job.Outputs?.Select(OutputDocument.From).ToList(),
+        Explanation = job.Explanation is null ? null : System.Text.Json.JsonSerializer.Serialize(job.Explanation, StoreJson.Options),
     };
 
     public JobRecord ToRecord() => new()
@@ -72,6 +76,7 @@ internal sealed class JobDocument
         Error = Error,
         CallbackUrl = CallbackUrl,
         Outputs = Outputs?.ConvertAll(o => o.ToTensor()),
+        Explanation = Explanation is null ? null : System.Text.Json.JsonSerializer.Deserialize<Explanation>(Explanation, StoreJson.Options),
     };
 }
 
@@ -132,6 +137,9 @@ internal sealed class ModelDocument
 
     public bool HasVocabulary { get; set; }
 
+    /// <summary>JSON of <see cref="ExplanationBackground"/> (at most 100 rows), read and written whole.</summary>
+    public string? Background { get; set; }
+
     public ModelVersionRecord ToRecord() => new()
     {
         Name = Name,
@@ -146,6 +154,7 @@ internal sealed class ModelDocument
         Training = Training is null ? null : System.Text.Json.JsonSerializer.Deserialize<ModelTrainingInfo>(Training, StoreJson.Options),
         Recipe = Recipe is null ? null : System.Text.Json.JsonSerializer.Deserialize<ModelRecipe>(Recipe, StoreJson.Options),
         HasVocabulary = HasVocabulary,
+        Background = Background is null ? null : System.Text.Json.JsonSerializer.Deserialize<ExplanationBackground>(Background, StoreJson.Options),
     };
 }
 

@@ -36,6 +36,7 @@ internal static class MongoMappings
             map.MapMember(d => d.Error).SetElementName("error").SetIgnoreIfNull(true);
             map.MapMember(d => d.CallbackUrl).SetElementName("callbackUrl").SetIgnoreIfNull(true);
             map.MapMember(d => d.Outputs).SetElementName("outputs").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Explanation).SetElementName("explanation").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 
@@ -68,6 +69,7 @@ internal static class MongoMappings
             map.MapMember(d => d.Recipe).SetElementName("recipe").SetIgnoreIfNull(true);
             map.MapMember(d => d.Vocabulary).SetElementName("vocabulary").SetIgnoreIfNull(true);
             map.MapMember(d => d.HasVocabulary).SetElementName("hasVocabulary").SetIgnoreIfDefault(true);
+            map.MapMember(d => d.Background).SetElementName("background").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 
