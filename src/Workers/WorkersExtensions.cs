@@ -38,6 +38,7 @@ public static class WorkersExtensions
         services.TryAddSingleton<StoreOutage>();
         services.TryAddSingleton<BatchExecutor>();
         services.TryAddSingleton<BatcherRegistry>();
+        services.TryAddSingleton<Explanations.ExplanationRunner>();
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.TryAddSingleton<SenderVerifier>();
         services.TryAddSingleton<SenderRefusals>();
@@ -50,6 +51,7 @@ public static class WorkersExtensions
     public static void AddWorkerConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
     {
         bus.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
+        bus.AddConsumer<ExplainJobConsumer, ExplainJobConsumerDefinition>();
         bus.AddConsumer<TrainJobConsumer, TrainJobConsumerDefinition>();
         bus.AddConsumer<CancelJobConsumer, CancelJobConsumerDefinition>();
         bus.AddConsumer<SubmitBulkJobConsumer, SubmitBulkJobConsumerDefinition>();
