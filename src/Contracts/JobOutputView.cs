@@ -8,4 +8,7 @@ public sealed record JobOutputView
     public required string Model { get; init; }
     public required int ModelVersion { get; init; }
     public required IReadOnlyList<InferTensor> Outputs { get; init; }
+
+    /// <summary>Per-feature attributions of the prediction, when the job asked for an explanation; null otherwise.</summary>
+    public Explanation? Explanation { get; init; }
 }

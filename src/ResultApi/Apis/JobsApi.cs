@@ -56,6 +56,7 @@ public static class JobsApi
         Model = Tenants.PlainModelName(job.Model),
         ModelVersion = job.ModelVersion!.Value,
         Outputs = job.Outputs!,
+        Explanation = job.Explanation,
     };
 
     public static async Task<Results<Ok<JobPageView>, ProblemHttpResult>> ListJobs(
