@@ -10,7 +10,9 @@ using Microsoft.ML.OnnxRuntime;
 // The system against its ceilings, every figure a ratio taken side by side in one run (the machine is shared and
 // noisy). Workers and the ResultApi run as separate processes on a real RabbitMQ broker (a virtual host of its own).
 // Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick] [-- --text-encoder-only] [-- --text-only]
+//        [-- --explain-only]
 var quick = args.Contains("--quick");
+var explainOnly = args.Contains("--explain-only");
 var textEncoderOnly = args.Contains("--text-encoder-only");
 var textOnly = args.Contains("--text-only");
 var jobs = quick ? 600 : 3000;
@@ -32,6 +34,56 @@ await using var broker = new RabbitMqBroker();
 await broker.InitializeAsync();
 await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, ct);
 var client = cluster.Client;
+
+// 8. Explanations (Kernel SHAP, background of 100 rows): explanation jobs per second for an Iris-sized MLP (4 features,
+//    exact: 14 coalitions) and a 32-feature MLP (sampled: 2^32 coalitions cannot be enumerated), and the coalitions in
+//    large model calls against one call per coalition's rows, on a second cluster whose workers are set that way.
+if (explainOnly || !(textOnly || textEncoderOnly))
+{
+    var mlp32 = MlpModel.CreateRandom(32, [64, 64], 10, Activation.Relu, OutputActivation.Softmax, seed: 3);
+    await Explanations.RegisterAsync(client, "explain-iris", small, ct);
+    await Explanations.RegisterAsync(client, "explain-mlp32", mlp32, ct);
+    var defaults = new ExplainOptions(); // exact up to 12 features, else 2,048 + 2 per feature sampled
+    var sampled = new ExplainOptions { Samples = 512 };
+    await Explanations.PerSecondAsync(client, "explain-iris", small, 10, defaults, ct);
+    await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, 2, sampled, ct);
+    var irisExact = await Explanations.PerSecondAsync(client, "explain-iris", small, quick ? 100 : 400, defaults, ct);
+    var irisSampled = await Explanations.PerSecondAsync(client, "explain-iris", small, quick ? 100 : 400, new ExplainOptions { Samples = 8 }, ct);
+    var mlpDefault = await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 5 : 20, defaults, ct);
+    var mlpSampled = await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 10 : 40, sampled, ct);
+    report.Figure("8. explanations/s, Iris-sized 4-32-32-3 MLP: exact (14 coalitions) / sampled (8 draws)",
+        $"{irisExact:F1} vs {irisSampled:F1} explanations/s", irisExact / irisSampled, null);
+    report.Figure("8. explanations/s, 32-64-64-10 MLP, sampled: 512 coalitions / the default 2,112 (exact: 2^32 - 2 coalitions, not feasible)",
+        $"{mlpSampled:F1} vs {mlpDefault:F1} explanations/s", mlpSampled / mlpDefault, null);
+
+    await using var perCoalitionBroker = new RabbitMqBroker();
+    await perCoalitionBroker.InitializeAsync();
+    await using var perCoalition = await Cluster.StartAsync(perCoalitionBroker.Uri, workers: 1, ct,
+        new Dictionary<string, string> { ["Workers__ExplainRowsPerCall"] = Explanations.BackgroundRows.ToString(CultureInfo.InvariantCulture) });
+    await Explanations.RegisterAsync(perCoalition.Client, "explain-mlp32", mlp32, ct);
+    await Explanations.RegisterAsync(perCoalition.Client, "explain-iris", small, ct);
+    await Explanations.PerSecondAsync(perCoalition.Client, "explain-mlp32", mlp32, 2, sampled, ct);
+    var batchedRuns = new List<double>();
+    var perCoalitionRuns = new List<double>();
+    var irisBatched = new List<double>();
+    var irisPerCoalition = new List<double>();
+    for (var round = 0; round < rounds; round++)
+    {
+        batchedRuns.Add(await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 10 : 20, sampled, ct));
+        perCoalitionRuns.Add(await Explanations.PerSecondAsync(perCoalition.Client, "explain-mlp32", mlp32, quick ? 10 : 20, sampled, ct));
+        irisBatched.Add(await Explanations.PerSecondAsync(client, "explain-iris", small, quick ? 100 : 200, defaults, ct));
+        irisPerCoalition.Add(await Explanations.PerSecondAsync(perCoalition.Client, "explain-iris", small, quick ? 100 : 200, defaults, ct));
+    }
+
+    report.Figure("8. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), 32-64-64-10 MLP, 512 coalitions",
+        $"{batchedRuns.Average():F1} vs {perCoalitionRuns.Average():F1} explanations/s", batchedRuns.Average() / perCoalitionRuns.Average(), null);
+    report.Figure("8. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), Iris-sized MLP, exact",
+        $"{irisBatched.Average():F1} vs {irisPerCoalition.Average():F1} explanations/s", irisBatched.Average() / irisPerCoalition.Average(), null);
+    if (explainOnly)
+    {
+        return 0;
+    }
+}
 
 // 7. Text in, embeddings out (the OpenAI-compatible surface): a corpus as an OpenAI Batch job against direct in-process
 //    embedding, and single-text /v1/embeddings latency under concurrent load.
