@@ -240,6 +240,61 @@ public sealed class ExplanationTests(ExplanationSystem system) : IClassFixture<E
         }
     }
 
+    [Fact]
+    public async Task TheCliRegistersABackgroundAndPrintsExplanationsOfPredictionsAndBulkFiles()
+    {
+        var ct = TestTimeout.After(240);
+        var iris = await system.IrisModelAsync(ct);
+        var folder = Directory.CreateTempSubdirectory("aiaas-cli-explain-");
+        try
+        {
+            using (var predict = new CliProcess(["predict", "-m", iris, "-f", "6.4,3.2,4.5,1.5", "--explain",
+                "--api", system.ApiUrl.ToString(), "--rabbitmq", system.Broker.Uri.ToString()]))
+            {
+                Assert.True(await predict.WaitForExitAsync(ct) == 0, predict.Output);
+                TestContext.Current.TestOutputHelper?.WriteLine(predict.Output);
+                Assert.Contains("explanation: kernel-shap, exact, 14 coalitions, 100 background rows", predict.Output, StringComparison.Ordinal);
+                Assert.Contains("output[Iris-versicolor]: ", predict.Output, StringComparison.Ordinal);
+                Assert.Contains("petal_length", predict.Output, StringComparison.Ordinal);
+            }
+
+            var (_, onnx) = TestModels.Classifier(seed: 9);
+            var modelFile = Path.Combine(folder.FullName, "model.onnx");
+            var backgroundFile = Path.Combine(folder.FullName, "background.csv");
+            var records = Path.Combine(folder.FullName, "records.csv");
+            var scores = Path.Combine(folder.FullName, "scores.jsonl");
+            await File.WriteAllBytesAsync(modelFile, onnx, ct);
+            var random = new Random(11);
+            await File.WriteAllTextAsync(backgroundFile, Csv(["a", "b", "c", "d"], [.. Enumerable.Range(0, 20).Select(_ => TestModels.RandomRecord(random))]), ct);
+            await File.WriteAllTextAsync(records, Csv(["a", "b", "c", "d"], [.. Enumerable.Range(0, 30).Select(_ => TestModels.RandomRecord(random))]), ct);
+            var name = TestModels.UniqueName("cli-background");
+            using (var register = new CliProcess(["models", "register", "--name", name, "--file", modelFile, "--background", backgroundFile,
+                "--api", system.ApiUrl.ToString()]))
+            {
+                Assert.True(await register.WaitForExitAsync(ct) == 0, register.Output);
+                Assert.Contains("\"backgroundRows\": 20", register.Output, StringComparison.Ordinal);
+            }
+
+            using (var score = new CliProcess(["score", "-m", name, "--input", records, "--output", scores, "--explain", "--api", system.ApiUrl.ToString()]))
+            {
+                Assert.True(await score.WaitForExitAsync(ct) == 0, score.Output);
+            }
+
+            var lines = (await File.ReadAllLinesAsync(scores, ct)).Select(l => JsonNode.Parse(l)!).ToArray();
+            Assert.Equal(30, lines.Length);
+            Assert.All(lines, line =>
+            {
+                var explanation = line["explanation"].Deserialize<Explanation>(WireJson.Options)!;
+                Assert.Equal(["a", "b", "c", "d"], explanation.Features);
+                Assert.All(explanation.Outputs, o => Assert.Equal(o.Value, o.BaseValue + o.Attributions.Sum(), Tolerance));
+            });
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
     private async Task<string> FailedAsync(PredictRequest request, CancellationToken ct)
     {
         var jobId = await system.Client.SubmitPredictAsync(request, ct);
