@@ -295,6 +295,35 @@ public sealed class ExplanationTests(ExplanationSystem system) : IClassFixture<E
         }
     }
 
+    [Fact]
+    public async Task PlainPredictJobsAreServedWhileExplanationsWaitInTheirOwnQueue()
+    {
+        var ct = TestTimeout.After(300);
+        var model = MlpModel.CreateRandom(12, [64, 64], 3, Activation.Relu, OutputActivation.Softmax, seed: 21);
+        var name = TestModels.UniqueName("busy");
+        var random = new Random(5);
+        var header = Enumerable.Range(0, 12).Select(i => $"f{i}").ToArray();
+        await system.Client.RegisterModelWithBackgroundAsync(name, new MemoryStream(OnnxModelWriter.Write(model)),
+            new MemoryStream(Encoding.UTF8.GetBytes(Csv(header, [.. Enumerable.Range(0, 100).Select(_ => TestModels.RandomRecord(random, 12))]))),
+            cancellationToken: ct);
+
+        // Each explanation evaluates about 200,000 rows; the worker runs one at a time (ExplainConcurrency 1).
+        var explanations = await system.Client.SubmitPredictManyAsync(Enumerable.Range(0, 12).Select(_ => new PredictRequest
+        {
+            Model = name, Features = TestModels.RandomRecord(random, 12), Explain = new ExplainOptions { Samples = 2000 },
+        }), ct);
+        var plain = await system.Client.SubmitPredictManyAsync(
+            Enumerable.Range(0, 20).Select(_ => new PredictRequest { Model = name, Features = TestModels.RandomRecord(random, 12) }), ct);
+        var plainJobs = await system.Client.WaitForAllAsync(plain, ct);
+        var explanationStates = await Task.WhenAll(explanations.Select(id => system.Client.GetJobAsync(id, ct)));
+
+        Assert.All(plainJobs, job => Assert.Equal(JobStatus.Succeeded, job.Status));
+        Assert.Contains(explanationStates, job => job is null || !IsFinal(job.Status));
+        Assert.All(await system.Client.WaitForAllAsync(explanations, ct), job => Assert.True(job.Status == JobStatus.Succeeded, job.Error));
+    }
+
+    private static bool IsFinal(JobStatus status) => status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
+
     private async Task<string> FailedAsync(PredictRequest request, CancellationToken ct)
     {
         var jobId = await system.Client.SubmitPredictAsync(request, ct);
