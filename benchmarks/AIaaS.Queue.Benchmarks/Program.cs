@@ -56,6 +56,24 @@ if (explainOnly || !(textOnly || textEncoderOnly))
     report.Figure("8. explanations/s, 32-64-64-10 MLP, sampled: 512 coalitions / the default 2,112 (exact: 2^32 - 2 coalitions, not feasible)",
         $"{mlpSampled:F1} vs {mlpDefault:F1} explanations/s", mlpSampled / mlpDefault, null);
 
+    // The same comparison in this process, the job path left out: what batching the coalitions does to the model work.
+    var inProcessMlp = new List<double>();
+    var inProcessMlpOne = new List<double>();
+    var inProcessIris = new List<double>();
+    var inProcessIrisOne = new List<double>();
+    for (var round = 0; round < rounds; round++)
+    {
+        inProcessMlp.Add(Explanations.InProcess(mlp32, quick ? 10 : 30, sampled, rowsPerCall: 16384));
+        inProcessMlpOne.Add(Explanations.InProcess(mlp32, quick ? 10 : 30, sampled, rowsPerCall: Explanations.BackgroundRows));
+        inProcessIris.Add(Explanations.InProcess(small, quick ? 200 : 1000, defaults, rowsPerCall: 16384));
+        inProcessIrisOne.Add(Explanations.InProcess(small, quick ? 200 : 1000, defaults, rowsPerCall: Explanations.BackgroundRows));
+    }
+
+    report.Figure("8. in process (the workers' explainer, one session): coalitions in calls of up to 16,384 rows / one call per coalition, 32-64-64-10 MLP, 512 coalitions",
+        $"{inProcessMlp.Average():F1} vs {inProcessMlpOne.Average():F1} explanations/s", inProcessMlp.Average() / inProcessMlpOne.Average(), null);
+    report.Figure("8. in process: the same, Iris-sized MLP, exact",
+        $"{inProcessIris.Average():F0} vs {inProcessIrisOne.Average():F0} explanations/s", inProcessIris.Average() / inProcessIrisOne.Average(), null);
+
     await using var perCoalitionBroker = new RabbitMqBroker();
     await perCoalitionBroker.InitializeAsync();
     await using var perCoalition = await Cluster.StartAsync(perCoalitionBroker.Uri, workers: 1, ct,
