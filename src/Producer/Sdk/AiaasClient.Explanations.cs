@@ -10,10 +10,7 @@ internal sealed partial class AiaasClient
     {
         ArgumentNullException.ThrowIfNull(onnxFile);
         ArgumentNullException.ThrowIfNull(backgroundCsv);
-        using var form = new MultipartFormDataContent();
-        var model = new StreamContent(onnxFile);
-        model.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        form.Add(model, "model", "model.onnx");
+        using var form = ModelForm(onnxFile);
         var background = new StreamContent(backgroundCsv);
         background.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
         form.Add(background, "background", "background.csv");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Batching;
 using AIaaS.Queue.Workers.Inference;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -18,25 +19,8 @@ internal sealed class ExplanationRunner(IOptions<WorkerOptions> options, TimePro
     {
         var startedAt = time.GetUtcNow();
         var (outputs, error, explanation) = await Task.Run(() => Run(model, job, request)).ConfigureAwait(false);
-        return new JobRecord
-        {
-            JobId = job.JobId,
-            TenantId = tenantId,
-            Kind = JobKind.Predict,
-            Model = model.Name,
-            ModelVersion = model.Version,
-            Status = error is null ? JobStatus.Succeeded : JobStatus.Failed,
-            SubmittedAt = job.SubmittedAt,
-            StartedAt = startedAt,
-            CompletedAt = time.GetUtcNow(),
-            Device = model.Device,
-            BatchSize = 1,
-            WorkerId = options.Value.WorkerId,
-            Error = error,
-            CallbackUrl = job.CallbackUrl,
-            Outputs = outputs,
-            Explanation = explanation,
-        };
+        return BatchExecutor.Outcome(job, tenantId, model, outputs, error, startedAt, time.GetUtcNow(), options.Value.WorkerId)
+            with { Explanation = explanation };
     }
 
     private (IReadOnlyList<InferTensor>? Outputs, string? Error, Explanation? Explanation) Run(LoadedModel model, SubmitPredictJob job, PreparedRequest request)
