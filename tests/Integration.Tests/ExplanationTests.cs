@@ -180,6 +180,12 @@ public sealed class ExplanationTests(ExplanationSystem system) : IClassFixture<E
         Assert.Contains("explain.samples is 1", badSamples, StringComparison.Ordinal);
         Assert.Null(plainJob.Explanation);
 
+        // Over HTTP a malformed explain refuses the request (the framework's 400 for a body it cannot read).
+        using var http = new HttpClient { BaseAddress = system.ApiUrl };
+        using var malformed = await http.PostAsync("v1/jobs", new StringContent($"{{\"model\": \"{plain}\", \"features\": [1, 2, 3, 4], \"explain\": \"yes\"}}",
+            Encoding.UTF8, "application/json"), ct);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, malformed.StatusCode);
+
         // A background that does not fit the model is refused at registration, with the reason.
         var refused = await Assert.ThrowsAsync<AiaasApiException>(() => system.Client.RegisterModelWithBackgroundAsync(TestModels.UniqueName("misfit"),
             new MemoryStream(TestModels.Classifier().Onnx), new MemoryStream(Encoding.UTF8.GetBytes("a,b\n1,2\n")), cancellationToken: ct));
