@@ -10,7 +10,7 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace AIaaS.Queue.Benchmarks;
 
-/// <summary>Figure 8: explanation jobs (Kernel SHAP) end to end, and the coalitions batched into large model calls against
+/// <summary>Figure 9: explanation jobs (Kernel SHAP) end to end, and the coalitions batched into large model calls against
 /// calls of one coalition's rows each, measured side by side on two clusters.</summary>
 internal static class Explanations
 {

@@ -35,7 +35,7 @@ await broker.InitializeAsync();
 await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, ct);
 var client = cluster.Client;
 
-// 8. Explanations (Kernel SHAP, background of 100 rows): explanation jobs per second for an Iris-sized MLP (4 features,
+// 9. Explanations (Kernel SHAP, background of 100 rows): explanation jobs per second for an Iris-sized MLP (4 features,
 //    exact: 14 coalitions) and a 32-feature MLP (sampled: 2^32 coalitions cannot be enumerated), and the coalitions in
 //    large model calls against one call per coalition's rows, on a second cluster whose workers are set that way.
 if (explainOnly || !(textOnly || textEncoderOnly))
@@ -51,9 +51,9 @@ if (explainOnly || !(textOnly || textEncoderOnly))
     var irisSampled = await Explanations.PerSecondAsync(client, "explain-iris", small, quick ? 100 : 400, new ExplainOptions { Samples = 8 }, ct);
     var mlpDefault = await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 5 : 20, defaults, ct);
     var mlpSampled = await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 10 : 40, sampled, ct);
-    report.Figure("8. explanations/s, Iris-sized 4-32-32-3 MLP: exact (14 coalitions) / sampled (8 draws)",
+    report.Figure("9. explanations/s, Iris-sized 4-32-32-3 MLP: exact (14 coalitions) / sampled (8 draws)",
         $"{irisExact:F1} vs {irisSampled:F1} explanations/s", irisExact / irisSampled, null);
-    report.Figure("8. explanations/s, 32-64-64-10 MLP, sampled: 512 coalitions / the default 2,112 (exact: 2^32 - 2 coalitions, not feasible)",
+    report.Figure("9. explanations/s, 32-64-64-10 MLP, sampled: 512 coalitions / the default 2,112 (exact: 2^32 - 2 coalitions, not feasible)",
         $"{mlpSampled:F1} vs {mlpDefault:F1} explanations/s", mlpSampled / mlpDefault, null);
 
     // The same comparison in this process, the job path left out: what batching the coalitions does to the model work.
@@ -69,9 +69,9 @@ if (explainOnly || !(textOnly || textEncoderOnly))
         inProcessIrisOne.Add(Explanations.InProcess(small, quick ? 200 : 1000, defaults, rowsPerCall: Explanations.BackgroundRows));
     }
 
-    report.Figure("8. in process (the workers' explainer, one session): coalitions in calls of up to 16,384 rows / one call per coalition, 32-64-64-10 MLP, 512 coalitions",
+    report.Figure("9. in process (the workers' explainer, one session): coalitions in calls of up to 16,384 rows / one call per coalition, 32-64-64-10 MLP, 512 coalitions",
         $"{inProcessMlp.Average():F1} vs {inProcessMlpOne.Average():F1} explanations/s", inProcessMlp.Average() / inProcessMlpOne.Average(), null);
-    report.Figure("8. in process: the same, Iris-sized MLP, exact",
+    report.Figure("9. in process: the same, Iris-sized MLP, exact",
         $"{inProcessIris.Average():F0} vs {inProcessIrisOne.Average():F0} explanations/s", inProcessIris.Average() / inProcessIrisOne.Average(), null);
 
     await using var perCoalitionBroker = new RabbitMqBroker();
@@ -93,9 +93,9 @@ if (explainOnly || !(textOnly || textEncoderOnly))
         irisPerCoalition.Add(await Explanations.PerSecondAsync(perCoalition.Client, "explain-iris", small, quick ? 100 : 200, defaults, ct));
     }
 
-    report.Figure("8. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), 32-64-64-10 MLP, 512 coalitions",
+    report.Figure("9. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), 32-64-64-10 MLP, 512 coalitions",
         $"{batchedRuns.Average():F1} vs {perCoalitionRuns.Average():F1} explanations/s", batchedRuns.Average() / perCoalitionRuns.Average(), null);
-    report.Figure("8. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), Iris-sized MLP, exact",
+    report.Figure("9. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), Iris-sized MLP, exact",
         $"{irisBatched.Average():F1} vs {irisPerCoalition.Average():F1} explanations/s", irisBatched.Average() / irisPerCoalition.Average(), null);
     if (explainOnly)
     {
