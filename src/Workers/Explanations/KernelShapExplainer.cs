@@ -21,6 +21,7 @@ internal sealed class KernelShapExplainer
     private readonly RowEvaluator _evaluate;
     private readonly int _rowsPerCall;
     private readonly ShapleyRegression _regression;
+    private readonly int[][] _included;
     private double[]? _baseValues;
 
     public KernelShapExplainer(BackgroundData background, Coalitions coalitions, int outputWidth, RowEvaluator evaluate, int rowsPerCall)
@@ -36,6 +37,7 @@ internal sealed class KernelShapExplainer
         _evaluate = evaluate;
         _rowsPerCall = Math.Max(1, rowsPerCall);
         _regression = new ShapleyRegression(coalitions);
+        _included = Array.ConvertAll(coalitions.Masks, mask => Enumerable.Range(0, mask.Length).Where(i => mask[i]).ToArray());
     }
 
     public Coalitions Coalitions { get; }
@@ -106,59 +108,70 @@ internal sealed class KernelShapExplainer
         return mean;
     }
 
+    /// <summary>Fills the buffer row by row in the order records, then coalitions, then background rows, and runs the model
+    /// each time it is full. A coalition row is its background row copied whole, then the coalition's own features from
+    /// the record: a block copy and a short scatter, rather than a choice per feature.</summary>
     private void Stream(IReadOnlyList<float[]> records, double[][] values, double[][] coalitionValues)
     {
         var m = Coalitions.Features;
-        var perRecord = (long)RowsPerRecord;
-        var total = perRecord * records.Count;
-        var capacity = (int)Math.Min(_rowsPerCall, total);
+        var capacity = (int)Math.Min(_rowsPerCall, (long)RowsPerRecord * records.Count);
         var rows = new float[capacity * m];
         var outputs = new double[capacity * _outputWidth];
-        for (long start = 0; start < total; start += capacity)
+        var slots = new (int Record, int Coalition, int Background)[capacity];
+        var count = 0;
+        for (var r = 0; r < records.Count; r++)
         {
-            var count = (int)Math.Min(capacity, total - start);
-            for (var i = 0; i < count; i++)
+            var record = records[r];
+            record.CopyTo(rows, count * m);
+            slots[count++] = (r, -1, 0);
+            Flush(ref count);
+            for (var c = 0; c < Coalitions.Count; c++)
             {
-                FillRow(records, start + i, rows.AsSpan(i * m, m));
-            }
+                var own = _included[c];
+                for (var b = 0; b < _background.Rows; b++)
+                {
+                    var row = rows.AsSpan(count * m, m);
+                    _background.Row(b).CopyTo(row);
+                    foreach (var i in own)
+                    {
+                        row[i] = record[i];
+                    }
 
-            _evaluate(rows, count, outputs);
+                    slots[count++] = (r, c, b);
+                    Flush(ref count);
+                }
+            }
+        }
+
+        if (count > 0)
+        {
+            Run(count);
+        }
+
+        void Flush(ref int filled)
+        {
+            if (filled == capacity)
+            {
+                Run(filled);
+                filled = 0;
+            }
+        }
+
+        void Run(int filled)
+        {
+            _evaluate(rows, filled, outputs);
             ModelCalls++;
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < filled; i++)
             {
-                Accumulate(start + i, outputs.AsSpan(i * _outputWidth, _outputWidth), values, coalitionValues);
+                Accumulate(slots[i], outputs.AsSpan(i * _outputWidth, _outputWidth), values, coalitionValues);
             }
         }
     }
 
-    private (int Record, int Coalition, int Background) Locate(long row)
+    private void Accumulate((int Record, int Coalition, int Background) slot, ReadOnlySpan<double> output, double[][] values,
+        double[][] coalitionValues)
     {
-        var record = (int)(row / RowsPerRecord);
-        var local = (int)(row % RowsPerRecord) - 1;
-        return local < 0 ? (record, -1, 0) : (record, local / _background.Rows, local % _background.Rows);
-    }
-
-    private void FillRow(IReadOnlyList<float[]> records, long row, Span<float> destination)
-    {
-        var (r, c, b) = Locate(row);
-        var record = records[r];
-        if (c < 0)
-        {
-            record.CopyTo(destination);
-            return;
-        }
-
-        var mask = Coalitions.Masks[c];
-        var background = _background.Row(b);
-        for (var i = 0; i < destination.Length; i++)
-        {
-            destination[i] = mask[i] ? record[i] : background[i];
-        }
-    }
-
-    private void Accumulate(long row, ReadOnlySpan<double> output, double[][] values, double[][] coalitionValues)
-    {
-        var (r, c, b) = Locate(row);
+        var (r, c, b) = slot;
         if (c < 0)
         {
             output.CopyTo(values[r]);

@@ -114,13 +114,12 @@ internal sealed class ModelExplainer
         var offset = 0;
         for (var i = 0; i < _outputs.Count; i++)
         {
+            // The explained outputs are FP32 or FP64 (ExplainedOutputs); FP32 widens exactly.
             var data = results[i].Tensor.Values;
+            var widened = data as double[] ?? Array.ConvertAll((float[])data, v => (double)v);
             for (var r = 0; r < count; r++)
             {
-                for (var k = 0; k < _widths[i]; k++)
-                {
-                    outputs[r * width + offset + k] = data is float[] f ? f[r * _widths[i] + k] : ((double[])data)[r * _widths[i] + k];
-                }
+                widened.AsSpan(r * _widths[i], _widths[i]).CopyTo(outputs.AsSpan(r * width + offset, _widths[i]));
             }
 
             offset += _widths[i];
