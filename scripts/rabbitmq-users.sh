@@ -29,7 +29,7 @@ events='AIaaS\.Queue\.Contracts:(PredictBatchCompleted|JobFailed|TrainJobFinishe
 internal='AIaaS\.Queue\.Contracts:(ScoreBulkChunk|FinalizeBulkJob)'
 faults='MassTransit:Fault(--.*--)?'
 client_queue='aiaas-client-[0-9a-f]{32}(_error|_skipped)?'
-worker_queues='(predict-jobs|job-registry|train-jobs|cancel-jobs|bulk-jobs|bulk-chunks|bulk-finalize)(_error|_skipped)?'
+worker_queues='(predict-jobs|explain-jobs|job-registry|train-jobs|cancel-jobs|bulk-jobs|bulk-chunks|bulk-finalize)(_error|_skipped)?'
 api_queues='(webhook-events(_error|_skipped)?|[^:]+_(dashboard|job-completions)_[a-z0-9]+)'
 
 client_configure="^(${commands}|AIaaS\.Queue\.Contracts:(PredictBatchCompleted|JobFailed|TrainJobFinished)|${p}${client_queue})\$"

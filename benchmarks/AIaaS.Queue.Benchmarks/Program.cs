@@ -12,7 +12,9 @@ using Microsoft.ML.OnnxRuntime;
 // Usage: dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks [-- --quick] [-- --text-encoder-only] [-- --text-only]
 //        [-- --peer-only] [-- --latency-only] (the last two together run figures 8 and 4 only; the peer needs scripts/install-peer.sh)
 //        [-- --cache-only] (figure 9 only)
+//        [-- --explain-only] (figure 10 only)
 var quick = args.Contains("--quick");
+var explainOnly = args.Contains("--explain-only");
 var textEncoderOnly = args.Contains("--text-encoder-only");
 var textOnly = args.Contains("--text-only");
 var peerOnly = args.Contains("--peer-only");
@@ -58,6 +60,74 @@ if (peerOnly || latencyOnly)
     }
 
     return 0;
+}
+
+// 10. Explanations (Kernel SHAP, background of 100 rows): explanation jobs per second for an Iris-sized MLP (4 features,
+//    exact: 14 coalitions) and a 32-feature MLP (sampled: 2^32 coalitions cannot be enumerated), and the coalitions in
+//    large model calls against one call per coalition's rows, on a second cluster whose workers are set that way.
+if (explainOnly || !(textOnly || textEncoderOnly))
+{
+    var mlp32 = MlpModel.CreateRandom(32, [64, 64], 10, Activation.Relu, OutputActivation.Softmax, seed: 3);
+    await Explanations.RegisterAsync(client, "explain-iris", small, ct);
+    await Explanations.RegisterAsync(client, "explain-mlp32", mlp32, ct);
+    var defaults = new ExplainOptions(); // exact up to 12 features, else 2,048 + 2 per feature sampled
+    var sampled = new ExplainOptions { Samples = 512 };
+    await Explanations.PerSecondAsync(client, "explain-iris", small, 10, defaults, ct);
+    await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, 2, sampled, ct);
+    var irisExact = await Explanations.PerSecondAsync(client, "explain-iris", small, quick ? 100 : 400, defaults, ct);
+    var irisSampled = await Explanations.PerSecondAsync(client, "explain-iris", small, quick ? 100 : 400, new ExplainOptions { Samples = 8 }, ct);
+    var mlpDefault = await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 5 : 20, defaults, ct);
+    var mlpSampled = await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 10 : 40, sampled, ct);
+    report.Figure("10. explanations/s, Iris-sized 4-32-32-3 MLP: exact (14 coalitions) / sampled (8 draws)",
+        $"{irisExact:F1} vs {irisSampled:F1} explanations/s", irisExact / irisSampled, null);
+    report.Figure("10. explanations/s, 32-64-64-10 MLP, sampled: 512 coalitions / the default 2,112 (exact: 2^32 - 2 coalitions, not feasible)",
+        $"{mlpSampled:F1} vs {mlpDefault:F1} explanations/s", mlpSampled / mlpDefault, null);
+
+    // The same comparison in this process, the job path left out: what batching the coalitions does to the model work.
+    var inProcessMlp = new List<double>();
+    var inProcessMlpOne = new List<double>();
+    var inProcessIris = new List<double>();
+    var inProcessIrisOne = new List<double>();
+    for (var round = 0; round < rounds; round++)
+    {
+        inProcessMlp.Add(Explanations.InProcess(mlp32, quick ? 10 : 30, sampled, rowsPerCall: 16384));
+        inProcessMlpOne.Add(Explanations.InProcess(mlp32, quick ? 10 : 30, sampled, rowsPerCall: Explanations.BackgroundRows));
+        inProcessIris.Add(Explanations.InProcess(small, quick ? 200 : 1000, defaults, rowsPerCall: 16384));
+        inProcessIrisOne.Add(Explanations.InProcess(small, quick ? 200 : 1000, defaults, rowsPerCall: Explanations.BackgroundRows));
+    }
+
+    report.Figure("10. in process (the workers' explainer, one session): coalitions in calls of up to 16,384 rows / one call per coalition, 32-64-64-10 MLP, 512 coalitions",
+        $"{inProcessMlp.Average():F1} vs {inProcessMlpOne.Average():F1} explanations/s", inProcessMlp.Average() / inProcessMlpOne.Average(), null);
+    report.Figure("10. in process: the same, Iris-sized MLP, exact",
+        $"{inProcessIris.Average():F0} vs {inProcessIrisOne.Average():F0} explanations/s", inProcessIris.Average() / inProcessIrisOne.Average(), null);
+
+    await using var perCoalitionBroker = new RabbitMqBroker();
+    await perCoalitionBroker.InitializeAsync();
+    await using var perCoalition = await Cluster.StartAsync(perCoalitionBroker.Uri, workers: 1, ct,
+        new Dictionary<string, string> { ["Workers__ExplainRowsPerCall"] = Explanations.BackgroundRows.ToString(CultureInfo.InvariantCulture) });
+    await Explanations.RegisterAsync(perCoalition.Client, "explain-mlp32", mlp32, ct);
+    await Explanations.RegisterAsync(perCoalition.Client, "explain-iris", small, ct);
+    await Explanations.PerSecondAsync(perCoalition.Client, "explain-mlp32", mlp32, 2, sampled, ct);
+    var batchedRuns = new List<double>();
+    var perCoalitionRuns = new List<double>();
+    var irisBatched = new List<double>();
+    var irisPerCoalition = new List<double>();
+    for (var round = 0; round < rounds; round++)
+    {
+        batchedRuns.Add(await Explanations.PerSecondAsync(client, "explain-mlp32", mlp32, quick ? 10 : 20, sampled, ct));
+        perCoalitionRuns.Add(await Explanations.PerSecondAsync(perCoalition.Client, "explain-mlp32", mlp32, quick ? 10 : 20, sampled, ct));
+        irisBatched.Add(await Explanations.PerSecondAsync(client, "explain-iris", small, quick ? 100 : 200, defaults, ct));
+        irisPerCoalition.Add(await Explanations.PerSecondAsync(perCoalition.Client, "explain-iris", small, quick ? 100 : 200, defaults, ct));
+    }
+
+    report.Figure("10. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), 32-64-64-10 MLP, 512 coalitions",
+        $"{batchedRuns.Average():F1} vs {perCoalitionRuns.Average():F1} explanations/s", batchedRuns.Average() / perCoalitionRuns.Average(), null);
+    report.Figure("10. coalitions in calls of up to 16,384 rows / one call per coalition (100 rows), Iris-sized MLP, exact",
+        $"{irisBatched.Average():F1} vs {irisPerCoalition.Average():F1} explanations/s", irisBatched.Average() / irisPerCoalition.Average(), null);
+    if (explainOnly)
+    {
+        return 0;
+    }
 }
 
 // 7. Text in, embeddings out (the OpenAI-compatible surface): a corpus as an OpenAI Batch job against direct in-process

@@ -11,4 +11,7 @@ public sealed record JobOutputView
 
     /// <summary>The outputs came from a worker's response cache, not from a model call of their own.</summary>
     public bool Cached { get; init; }
+
+    /// <summary>Per-feature attributions of the prediction, when the job asked for an explanation; null otherwise.</summary>
+    public Explanation? Explanation { get; init; }
 }

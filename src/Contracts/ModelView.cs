@@ -24,4 +24,11 @@ public sealed record ModelView
 
     /// <summary>Set on versions registered by a train job.</summary>
     public ModelTrainingInfo? Training { get; init; }
+
+    /// <summary>The feature names of the background data explanations average over; null when the version has none (its
+    /// explanations are refused).</summary>
+    public IReadOnlyList<string>? BackgroundFeatures { get; init; }
+
+    /// <summary>Rows of background data (at most 100); 0 when the version has none.</summary>
+    public int BackgroundRows { get; init; }
 }

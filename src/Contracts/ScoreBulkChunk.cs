@@ -11,6 +11,9 @@ public sealed record ScoreBulkChunk
     public required int ModelVersion { get; init; }
 
     public required int RecordCount { get; init; }
+
+    /// <summary>The bulk job's explanation request, carried to every chunk.</summary>
+    public ExplainOptions? Explain { get; init; }
 }
 
 /// <summary>Command: close a bulk job whose chunks are all done. Sent by whoever sees the last chunk finish; repeats are harmless.</summary>

@@ -35,6 +35,9 @@ public sealed record SubmitBulkJob
     /// <summary>Records per chunk; null uses the worker's default.</summary>
     public int? ChunkSize { get; init; }
 
+    /// <summary>Explain every record: each output line carries its attributions (tabular models with background data).</summary>
+    public ExplainOptions? Explain { get; init; }
+
     /// <summary>Where to POST a signed <c>batch.*</c> event when the job ends; null for none.</summary>
     public string? CallbackUrl { get; init; }
 

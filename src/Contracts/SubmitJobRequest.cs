@@ -29,6 +29,9 @@ public sealed record SubmitJobRequest
     /// <summary>An image (PNG, JPEG or WebP), base64-encoded, for a model registered with an image recipe.</summary>
     public string? Image { get; init; }
 
+    /// <summary>Per-feature attributions of the prediction: <c>true</c>, or <c>{"samples": .., "seed": ..}</c>.</summary>
+    public ExplainOptions? Explain { get; init; }
+
     public JobPriority Priority { get; init; }
 
     /// <summary>Seconds the job may wait queued; one not started by then ends <c>Expired</c> without running.</summary>

@@ -36,6 +36,10 @@ public sealed record SubmitPredictJob
     /// <summary>The outputs to compute and store; null or empty for all of the model's outputs.</summary>
     public IReadOnlyList<RequestedOutput>? Outputs { get; init; }
 
+    /// <summary>Asks for per-feature attributions of the prediction (Kernel SHAP), stored with the job; tabular models only
+    /// (one float vector input) with background data. <c>true</c> on the wire asks with the defaults.</summary>
+    public ExplainOptions? Explain { get; init; }
+
     /// <summary>Where to POST a signed event when the job reaches its final state (Standard Webhooks); null for none.</summary>
     public string? CallbackUrl { get; init; }
 

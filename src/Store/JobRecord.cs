@@ -40,5 +40,8 @@ public sealed record JobRecord
     /// reader tell "gone" from "never was" until the record itself expires.</summary>
     public DateTimeOffset? PayloadExpiredAt { get; init; }
 
+    /// <summary>The prediction's attributions, for a job that asked for them; null otherwise (and wherever outputs are left out).</summary>
+    public Explanation? Explanation { get; init; }
+
     public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
 }

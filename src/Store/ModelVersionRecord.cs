@@ -21,6 +21,9 @@ public sealed record NewModelVersion
     /// <summary>Set by train jobs. Registration is idempotent on <see cref="ModelTrainingInfo.TrainingJobId"/>: a second
     /// registration for the same job returns the version the first one made and stores nothing.</summary>
     public ModelTrainingInfo? Training { get; init; }
+
+    /// <summary>The rows explanations average over: a sample of the training data, or an uploaded file; null for none.</summary>
+    public ExplanationBackground? Background { get; init; }
 }
 
 /// <summary>A registered, immutable model version. The file itself is read with <see cref="IModelStore.CopyFileToAsync"/>.</summary>
@@ -44,4 +47,7 @@ public sealed record ModelVersionRecord
     public bool HasVocabulary { get; init; }
 
     public ModelTrainingInfo? Training { get; init; }
+
+    /// <summary>The background data explanations of this version average over; null: explanations are refused.</summary>
+    public ExplanationBackground? Background { get; init; }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain.Explanations;
 using AIaaS.Queue.Training;
 
 // The training child: `AIaaS.Queue.Training --spec <SubmitTrainJob.json> --data <csv|jsonl> --out <directory>`.
@@ -78,6 +79,7 @@ try
         FeatureColumns = data.FeatureColumns,
         ClassLabels = data.Classes,
         Metrics = outcome.Metrics,
+        Background = BackgroundRows.Sample(data.FeatureColumns, data.Features, BackgroundRows.TrainingSample, spec.Hyperparameters.Seed),
     });
     return ChildExitCodes.Succeeded;
 }

@@ -110,4 +110,13 @@ public sealed class WorkerOptions
     /// <summary>Bulk chunks a worker scores at once (and its prefetch on the chunk queue).</summary>
     [Range(1, 64)]
     public int BulkConcurrency { get; set; } = 2;
+
+    /// <summary>Explanation jobs a worker runs at once (and its prefetch on their own queue, <c>explain-jobs</c>): each
+    /// runs the model on thousands of rows, so they get a queue and a limit of their own and plain predict jobs keep theirs.</summary>
+    [Range(1, 64)]
+    public int ExplainConcurrency { get; set; } = 1;
+
+    /// <summary>Rows per model call when evaluating an explanation's coalitions (records × coalitions × background rows).</summary>
+    [Range(1, 1 << 20)]
+    public int ExplainRowsPerCall { get; set; } = 16384;
 }

@@ -40,6 +40,7 @@ public static class WorkersExtensions
         services.TryAddSingleton<CachedAnswers>();
         services.TryAddSingleton<BatchExecutor>();
         services.TryAddSingleton<BatcherRegistry>();
+        services.TryAddSingleton<Explanations.ExplanationRunner>();
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.TryAddSingleton<SenderVerifier>();
         services.TryAddSingleton<SenderRefusals>();
@@ -51,6 +52,7 @@ public static class WorkersExtensions
     public static void AddWorkerConsumers(this IBusRegistrationConfigurator bus, IConfiguration configuration)
     {
         bus.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
+        bus.AddConsumer<ExplainJobConsumer, ExplainJobConsumerDefinition>();
         bus.AddConsumer<TrainJobConsumer, TrainJobConsumerDefinition>();
         bus.AddConsumer<CancelJobConsumer, CancelJobConsumerDefinition>();
         bus.AddConsumer<SubmitBulkJobConsumer, SubmitBulkJobConsumerDefinition>();

@@ -21,6 +21,7 @@ public sealed class DashboardServer : IAsyncLifetime
 {
     public const string Classifier = "iris-demo";
     public const string Scorer = "churn-scorer";
+    public const string Explained = "credit-explained";
     public const int FailedJobs = 3;
 
     private readonly DirectoryInfo _data = Directory.CreateTempSubdirectory("aiaas-browser-");
@@ -31,6 +32,9 @@ public sealed class DashboardServer : IAsyncLifetime
     public IBrowser Browser { get; private set; } = null!;
     public IReadOnlyList<Guid> SucceededJobs { get; private set; } = [];
     public IReadOnlyList<Guid> FailedJobIds { get; private set; } = [];
+
+    /// <summary>A job that asked for an explanation of a model registered with background data.</summary>
+    public Guid ExplainedJob { get; private set; }
 
     public async ValueTask InitializeAsync()
     {
@@ -87,6 +91,13 @@ public sealed class DashboardServer : IAsyncLifetime
         await Task.WhenAll(goodIds.Concat(badIds).Select(id => client.WaitForCompletionAsync(id, cancellationToken)));
         SucceededJobs = goodIds;
         FailedJobIds = badIds;
+
+        var explained = MlpModel.CreateRandom(5, [8], 2, Activation.Relu, OutputActivation.Softmax, seed: 7);
+        var background = "age,income,tenure,balance,visits\n" + string.Concat(Enumerable.Range(0, 30).Select(_ => string.Join(',', Record(5).Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))) + "\n"));
+        await client.RegisterModelWithBackgroundAsync(Explained, new MemoryStream(OnnxModelWriter.Write(explained)),
+            new MemoryStream(System.Text.Encoding.UTF8.GetBytes(background)), cancellationToken: cancellationToken);
+        ExplainedJob = await client.SubmitPredictAsync(new PredictRequest { Model = Explained, Features = Record(5), Explain = new ExplainOptions() }, cancellationToken);
+        await client.WaitForCompletionAsync(ExplainedJob, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

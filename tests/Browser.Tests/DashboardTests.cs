@@ -86,6 +86,24 @@ public sealed partial class DashboardTests(DashboardServer server) : IAsyncLifet
     }
 
     [Fact]
+    public async Task AnExplainedJobShowsABarChartPerOutputWithFeaturesByAbsoluteAttribution()
+    {
+        var id = server.ExplainedJob;
+        await _page.GotoAsync(new Uri(server.Url, $"dashboard#job={id}").ToString());
+        await Assertions.Expect(_page.Locator("#job-detail-status")).ToHaveTextAsync("Succeeded");
+        await Assertions.Expect(_page.Locator(".explanation")).ToContainTextAsync("kernel-shap, exact, 30 coalitions, 30 background rows");
+
+        var charts = _page.Locator("svg.explanation-chart");
+        await Assertions.Expect(charts).ToHaveCountAsync(2);
+        var labels = await charts.First.Locator("text").AllTextContentsAsync();
+        var bars = await charts.First.Locator("rect title").AllTextContentsAsync();
+        Assert.Equal(["age", "balance", "income", "tenure", "visits"], labels.Order(StringComparer.Ordinal));
+        var magnitudes = bars.Select(t => Math.Abs(double.Parse(t[(t.IndexOf(':', StringComparison.Ordinal) + 2)..], System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        Assert.Equal(magnitudes.OrderDescending(), magnitudes);
+        Assert.Empty(_scriptErrors);
+    }
+
+    [Fact]
     public async Task AJobLinkOpensTheJobDirectlyAndAnUnknownIdSaysSo()
     {
         var id = server.SucceededJobs[0];

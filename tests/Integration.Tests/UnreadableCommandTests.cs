@@ -17,6 +17,7 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
     [InlineData("no submittedAt", """{"jobId":"JOB","model":"iris","features":[1,2,3,4]}""", "submittedAt")]
     [InlineData("a feature as a word", """{"jobId":"JOB","model":"iris","features":[1,"two",3,4],"submittedAt":"2026-11-29T10:00:00Z"}""", "features")]
     [InlineData("priority as an object", """{"jobId":"JOB","model":"iris","features":[1,2,3,4],"priority":{},"submittedAt":"2026-11-29T10:00:00Z"}""", "priority")]
+    [InlineData("explain as a word", """{"jobId":"JOB","model":"iris","features":[1,2,3,4],"explain":"yes","submittedAt":"2026-11-29T10:00:00Z"}""", "explain must be true, false or an object")]
     public async Task AnUnreadableCommandFailsItsJobWithTheReason(string mistake, string message, string named)
     {
         var ct = TestTimeout.After(60);

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 
@@ -501,6 +502,49 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     }
 
     [Fact]
+    public async Task BackgroundIsKeptWithTheVersion()
+    {
+        var name = UniqueModel();
+        var background = new ExplanationBackground
+        {
+            Features = ["sepal length", "sepal width", "petal length", "petal width"],
+            Rows = [[5.1f, 3.5f, 1.4f, 0.2f], [6.7f, 3.1f, 4.4f, 1.4f]],
+            Weights = [0.25, 0.75],
+            Source = "uploaded",
+        };
+
+        var added = await Models.AddVersionAsync(NewModel(name) with { Background = background }, new MemoryStream([1]), Ct);
+        await Models.AddVersionAsync(NewModel(name), new MemoryStream([2]), Ct);
+        var stored = await Models.GetVersionAsync(name, 1, Ct);
+
+        Assert.Equal(JsonSerializer.Serialize(background), JsonSerializer.Serialize(added.Background));
+        Assert.Equal(JsonSerializer.Serialize(background), JsonSerializer.Serialize(stored!.Background));
+        Assert.Null((await Models.GetVersionAsync(name, 2, Ct))!.Background);
+    }
+
+    [Fact]
+    public async Task ExplanationIsStoredWithTheJobAndLeftOutWhereOutputsAre()
+    {
+        var job = NewJob(UniqueModel(), JobStatus.Succeeded) with
+        {
+            Outputs = [TestTensors.Fp32("y", [1], [0.75f])],
+            Explanation = new Explanation
+            {
+                Exact = true,
+                Coalitions = 2,
+                BackgroundRows = 10,
+                Features = ["a", "b"],
+                Outputs = [new OutputAttributions { Output = "y", Index = 0, Label = "yes", BaseValue = 0.5, Value = 0.75, Attributions = [0.2, 0.05] }],
+            },
+        };
+
+        await Jobs.CompleteAsync([job], Ct);
+
+        AssertSameJob(job, await Jobs.GetAsync(job.JobId, Ct));
+        Assert.Null((await Jobs.GetManyAsync([job.JobId], includeOutputs: false, Ct)).Single().Explanation);
+    }
+
+    [Fact]
     public async Task LatestVersionResolvesToHighest()
     {
         var name = UniqueModel();
@@ -623,8 +667,9 @@ public abstract partial class StoreContractTests : TimeLimitedTests
     {
         Assert.NotNull(actual);
 
-        // Record equality covers every field but the outputs; DateTimeOffset compares instants.
-        Assert.Equal(expected with { Outputs = null }, actual with { Outputs = null });
+        // Record equality covers every field but the outputs and the explanation; DateTimeOffset compares instants.
+        Assert.Equal(expected with { Outputs = null, Explanation = null }, actual with { Outputs = null, Explanation = null });
+        Assert.Equal(JsonSerializer.Serialize(expected.Explanation), JsonSerializer.Serialize(actual.Explanation));
         if (expected.Outputs is null)
         {
             Assert.Null(actual.Outputs);

@@ -27,6 +27,9 @@ public sealed record ChildMessage
     public IReadOnlyList<string>? ClassLabels { get; init; }
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 
+    /// <summary>"succeeded" only: a sample of the training data's features, which explanations of the model average over.</summary>
+    public ExplanationBackground? Background { get; init; }
+
     /// <summary>"failed" only: why, and whether another attempt could help ("data" and "torch-load" cannot).</summary>
     public string? Reason { get; init; }
     public string? Category { get; init; }

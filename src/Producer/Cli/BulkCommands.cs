@@ -21,6 +21,8 @@ internal static partial class CliApp
         var window = new Option<int?>("--completion-window") { Description = "seconds; work not done by then is skipped and the job ends expired" };
         var command = new Command("score", "Score a file of records in bulk, with live progress; Ctrl+C cancels and keeps the partial output")
             { model, input, output, errors, chunkSize, window };
+        var explain = new ExplainOptionsCli();
+        explain.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             var (name, version) = ParseModel(parse.GetValue(model)!);
@@ -41,6 +43,7 @@ internal static partial class CliApp
                     Input = file,
                     ChunkSize = parse.GetValue(chunkSize),
                     CompletionWindow = parse.GetValue(window) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
+                    Explain = explain.Read(parse),
                 }, ct);
             }
 

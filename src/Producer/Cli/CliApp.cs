@@ -78,6 +78,8 @@ internal static partial class CliApp
         {
             model, features, inputs, inputsFile, text, image, outputs, noWait, timeout,
         };
+        var explain = new ExplainOptionsCli();
+        explain.AddTo(command);
         command.SetAction(async (parse, ct) =>
         {
             var (name, version) = ParseModel(parse.GetValue(model)!);
@@ -94,6 +96,7 @@ internal static partial class CliApp
             var jobId = await client.SubmitPredictAsync(record! with
             {
                 Model = name, ModelVersion = version, Outputs = parse.GetValue(outputs) is { Length: > 0 } named ? named : record.Outputs,
+                Explain = explain.Read(parse),
             }, ct);
             Console.WriteLine($"submitted {jobId}");
             if (!parse.GetValue(noWait))
@@ -115,7 +118,12 @@ internal static partial class CliApp
                 Console.WriteLine(JsonSerializer.Serialize(job, Pretty));
                 if (job.Status == JobStatus.Succeeded)
                 {
-                    PrintOutputs((await client.GetOutputAsync(jobId, ct)).Outputs);
+                    var output = await client.GetOutputAsync(jobId, ct);
+                    PrintOutputs(output.Outputs);
+                    if (output.Explanation is { } explanation)
+                    {
+                        ExplainOptionsCli.Print(explanation);
+                    }
                 }
 
                 await host.StopAsync(ct);
@@ -259,9 +267,13 @@ internal static partial class CliApp
         {
             Description = "answer a job whose inputs equal a recent job's (same tenant) from the workers' cache, without a model call",
         };
+        var background = new Option<FileInfo>("--background")
+        {
+            Description = "tabular models: a CSV file (header of feature names, rows of raw values, such as a training sample) that explanations average over",
+        };
         var register = new Command("register", "Register an ONNX file as the next version of a model, with a recipe for text or images if given")
         {
-            name, file, maxBatch, maxDelay, pad, maxShape, noGroup, responseCache,
+            name, file, maxBatch, maxDelay, pad, maxShape, noGroup, responseCache, background,
         };
         var recipeOptions = new RecipeOptions();
         recipeOptions.AddTo(register);
@@ -291,9 +303,16 @@ internal static partial class CliApp
                     ResponseCache = cache,
                 };
             var client = host.Services.GetRequiredService<IAiaasClient>();
-            var view = recipe is null
-                ? await client.RegisterModelAsync(parse.GetValue(name)!, stream, batching, null, ct)
-                : await client.RegisterModelAsync(parse.GetValue(name)!, stream, recipe, vocab, batching, null, ct);
+            if (recipe is not null && parse.GetValue(background) is not null)
+            {
+                await Console.Error.WriteLineAsync("--background goes with tabular models, --recipe with text and images: give one of them.");
+                return 2;
+            }
+
+            await using var backgroundCsv = parse.GetValue(background)?.OpenRead();
+            var view = recipe is not null ? await client.RegisterModelAsync(parse.GetValue(name)!, stream, recipe, vocab, batching, null, ct)
+                : backgroundCsv is not null ? await client.RegisterModelWithBackgroundAsync(parse.GetValue(name)!, stream, backgroundCsv, batching, null, ct)
+                : await client.RegisterModelAsync(parse.GetValue(name)!, stream, batching, null, ct);
             Console.WriteLine(JsonSerializer.Serialize(view, Pretty));
             return 0;
         });

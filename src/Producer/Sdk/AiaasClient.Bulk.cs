@@ -7,6 +7,19 @@ namespace AIaaS.Queue.Producer;
 
 internal sealed partial class AiaasClient
 {
+    private static IEnumerable<string> ExplainQuery(ExplainOptions explain)
+    {
+        if (explain.Samples is { } samples)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture, $"explainSamples={samples}");
+        }
+
+        if (explain.Seed is { } seed)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture, $"explainSeed={seed}");
+        }
+    }
+
     public async Task<BulkJobView> SubmitBulkAsync(BulkScoreRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -38,6 +51,12 @@ internal sealed partial class AiaasClient
         if (request.CompletionWindow is { } window)
         {
             query.Add(string.Create(CultureInfo.InvariantCulture, $"completionWindowSeconds={window.TotalSeconds}"));
+        }
+
+        if (request.Explain is { } explain)
+        {
+            query.Add("explain=true");
+            query.AddRange(ExplainQuery(explain));
         }
 
         using var body = new StreamContent(request.Input, 1 << 16);

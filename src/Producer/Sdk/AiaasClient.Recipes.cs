@@ -12,10 +12,7 @@ internal sealed partial class AiaasClient
         ArgumentNullException.ThrowIfNull(onnxFile);
         ArgumentNullException.ThrowIfNull(recipe);
         // The parts PUT /v1/models/{name} reads; the labels travel inside the recipe.
-        using var form = new MultipartFormDataContent();
-        var model = new StreamContent(onnxFile);
-        model.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        form.Add(model, "model", "model.onnx");
+        using var form = ModelForm(onnxFile);
         form.Add(JsonContent.Create(recipe, options: WireJson.Options), "recipe");
         if (vocabulary is not null)
         {
@@ -26,6 +23,16 @@ internal sealed partial class AiaasClient
 
         using var response = await http.PutAsync(RegistrationUri(name, batching, description), form, cancellationToken).ConfigureAwait(false);
         return await ReadAsync<ModelView>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A multipart registration body with its <c>model</c> part, the ONNX file; the caller adds the others.</summary>
+    private static MultipartFormDataContent ModelForm(Stream onnxFile)
+    {
+        var form = new MultipartFormDataContent();
+        var model = new StreamContent(onnxFile);
+        model.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(model, "model", "model.onnx");
+        return form;
     }
 
     public async Task<float[]> EmbedAsync(string model, string text, CancellationToken cancellationToken = default)

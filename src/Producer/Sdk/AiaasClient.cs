@@ -50,6 +50,7 @@ internal sealed partial class AiaasClient(
             Text = request.Text,
             Image = request.Image is { } image ? Convert.ToBase64String(image) : null,
             Outputs = request.Outputs?.Select(name => new RequestedOutput { Name = name }).ToArray(),
+            Explain = request.Explain,
             CallbackUrl = CallbackFor(request.CallbackUrl),
             Priority = request.Priority,
             ExpiresAt = now + request.TimeToLive,
@@ -134,7 +135,7 @@ internal sealed partial class AiaasClient(
         }
 
         var output = await GetOutputAsync(jobId, cancellationToken).ConfigureAwait(false);
-        return new PredictResult(job, output.Outputs.ToDictionary(o => o.Name, StringComparer.Ordinal));
+        return new PredictResult(job, output.Outputs.ToDictionary(o => o.Name, StringComparer.Ordinal)) { Explanation = output.Explanation };
     }
 
     public async Task<JobPageView> ListJobsAsync(JobStatus? status = null, string? model = null, int limit = 50, string? cursor = null,

@@ -121,6 +121,7 @@ internal sealed class HttpJobPublisher(HttpClient http, TimeSpan timeout) : IJob
         Inputs = job.Inputs,
         Text = job.Text,
         Image = job.Image,
+        Explain = job.Explain,
         Outputs = job.Outputs,
         CallbackUrl = job.CallbackUrl,
         Priority = job.Priority,

@@ -41,4 +41,9 @@ public sealed record BulkScoreRequest
 
     /// <summary>Work not done within this window is skipped and the job ends expired, keeping its partial output.</summary>
     public TimeSpan? CompletionWindow { get; init; }
+
+    /// <summary>Explain every record: each output line carries its attributions (<c>"explanation"</c>), as
+    /// <see cref="PredictRequest.Explain"/> gives them for one. Tabular models with background data only: for any other
+    /// the bulk job fails with the reason.</summary>
+    public ExplainOptions? Explain { get; init; }
 }

@@ -32,6 +32,11 @@ public sealed record PredictRequest
     /// <summary>Names of the outputs to compute and store; null for all of the model's outputs.</summary>
     public IReadOnlyList<string>? Outputs { get; init; }
 
+    /// <summary>Asks for per-feature attributions of the prediction (Kernel SHAP over the model version's background data),
+    /// returned in <see cref="PredictResult.Explanation"/>; <c>new ExplainOptions()</c> for the defaults. Tabular models
+    /// only (one float vector input); any other model fails the job with the reason.</summary>
+    public ExplainOptions? Explain { get; init; }
+
     /// <summary>Where to POST a signed event when the job finishes; null uses <see cref="AiaasClientOptions.DefaultCallbackUrl"/>.</summary>
     public Uri? CallbackUrl { get; init; }
 

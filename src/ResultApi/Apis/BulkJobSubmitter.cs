@@ -23,6 +23,16 @@ public sealed record BulkJobQuery
     [FromQuery(Name = "chunkSize")] public int? ChunkSize { get; init; }
     [FromQuery(Name = "callbackUrl")] public string? CallbackUrl { get; init; }
     [FromQuery(Name = "completionWindowSeconds")] public double? CompletionWindowSeconds { get; init; }
+
+    /// <summary>Explain every record (its output line carries its attributions); the options below imply it.</summary>
+    [FromQuery(Name = "explain")] public bool? Explain { get; init; }
+    [FromQuery(Name = "explainSamples")] public int? ExplainSamples { get; init; }
+    [FromQuery(Name = "explainSeed")] public int? ExplainSeed { get; init; }
+
+    /// <summary>The explanation the query asks for; null for none.</summary>
+    public ExplainOptions? ExplainOptions => Explain == true || ExplainSamples is not null || ExplainSeed is not null
+        ? new ExplainOptions { Samples = ExplainSamples, Seed = ExplainSeed }
+        : null;
 }
 
 /// <summary>What <c>POST /v1/batches</c> needs besides its request (eShop's <c>[AsParameters]</c> services pattern).</summary>
@@ -175,6 +185,7 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IMod
             InputFileId = inputFileId,
             Format = query.Format,
             ChunkSize = query.ChunkSize,
+            Explain = query.ExplainOptions,
             CallbackUrl = query.CallbackUrl,
             ExpiresAt = query.CompletionWindowSeconds is { } seconds ? now.AddSeconds(seconds) : null,
             SubmittedAt = now,

@@ -63,6 +63,7 @@ public static class JobsApi
         ModelVersion = job.ModelVersion!.Value,
         Outputs = job.Outputs!,
         Cached = job.Cached,
+        Explanation = job.Explanation,
     };
 
     public static async Task<Results<Ok<JobPageView>, ProblemHttpResult>> ListJobs(

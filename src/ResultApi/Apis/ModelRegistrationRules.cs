@@ -127,4 +127,18 @@ public static class ModelRegistrationRules
             _ => $"Input '{input.Name}' is {input.Datatype}: its pad value must be an integer from {min:R} to {max:R}, not {text}.",
         };
     }
+
+    /// <summary>Why <paramref name="background"/> does not fit the model: explanations cover one float input of
+    /// [batch, features], and the background needs as many features; null when it fits.</summary>
+    public static string? BackgroundProblem(ModelSignature signature, ExplanationBackground background)
+    {
+        if (signature.Inputs is not [{ ElementType: "float32", Shape: [-1, var features] } input] || features <= 0)
+        {
+            var inputs = string.Join(", ", signature.Inputs.Select(i => $"'{i.Name}' {i.ElementType} [{string.Join(", ", i.Shape)}]"));
+            return $"A background file goes with a tabular model (one float32 input of shape [batch, features]); this model's inputs are {inputs}.";
+        }
+
+        return background.Features.Count == features ? null
+            : $"The background file has {background.Features.Count} features ({string.Join(", ", background.Features)}); the model's input '{input.Name}' takes {features}.";
+    }
 }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain.Explanations;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.WebUtilities;
@@ -12,12 +13,13 @@ namespace AIaaS.Queue.ResultApi.Apis;
 /// The body of <c>PUT /v1/models/{name}</c>, read once: either the ONNX file alone (<c>application/octet-stream</c>), or
 /// <c>multipart/form-data</c> with the parts <c>model</c> (the ONNX file), <c>recipe</c> (a <see cref="ModelRecipe"/> in
 /// JSON), <c>vocab</c> (<c>vocab.txt</c>) and <c>labels</c> (<c>labels.txt</c>, one label per line, blank lines ignored, which
-/// become <see cref="ModelRecipe.Labels"/>). The model is streamed to a temporary file, deleted when this is disposed; the
+/// become <see cref="ModelRecipe.Labels"/>) and <c>background</c> (a CSV file of feature names and rows, which explanations
+/// average over; see <see cref="BackgroundRows"/>). The model is streamed to a temporary file, deleted when this is disposed; the
 /// text parts are held in memory, each bounded by <see cref="ResultApiOptions.MaxVocabularyBytes"/>.
 /// </summary>
 public sealed class ModelUpload : IDisposable
 {
-    public const string ModelPart = "model", RecipePart = "recipe", VocabPart = "vocab", LabelsPart = "labels";
+    public const string ModelPart = "model", RecipePart = "recipe", VocabPart = "vocab", LabelsPart = "labels", BackgroundPart = "background";
 
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -32,6 +34,9 @@ public sealed class ModelUpload : IDisposable
     public ModelRecipe? Recipe { get; private set; }
 
     public string? Vocabulary { get; private set; }
+
+    /// <summary>The background data of the <c>background</c> part (sampled down to its limit); null when none was sent.</summary>
+    public ExplanationBackground? Background { get; private set; }
 
     /// <summary>Where the recipe's labels came from, for the reasons a refusal gives.</summary>
     public string LabelsSource { get; private set; } = "The recipe";
@@ -51,7 +56,7 @@ public sealed class ModelUpload : IDisposable
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } bodySize)
         {
             // The text parts and the multipart framing on top of the model; each part is bounded on its own below.
-            bodySize.MaxRequestBodySize = multipart ? SaturatingAdd(options.MaxModelBytes, 3L * options.MaxVocabularyBytes + (1 << 16)) : options.MaxModelBytes;
+            bodySize.MaxRequestBodySize = multipart ? SaturatingAdd(options.MaxModelBytes, 4L * options.MaxVocabularyBytes + (1 << 16)) : options.MaxModelBytes;
         }
 
         var upload = new ModelUpload(System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"aiaas-upload-{Guid.NewGuid():N}.onnx"));
@@ -95,9 +100,9 @@ public sealed class ModelUpload : IDisposable
                 var name = ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition)
                     ? HeaderUtilities.RemoveQuotes(disposition.Name).Value
                     : null;
-                if (name is not (ModelPart or RecipePart or VocabPart or LabelsPart))
+                if (name is not (ModelPart or RecipePart or VocabPart or LabelsPart or BackgroundPart))
                 {
-                    return Invalid($"The upload has a part '{name}'; its parts are {ModelPart} (the ONNX file), {RecipePart} (JSON), {VocabPart} (vocab.txt) and {LabelsPart} (labels.txt).");
+                    return Invalid($"The upload has a part '{name}'; its parts are {ModelPart} (the ONNX file), {RecipePart} (JSON), {VocabPart} (vocab.txt), {LabelsPart} (labels.txt) and {BackgroundPart} (CSV).");
                 }
 
                 if (!seen.Add(name))
@@ -128,6 +133,16 @@ public sealed class ModelUpload : IDisposable
                 else if (name == VocabPart)
                 {
                     Vocabulary = text;
+                }
+                else if (name == BackgroundPart)
+                {
+                    var (background, backgroundProblem) = BackgroundRows.ParseCsv(text!);
+                    if (backgroundProblem is not null)
+                    {
+                        return Invalid(backgroundProblem);
+                    }
+
+                    Background = background;
                 }
                 else
                 {

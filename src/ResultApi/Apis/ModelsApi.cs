@@ -159,6 +159,11 @@ public static class ModelsApi
             return Invalid($"The recipe does not fit the model: {recipeProblem}");
         }
 
+        if (upload.Background is { } background && ModelRegistrationRules.BackgroundProblem(signature, background) is { } backgroundProblem)
+        {
+            return Invalid(backgroundProblem);
+        }
+
         await using var content = File.OpenRead(upload.Path);
         var record = await models.AddVersionAsync(new NewModelVersion
         {
@@ -169,6 +174,7 @@ public static class ModelsApi
             Batching = batching,
             Recipe = upload.Recipe,
             Vocabulary = upload.Recipe is null ? null : upload.Vocabulary,
+            Background = upload.Background,
         }, content, cancellationToken);
         return TypedResults.Created($"/v1/models/{name}/versions/{record.Version}", ToView(record));
     }
@@ -189,6 +195,8 @@ public static class ModelsApi
         Recipe = record.Recipe,
         HasVocabulary = record.HasVocabulary,
         Training = record.Training,
+        BackgroundFeatures = record.Background?.Features,
+        BackgroundRows = record.Background?.Rows.Count ?? 0,
     };
 
     private static ProblemHttpResult UnknownModel(string name) => Problems.Create(StatusCodes.Status404NotFound, "Unknown model", $"No model '{name}' is registered.");

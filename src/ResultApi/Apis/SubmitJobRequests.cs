@@ -21,6 +21,7 @@ internal static class SubmitJobRequests
         Inputs = request.Inputs,
         Text = request.Text,
         Image = request.Image,
+        Explain = request.Explain,
         Outputs = request.Outputs,
         CallbackUrl = request.CallbackUrl,
         Priority = request.Priority,

@@ -24,7 +24,7 @@ public sealed class OperabilityOptions
 /// <summary>Queue depths and consumers per queue, for the dashboard and for operators' scripts.</summary>
 public sealed class QueueInspector : IDisposable
 {
-    private static readonly string[] OwnQueues = ["predict-jobs", "job-registry"];
+    private static readonly string[] OwnQueues = ["predict-jobs", "explain-jobs", "job-registry"];
     private readonly TransportOptions _transport;
     private readonly HttpClient? _management;
     private readonly string _virtualHost = "/";

@@ -39,6 +39,8 @@ internal sealed class JobDocument
 
     /// <summary>Set by the retention sweeper only; a job write never carries it.</summary>
     public long? PayloadExpiredAt { get; set; }
+    /// <summary>JSON of <see cref="Explanation"/>: read and written whole, and left out wherever outputs are.</summary>
+    public string? Explanation { get; set; }
 
     public static JobDocument From(JobRecord job) => new()
     {
@@ -59,6 +61,7 @@ internal sealed class JobDocument
         CallbackUrl = job.CallbackUrl,
         Cached = job.Cached ? true : null,
         Outputs = job.Outputs?.Select(OutputDocument.From).ToList(),
+        Explanation = job.Explanation is null ? null : System.Text.Json.JsonSerializer.Serialize(job.Explanation, StoreJson.Options),
     };
 
     public JobRecord ToRecord() => new()
@@ -81,6 +84,7 @@ internal sealed class JobDocument
         Cached = Cached == true,
         Outputs = Outputs?.ConvertAll(o => o.ToTensor()),
         PayloadExpiredAt = PayloadExpiredAt is { } expired ? JobCursor.FromUtcTicks(expired) : null,
+        Explanation = Explanation is null ? null : System.Text.Json.JsonSerializer.Deserialize<Explanation>(Explanation, StoreJson.Options),
     };
 }
 
@@ -141,6 +145,9 @@ internal sealed class ModelDocument
 
     public bool HasVocabulary { get; set; }
 
+    /// <summary>JSON of <see cref="ExplanationBackground"/> (at most 100 rows), read and written whole.</summary>
+    public string? Background { get; set; }
+
     public ModelVersionRecord ToRecord() => new()
     {
         Name = Name,
@@ -155,6 +162,7 @@ internal sealed class ModelDocument
         Training = Training is null ? null : System.Text.Json.JsonSerializer.Deserialize<ModelTrainingInfo>(Training, StoreJson.Options),
         Recipe = Recipe is null ? null : System.Text.Json.JsonSerializer.Deserialize<ModelRecipe>(Recipe, StoreJson.Options),
         HasVocabulary = HasVocabulary,
+        Background = Background is null ? null : System.Text.Json.JsonSerializer.Deserialize<ExplanationBackground>(Background, StoreJson.Options),
     };
 }
 

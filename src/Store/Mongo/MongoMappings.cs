@@ -38,6 +38,7 @@ internal static class MongoMappings
             map.MapMember(d => d.Cached).SetElementName("cached").SetIgnoreIfNull(true);
             map.MapMember(d => d.Outputs).SetElementName("outputs").SetIgnoreIfNull(true);
             map.MapMember(d => d.PayloadExpiredAt).SetElementName("payloadExpiredAt").SetIgnoreIfNull(true);
+            map.MapMember(d => d.Explanation).SetElementName("explanation").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 
@@ -70,6 +71,7 @@ internal static class MongoMappings
             map.MapMember(d => d.Recipe).SetElementName("recipe").SetIgnoreIfNull(true);
             map.MapMember(d => d.Vocabulary).SetElementName("vocabulary").SetIgnoreIfNull(true);
             map.MapMember(d => d.HasVocabulary).SetElementName("hasVocabulary").SetIgnoreIfDefault(true);
+            map.MapMember(d => d.Background).SetElementName("background").SetIgnoreIfNull(true);
             map.SetIgnoreExtraElements(true);
         });
 

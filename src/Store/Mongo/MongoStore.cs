@@ -21,7 +21,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
 
     private static readonly FilterDefinitionBuilder<JobDocument> JobFilter = Builders<JobDocument>.Filter;
     private static readonly FilterDefinitionBuilder<ModelDocument> ModelFilter = Builders<ModelDocument>.Filter;
-    private static readonly ProjectionDefinition<JobDocument> WithoutOutputs = Builders<JobDocument>.Projection.Exclude(d => d.Outputs);
+    private static readonly ProjectionDefinition<JobDocument> WithoutOutputs = Builders<JobDocument>.Projection.Exclude(d => d.Outputs).Exclude(d => d.Explanation);
     private static readonly SortDefinition<JobDocument> NewestFirst =
         Builders<JobDocument>.Sort.Descending(d => d.SubmittedAt).Descending(d => d.Id);
 
@@ -326,6 +326,7 @@ public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, I
             FileId = fileId,
             TrainingJobId = model.Training?.TrainingJobId,
             Training = model.Training is null ? null : System.Text.Json.JsonSerializer.Serialize(model.Training, StoreJson.Options),
+            Background = model.Background is null ? null : System.Text.Json.JsonSerializer.Serialize(model.Background, StoreJson.Options),
             Recipe = model.Recipe is null ? null : System.Text.Json.JsonSerializer.Serialize(model.Recipe, StoreJson.Options),
             Vocabulary = model.Vocabulary,
             HasVocabulary = model.Vocabulary is not null,

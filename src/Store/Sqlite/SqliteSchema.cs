@@ -240,6 +240,12 @@ internal static class SqliteSchema
             created_at INTEGER NOT NULL
         );
         """,
+
+        // 12: explanations: a model version's background data (JSON, at most 100 rows) and a predict job's attributions.
+        """
+        ALTER TABLE model_versions ADD COLUMN background TEXT NULL;
+        ALTER TABLE jobs ADD COLUMN explanation TEXT NULL;
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

@@ -69,20 +69,20 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
     private const string JobReadColumns = JobColumns + ", payload_expired_at";
 
     private const string InsertIfAbsentSql = $"""
-        INSERT OR IGNORE INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs)
+        INSERT OR IGNORE INTO jobs ({JobColumns}, outputs, explanation)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs, $explanation)
         """;
 
     // A job's tenant is set by the write that creates it and never changed: ids are client-chosen, so a write for an id
     // another tenant holds (a racing submission, or a worker running the other tenant's message) leaves that job alone.
     private const string UpsertSql = $"""
-        INSERT INTO jobs ({JobColumns}, outputs)
-        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs)
+        INSERT INTO jobs ({JobColumns}, outputs, explanation)
+        VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs, $explanation)
         ON CONFLICT (id) DO UPDATE SET
             kind = excluded.kind, model = excluded.model, model_version = excluded.model_version, status = excluded.status,
             submitted_at = excluded.submitted_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
             device = excluded.device, batch_size = excluded.batch_size, batch_id = excluded.batch_id,
-            worker_id = excluded.worker_id, error = excluded.error, cached = excluded.cached, outputs = excluded.outputs,
+            worker_id = excluded.worker_id, error = excluded.error, cached = excluded.cached, outputs = excluded.outputs, explanation = excluded.explanation,
             -- The URL the job was first recorded with stays: it is the one it was submitted with.
             callback_url = COALESCE(jobs.callback_url, excluded.callback_url)
         WHERE jobs.tenant_id = excluded.tenant_id
@@ -95,7 +95,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         RETURNING id
         """;
 
-    private const string GetWithOutputsSql = $"SELECT {JobReadColumns}, outputs FROM jobs WHERE id = $id";
+    private const string GetWithOutputsSql = $"SELECT {JobReadColumns}, outputs, explanation FROM jobs WHERE id = $id";
     private const string GetWithoutOutputsSql = $"SELECT {JobReadColumns} FROM jobs WHERE id = $id";
 
     public Task InsertIfAbsentAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
@@ -323,12 +323,15 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 ? OpenOutputs(connection, reader.GetString(13), reader.GetFieldValue<byte[]>(0), sealedOutputs)
                 : reader.GetString(17))
             : null,
+        Explanation = withOutputs && !reader.IsDBNull(18)
+            ? JsonSerializer.Deserialize<Explanation>(reader.GetString(18), StoreJson.Options)
+            : null,
     };
 
     private sealed class JobParameters
     {
         private readonly SqliteParameter _id, _kind, _model, _modelVersion, _status, _submittedAt, _startedAt,
-            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _callbackUrl, _cached, _outputs;
+            _completedAt, _device, _batchSize, _batchId, _workerId, _error, _tenantId, _callbackUrl, _cached, _outputs, _explanation;
 
         private readonly SqliteCommand _command;
         private readonly SqliteStore _store;
@@ -354,6 +357,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _callbackUrl = p.Add("$callback_url", SqliteType.Text);
             _cached = p.Add("$cached", SqliteType.Integer);
             _outputs = p.Add("$outputs", SqliteType.Text);
+            _explanation = p.Add("$explanation", SqliteType.Text);
         }
 
         public void Bind(JobRecord job)
@@ -375,12 +379,13 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
             _callbackUrl.Value = (object?)job.CallbackUrl ?? DBNull.Value;
             _cached.Value = job.Cached ? 1 : 0;
             _outputs.Value = job.Outputs is null ? DBNull.Value : _store.SealOutputs(_command, job, JsonSerializer.Serialize(job.Outputs, StoreJson.Options));
+            _explanation.Value = job.Explanation is null ? DBNull.Value : JsonSerializer.Serialize(job.Explanation, StoreJson.Options);
         }
     }
 
     // ---- models ----
 
-    private const string ModelColumns = "name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, training, recipe, vocabulary IS NOT NULL";
+    private const string ModelColumns = "name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, training, recipe, vocabulary IS NOT NULL, background";
 
     private const string GetVersionSql = $"SELECT {ModelColumns} FROM model_versions WHERE name = $name AND version = $version";
     private const string GetLatestVersionSql = $"SELECT {ModelColumns} FROM model_versions WHERE name = $name ORDER BY version DESC LIMIT 1";
@@ -416,8 +421,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 using var insert = connection.CreateCommand();
                 insert.Transaction = transaction;
                 insert.CommandText = """
-                    INSERT INTO model_versions (name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, file_id, training_job_id, training, recipe, vocabulary)
-                    VALUES ($name, $version, $created_at, $size_bytes, $sha256, $inputs, $outputs, $batching, $description, $file_id, $training_job_id, $training, $recipe, $vocabulary)
+                    INSERT INTO model_versions (name, version, created_at, size_bytes, sha256, inputs, outputs, batching, description, file_id, training_job_id, training, recipe, vocabulary, background)
+                    VALUES ($name, $version, $created_at, $size_bytes, $sha256, $inputs, $outputs, $batching, $description, $file_id, $training_job_id, $training, $recipe, $vocabulary, $background)
                     """;
                 insert.Parameters.AddWithValue("$name", model.Name);
                 insert.Parameters.AddWithValue("$version", next);
@@ -437,6 +442,8 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 insert.Parameters.AddWithValue("$recipe",
                     model.Recipe is null ? DBNull.Value : JsonSerializer.Serialize(model.Recipe, StoreJson.Options));
                 insert.Parameters.AddWithValue("$vocabulary", (object?)model.Vocabulary ?? DBNull.Value);
+                insert.Parameters.AddWithValue("$background",
+                    model.Background is null ? DBNull.Value : JsonSerializer.Serialize(model.Background, StoreJson.Options));
                 insert.ExecuteNonQuery();
                 return checked((int)next);
             }, cancellationToken);
@@ -463,6 +470,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
                 Recipe = model.Recipe,
                 HasVocabulary = model.Vocabulary is not null,
                 Training = model.Training,
+                Background = model.Background,
             };
         }
         catch
@@ -672,6 +680,7 @@ public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, 
         Training = reader.IsDBNull(9) ? null : JsonSerializer.Deserialize<ModelTrainingInfo>(reader.GetString(9), StoreJson.Options),
         Recipe = reader.IsDBNull(10) ? null : JsonSerializer.Deserialize<ModelRecipe>(reader.GetString(10), StoreJson.Options),
         HasVocabulary = reader.GetBoolean(11),
+        Background = reader.IsDBNull(12) ? null : JsonSerializer.Deserialize<ExplanationBackground>(reader.GetString(12), StoreJson.Options),
     };
 
     // ---- health ----

@@ -96,31 +96,34 @@ internal sealed class BatchExecutor(
         var records = new JobRecord[toRun.Count];
         for (var i = 0; i < toRun.Count; i++)
         {
-            var job = toRun[i].Job;
-            var (outputs, error) = outcomes[i];
-            records[i] = new JobRecord
-            {
-                JobId = job.JobId,
-                TenantId = toRun[i].TenantId,
-                Kind = JobKind.Predict,
-                Model = model.Name,
-                ModelVersion = model.Version,
-                Status = error is null ? JobStatus.Succeeded : JobStatus.Failed,
-                SubmittedAt = job.SubmittedAt,
-                StartedAt = startedAt,
-                CompletedAt = completedAt,
-                Device = model.Device,
-                BatchSize = toRun.Count,
-                BatchId = batchId,
-                WorkerId = options.Value.WorkerId,
-                Error = error,
-                CallbackUrl = job.CallbackUrl,
-                Outputs = outputs,
-            };
+            records[i] = Outcome(toRun[i].Job, toRun[i].TenantId, model, outcomes[i].Outputs, outcomes[i].Error, startedAt, completedAt,
+                options.Value.WorkerId) with { BatchSize = toRun.Count, BatchId = batchId };
         }
 
         return new BatchRun(toRun, records, batchId, completedAt, paddingEfficiency, modelMilliseconds);
     }
+
+    /// <summary>The final record of a predict job that ran on <paramref name="model"/>: succeeded with its outputs, or
+    /// failed with the reason. Batches and explanations (<see cref="Explanations.ExplanationRunner"/>) end jobs alike.</summary>
+    internal static JobRecord Outcome(SubmitPredictJob job, string tenantId, LoadedModel model, IReadOnlyList<InferTensor>? outputs,
+        string? error, DateTimeOffset startedAt, DateTimeOffset completedAt, string workerId) => new()
+    {
+        JobId = job.JobId,
+        TenantId = tenantId,
+        Kind = JobKind.Predict,
+        Model = model.Name,
+        ModelVersion = model.Version,
+        Status = error is null ? JobStatus.Succeeded : JobStatus.Failed,
+        SubmittedAt = job.SubmittedAt,
+        StartedAt = startedAt,
+        CompletedAt = completedAt,
+        Device = model.Device,
+        BatchSize = 1,
+        WorkerId = workerId,
+        Error = error,
+        CallbackUrl = job.CallbackUrl,
+        Outputs = outputs,
+    };
 
     /// <summary>Writes every result in one bulk write (waiting out a store outage) and answers the indexes written. A job
     /// that another worker finished meanwhile keeps that result; this batch reports only what it wrote.</summary>

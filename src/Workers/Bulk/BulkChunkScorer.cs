@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Store;
+using AIaaS.Queue.Workers.Explanations;
 using AIaaS.Queue.Workers.Inference;
 using AIaaS.Queue.Workers.Recipes;
 
@@ -14,7 +15,8 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// answers: embedding, labels and scores ...), written straight from the typed outputs, per failed record
 /// <c>{"id": .., "line": .., "error": ..}</c>. Tensor records batch as predict jobs do (equal shapes, or padded), sorted by
 /// length first: offline, nothing waits, so a chunk pads as little as its records allow. Should a model call fail, its
-/// records run one by one, so that one bad record fails alone.
+/// records run one by one, so that one bad record fails alone. A job that asked for explanations gets each float record's
+/// attributions in its line (<c>"explanation": {..}</c>), all records of the chunk explained in one stream of model calls.
 /// </summary>
 internal static class BulkChunkScorer
 {
@@ -25,7 +27,8 @@ internal static class BulkChunkScorer
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static BulkChunkResult Score(LoadedModel model, BulkChunk.Contents chunk, int batchSize, InputLimits limits)
+    public static BulkChunkResult Score(LoadedModel model, BulkChunk.Contents chunk, int batchSize, InputLimits limits,
+        ModelExplainer? explainer = null)
     {
         var records = chunk.Records;
         var outcomes = new RecordOutcome[records.Count];
@@ -52,11 +55,44 @@ internal static class BulkChunkScorer
             }
         }
 
-        return Write(records, outcomes, byName: chunk.ValuesPerRecord >= 0);
+        var explanations = explainer is null ? null : Explain(explainer, chunk, outcomes);
+        return Write(records, outcomes, explanations, byName: chunk.ValuesPerRecord >= 0);
+    }
+
+    /// <summary>The explanations of the chunk's scored float records (null for the others); should explaining fail, those
+    /// records fail with the reason, since their lines would not carry what the job asked for.</summary>
+    private static Explanation?[] Explain(ModelExplainer explainer, BulkChunk.Contents chunk, RecordOutcome[] outcomes)
+    {
+        var explained = new Explanation?[outcomes.Length];
+        var scored = Enumerable.Range(0, outcomes.Length).Where(i => outcomes[i].Error is null).ToArray();
+        if (chunk.ValuesPerRecord < 0 || scored.Length == 0)
+        {
+            return explained;
+        }
+
+        var width = chunk.ValuesPerRecord;
+        var vectors = Array.ConvertAll(scored, i => chunk.Values.AsSpan(chunk.Records[i].ValueIndex * width, width).ToArray());
+        try
+        {
+            var explanations = explainer.Explain(vectors);
+            for (var s = 0; s < scored.Length; s++)
+            {
+                explained[scored[s]] = explanations[s];
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            foreach (var i in scored)
+            {
+                outcomes[i] = new RecordOutcome(null, $"The record was scored but could not be explained: {ex.Message}");
+            }
+        }
+
+        return explained;
     }
 
     /// <summary>The chunk's output and error lines, in file order.</summary>
-    private static BulkChunkResult Write(IReadOnlyList<BulkChunk.Entry> records, RecordOutcome[] outcomes, bool byName)
+    private static BulkChunkResult Write(IReadOnlyList<BulkChunk.Entry> records, RecordOutcome[] outcomes, Explanation?[]? explanations, bool byName)
     {
         using var output = new JsonLines(64 * 1024);
         using var errors = new JsonLines(1024);
@@ -69,7 +105,7 @@ internal static class BulkChunkScorer
                 continue;
             }
 
-            WriteOutput(output, records[i].Id, outcomes[i].Outputs!, byName);
+            WriteOutput(output, records[i].Id, outcomes[i].Outputs!, explanations?[i], byName);
             succeeded++;
         }
 
@@ -146,7 +182,7 @@ internal static class BulkChunkScorer
 
     /// <summary>One line per scored record: for float records each output's values flattened, row-major, by name; for
     /// tensor records the outputs in the protocol's form, with their datatype and shape.</summary>
-    private static void WriteOutput(JsonLines lines, string id, NamedTensor[] outputs, bool byName)
+    private static void WriteOutput(JsonLines lines, string id, NamedTensor[] outputs, Explanation? explanation, bool byName)
     {
         var writer = lines.Json;
         writer.WriteStartObject();
@@ -171,6 +207,12 @@ internal static class BulkChunkScorer
             }
 
             writer.WriteEndArray();
+        }
+
+        if (explanation is not null)
+        {
+            writer.WritePropertyName("explanation"u8);
+            JsonSerializer.Serialize(writer, explanation, WireJson.Options);
         }
 
         writer.WriteEndObject();

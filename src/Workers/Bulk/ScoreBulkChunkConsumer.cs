@@ -2,6 +2,7 @@ using AIaaS.Queue.Contracts;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
+using AIaaS.Queue.Workers.Explanations;
 using AIaaS.Queue.Workers.Inference;
 using MassTransit;
 using Microsoft.Extensions.Logging;
@@ -70,7 +71,10 @@ internal sealed class ScoreBulkChunkConsumer(
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var batchSize = model.BatchMode == BatchMode.Dynamic ? options.Value.BulkBatchSize : 1;
         var limits = new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes);
-        var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize, limits), cancellationToken).ConfigureAwait(false);
+        var explainer = message.Explain is { } explain && ModelExplanations.Problem(model) is null && ModelExplanations.OptionsProblem(explain) is null
+            ? ModelExplanations.Create(model, explain, options.Value.ExplainRowsPerCall)
+            : null;
+        var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize, limits, explainer), cancellationToken).ConfigureAwait(false);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         logger.LogDebug("Bulk job {BulkJobId} chunk {Chunk}: {Succeeded} scored, {Failed} failed in {Elapsed} ms",
             message.BulkJobId, message.ChunkIndex, result.Succeeded, result.Failed, (int)elapsed.TotalMilliseconds);

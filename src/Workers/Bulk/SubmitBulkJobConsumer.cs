@@ -3,6 +3,7 @@ using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
+using AIaaS.Queue.Workers.Explanations;
 using AIaaS.Queue.Workers.Inference;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
@@ -85,6 +86,13 @@ internal sealed class SubmitBulkJobConsumer(
             return;
         }
 
+        // An explanation that cannot be made would fail every record for the same reason: the job fails once, with it.
+        if (request.Explain is { } explain && (ModelExplanations.OptionsProblem(explain) ?? ModelExplanations.Problem(model)) is { } unexplainable)
+        {
+            await FailAsync(context, job, unexplainable).ConfigureAwait(false);
+            return;
+        }
+
         if (string.IsNullOrEmpty(job.InputFileId) || await files.GetDatasetAsync(job.TenantId, job.InputFileId, cancellationToken).ConfigureAwait(false) is null)
         {
             await FailAsync(context, job, $"Input file '{job.InputFileId}' is not stored; upload it first (POST /v1/datasets or POST /v1/batches with the file as body).")
@@ -118,7 +126,7 @@ internal sealed class SubmitBulkJobConsumer(
         }
     }
 
-    private async Task SplitAsync(ConsumeContext context, BulkJobRecord job, LoadedModel model, string path, CancellationToken cancellationToken)
+    private async Task SplitAsync(ConsumeContext<SubmitBulkJob> context, BulkJobRecord job, LoadedModel model, string path, CancellationToken cancellationToken)
     {
         var chunkSize = Math.Clamp(job.ChunkSize ?? SubmitBulkJob.DefaultChunkSize, 1, SubmitBulkJob.MaxChunkSize);
         using var reader = BulkRecordReader.Open(
@@ -175,7 +183,7 @@ internal sealed class SubmitBulkJobConsumer(
         await CompleteSplitAsync(context, job, chunks, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task PublishChunkAsync(ConsumeContext context, BulkJobRecord job, LoadedModel model, int index, BulkChunk.Writer chunk,
+    private async Task PublishChunkAsync(ConsumeContext<SubmitBulkJob> context, BulkJobRecord job, LoadedModel model, int index, BulkChunk.Writer chunk,
         CancellationToken cancellationToken)
     {
         // Through a store outage the split waits with its place in the file, rather than starting over on redelivery.
@@ -188,6 +196,7 @@ internal sealed class SubmitBulkJobConsumer(
             Model = model.Name,
             ModelVersion = model.Version,
             RecordCount = chunk.Count,
+            Explain = context.Message.Explain,
         }, cancellationToken).ConfigureAwait(false);
         chunk.Reset();
     }

@@ -3,6 +3,7 @@ using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Batching;
+using AIaaS.Queue.Workers.Explanations;
 using AIaaS.Queue.Workers.Inference;
 using AIaaS.Queue.Workers.Security;
 using MassTransit;
@@ -13,13 +14,16 @@ namespace AIaaS.Queue.Workers.Consumers;
 
 /// <summary>
 /// Takes one predict job to its dynamic batch and returns (so that MassTransit acknowledges the message) only once
-/// the job's result is stored. A job that cannot run fails with a reason; the worker and the other jobs go on.
+/// the job's result is stored. A job that cannot run fails with a reason; the worker and the other jobs go on. A job that
+/// asks for an explanation goes on to the explanation queue, whose consumer (<see cref="ExplainJobConsumer"/>) runs it here
+/// with <c>explainHere</c> set.
 /// </summary>
 internal sealed class PredictJobConsumer(
     ModelCache models,
     BatcherRegistry batchers,
     CachedAnswers cachedAnswers,
     IJobStore jobs,
+    ExplanationRunner explanations,
     SenderVerifier senders,
     SenderRefusals refusals,
     StoreOutage outage,
@@ -27,12 +31,25 @@ internal sealed class PredictJobConsumer(
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
 {
-    public async Task Consume(ConsumeContext<SubmitPredictJob> context)
+    public Task Consume(ConsumeContext<SubmitPredictJob> context) => ConsumeAsync(context, explainHere: false);
+
+    /// <param name="context">The job's message.</param>
+    /// <param name="explainHere">True on the explanation queue: a job that asks for an explanation runs here.</param>
+    internal async Task ConsumeAsync(ConsumeContext<SubmitPredictJob> context, bool explainHere)
     {
         var job = context.Message;
         if (job.JobId == Guid.Empty)
         {
             throw new InvalidJobException("JobId is missing or empty; the job cannot be tracked.");
+        }
+
+        // An explanation runs the model on thousands of rows: on the predict queue it would hold a slot that plain jobs
+        // need. It moves, as it came (its sender's proof too, checked there), to a queue with its own concurrency limit.
+        if (job.Explain is not null && !explainHere)
+        {
+            var explainQueue = await context.GetSendEndpoint(ExplainJobConsumerDefinition.Address).ConfigureAwait(false);
+            await explainQueue.Send(job, send => send.MessageId = context.MessageId ?? job.JobId, context.CancellationToken).ConfigureAwait(false);
+            return;
         }
 
         var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.PredictPurpose, job.JobId, context.CancellationToken).ConfigureAwait(false);
@@ -74,6 +91,13 @@ internal sealed class PredictJobConsumer(
                 return;
             }
 
+            if (job.Explain is { } explain)
+            {
+                // Never from the response cache: its entries hold predictions, not attributions.
+                await ExplainAsync(context, model, job, sender.TenantId, explain, request!).ConfigureAwait(false);
+                return;
+            }
+
             var (answered, cacheKey) = await cachedAnswers.TryAnswerAsync(model, sender.TenantId, job, request!).ConfigureAwait(false);
             if (!answered)
             {
@@ -95,6 +119,40 @@ internal sealed class PredictJobConsumer(
                 : $"The worker could not run the job ({ex.GetType().Name}) after {TransientRetry.RetryLimit} retries; the details are in the worker's log.";
             await FailAsync(context, sender.TenantId, job.Model, model?.Version ?? job.ModelVersion, reason).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Predicts and explains the job outside the batcher, stores both (through a store outage, as batches do) and
+    /// tells the job's listeners as a batch of one would; a model or options that cannot be explained fail the job alone.</summary>
+    private async Task ExplainAsync(ConsumeContext<SubmitPredictJob> context, LoadedModel model, SubmitPredictJob job, string tenantId,
+        ExplainOptions explain, PreparedRequest request)
+    {
+        if ((ModelExplanations.OptionsProblem(explain) ?? ModelExplanations.Problem(model)) is { } problem)
+        {
+            await FailAsync(context, tenantId, job.Model, model.Version, problem).ConfigureAwait(false);
+            return;
+        }
+
+        var record = await explanations.RunAsync(model, job, tenantId, request).ConfigureAwait(false);
+        var written = await outage.WriteAsync(() => jobs.CompleteAsync([record], context.CancellationToken),
+            $"the explained result of job {job.JobId}").ConfigureAwait(false);
+        if (!written.Contains(job.JobId))
+        {
+            return; // Already final: a redelivery, or a repeated JobId.
+        }
+
+        await StoredEventPublisher.PublishAsync(context, new PredictBatchCompleted
+        {
+            BatchId = $"{record.WorkerId}-explain-{job.JobId:N}",
+            Model = model.Name,
+            ModelVersion = model.Version,
+            Device = model.Device,
+            WorkerId = record.WorkerId!,
+            BatchSize = 1,
+            Rows = 1,
+            ModelMilliseconds = (record.CompletedAt!.Value - record.StartedAt!.Value).TotalMilliseconds,
+            CompletedAt = record.CompletedAt.Value,
+            Jobs = [new JobOutcome { JobId = job.JobId, Status = record.Status, Error = record.Error, CallbackUrl = job.CallbackUrl }],
+        }, logger, context.CancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Faults of the model or the job themselves (bad arithmetic, an argument out of range), which no retry changes.

@@ -16,9 +16,12 @@ internal sealed class LoadedModel : IDisposable
     private readonly string[] _inputNames;
 
     public LoadedModel(string name, int version, InferenceSession session, string device, BatchingSettings batching,
-        ModelRecipe? recipe = null, string? vocabulary = null, ModelTrainingInfo? training = null)
+        ModelRecipe? recipe = null, string? vocabulary = null, ModelTrainingInfo? training = null,
+        ExplanationBackground? background = null)
     {
         Name = name;
+        Training = training;
+        Background = background;
         Version = version;
         _session = session;
         Device = device;
@@ -76,6 +79,12 @@ internal sealed class LoadedModel : IDisposable
 
     /// <summary>The registered recipe's runner; null for a version that takes tensors only.</summary>
     public RecipeRunner? Recipe { get; }
+
+    /// <summary>How a trained version came about (its feature and class names); null for uploaded ones.</summary>
+    public ModelTrainingInfo? Training { get; }
+
+    /// <summary>The rows explanations of this version average over; null when it has none.</summary>
+    public ExplanationBackground? Background { get; }
 
     private ModelOutput DescribeOutput(string model, string output, NodeMetadata meta)
     {

@@ -92,7 +92,7 @@ internal sealed class ModelCache(
             LoadedModel model;
             try
             {
-                model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record), record.Recipe, vocabulary, record.Training);
+                model = new LoadedModel(record.Name, record.Version, session, device, BatchingFor(record), record.Recipe, vocabulary, record.Training, record.Background);
             }
             catch
             {

@@ -311,6 +311,7 @@ internal sealed partial class TrainingRunner(
                     Metrics = metrics,
                     Device = device,
                 },
+                Background = result.Background,
             }, file, CancellationToken.None).ConfigureAwait(false);
         }
 

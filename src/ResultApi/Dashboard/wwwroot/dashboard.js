@@ -119,6 +119,36 @@ function barChart(target, buckets, series) {
   target.append(label);
 }
 
+// ---- explanations --------------------------------------------------------------------------------------------
+// One horizontal bar chart per explained output value: features sorted by absolute attribution, positive to the right
+// (green), negative to the left (red), from the output's base value toward its value.
+function explanationCharts(explanation) {
+  const box = el("div", { class: "explanation" },
+    el("h3", {}, `Explanation: ${explanation.method}, ${explanation.exact ? "exact" : "sampled"}, ${explanation.coalitions} coalitions, ${explanation.backgroundRows} background rows`));
+  const rowHeight = 18, labelWidth = 150, width = 600, pad = 6;
+  for (const output of explanation.outputs) {
+    const name = output.label ? `${output.output}[${output.label}]` : `${output.output}[${output.index}]`;
+    const bars = explanation.features.map((feature, i) => ({ feature, value: output.attributions[i] }))
+      .sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+    const max = Math.max(1e-12, ...bars.map((b) => Math.abs(b.value)));
+    const half = (width - labelWidth - pad * 2) / 2, middle = labelWidth + pad + half;
+    const chart = svg("svg", { viewBox: `0 0 ${width} ${bars.length * rowHeight + pad}`, class: "explanation-chart" });
+    chart.style.height = `${bars.length * rowHeight + pad}px`;
+    bars.forEach((bar, i) => {
+      const y = pad / 2 + i * rowHeight, w = (Math.abs(bar.value) / max) * half;
+      const label = svg("text", { x: labelWidth, y: y + 13, "font-size": 11, "text-anchor": "end", fill: "#1d2330" });
+      label.textContent = bar.feature;
+      const rect = svg("rect", { x: bar.value < 0 ? middle - w : middle, y: y + 3, width: Math.max(1, w), height: rowHeight - 6, fill: bar.value < 0 ? "#c62828" : "#1a7f37" });
+      rect.append(svg("title"));
+      rect.firstChild.textContent = `${bar.feature}: ${bar.value >= 0 ? "+" : ""}${Number(bar.value).toPrecision(4)}`;
+      chart.append(label, rect);
+    });
+    chart.append(svg("line", { x1: middle, x2: middle, y1: 0, y2: bars.length * rowHeight + pad, stroke: "#6b7385" }));
+    box.append(el("div", {}, el("b", {}, name), ` ${Number(output.value).toPrecision(4)} = base ${Number(output.baseValue).toPrecision(4)} + attributions`), chart);
+  }
+  return box;
+}
+
 async function loadThroughput() {
   const view = await getJson("/v1/ops/throughput");
   const buckets = view.buckets;
@@ -311,6 +341,7 @@ async function openJob(id) {
         output.append(el("div", {}, el("b", {}, name), ` [${tensor.shape.join("×")}]`,
           el("pre", { class: "output-preview" }, `[${values}${tensor.data.length > 16 ? ", …" : ""}]`)));
       }
+      if (view.explanation) output.append(explanationCharts(view.explanation));
     } catch (error) {
       output.append(el("p", { class: "error" }, error.message));
     }
