@@ -10,7 +10,8 @@ public sealed record JobFailed
 
     /// <summary><see cref="JobStatus.Failed"/>, or <see cref="JobStatus.Expired"/> for a job whose time-to-live ran out.</summary>
     public JobStatus Status { get; init; } = JobStatus.Failed;
-    /// <summary>The job's callback URL, carried so that the webhook dispatcher needs no lookup per job.</summary>
+    /// <summary>Always null from this release's workers: every client's completion queue hears every event, so an event must
+    /// not carry a tenant's callback URL, and webhooks take it from the stored job. Kept so that older workers' events still read.</summary>
     public string? CallbackUrl { get; init; }
 
     public required DateTimeOffset FailedAt { get; init; }

@@ -9,7 +9,8 @@ public sealed record TrainJobFinished
     public int? ModelVersion { get; init; }
     public string? Error { get; init; }
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
-    /// <summary>The job's callback URL, carried so that the webhook dispatcher needs no lookup per job.</summary>
+    /// <summary>Always null from this release's workers: every client's completion queue hears every event, so an event must
+    /// not carry a tenant's callback URL, and webhooks take it from the stored job. Kept so that older workers' events still read.</summary>
     public string? CallbackUrl { get; init; }
 
     public required DateTimeOffset FinishedAt { get; init; }

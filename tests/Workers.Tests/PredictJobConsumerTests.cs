@@ -38,6 +38,25 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
     public ValueTask DisposeAsync() => _worker.DisposeAsync();
 
     [Fact]
+    public async Task CompletionEventsCarryNoCallbackUrl()
+    {
+        // Every client's completion queue hears every event: a tenant's callback URL stays in the store, where webhooks read it.
+        var model = await RegisterAsync("no-urls", maxBatchSize: 4, maxDelayMilliseconds: 1);
+        var good = Job(model, [1, 2, 3, 4]) with { CallbackUrl = "https://hooks.example/secret-path" };
+        var bad = Job(model, [1, 2, 3]) with { CallbackUrl = "https://hooks.example/secret-path" };
+
+        await _harness.Bus.Publish(good, TestContext.Current.CancellationToken);
+        await _harness.Bus.Publish(bad, TestContext.Current.CancellationToken);
+
+        Assert.True(await ConsumedAsync(good.JobId) && await ConsumedAsync(bad.JobId));
+        Assert.True(await _harness.Published.Any<PredictBatchCompleted>(m => m.Context.Message.Jobs.Any(j => j.JobId == good.JobId), TestContext.Current.CancellationToken));
+        Assert.True(await _harness.Published.Any<JobFailed>(m => m.Context.Message.JobId == bad.JobId, TestContext.Current.CancellationToken));
+        Assert.All(_harness.Published.Select<PredictBatchCompleted>(TestContext.Current.CancellationToken), m => Assert.All(m.Context.Message.Jobs, j => Assert.Null(j.CallbackUrl)));
+        Assert.All(_harness.Published.Select<JobFailed>(TestContext.Current.CancellationToken), m => Assert.Null(m.Context.Message.CallbackUrl));
+        Assert.Equal("https://hooks.example/secret-path", (await _provider.GetRequiredService<IJobStore>().GetAsync(good.JobId, TestContext.Current.CancellationToken))?.CallbackUrl);
+    }
+
+    [Fact]
     public async Task AMalformedJobFailsAloneWithAReasonWhileTheOthersSucceed()
     {
         var model = await RegisterAsync("classifier", maxBatchSize: 8, maxDelayMilliseconds: 50);

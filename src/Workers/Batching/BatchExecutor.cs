@@ -68,20 +68,8 @@ internal sealed class BatchExecutor(
 
         // Only once the messages may be acknowledged, never before (see StoredEventPublisher), and without holding the
         // model instance this batch runs on: after a broker restart a publish stalled on a topology declaration for its
-        // whole timeout, and awaiting it here let the worker run one batch per 10 s for minutes. Each publish is bounded
-        // by that timeout, so at most the events of the last 10 s are ever outstanding.
-        if (events.Count > 0)
-        {
-            _ = PublishAsync(events);
-        }
-    }
-
-    private async Task PublishAsync(List<object> events)
-    {
-        foreach (var message in events)
-        {
-            await StoredEventPublisher.PublishAsync(bus, message, logger, lifetime.ApplicationStopping).ConfigureAwait(false);
-        }
+        // whole timeout, and awaiting it here let the worker run one batch per 10 s for minutes.
+        StoredEventPublisher.PublishInBackground(bus, events, logger, time, lifetime.ApplicationStopping);
     }
 
     /// <summary>One model call over the batch, and the job records of its outcomes.</summary>
@@ -159,7 +147,6 @@ internal sealed class BatchExecutor(
             JobId = run.Records[i].JobId,
             Status = run.Records[i].Status,
             Error = run.Records[i].Error,
-            CallbackUrl = run.Predictions[i].Job.CallbackUrl,
         }).ToArray(),
     };
 
@@ -268,7 +255,6 @@ internal sealed class BatchExecutor(
                 Model = model.Name,
                 Error = Consumers.PredictJobConsumer.ExpiredError(prediction.Job.ExpiresAt!.Value),
                 Status = JobStatus.Expired,
-                CallbackUrl = prediction.Job.CallbackUrl,
                 FailedAt = now,
             });
         }

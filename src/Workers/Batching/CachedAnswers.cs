@@ -144,15 +144,7 @@ internal sealed class CachedAnswers : IAsyncDisposable
             answer.Stored.TrySetResult();
         }
 
-        _ = PublishAsync(events);
-    }
-
-    private async Task PublishAsync(List<PredictBatchCompleted> events)
-    {
-        foreach (var message in events)
-        {
-            await StoredEventPublisher.PublishAsync(_bus, message, _logger, _lifetime.ApplicationStopping).ConfigureAwait(false);
-        }
+        StoredEventPublisher.PublishInBackground(_bus, events, _logger, _time, _lifetime.ApplicationStopping);
     }
 
     /// <summary>The event a batch publishes, for jobs of one model answered without a model call, so that waiting clients
@@ -169,7 +161,7 @@ internal sealed class CachedAnswers : IAsyncDisposable
         ModelMilliseconds = 0,
         FromResponseCache = true,
         CompletedAt = _time.GetUtcNow(),
-        Jobs = [.. answers.Select(a => new JobOutcome { JobId = a.Record.JobId, Status = a.Record.Status, CallbackUrl = a.Record.CallbackUrl })],
+        Jobs = [.. answers.Select(a => new JobOutcome { JobId = a.Record.JobId, Status = a.Record.Status })],
     };
 
     public async ValueTask DisposeAsync()

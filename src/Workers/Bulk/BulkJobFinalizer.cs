@@ -60,7 +60,6 @@ internal sealed class BulkJobFinalizer(IBulkStore bulk, TimeProvider time, Store
         Status = job.Status,
         Counts = new BulkJobCounts { Total = job.Total, Succeeded = job.Succeeded, Failed = job.Failed },
         Error = job.Error,
-        CallbackUrl = job.CallbackUrl,
         FinishedAt = at,
     };
 }

@@ -151,7 +151,7 @@ internal sealed class PredictJobConsumer(
             Rows = 1,
             ModelMilliseconds = (record.CompletedAt!.Value - record.StartedAt!.Value).TotalMilliseconds,
             CompletedAt = record.CompletedAt.Value,
-            Jobs = [new JobOutcome { JobId = job.JobId, Status = record.Status, Error = record.Error, CallbackUrl = job.CallbackUrl }],
+            Jobs = [new JobOutcome { JobId = job.JobId, Status = record.Status, Error = record.Error }],
         }, logger, context.CancellationToken).ConfigureAwait(false);
     }
 
@@ -207,7 +207,6 @@ internal sealed class PredictJobConsumer(
             Error = error,
             Status = status,
             FailedAt = now,
-            CallbackUrl = job.CallbackUrl,
         }, logger, context.CancellationToken).ConfigureAwait(false);
     }
 }

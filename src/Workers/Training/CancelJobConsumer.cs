@@ -60,7 +60,6 @@ internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs,
                 Model = submitted.Model,
                 Status = JobStatus.Cancelled,
                 Error = "cancelled before it started",
-                CallbackUrl = submitted.CallbackUrl,
                 FinishedAt = time.GetUtcNow(),
             }, logger, context.CancellationToken).ConfigureAwait(false);
         }

@@ -351,7 +351,6 @@ internal sealed partial class TrainingRunner(
                 Error = error,
                 Metrics = metrics,
                 FinishedAt = time.GetUtcNow(),
-                CallbackUrl = job.CallbackUrl,
             }, logger, CancellationToken.None).ConfigureAwait(false);
         }
     }
