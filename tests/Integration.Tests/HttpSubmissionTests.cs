@@ -114,6 +114,23 @@ public sealed class HttpSubmissionTests(TenantSystem system) : IClassFixture<Ten
         Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
     }
 
+    [Theory]
+    [InlineData("""{"model":"any","features":[1,"two",3]}""", "$.features")]
+    [InlineData("""{"model":"any","features":[1,2,3],"explain":"yes"}""", "explain")]
+    [InlineData("""{"model":"any","features":[1,2""", "LineNumber")]
+    public async Task ABodyThatIsNotAJobGets400WithWhereItWentWrong(string body, string named)
+    {
+        var ct = TestTimeout.After(30);
+        var tenant = await system.CreateTenantAsync("body", ct);
+
+        using var response = await tenant.Http.PostAsync("v1/jobs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+        Assert.Equal("Invalid request body", problem.GetProperty("title").GetString());
+        Assert.Contains(named, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RefusedSubmissionsThrowTheSdksExceptionsWithTheApisReason()
     {
