@@ -12,31 +12,25 @@ namespace AIaaS.Queue.ResultApi.Apis;
 /// </summary>
 internal sealed class BadRequestExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
-    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    public ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        if (exception is not BadHttpRequestException refused || httpContext.Response.HasStarted)
+        if (exception is not BadHttpRequestException refused)
         {
-            return false;
+            return ValueTask.FromResult(false);
         }
 
         var json = Innermost<JsonException>(refused);
-        httpContext.Response.StatusCode = refused.StatusCode;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
+        return Problems.TryWriteAsync(problems, httpContext, exception, new ProblemDetails
         {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails = new ProblemDetails
+            Status = refused.StatusCode,
+            Title = refused.StatusCode switch
             {
-                Status = refused.StatusCode,
-                Title = refused.StatusCode switch
-                {
-                    StatusCodes.Status413PayloadTooLarge => "Request body too large",
-                    _ when json is not null => "Invalid request body",
-                    _ => "Bad request",
-                },
-                // The deserializer's message names the path, line and byte of the fault; never the body's values.
-                Detail = json?.Message ?? refused.Message,
+                StatusCodes.Status413PayloadTooLarge => "Request body too large",
+                _ when json is not null => "Invalid request body",
+                _ => "Bad request",
             },
+            // The deserializer's message names the path, line and byte of the fault; never the body's values.
+            Detail = json?.Message ?? refused.Message,
         });
     }
 

@@ -17,6 +17,21 @@ internal static class Problems
     public static ProblemHttpResult Gone(string title, string detail, DateTimeOffset expiredAt) =>
         TypedResults.Problem(GoneDetails(title, detail, expiredAt));
 
+    /// <summary>For an <see cref="Microsoft.AspNetCore.Diagnostics.IExceptionHandler"/>: answers <paramref name="details"/>
+    /// (its status too) for <paramref name="exception"/>, unless the response has started.</summary>
+    public static async ValueTask<bool> TryWriteAsync(IProblemDetailsService problems, HttpContext httpContext, Exception exception,
+        ProblemDetails details)
+    {
+        if (httpContext.Response.HasStarted)
+        {
+            return false;
+        }
+
+        httpContext.Response.StatusCode = details.Status ?? StatusCodes.Status500InternalServerError;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, Exception = exception, ProblemDetails = details })
+            .ConfigureAwait(false);
+    }
+
     public static ProblemDetails GoneDetails(string title, string detail, DateTimeOffset expiredAt) => new()
     {
         Status = StatusCodes.Status410Gone,

@@ -8,19 +8,8 @@ namespace AIaaS.Queue.ResultApi.Retention;
 /// results read while the sweeper removed them) into 410 Gone with the time it expired, while nothing has been sent yet.</summary>
 internal sealed class ExpiredObjectExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
-    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
-    {
-        if (exception is not StoredObjectExpiredException expired || httpContext.Response.HasStarted)
-        {
-            return false;
-        }
-
-        httpContext.Response.StatusCode = StatusCodes.Status410Gone;
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = httpContext,
-            Exception = exception,
-            ProblemDetails = Problems.GoneDetails("Expired", expired.Message, expired.ExpiredAt),
-        });
-    }
+    public ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken) =>
+        exception is StoredObjectExpiredException expired
+            ? Problems.TryWriteAsync(problems, httpContext, exception, Problems.GoneDetails("Expired", expired.Message, expired.ExpiredAt))
+            : ValueTask.FromResult(false);
 }

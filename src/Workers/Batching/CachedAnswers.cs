@@ -68,22 +68,9 @@ internal sealed class CachedAnswers : IAsyncDisposable
         }
 
         var now = _time.GetUtcNow();
-        var answer = new Answer(model, request.Rows, new JobRecord
-        {
-            JobId = job.JobId,
-            TenantId = tenantId,
-            Kind = JobKind.Predict,
-            Model = model.Name,
-            ModelVersion = model.Version,
-            Status = JobStatus.Succeeded,
-            SubmittedAt = job.SubmittedAt,
-            StartedAt = now,
-            CompletedAt = now,
-            WorkerId = _options.Value.WorkerId,
-            CallbackUrl = job.CallbackUrl,
-            Outputs = outputs,
-            Cached = true,
-        });
+        // As a batch would record it, less what a model call leaves: no device, no batch.
+        var answer = new Answer(model, request.Rows, BatchExecutor.Outcome(job, tenantId, model, outputs, error: null, now, now, _options.Value.WorkerId)
+            with { Device = null, BatchSize = null, Cached = true });
         if (!_answers.Writer.TryWrite(answer))
         {
             throw new OperationCanceledException("The worker is stopping.");
