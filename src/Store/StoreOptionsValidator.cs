@@ -49,7 +49,7 @@ internal sealed class StoreOptionsValidator : IValidateOptions<StoreOptions>
         {
             try
             {
-                options.Encryption.ReadMasterKey();
+                options.Encryption.ReadMasterKeys();
             }
             catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or UnauthorizedAccessException)
             {

@@ -3,72 +3,82 @@ using System.Text;
 
 namespace AIaaS.Queue.Store;
 
-/// <summary>Encryption at rest of customer payloads (section <c>Store:Encryption</c>), off by default.</summary>
-public sealed class EncryptionOptions
-{
-    public bool Enabled { get; set; }
-
-    /// <summary>The master key: 32 bytes, base64. It wraps each tenant's data key and never touches a payload itself.</summary>
-    public string? MasterKey { get; set; }
-
-    /// <summary>A file holding the master key (base64), for a secret mounted from a vault; used when <see cref="MasterKey"/> is not set.</summary>
-    public string? MasterKeyFile { get; set; }
-
-    /// <summary>The master key's 32 bytes, or null when encryption is off.</summary>
-    public byte[]? ReadMasterKey()
-    {
-        if (!Enabled)
-        {
-            return null;
-        }
-
-        var text = MasterKey ?? (MasterKeyFile is { } file ? File.ReadAllText(file) : null)
-            ?? throw new InvalidOperationException("Store:Encryption:Enabled is true but neither Store:Encryption:MasterKey nor MasterKeyFile is set.");
-        var key = Convert.FromBase64String(text.Trim());
-        return key.Length == PayloadCipher.KeySize
-            ? key
-            : throw new InvalidOperationException($"The master key must be {PayloadCipher.KeySize} bytes (base64); it is {key.Length}.");
-    }
-}
-
 /// <summary>
-/// AES-GCM from the base class library. Each tenant has a random 256-bit data key, stored only wrapped (sealed) by the master
-/// key; each payload is sealed by its tenant's data key with a fresh 96-bit nonce, and bound to where it belongs (the
-/// associated data: tenant and record id), so a sealed value copied to another record does not open. A sealed value is
-/// <c>version (1) | nonce (12) | tag (16) | ciphertext</c>.
+/// AES-GCM from the base class library. Each tenant has a random 256-bit data key, stored only wrapped by a master key
+/// (<see cref="IMasterKeys"/>); each payload is sealed by its tenant's data key with a fresh 96-bit nonce, and bound to
+/// where it belongs (the associated data: tenant and record id), so a sealed value copied to another record does not
+/// open. A sealed value is <c>version (1) | nonce (12) | tag (16) | ciphertext</c>. A stored data key is
+/// <c>2 | id length (1) | master key id (UTF-8) | wrapped key</c>; one stored before master keys had ids is the bare
+/// sealed value (version 1), and names no key.
 /// </summary>
-internal sealed class PayloadCipher(byte[] masterKey)
+internal sealed class PayloadCipher(IMasterKeys masterKeys)
 {
     public const int KeySize = 32;
     private const int NonceSize = 12;
     private const int TagSize = 16;
     private const byte Version = 1;
+    private const byte KeyEnvelopeVersion = 2;
+
+    public PayloadCipher(byte[] masterKey)
+        : this(new LocalMasterKeys(masterKey))
+    {
+    }
 
     /// <summary>The associated data of a wrapped data key, and of the check value that tells a wrong master key at once.</summary>
     private static byte[] KeyPurpose(string tenantId) => Encoding.UTF8.GetBytes("aiaas-data-key:" + tenantId);
 
     public static bool IsSealed(ReadOnlySpan<byte> value) => value.Length > 1 + NonceSize + TagSize && value[0] == Version;
 
-    /// <summary>A new data key for <paramref name="tenantId"/> and its wrapped form, to store.</summary>
+    /// <summary>A new data key for <paramref name="tenantId"/> and its stored form, wrapped under the current master key.</summary>
     public (byte[] Key, byte[] Wrapped) NewDataKey(string tenantId)
     {
         var key = RandomNumberGenerator.GetBytes(KeySize);
-        return (key, Seal(masterKey, key, KeyPurpose(tenantId)));
+        return (key, Envelope(masterKeys.CurrentKeyId, masterKeys.Wrap(key, KeyPurpose(tenantId))));
     }
 
-    /// <summary>Opens a wrapped data key; a master key other than the one that wrapped it fails loudly.</summary>
+    /// <summary>Opens a stored data key; a master key other than the one that wrapped it fails loudly.</summary>
     public byte[] UnwrapDataKey(string tenantId, byte[] wrapped)
     {
+        var (keyId, body) = ReadEnvelope(wrapped);
         try
         {
-            return Open(masterKey, wrapped, KeyPurpose(tenantId));
+            return masterKeys.Unwrap(keyId, body, KeyPurpose(tenantId));
         }
         catch (CryptographicException ex)
         {
             throw new InvalidOperationException(
-                $"The store's data key for tenant '{tenantId}' does not open with the configured master key (Store:Encryption): " +
-                "this is not the key the store was encrypted with.", ex);
+                $"The store's data key for tenant '{tenantId}' does not open with the configured master key (Store:Encryption"
+                + (keyId is null ? "" : $"; it was wrapped under {keyId}") + "): this is not the key the store was encrypted with. "
+                + "After a rotation, keep the old key under Store:Encryption:RetiredMasterKeys until the re-wrap has run.", ex);
         }
+    }
+
+    /// <summary>Whether a stored data key is wrapped under another master key than the current one (a re-wrap moves it).</summary>
+    public bool IsWrappedUnderOlderKey(byte[] wrapped) => ReadEnvelope(wrapped).KeyId != masterKeys.CurrentKeyId;
+
+    /// <summary>The same data key, wrapped under the current master key: the data sealed with it stays as it is.</summary>
+    public byte[] Rewrap(string tenantId, byte[] wrapped) =>
+        Envelope(masterKeys.CurrentKeyId, masterKeys.Wrap(UnwrapDataKey(tenantId, wrapped), KeyPurpose(tenantId)));
+
+    private static byte[] Envelope(string keyId, byte[] wrapped)
+    {
+        var id = Encoding.UTF8.GetBytes(keyId);
+        if (id.Length is 0 or > byte.MaxValue)
+        {
+            throw new InvalidOperationException($"A master key id must be 1 to 255 bytes; '{keyId}' is {id.Length}.");
+        }
+
+        return [KeyEnvelopeVersion, (byte)id.Length, .. id, .. wrapped];
+    }
+
+    private static (string? KeyId, byte[] Wrapped) ReadEnvelope(byte[] stored)
+    {
+        if (stored.Length > 2 && stored[0] == KeyEnvelopeVersion && stored.Length > 2 + stored[1])
+        {
+            return (Encoding.UTF8.GetString(stored, 2, stored[1]), stored[(2 + stored[1])..]);
+        }
+
+        return (null, stored);
     }
 
     public static byte[] Seal(byte[] key, ReadOnlySpan<byte> plaintext, ReadOnlySpan<byte> associatedData)
