@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
@@ -25,11 +24,11 @@ public sealed class BackupTests(DistributedSystem system) : IClassFixture<Distri
             var load = system.Client.SubmitPredictManyAsync(
                 [.. Enumerable.Range(0, 1_000).Select(_ => new PredictRequest { Model = name, Features = TestModels.RandomRecord(random) })], ct);
             var backup = Path.Combine(folder.FullName, "aiaas-backup.db");
-            var (backedUp, backupOutput) = await RunCliAsync(ct, "admin", "backup", "--store", system.StorePath, "--output", backup);
+            var (backedUp, backupOutput) = await CliProcess.RunAsync(["admin", "backup", "--store", system.StorePath, "--output", backup], null, ct);
             var more = await load;
             await Task.WhenAll(more.Select(id => system.Client.WaitForCompletionAsync(id, ct)));
             var restoredPath = Path.Combine(folder.FullName, "restored", "aiaas.db");
-            var (restored, restoreOutput) = await RunCliAsync(ct, "admin", "restore", "--input", backup, "--store", restoredPath);
+            var (restored, restoreOutput) = await CliProcess.RunAsync(["admin", "restore", "--input", backup, "--store", restoredPath], null, ct);
 
             Assert.True(backedUp == 0, backupOutput);
             Assert.True(restored == 0, restoreOutput);
@@ -48,32 +47,5 @@ public sealed class BackupTests(DistributedSystem system) : IClassFixture<Distri
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             folder.Delete(recursive: true);
         }
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunCliAsync(CancellationToken ct, params string[] arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(Repository.CliAssembly());
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync(ct);
-        var error = process.StandardError.ReadToEndAsync(ct);
-        try
-        {
-            await process.WaitForExitAsync(ct);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
-
-        return (process.ExitCode, await output + await error);
     }
 }

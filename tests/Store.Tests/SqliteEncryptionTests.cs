@@ -69,6 +69,34 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         Assert.Contains("no master key is configured", unreadable.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AfterARotationAndARewrapTheNewKeyAloneOpensWhatTheOldOneSealed()
+    {
+        var old = RandomNumberGenerator.GetBytes(32);
+        var current = RandomNumberGenerator.GetBytes(32);
+        var job = await StoreAsync(old);
+
+        using (var rotated = new SqliteStore(StorePath, masterKey: current))
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(() => rotated.PingAsync(Ct));
+        }
+
+        SqliteConnection.ClearAllPools();
+        var (rewrapped, stored) = await SqliteKeyRotation.RewrapDataKeysAsync(StorePath, new LocalMasterKeys(current, [old]), Ct);
+        Assert.Equal((1, 1), (rewrapped, stored));
+        Assert.Equal((0, 1), await SqliteKeyRotation.RewrapDataKeysAsync(StorePath, new LocalMasterKeys(current, [old]), Ct));
+
+        using (var reopened = new SqliteStore(StorePath, masterKey: current))
+        {
+            Assert.Equal(Canary, (await reopened.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
+        }
+
+        SqliteConnection.ClearAllPools();
+        using var retired = new SqliteStore(StorePath, masterKey: old);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => retired.PingAsync(Ct));
+        Assert.Contains(LocalMasterKeys.IdOf(current), refused.Message, StringComparison.Ordinal);
+    }
+
     protected override void Dispose(bool disposing)
     {
         SqliteConnection.ClearAllPools();

@@ -10,13 +10,18 @@ internal sealed class CliProcess : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    public CliProcess(string[] arguments)
+    public CliProcess(string[] arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Repository.CliAssembly());
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
         }
 
         _process = new Process { StartInfo = start };
@@ -57,7 +62,18 @@ internal sealed class CliProcess : IDisposable
     public async Task<int> WaitForExitAsync(CancellationToken ct)
     {
         await _process.WaitForExitAsync(ct);
+        // The exit can be seen before the last asynchronous output line was appended; this waits for both streams' ends.
+        _process.WaitForExit();
         return _process.ExitCode;
+    }
+
+    /// <summary>Runs the CLI to its end; its exit code and everything it wrote.</summary>
+    public static async Task<(int ExitCode, string Output)> RunAsync(string[] arguments, IReadOnlyDictionary<string, string>? environment,
+        CancellationToken ct)
+    {
+        using var cli = new CliProcess(arguments, environment);
+        var exitCode = await cli.WaitForExitAsync(ct);
+        return (exitCode, cli.Output);
     }
 
     private void Append(string? line)
