@@ -29,7 +29,9 @@ public static class StoreServiceCollectionExtensions
             sp.GetService<TimeProvider>()));
         services.TryAddSingleton(sp => (IModelStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (IStoreHealth)sp.GetRequiredService<IJobStore>());
-        services.TryAddSingleton(sp => (ITrainingStore)sp.GetRequiredService<IJobStore>());
+        services.TryAddSingleton(sp => (ITrainingQueue)sp.GetRequiredService<IJobStore>());
+        services.TryAddSingleton(sp => (IJobEventStore)sp.GetRequiredService<IJobStore>());
+        services.TryAddSingleton(sp => (IDatasetStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (IWebhookStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (IBulkStore)sp.GetRequiredService<IJobStore>());
         services.TryAddSingleton(sp => (ITenantStore)sp.GetRequiredService<IJobStore>());

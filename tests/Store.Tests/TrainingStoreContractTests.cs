@@ -7,7 +7,9 @@ namespace AIaaS.Queue.Store.Tests;
 // What every store promises for train jobs, their events, datasets and idempotent model registration.
 public abstract partial class StoreContractTests
 {
-    private ITrainingStore Training => (ITrainingStore)Jobs;
+    private ITrainingQueue Training => (ITrainingQueue)Jobs;
+    private IJobEventStore Events => (IJobEventStore)Jobs;
+    private IDatasetStore Datasets => (IDatasetStore)Jobs;
 
     private static SubmitTrainJob NewTrainJob(string model) => new()
     {
@@ -55,7 +57,7 @@ public abstract partial class StoreContractTests
         Assert.True(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 4, "cpu", null, "registered v4", Ct));
         var done = await Jobs.GetAsync(job.JobId, Ct);
         Assert.Equal((JobStatus.Succeeded, 4, "cpu"), (done!.Status, done.ModelVersion, done.Device));
-        var events = await Training.ListJobEventsAsync(job.JobId, 0, 100, Ct);
+        var events = await Events.ListJobEventsAsync(job.JobId, 0, 100, Ct);
         Assert.Equal(["queued", "started", "succeeded"], events.Select(e => e.Type));
         Assert.Equal("registered v4", events[^1].Message);
     }
@@ -76,7 +78,7 @@ public abstract partial class StoreContractTests
         Assert.False((await Training.RenewTrainLeaseAsync(job.JobId, "w1", TimeSpan.FromMinutes(1), Ct)).Held);
         Assert.Equal(new TrainLeaseState(true, false), await Training.RenewTrainLeaseAsync(job.JobId, "w2", TimeSpan.FromMinutes(1), Ct));
         Assert.False(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 1, "cpu", null, null, Ct));
-        Assert.Equal(["queued", "started", "attempt-failed", "started"], (await Training.ListJobEventsAsync(job.JobId, 0, 100, Ct)).Select(e => e.Type));
+        Assert.Equal(["queued", "started", "attempt-failed", "started"], (await Events.ListJobEventsAsync(job.JobId, 0, 100, Ct)).Select(e => e.Type));
     }
 
     [Fact]
@@ -131,16 +133,16 @@ public abstract partial class StoreContractTests
     public async Task JobEventsAreNumberedInOrderAndReadAfterASequenceNumber()
     {
         var jobId = Guid.NewGuid();
-        await Training.AppendJobEventsAsync(jobId, [.. Enumerable.Range(1, 3).Select(i => Epoch(i))], Ct);
-        await Training.AppendJobEventsAsync(jobId, [Epoch(4), new JobEventView { Sequence = 0, Type = "succeeded", At = DateTimeOffset.UtcNow, Message = "ä \"ok\"" }], Ct);
+        await Events.AppendJobEventsAsync(jobId, [.. Enumerable.Range(1, 3).Select(i => Epoch(i))], Ct);
+        await Events.AppendJobEventsAsync(jobId, [Epoch(4), new JobEventView { Sequence = 0, Type = "succeeded", At = DateTimeOffset.UtcNow, Message = "ä \"ok\"" }], Ct);
 
-        var all = await Training.ListJobEventsAsync(jobId, 0, 100, Ct);
+        var all = await Events.ListJobEventsAsync(jobId, 0, 100, Ct);
         Assert.Equal([1L, 2, 3, 4, 5], all.Select(e => e.Sequence));
         Assert.Equal([1, 2, 3, 4], all.Take(4).Select(e => e.Epoch!.Value));
         Assert.Equal(0.25, all[1].ValidationAccuracy);
         Assert.Equal("ä \"ok\"", all[4].Message);
-        Assert.Equal([4L, 5], (await Training.ListJobEventsAsync(jobId, 3, 100, Ct)).Select(e => e.Sequence));
-        Assert.Empty(await Training.ListJobEventsAsync(Guid.NewGuid(), 0, 100, Ct));
+        Assert.Equal([4L, 5], (await Events.ListJobEventsAsync(jobId, 3, 100, Ct)).Select(e => e.Sequence));
+        Assert.Empty(await Events.ListJobEventsAsync(Guid.NewGuid(), 0, 100, Ct));
 
         static JobEventView Epoch(int i) => new()
         {
@@ -180,8 +182,8 @@ public abstract partial class StoreContractTests
         Assert.Equal(info.ClassLabels, stored.Training.ClassLabels);
         Assert.Equal(info.Architecture.HiddenSizes, stored.Training.Architecture.HiddenSizes);
         Assert.Equal(0.96, stored.Training.Metrics["val_accuracy"]);
-        Assert.Equal(1, (await Training.GetVersionByTrainingJobAsync(jobId, Ct))!.Version);
-        Assert.Null(await Training.GetVersionByTrainingJobAsync(Guid.NewGuid(), Ct));
+        Assert.Equal(1, (await Models.GetVersionByTrainingJobAsync(jobId, Ct))!.Version);
+        Assert.Null(await Models.GetVersionByTrainingJobAsync(Guid.NewGuid(), Ct));
 
         // Versions without training info are not affected by the idempotency key.
         Assert.Equal(2, (await Models.AddVersionAsync(NewModel(name), new MemoryStream([9]), Ct)).Version);
@@ -194,26 +196,26 @@ public abstract partial class StoreContractTests
         var content = new byte[(int)(2.5 * 1024 * 1024)];
         new Random(3).NextBytes(content);
 
-        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream(content), Ct);
+        var dataset = await Datasets.AddDatasetAsync("acme", "data.csv", new MemoryStream(content), Ct);
 
         Assert.Equal(content.Length, dataset.SizeBytes);
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), dataset.Sha256);
-        Assert.Equal(dataset, await Training.GetDatasetAsync("acme", dataset.Id, Ct));
+        Assert.Equal(dataset, await Datasets.GetDatasetAsync("acme", dataset.Id, Ct));
         using var copy = new MemoryStream();
-        await Training.CopyDatasetToAsync("acme", dataset.Id, copy, Ct);
+        await Datasets.CopyDatasetToAsync("acme", dataset.Id, copy, Ct);
         Assert.Equal(content, copy.ToArray());
-        Assert.Null(await Training.GetDatasetAsync("acme", "unknown", Ct));
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("acme", "unknown", Stream.Null, Ct));
+        Assert.Null(await Datasets.GetDatasetAsync("acme", "unknown", Ct));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Datasets.CopyDatasetToAsync("acme", "unknown", Stream.Null, Ct));
     }
 
     [Fact]
     public async Task ADatasetIsUnknownToEveryOtherTenant()
     {
-        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream([1, 2, 3]), Ct);
+        var dataset = await Datasets.AddDatasetAsync("acme", "data.csv", new MemoryStream([1, 2, 3]), Ct);
 
-        Assert.Null(await Training.GetDatasetAsync("globex", dataset.Id, Ct));
-        Assert.Null(await Training.GetDatasetAsync(Tenants.DefaultTenantId, dataset.Id, Ct));
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("globex", dataset.Id, Stream.Null, Ct));
+        Assert.Null(await Datasets.GetDatasetAsync("globex", dataset.Id, Ct));
+        Assert.Null(await Datasets.GetDatasetAsync(Tenants.DefaultTenantId, dataset.Id, Ct));
+        await Assert.ThrowsAsync<KeyNotFoundException>(() => Datasets.CopyDatasetToAsync("globex", dataset.Id, Stream.Null, Ct));
     }
 
     [Fact]

@@ -245,7 +245,7 @@ public sealed partial class MongoStore
         }
 
         // Before the job row, so that a reader who sees the final status finds the closing event.
-        await AppendJobEventsAsync(jobId, [TrainingEvents.Closing(status, eventMessage, _time.GetUtcNow())], cancellationToken);
+        await AppendJobEventsAsync(jobId, [TrainQueueRules.Closing(status, eventMessage, _time.GetUtcNow())], cancellationToken);
         await _jobs.UpdateOneAsync(JobFilter.Eq(d => d.Id, jobId), Builders<JobDocument>.Update
             .Set(d => d.Status, status)
             .Set(d => d.CompletedAt, _time.GetUtcNow().UtcTicks)

@@ -9,7 +9,7 @@ namespace AIaaS.Queue.Store;
 /// The distributed store: jobs in collection "jobs" (_id is the JobId as a standard UUID), model versions in
 /// "models" (unique on name and version), model files in the GridFS bucket "models".
 /// </summary>
-public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IRetentionStore, IDisposable
+public sealed partial class MongoStore : IJobStore, IModelStore, IStoreHealth, ITrainingQueue, IJobEventStore, IDatasetStore, ITenantStore, IRetentionStore, IDisposable
 {
     private const string JobsCollection = "jobs";
     private const string ModelsCollection = "models";

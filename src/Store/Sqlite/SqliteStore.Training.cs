@@ -248,7 +248,7 @@ public sealed partial class SqliteStore
             job.Parameters.AddWithValue("$owner", workerId);
             job.Parameters.AddWithValue("$id", JobCursor.GuidBytes(jobId));
             job.ExecuteNonQuery();
-            AppendEvents(connection, transaction, jobId, [TrainingEvents.Closing(status, eventMessage, _time.GetUtcNow())]);
+            AppendEvents(connection, transaction, jobId, [TrainQueueRules.Closing(status, eventMessage, _time.GetUtcNow())]);
             return true;
         }, cancellationToken);
     }

@@ -12,7 +12,7 @@ namespace AIaaS.Queue.Store;
 /// Jobs keep their filter and paging keys in indexed columns and their outputs as JSON; model files are
 /// streamed in and out as 1 MiB BLOB chunks, so no file is ever held in memory whole.
 /// </summary>
-public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingStore, ITenantStore, IRetentionStore, IDisposable
+public sealed partial class SqliteStore : IJobStore, IModelStore, IStoreHealth, ITrainingQueue, IJobEventStore, IDatasetStore, ITenantStore, IRetentionStore, IDisposable
 {
     private const int ChunkSize = 1024 * 1024;
     private const int BusyTimeoutSeconds = 30;
