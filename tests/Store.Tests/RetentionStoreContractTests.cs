@@ -1,48 +1,14 @@
+using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 
-// What every store promises the retention sweeper: bounded, idempotent sweeps scoped to one tenant and kind, tombstones
-// that tell "gone" from "never was", and a lease that one owner holds at a time. Each test sweeps its own tenant.
-public abstract partial class StoreContractTests
+/// <summary>What every store promises the retention sweeper (<see cref="IRetentionStore"/>): bounded, idempotent sweeps scoped to one tenant and kind, tombstones that tell "gone" from "never was", and a lease that one owner holds at a time. Each test sweeps its own tenant.</summary>
+public abstract class RetentionStoreContractTests : StoreContractTests
 {
-    private IRetentionStore Retention => (IRetentionStore)Jobs;
-
-    private static readonly DateTimeOffset LongAgo = new(2026, 1, 10, 8, 0, 0, TimeSpan.Zero);
-
-    private static JobRecord FinishedJob(string tenantId, DateTimeOffset completedAt, JobKind kind = JobKind.Predict, JobStatus status = JobStatus.Succeeded) =>
-        NewJob(UniqueModel(), status, completedAt.AddMinutes(-1), kind, tenantId) with
-        {
-            ModelVersion = 1,
-            CompletedAt = completedAt,
-            Outputs = status == JobStatus.Succeeded ? [TestTensors.Fp32("y", [1, 3], [1f, 2f, 3f])] : null,
-        };
-
-    private static BulkJobRecord RunningBulkJob(string tenantId, string inputFileId) => new()
-    {
-        BulkJobId = Guid.CreateVersion7(),
-        TenantId = tenantId,
-        Model = UniqueModel(),
-        Status = BulkJobStatus.Running,
-        InputFileId = inputFileId,
-        SubmittedAt = DateTimeOffset.UtcNow,
-    };
-
-    private static async Task<int[]> SweepInBatchesAsync(Func<Task<SweepBatch>> sweep)
-    {
-        var counts = new List<int>();
-        SweepBatch batch;
-        do
-        {
-            batch = await sweep();
-            counts.Add(batch.Count);
-        }
-        while (batch.Count > 0 && counts.Count < 20);
-
-        return [.. counts];
-    }
-
     [Fact]
     public async Task ExpiringPayloadsDropsTheOutputsOfOldFinishedJobsAndLeavesATombstone()
     {
@@ -129,7 +95,7 @@ public abstract partial class StoreContractTests
     {
         var tenant = UniqueTenant();
         var dataset = await Datasets.AddDatasetAsync(tenant, "in-use.csv", new MemoryStream("x\n1\n"u8.ToArray()), Ct);
-        var bulk = (IBulkStore)Jobs;
+        var bulk = Bulk;
         Assert.True(await bulk.CreateBulkJobAsync(RunningBulkJob(tenant, dataset.Id), Ct));
 
         Assert.Equal(0, (await Retention.ExpireDatasetsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), DateTimeOffset.UtcNow, 10, Ct)).Count);
@@ -140,7 +106,7 @@ public abstract partial class StoreContractTests
     public async Task ABulkJobsChunksAreRemovedInBatchesAndItsResultsAnswerExpired()
     {
         var tenant = UniqueTenant();
-        var bulk = (IBulkStore)Jobs;
+        var bulk = Bulk;
         var job = RunningBulkJob(tenant, "file");
         Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
         for (var chunk = 0; chunk < 3; chunk++)
@@ -214,7 +180,7 @@ public abstract partial class StoreContractTests
     public async Task ATenantsStoredBytesCountItsFilesAndBulkChunksUntilTheyExpire()
     {
         var tenant = UniqueTenant();
-        var bulk = (IBulkStore)Jobs;
+        var bulk = Bulk;
         Assert.Equal(0, await Retention.GetStoredBytesAsync(tenant, Ct));
         var dataset = await Datasets.AddDatasetAsync(tenant, "f.csv", new MemoryStream(new byte[1000]), Ct);
         await Datasets.AddDatasetAsync(UniqueTenant(), "other.csv", new MemoryStream(new byte[5000]), Ct);
