@@ -33,34 +33,34 @@ public static class StoreServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
-            return new MongoStore(
+            return new MongoDatabaseContext(
                 options.MongoConnectionString ?? throw new InvalidOperationException("Store:MongoConnectionString is not set."),
                 options.MongoDatabase,
                 sp.GetService<TimeProvider>());
         });
 
-        AddConcern<IJobStore>(services, db => new SqliteJobStore(db), mongo => mongo);
-        AddConcern<IModelStore>(services, db => new SqliteModelStore(db), mongo => mongo);
-        AddConcern<IStoreHealth>(services, db => new SqliteStoreHealth(db), mongo => mongo);
-        AddConcern<ITrainingQueue>(services, db => new SqliteTrainingQueue(db), mongo => mongo);
-        AddConcern<IJobEventStore>(services, db => new SqliteJobEventStore(db), mongo => mongo);
-        AddConcern<IDatasetStore>(services, db => new SqliteDatasetStore(db), mongo => mongo);
-        AddConcern<IWebhookStore>(services, db => new SqliteWebhookStore(db), mongo => mongo);
-        AddConcern<IBulkStore>(services, db => new SqliteBulkStore(db), mongo => mongo);
-        AddConcern<ITenantStore>(services, db => new SqliteTenantStore(db), mongo => mongo);
-        AddConcern<IRetentionStore>(services, db => new SqliteRetentionStore(db), mongo => mongo);
+        AddConcern<IJobStore>(services, db => new SqliteJobStore(db), db => new MongoJobStore(db));
+        AddConcern<IModelStore>(services, db => new SqliteModelStore(db), db => new MongoModelStore(db));
+        AddConcern<IStoreHealth>(services, db => new SqliteStoreHealth(db), db => new MongoStoreHealth(db));
+        AddConcern<ITrainingQueue>(services, db => new SqliteTrainingQueue(db), db => new MongoTrainingQueue(db));
+        AddConcern<IJobEventStore>(services, db => new SqliteJobEventStore(db), db => new MongoJobEventStore(db));
+        AddConcern<IDatasetStore>(services, db => new SqliteDatasetStore(db), db => new MongoDatasetStore(db));
+        AddConcern<IWebhookStore>(services, db => new SqliteWebhookStore(db), db => new MongoWebhookStore(db));
+        AddConcern<IBulkStore>(services, db => new SqliteBulkStore(db), db => new MongoBulkStore(db));
+        AddConcern<ITenantStore>(services, db => new SqliteTenantStore(db), db => new MongoTenantStore(db));
+        AddConcern<IRetentionStore>(services, db => new SqliteRetentionStore(db), db => new MongoRetentionStore(db));
 
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return services;
     }
 
     /// <summary>Registers one concern of the store as a singleton of the backend that the options choose.</summary>
-    private static void AddConcern<TService>(IServiceCollection services, Func<SqliteDatabase, TService> embedded, Func<MongoStore, TService> mongo)
+    private static void AddConcern<TService>(IServiceCollection services, Func<SqliteDatabase, TService> embedded, Func<MongoDatabaseContext, TService> mongo)
         where TService : class =>
         services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<StoreOptions>>().Value.Kind switch
         {
             StoreKind.Embedded => embedded(sp.GetRequiredService<SqliteDatabase>()),
-            StoreKind.MongoDb => mongo(sp.GetRequiredService<MongoStore>()),
+            StoreKind.MongoDb => mongo(sp.GetRequiredService<MongoDatabaseContext>()),
             var kind => throw new InvalidOperationException($"Unknown store kind '{kind}'."),
         });
 }

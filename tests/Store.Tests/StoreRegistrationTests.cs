@@ -77,7 +77,8 @@ public sealed class StoreRegistrationTests
         });
 
         Assert.IsType<SqliteJobStore>(embedded.Services.GetRequiredService<IJobStore>());
-        Assert.IsType<MongoStore>(mongo.Services.GetRequiredService<IJobStore>());
+        Assert.IsType<MongoJobStore>(mongo.Services.GetRequiredService<IJobStore>());
+        Assert.IsType<MongoTrainingQueue>(mongo.Services.GetRequiredService<ITrainingQueue>());
         Assert.False(Directory.Exists(Path.GetDirectoryName(path)));
     }
 

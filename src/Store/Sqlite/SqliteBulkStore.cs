@@ -82,8 +82,7 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(from);
-        var final = BulkStoreRules.IsFinal(to);
-        var running = to == BulkJobStatus.Running;
+        var move = BulkStoreRules.Transition(to, database.Time.GetUtcNow().UtcTicks, modelVersion, error, format);
         await using var connection = await database.OpenAsync(cancellationToken);
         return await database.WriteAsync(connection, (connection, transaction) =>
         {
@@ -92,20 +91,21 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
             update.CommandText = """
                 UPDATE bulk_jobs SET
                     status        = $to,
-                    started_at    = CASE WHEN $running THEN COALESCE(started_at, $now) ELSE started_at END,
-                    model_version = CASE WHEN $running AND $version IS NOT NULL THEN $version ELSE model_version END,
-                    completed_at  = CASE WHEN $final THEN $now ELSE completed_at END,
-                    error         = CASE WHEN $final OR $error IS NOT NULL THEN $error ELSE error END,
+                    started_at    = CASE WHEN $starts THEN COALESCE(started_at, $now) ELSE started_at END,
+                    model_version = COALESCE($version, model_version),
+                    completed_at  = CASE WHEN $ends THEN $now ELSE completed_at END,
+                    error         = CASE WHEN $sets_error THEN $error ELSE error END,
                     format        = COALESCE($format, format)
                 WHERE id = $id AND status IN (SELECT value FROM json_each($from))
                 """;
-            update.Parameters.AddWithValue("$to", to.ToString());
-            update.Parameters.AddWithValue("$running", running);
-            update.Parameters.AddWithValue("$final", final);
-            update.Parameters.AddWithValue("$now", database.Time.GetUtcNow().UtcTicks);
-            update.Parameters.AddWithValue("$version", (object?)modelVersion ?? DBNull.Value);
-            update.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
-            update.Parameters.AddWithValue("$format", (object?)format?.ToString() ?? DBNull.Value);
+            update.Parameters.AddWithValue("$to", move.To.ToString());
+            update.Parameters.AddWithValue("$starts", move.StartsIfNotStarted);
+            update.Parameters.AddWithValue("$ends", move.Ends);
+            update.Parameters.AddWithValue("$sets_error", move.SetsError);
+            update.Parameters.AddWithValue("$now", move.NowTicks);
+            update.Parameters.AddWithValue("$version", (object?)move.ModelVersion ?? DBNull.Value);
+            update.Parameters.AddWithValue("$error", (object?)move.Error ?? DBNull.Value);
+            update.Parameters.AddWithValue("$format", (object?)move.Format?.ToString() ?? DBNull.Value);
             update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
             update.Parameters.AddWithValue("$from", System.Text.Json.JsonSerializer.Serialize(from.Select(s => s.ToString())));
             update.ExecuteNonQuery();
