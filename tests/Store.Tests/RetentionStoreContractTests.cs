@@ -1,8 +1,5 @@
-using System.Security.Cryptography;
-using System.Text.Json;
 using System.Text;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 

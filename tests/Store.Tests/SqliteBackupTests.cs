@@ -1,5 +1,3 @@
-using AIaaS.Queue.Contracts;
-
 namespace AIaaS.Queue.Store.Tests;
 
 /// <summary>An online backup of the embedded store taken while jobs are written, restored into a new folder.</summary>

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
 
 namespace AIaaS.Queue.Store.Tests;

@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Text.Json;
-using System.Text;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using MongoDB.Bson;

@@ -1,9 +1,7 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
-using MongoDB.Driver.GridFS;
 using static AIaaS.Queue.Store.MongoCommands;
 
 namespace AIaaS.Queue.Store;

@@ -1,7 +1,6 @@
 using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
-using MongoDB.Driver.GridFS;
 using static AIaaS.Queue.Store.MongoCommands;
 
 namespace AIaaS.Queue.Store;

@@ -1,4 +1,3 @@
-using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using MongoDB.Driver.GridFS;

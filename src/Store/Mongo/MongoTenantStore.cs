@@ -1,7 +1,5 @@
-using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
-using static AIaaS.Queue.Store.MongoCommands;
 
 namespace AIaaS.Queue.Store;
 

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
 using static AIaaS.Queue.Store.SqliteCommands;

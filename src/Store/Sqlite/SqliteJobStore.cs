@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
 using static AIaaS.Queue.Store.SqliteJobRows;

@@ -1,6 +1,3 @@
-using Microsoft.Data.Sqlite;
-using static AIaaS.Queue.Store.SqliteCommands;
-
 namespace AIaaS.Queue.Store;
 
 // Tenants and API keys (hashes only), and the tenant column of jobs and data files.

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
-using static AIaaS.Queue.Store.SqliteCommands;
 
 namespace AIaaS.Queue.Store;
 
