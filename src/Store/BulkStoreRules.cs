@@ -5,6 +5,9 @@ namespace AIaaS.Queue.Store;
 /// <summary>What both stores check and decide the same way for <see cref="IBulkStore"/>: the backends store and count, these decide.</summary>
 internal static class BulkStoreRules
 {
+    /// <summary>The statuses a bulk job never leaves; retention sweeps only these, and a file such a job reads is no longer in use.</summary>
+    public static readonly IReadOnlyList<BulkJobStatus> FinalStatuses = Enum.GetValues<BulkJobStatus>().Where(IsFinal).ToArray();
+
     public static bool IsFinal(BulkJobStatus status) =>
         status is BulkJobStatus.Succeeded or BulkJobStatus.Failed or BulkJobStatus.Cancelled or BulkJobStatus.Expired;
 

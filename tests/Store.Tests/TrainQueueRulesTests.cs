@@ -168,3 +168,23 @@ public sealed class BulkStoreRulesTests
         Assert.False(without.SetsError);
     }
 }
+
+/// <summary>The final statuses both backends filter on, listed from the one rule that decides them.</summary>
+public sealed class FinalStatusRulesTests
+{
+    [Fact]
+    public void AJobsFinalStatusesAreTheOnesItNeverLeaves()
+    {
+        Assert.Equal([JobStatus.Succeeded, JobStatus.Failed, JobStatus.Cancelled, JobStatus.Expired], JobStoreRules.FinalStatuses);
+        Assert.Equal("'Succeeded', 'Failed', 'Cancelled', 'Expired'", SqliteCommands.SqlList(JobStoreRules.FinalStatuses));
+        Assert.False(new JobRecord { JobId = Guid.NewGuid(), TenantId = "t", Kind = JobKind.Predict, Model = "m", Status = JobStatus.Running, SubmittedAt = DateTimeOffset.UnixEpoch }.IsFinal);
+    }
+
+    [Fact]
+    public void ABulkJobsFinalStatusesLeaveOutEveryMoveStillUnderWay()
+    {
+        Assert.Equal([BulkJobStatus.Succeeded, BulkJobStatus.Failed, BulkJobStatus.Cancelled, BulkJobStatus.Expired], BulkStoreRules.FinalStatuses);
+        Assert.DoesNotContain(BulkJobStatus.Finalizing, BulkStoreRules.FinalStatuses);
+        Assert.DoesNotContain(BulkJobStatus.Cancelling, BulkStoreRules.FinalStatuses);
+    }
+}

@@ -96,7 +96,7 @@ public sealed class MongoJobStore(MongoDatabaseContext context) : IJobStore
         // Replace only a job of this tenant that is not final; for any other the filter matches nothing, the upsert tries to
         // insert its id and the unique _id refuses: that duplicate-key error is this store's "not yours to write".
         var requests = list.Select(job => (WriteModel<JobDocument>)new ReplaceOneModel<JobDocument>(
-                JobFilter.And(OwnJob(job), JobFilter.Nin(d => d.Status, FinalStatuses)), JobDocument.From(job))
+                JobFilter.And(OwnJob(job), JobFilter.Nin(d => d.Status, JobStoreRules.FinalStatuses)), JobDocument.From(job))
             {
                 IsUpsert = true,
             })
@@ -122,12 +122,10 @@ public sealed class MongoJobStore(MongoDatabaseContext context) : IJobStore
         return written;
     }
 
-    /// <summary>The stored job with this record's id, when it is this record's tenant's: a job's tenant never changes.</summary>
+    /// <summary>The stored job with this record's id, when it is this record's tenant's: a job's tenant never changes. It stays in
+    /// the write's filter, the one atomic place for it (<see cref="JobStoreRules"/>).</summary>
     private static FilterDefinition<JobDocument> OwnJob(JobRecord job) =>
         JobFilter.And(JobFilter.Eq(d => d.Id, job.JobId), TenantIs(job.TenantId));
-
-    private static readonly Contracts.JobStatus[] FinalStatuses =
-        [Contracts.JobStatus.Succeeded, Contracts.JobStatus.Failed, Contracts.JobStatus.Cancelled, Contracts.JobStatus.Expired];
 
     public async Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default)
     {

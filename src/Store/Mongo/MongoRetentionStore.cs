@@ -18,11 +18,9 @@ public sealed class MongoRetentionStore(MongoDatabaseContext context) : IRetenti
 {
     private const string SweepReportName = "retention";
 
-    private static readonly BsonArray FinalJobStatuses =
-        [nameof(JobStatus.Succeeded), nameof(JobStatus.Failed), nameof(JobStatus.Cancelled), nameof(JobStatus.Expired)];
+    private static readonly BsonArray FinalJobStatuses = new(JobStoreRules.FinalStatuses.Select(s => s.ToString()));
 
-    private static readonly BsonArray FinalBulkStatuses =
-        [nameof(BulkJobStatus.Succeeded), nameof(BulkJobStatus.Failed), nameof(BulkJobStatus.Cancelled), nameof(BulkJobStatus.Expired)];
+    private static readonly BsonArray FinalBulkStatuses = new(BulkStoreRules.FinalStatuses.Select(s => s.ToString()));
 
 
 

@@ -122,6 +122,11 @@ internal static class SqliteCommands
         return command;
     }
 
+    /// <summary>Enum values as an SQL list of their names (<c>'A', 'B'</c>), for the status lists the rules own; names are
+    /// identifiers, never input.</summary>
+    public static string SqlList<T>(IEnumerable<T> values) where T : struct, Enum =>
+        string.Join(", ", values.Select(v => $"'{v}'"));
+
     /// <summary>The bytes as an array, without a copy when they already are a whole one.</summary>
     public static byte[] AsArray(ReadOnlyMemory<byte> bytes) =>
         MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length

@@ -35,9 +35,9 @@ internal static class SqliteJobRows
         """;
 
     // The conflict branch updates only a job of the same tenant that is not final; RETURNING yields a row only for a job written.
-    public const string CompleteSql = UpsertSql + $"""
+    public static readonly string CompleteSql = UpsertSql + $"""
 
-            AND jobs.status NOT IN ('{nameof(JobStatus.Succeeded)}', '{nameof(JobStatus.Failed)}', '{nameof(JobStatus.Cancelled)}', '{nameof(JobStatus.Expired)}')
+            AND jobs.status NOT IN ({SqliteCommands.SqlList(JobStoreRules.FinalStatuses)})
         RETURNING id
         """;
 

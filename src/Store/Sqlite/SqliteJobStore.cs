@@ -33,7 +33,9 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
+#pragma warning disable CA2100 // Constant SQL of this store and the final statuses' names; values are parameters.
             command.CommandText = CompleteSql;
+#pragma warning restore CA2100
             var parameters = new JobParameters(command, database.Keys);
             command.Prepare();
             var written = new HashSet<Guid>();

@@ -12,11 +12,9 @@ namespace AIaaS.Queue.Store;
 // also in small steps, on files created with auto_vacuum = INCREMENTAL.
 public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionStore
 {
-    private const string FinalJobStatuses =
-        $"'{nameof(JobStatus.Succeeded)}', '{nameof(JobStatus.Failed)}', '{nameof(JobStatus.Cancelled)}', '{nameof(JobStatus.Expired)}'";
+    private static readonly string FinalJobStatuses = SqlList(JobStoreRules.FinalStatuses);
 
-    private const string FinalBulkStatuses =
-        $"'{nameof(BulkJobStatus.Succeeded)}', '{nameof(BulkJobStatus.Failed)}', '{nameof(BulkJobStatus.Cancelled)}', '{nameof(BulkJobStatus.Expired)}'";
+    private static readonly string FinalBulkStatuses = SqlList(BulkStoreRules.FinalStatuses);
 
     // Pages given back per incremental_vacuum step: about 1 MiB at the default page size, a short write each.
     private const int VacuumStepPages = 256;
