@@ -100,104 +100,12 @@ public sealed class MongoDatabaseContext : IDisposable
                 return;
             }
 
-            // Each listing filter leads an index that continues in page order, so a page is an index walk.
-            var keys = Builders<JobDocument>.IndexKeys;
-            await Jobs.Indexes.CreateManyAsync(
-                [
-                    new CreateIndexModel<JobDocument>(
-                        keys.Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                        new CreateIndexOptions { Name = "page" }),
-                    new CreateIndexModel<JobDocument>(
-                        keys.Ascending(d => d.Status).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                        new CreateIndexOptions { Name = "status_page" }),
-                    new CreateIndexModel<JobDocument>(
-                        keys.Ascending(d => d.Model).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                        new CreateIndexOptions { Name = "model_page" }),
-                    new CreateIndexModel<JobDocument>(
-                        keys.Ascending(d => d.Kind).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                        new CreateIndexOptions { Name = "kind_page" }),
-                    new CreateIndexModel<JobDocument>(
-                        keys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                        new CreateIndexOptions { Name = "tenant_page" }),
-                    new CreateIndexModel<JobDocument>(
-                        keys.Ascending(d => d.Model).Ascending(d => d.Status),
-                        new CreateIndexOptions { Name = "model_status" }),
-                ],
-                cancellationToken);
-
-            await Models.Indexes.CreateOneAsync(
-                new CreateIndexModel<ModelDocument>(
-                    Builders<ModelDocument>.IndexKeys.Ascending(d => d.Name).Ascending(d => d.Version),
-                    new CreateIndexOptions { Name = "name_version", Unique = true }),
-                cancellationToken: cancellationToken);
-
-            // Train queue, events and the model a train job registered.
-            await Models.Indexes.CreateOneAsync(
-                new CreateIndexModel<ModelDocument>(
-                    Builders<ModelDocument>.IndexKeys.Ascending(d => d.TrainingJobId),
-                    new CreateIndexOptions<ModelDocument>
-                    {
-                        Name = "training_job",
-                        Unique = true,
-                        PartialFilterExpression = Builders<ModelDocument>.Filter.Exists(d => d.TrainingJobId),
-                    }),
-                cancellationToken: cancellationToken);
-            await TrainJobs.Indexes.CreateOneAsync(
-                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("queuedAt"),
-                    new CreateIndexOptions { Name = "state_queued" }), cancellationToken: cancellationToken);
-            await Events.Indexes.CreateOneAsync(
-                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("jobId").Ascending("seq"),
-                    new CreateIndexOptions { Name = "job_seq", Unique = true }), cancellationToken: cancellationToken);
-
-            // Tenants and API keys.
-            await ApiKeys.Indexes.CreateOneAsync(
-                new CreateIndexModel<BsonDocument>(
-                    Builders<BsonDocument>.IndexKeys.Ascending("tenantId").Ascending("createdAt"),
-                    new CreateIndexOptions { Name = "tenant_created" }),
-                cancellationToken: cancellationToken);
-
-            // The default tenant always exists, as in the embedded store.
-            await TenantDocuments.UpdateOneAsync(
-                Builders<BsonDocument>.Filter.Eq("_id", Tenants.DefaultTenantId),
-                Builders<BsonDocument>.Update.SetOnInsert("name", Tenants.DefaultTenantId).SetOnInsert("createdAt", 0L),
-                new UpdateOptions { IsUpsert = true }, cancellationToken);
-
-            // Webhook deliveries.
-            await Webhooks.Indexes.CreateOneAsync(
-                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("nextAttemptAt"),
-                    new CreateIndexOptions { Name = "due" }), cancellationToken: cancellationToken);
-            await Webhooks.Indexes.CreateOneAsync(
-                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("jobId").Ascending("createdAt"),
-                    new CreateIndexOptions { Name = "job" }), cancellationToken: cancellationToken);
-
-            // Bulk jobs and their chunks.
-            await BulkJobs.Indexes.CreateOneAsync(
-                new CreateIndexModel<BulkJobDocument>(
-                    Builders<BulkJobDocument>.IndexKeys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                    new CreateIndexOptions { Name = "tenant_page" }),
-                cancellationToken: cancellationToken);
-            foreach (var chunks in new[] { BulkInputs, BulkResults })
-            {
-                await chunks.Indexes.CreateOneAsync(
-                    new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("bulkId").Ascending("index"),
-                        new CreateIndexOptions { Name = "bulk_chunk", Unique = true }),
-                    cancellationToken: cancellationToken);
-            }
-
-            // Retention sweeps.
-            var docKeys = Builders<BsonDocument>.IndexKeys;
-            var completed = Doc.Exists("completedAt");
-            await RawJobs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
-                docKeys.Ascending("tenantId").Ascending("kind").Ascending("completedAt"),
-                new CreateIndexOptions<BsonDocument> { Name = "retention", PartialFilterExpression = completed }),
-                cancellationToken: cancellationToken);
-            await RawBulkJobs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
-                docKeys.Ascending("tenantId").Ascending("completedAt"),
-                new CreateIndexOptions<BsonDocument> { Name = "retention", PartialFilterExpression = completed }),
-                cancellationToken: cancellationToken);
-            await Datasets.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
-                docKeys.Ascending("tenantId").Ascending("createdAt"), new CreateIndexOptions { Name = "retention" }),
-                cancellationToken: cancellationToken);
+            await CreateJobAndModelIndexesAsync(cancellationToken);
+            await CreateTrainingIndexesAsync(cancellationToken);
+            await CreateTenantIndexesAsync(cancellationToken);
+            await CreateWebhookIndexesAsync(cancellationToken);
+            await CreateBulkIndexesAsync(cancellationToken);
+            await CreateRetentionIndexesAsync(cancellationToken);
 
             _indexesReady = true;
         }
@@ -205,6 +113,124 @@ public sealed class MongoDatabaseContext : IDisposable
         {
             _indexGate.Release();
         }
+    }
+
+    /// <summary>Job listing and admission indexes, and one version number per model name.</summary>
+    private async Task CreateJobAndModelIndexesAsync(CancellationToken cancellationToken)
+    {
+        // Each listing filter leads an index that continues in page order, so a page is an index walk.
+        var keys = Builders<JobDocument>.IndexKeys;
+        await Jobs.Indexes.CreateManyAsync(
+            [
+                new CreateIndexModel<JobDocument>(
+                    keys.Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                    new CreateIndexOptions { Name = "page" }),
+                new CreateIndexModel<JobDocument>(
+                    keys.Ascending(d => d.Status).Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                    new CreateIndexOptions { Name = "status_page" }),
+                new CreateIndexModel<JobDocument>(
+                    keys.Ascending(d => d.Model).Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                    new CreateIndexOptions { Name = "model_page" }),
+                new CreateIndexModel<JobDocument>(
+                    keys.Ascending(d => d.Kind).Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                    new CreateIndexOptions { Name = "kind_page" }),
+                new CreateIndexModel<JobDocument>(
+                    keys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                    new CreateIndexOptions { Name = "tenant_page" }),
+                new CreateIndexModel<JobDocument>(
+                    keys.Ascending(d => d.Model).Ascending(d => d.Status),
+                    new CreateIndexOptions { Name = "model_status" }),
+            ],
+            cancellationToken);
+
+        await Models.Indexes.CreateOneAsync(
+            new CreateIndexModel<ModelDocument>(
+                Builders<ModelDocument>.IndexKeys.Ascending(d => d.Name).Ascending(d => d.Version),
+                new CreateIndexOptions { Name = "name_version", Unique = true }),
+            cancellationToken: cancellationToken);
+    }
+
+    /// <summary>The train queue in claim order, events by job and sequence, and one model version per train job.</summary>
+    private async Task CreateTrainingIndexesAsync(CancellationToken cancellationToken)
+    {
+        await Models.Indexes.CreateOneAsync(
+            new CreateIndexModel<ModelDocument>(
+                Builders<ModelDocument>.IndexKeys.Ascending(d => d.TrainingJobId),
+                new CreateIndexOptions<ModelDocument>
+                {
+                    Name = "training_job",
+                    Unique = true,
+                    PartialFilterExpression = Builders<ModelDocument>.Filter.Exists(d => d.TrainingJobId),
+                }),
+            cancellationToken: cancellationToken);
+        await TrainJobs.Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("queuedAt"),
+                new CreateIndexOptions { Name = "state_queued" }), cancellationToken: cancellationToken);
+        await Events.Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("jobId").Ascending("seq"),
+                new CreateIndexOptions { Name = "job_seq", Unique = true }), cancellationToken: cancellationToken);
+    }
+
+    /// <summary>A tenant's keys in creation order, and the default tenant.</summary>
+    private async Task CreateTenantIndexesAsync(CancellationToken cancellationToken)
+    {
+        await ApiKeys.Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(
+                Builders<BsonDocument>.IndexKeys.Ascending("tenantId").Ascending("createdAt"),
+                new CreateIndexOptions { Name = "tenant_created" }),
+            cancellationToken: cancellationToken);
+
+        // The default tenant always exists, as in the embedded store.
+        await TenantDocuments.UpdateOneAsync(
+            Builders<BsonDocument>.Filter.Eq("_id", Tenants.DefaultTenantId),
+            Builders<BsonDocument>.Update.SetOnInsert("name", Tenants.DefaultTenantId).SetOnInsert("createdAt", 0L),
+            new UpdateOptions { IsUpsert = true }, cancellationToken);
+    }
+
+    /// <summary>Due deliveries in due order, and a job's deliveries.</summary>
+    private async Task CreateWebhookIndexesAsync(CancellationToken cancellationToken)
+    {
+        await Webhooks.Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("nextAttemptAt"),
+                new CreateIndexOptions { Name = "due" }), cancellationToken: cancellationToken);
+        await Webhooks.Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("jobId").Ascending("createdAt"),
+                new CreateIndexOptions { Name = "job" }), cancellationToken: cancellationToken);
+    }
+
+    /// <summary>A tenant's bulk jobs newest first, and each chunk stored once.</summary>
+    private async Task CreateBulkIndexesAsync(CancellationToken cancellationToken)
+    {
+        await BulkJobs.Indexes.CreateOneAsync(
+            new CreateIndexModel<BulkJobDocument>(
+                Builders<BulkJobDocument>.IndexKeys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
+                new CreateIndexOptions { Name = "tenant_page" }),
+            cancellationToken: cancellationToken);
+        foreach (var chunks in new[] { BulkInputs, BulkResults })
+        {
+            await chunks.Indexes.CreateOneAsync(
+                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("bulkId").Ascending("index"),
+                    new CreateIndexOptions { Name = "bulk_chunk", Unique = true }),
+                cancellationToken: cancellationToken);
+        }
+    }
+
+    /// <summary>What the retention sweeps find, per tenant, through partial indexes of what can still be swept.</summary>
+    private async Task CreateRetentionIndexesAsync(CancellationToken cancellationToken)
+    {
+        var docKeys = Builders<BsonDocument>.IndexKeys;
+        var completed = Doc.Exists("completedAt");
+        await RawJobs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
+            docKeys.Ascending("tenantId").Ascending("kind").Ascending("completedAt"),
+            new CreateIndexOptions<BsonDocument> { Name = "retention", PartialFilterExpression = completed }),
+            cancellationToken: cancellationToken);
+        await RawBulkJobs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
+            docKeys.Ascending("tenantId").Ascending("completedAt"),
+            new CreateIndexOptions<BsonDocument> { Name = "retention", PartialFilterExpression = completed }),
+            cancellationToken: cancellationToken);
+        await Datasets.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
+            docKeys.Ascending("tenantId").Ascending("createdAt"), new CreateIndexOptions { Name = "retention" }),
+            cancellationToken: cancellationToken);
     }
 
     /// <summary>Disposes the client when this context created it.</summary>
