@@ -90,7 +90,7 @@ public sealed record BulkJobRecord
     /// <summary>When the retention sweeper removed the job's results (null while they are stored).</summary>
     public DateTimeOffset? OutputsExpiredAt { get; init; }
 
-    public bool IsFinal => Status is BulkJobStatus.Succeeded or BulkJobStatus.Failed or BulkJobStatus.Cancelled or BulkJobStatus.Expired;
+    public bool IsFinal => BulkStoreRules.IsFinal(Status);
 
     /// <summary>Every chunk of a fully split file is done: the job can be finalized.</summary>
     public bool AllChunksDone => ChunksTotal is { } total && ChunksDone >= total;

@@ -18,4 +18,7 @@ public interface IModelStore
 
     /// <summary>Copies the model file to <paramref name="destination"/>, streaming; throws <see cref="KeyNotFoundException"/> for an unknown version.</summary>
     Task CopyFileToAsync(string name, int version, Stream destination, CancellationToken cancellationToken = default);
+
+    /// <summary>The model version a train job registered, if any (registration is idempotent on the job id).</summary>
+    Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken = default);
 }

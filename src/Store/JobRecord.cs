@@ -43,5 +43,5 @@ public sealed record JobRecord
     /// <summary>The prediction's attributions, for a job that asked for them; null otherwise (and wherever outputs are left out).</summary>
     public Explanation? Explanation { get; init; }
 
-    public bool IsFinal => Status is JobStatus.Succeeded or JobStatus.Failed or JobStatus.Cancelled or JobStatus.Expired;
+    public bool IsFinal => JobStoreRules.IsFinal(Status);
 }

@@ -7,9 +7,9 @@ namespace AIaaS.Queue.Store;
 public static class StoreServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the store chosen by the "Store" configuration section as one singleton serving
-    /// <see cref="IJobStore"/>, <see cref="IModelStore"/> and <see cref="IStoreHealth"/>, validates the options at
-    /// start-up, and adds a health check named "store" tagged "ready".
+    /// Registers the store chosen by the "Store" configuration section: its connection owner once, as a singleton, and each
+    /// concern (<see cref="IJobStore"/>, <see cref="IModelStore"/>, <see cref="ITrainingQueue"/>, ...) as a singleton of its
+    /// own over it; validates the options at start-up, and adds a health check named "store" tagged "ready".
     /// </summary>
     public static IServiceCollection AddAiaasStore(this IServiceCollection services)
     {
@@ -24,28 +24,43 @@ public static class StoreServiceCollectionExtensions
         services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<StoreOptions>, StoreOptionsValidator>());
 
-        services.TryAddSingleton(sp => CreateStore(
-            sp.GetRequiredService<IOptions<StoreOptions>>().Value,
-            sp.GetService<TimeProvider>()));
-        services.TryAddSingleton(sp => (IModelStore)sp.GetRequiredService<IJobStore>());
-        services.TryAddSingleton(sp => (IStoreHealth)sp.GetRequiredService<IJobStore>());
-        services.TryAddSingleton(sp => (ITrainingStore)sp.GetRequiredService<IJobStore>());
-        services.TryAddSingleton(sp => (IWebhookStore)sp.GetRequiredService<IJobStore>());
-        services.TryAddSingleton(sp => (IBulkStore)sp.GetRequiredService<IJobStore>());
-        services.TryAddSingleton(sp => (ITenantStore)sp.GetRequiredService<IJobStore>());
-        services.TryAddSingleton(sp => (IRetentionStore)sp.GetRequiredService<IJobStore>());
+        // One connection and transaction owner per backend, shared by every concern of the store; only the chosen one is made.
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
+            return new SqliteDatabase(options.EmbeddedPath, sp.GetService<TimeProvider>(), options.EmbeddedDurability, options.Encryption.ReadMasterKey());
+        });
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
+            return new MongoDatabaseContext(
+                options.MongoConnectionString ?? throw new InvalidOperationException("Store:MongoConnectionString is not set."),
+                options.MongoDatabase,
+                sp.GetService<TimeProvider>());
+        });
+
+        AddConcern<IJobStore>(services, db => new SqliteJobStore(db), db => new MongoJobStore(db));
+        AddConcern<IModelStore>(services, db => new SqliteModelStore(db), db => new MongoModelStore(db));
+        AddConcern<IStoreHealth>(services, db => new SqliteStoreHealth(db), db => new MongoStoreHealth(db));
+        AddConcern<ITrainingQueue>(services, db => new SqliteTrainingQueue(db), db => new MongoTrainingQueue(db));
+        AddConcern<IJobEventStore>(services, db => new SqliteJobEventStore(db), db => new MongoJobEventStore(db));
+        AddConcern<IDatasetStore>(services, db => new SqliteDatasetStore(db), db => new MongoDatasetStore(db));
+        AddConcern<IWebhookStore>(services, db => new SqliteWebhookStore(db), db => new MongoWebhookStore(db));
+        AddConcern<IBulkStore>(services, db => new SqliteBulkStore(db), db => new MongoBulkStore(db));
+        AddConcern<ITenantStore>(services, db => new SqliteTenantStore(db), db => new MongoTenantStore(db));
+        AddConcern<IRetentionStore>(services, db => new SqliteRetentionStore(db), db => new MongoRetentionStore(db));
 
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return services;
     }
 
-    private static IJobStore CreateStore(StoreOptions options, TimeProvider? timeProvider) => options.Kind switch
-    {
-        StoreKind.Embedded => new SqliteStore(options.EmbeddedPath, timeProvider, options.EmbeddedDurability, options.Encryption.ReadMasterKey()),
-        StoreKind.MongoDb => new MongoStore(
-            options.MongoConnectionString ?? throw new InvalidOperationException("Store:MongoConnectionString is not set."),
-            options.MongoDatabase,
-            timeProvider),
-        _ => throw new InvalidOperationException($"Unknown store kind '{options.Kind}'."),
-    };
+    /// <summary>Registers one concern of the store as a singleton of the backend that the options choose.</summary>
+    private static void AddConcern<TService>(IServiceCollection services, Func<SqliteDatabase, TService> embedded, Func<MongoDatabaseContext, TService> mongo)
+        where TService : class =>
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<StoreOptions>>().Value.Kind switch
+        {
+            StoreKind.Embedded => embedded(sp.GetRequiredService<SqliteDatabase>()),
+            StoreKind.MongoDb => mongo(sp.GetRequiredService<MongoDatabaseContext>()),
+            var kind => throw new InvalidOperationException($"Unknown store kind '{kind}'."),
+        });
 }

@@ -32,7 +32,8 @@ public sealed class BackupTests(DistributedSystem system) : IClassFixture<Distri
 
             Assert.True(backedUp == 0, backupOutput);
             Assert.True(restored == 0, restoreOutput);
-            using var copy = new SqliteStore(restoredPath);
+            using var database = new SqliteDatabase(restoredPath);
+            var copy = new SqliteJobStore(database);
             var jobs = (await copy.GetManyAsync([.. finished], includeOutputs: true, ct)).ToDictionary(j => j.JobId);
             Assert.Equal(finished.Count, jobs.Count);
             Assert.All(jobs.Values, j => Assert.Equal(JobStatus.Succeeded, j.Status));

@@ -8,10 +8,8 @@ namespace AIaaS.Queue.Store.Tests;
 /// What every store promises for bulk jobs. Each test works on bulk jobs of its own (new ids); the listing test uses
 /// submission times far in the future, so the newest jobs of the store are its own.
 /// </summary>
-public abstract class BulkStoreContractTests : TimeLimitedTests
+public abstract class BulkStoreContractTests : StoreContractTests
 {
-    protected abstract IBulkStore Bulk { get; }
-
     private static BulkJobRecord NewBulkJob(DateTimeOffset? submittedAt = null) => new()
     {
         BulkJobId = Guid.CreateVersion7(),

@@ -76,7 +76,7 @@ public sealed class MongoMappingTests
     [Fact]
     public void InsertIfAbsentIsAnUpsertThatOnlySetsOnInsert()
     {
-        var model = Assert.IsType<UpdateOneModel<JobDocument>>(MongoStore.InsertIfAbsentModel(Job));
+        var model = Assert.IsType<UpdateOneModel<JobDocument>>(MongoJobStore.InsertIfAbsentModel(Job));
 
         var update = model.Update.Render(Args()).AsBsonDocument;
         var filter = model.Filter.Render(Args());
@@ -93,7 +93,7 @@ public sealed class MongoMappingTests
     {
         var cursor = JobCursor.Encode(Job);
 
-        var filter = MongoStore.ListFilter(new JobQuery { Status = JobStatus.Failed, Model = "iris", Kind = JobKind.Train, Cursor = cursor })
+        var filter = MongoJobStore.ListFilter(new JobQuery { Status = JobStatus.Failed, Model = "iris", Kind = JobKind.Train, Cursor = cursor })
             .Render(Args());
 
         var ticks = Job.SubmittedAt.UtcTicks;
@@ -110,7 +110,7 @@ public sealed class MongoMappingTests
             },
         };
         Assert.Equal(expected, filter);
-        Assert.Equal(new BsonDocument(), MongoStore.ListFilter(new JobQuery()).Render(Args()));
+        Assert.Equal(new BsonDocument(), MongoJobStore.ListFilter(new JobQuery()).Render(Args()));
     }
 
     private static readonly BulkJobRecord BulkJob = new()
@@ -142,7 +142,7 @@ public sealed class MongoMappingTests
         Assert.False(bson.Contains("completedAt"));
         Assert.False(bson.Contains("chunkSize"));
 
-        bson[MongoStore.ResultLedger] = new BsonArray { 0, 1 };
+        bson[MongoBulkStore.ResultLedger] = new BsonArray { 0, 1 };
         Assert.Equal(BulkJob, BsonSerializer.Deserialize<BulkJobDocument>(bson).ToRecord());
     }
 
@@ -150,7 +150,7 @@ public sealed class MongoMappingTests
     public void AChunkIsCountedByOneUpdateThatMatchesOnlyWhileTheLedgerLacksIt()
     {
         var counts = Builders<BulkJobDocument>.Update.Inc(d => d.Succeeded, 4L).Inc(d => d.ChunksDone, 1);
-        var (filter, update) = MongoStore.CountOnce(JobId, MongoStore.ResultLedger, 3, counts);
+        var (filter, update) = MongoBulkStore.CountOnce(JobId, MongoBulkStore.ResultLedger, 3, counts);
 
         var id = new BsonBinaryData(JobId, GuidRepresentation.Standard);
         Assert.Equal(new BsonDocument { ["_id"] = id, ["resultChunks"] = new BsonDocument("$ne", 3) }, filter.Render(BulkArgs()));
@@ -164,7 +164,7 @@ public sealed class MongoMappingTests
     [Fact]
     public void EnteringRunningSetsTheStartOnlyWhereMissingAndTextsAreLiterals()
     {
-        var running = MongoStore.TransitionUpdate(BulkJobStatus.Running, 42, 5, "$status").Render(BulkArgs()).AsBsonArray;
+        var running = MongoBulkStore.TransitionUpdate(BulkStoreRules.Transition(BulkJobStatus.Running, 42, 5, "$status", null)).Render(BulkArgs()).AsBsonArray;
         var set = Assert.Single(running).AsBsonDocument["$set"].AsBsonDocument;
         Assert.Equal(new BsonDocument("$literal", "Running"), set["status"]);
         Assert.Equal(new BsonDocument("$ifNull", new BsonArray { "$startedAt", new BsonDocument("$literal", 42L) }), set["startedAt"]);
@@ -172,7 +172,7 @@ public sealed class MongoMappingTests
         Assert.Equal(new BsonDocument("$literal", "$status"), set["error"]);
         Assert.False(set.Contains("completedAt"));
 
-        var final = Assert.Single(MongoStore.TransitionUpdate(BulkJobStatus.Cancelled, 43, 6, null).Render(BulkArgs()).AsBsonArray)
+        var final = Assert.Single(MongoBulkStore.TransitionUpdate(BulkStoreRules.Transition(BulkJobStatus.Cancelled, 43, 6, null, null)).Render(BulkArgs()).AsBsonArray)
             .AsBsonDocument["$set"].AsBsonDocument;
         Assert.Equal(["status", "completedAt", "error"], final.Names);
         Assert.Equal(new BsonDocument("$literal", BsonNull.Value), final["error"]);
@@ -181,10 +181,10 @@ public sealed class MongoMappingTests
     [Fact]
     public void AChunkTooLargeForADocumentIsRefusedWithTheReason()
     {
-        MongoStore.CheckBulkChunk(MongoStore.MaxBulkChunks - 1, MongoStore.MaxBulkChunkBytes);
-        var tooLarge = Assert.Throws<ArgumentException>(() => MongoStore.CheckBulkChunk(0, MongoStore.MaxBulkChunkBytes + 1L));
+        MongoBulkStore.CheckBulkChunk(MongoBulkStore.MaxBulkChunks - 1, MongoBulkStore.MaxBulkChunkBytes);
+        var tooLarge = Assert.Throws<ArgumentException>(() => MongoBulkStore.CheckBulkChunk(0, MongoBulkStore.MaxBulkChunkBytes + 1L));
         Assert.Contains("smaller chunks", tooLarge.Message, StringComparison.Ordinal);
-        Assert.Throws<ArgumentOutOfRangeException>(() => MongoStore.CheckBulkChunk(MongoStore.MaxBulkChunks, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MongoBulkStore.CheckBulkChunk(MongoBulkStore.MaxBulkChunks, 1));
     }
 
     private static RenderArgs<BulkJobDocument> BulkArgs() =>
@@ -202,8 +202,8 @@ public sealed class MongoMappingTests
     [Fact]
     public void TheDefaultTenantsListingAlsoMatchesJobsWithoutATenant()
     {
-        var defaultTenant = MongoStore.ListFilter(new JobQuery { TenantId = Tenants.DefaultTenantId }).Render(Args());
-        var otherTenant = MongoStore.ListFilter(new JobQuery { TenantId = "acme" }).Render(Args());
+        var defaultTenant = MongoJobStore.ListFilter(new JobQuery { TenantId = Tenants.DefaultTenantId }).Render(Args());
+        var otherTenant = MongoJobStore.ListFilter(new JobQuery { TenantId = "acme" }).Render(Args());
 
         Assert.Equal(new BsonDocument("tenantId", new BsonDocument("$in", new BsonArray { "default", BsonNull.Value })), defaultTenant);
         Assert.Equal(new BsonDocument("tenantId", "acme"), otherTenant);

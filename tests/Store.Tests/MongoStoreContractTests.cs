@@ -3,18 +3,54 @@ using Testcontainers.MongoDb;
 
 namespace AIaaS.Queue.Store.Tests;
 
-public sealed class MongoStoreContractTests(MongoStoreFixture fixture)
-    : StoreContractTests, IClassFixture<MongoStoreFixture>
+public sealed class MongoJobStoreContractTests(MongoStoreFixture fixture) : JobStoreContractTests, IClassFixture<MongoStoreFixture>
 {
-    protected override IJobStore Jobs => fixture.GetStore();
-    protected override IModelStore Models => fixture.GetStore();
-    protected override IStoreHealth Health => fixture.GetStore();
+    protected override StoreServices Store => fixture.GetStore();
 }
 
-public sealed class MongoBulkStoreContractTests(MongoStoreFixture fixture)
-    : BulkStoreContractTests, IClassFixture<MongoStoreFixture>
+public sealed class MongoStoreHealthContractTests(MongoStoreFixture fixture) : StoreHealthContractTests, IClassFixture<MongoStoreFixture>
 {
-    protected override IBulkStore Bulk => fixture.GetStore();
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoModelStoreContractTests(MongoStoreFixture fixture) : ModelStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoTrainingQueueContractTests(MongoStoreFixture fixture) : TrainingQueueContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoJobEventStoreContractTests(MongoStoreFixture fixture) : JobEventStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoDatasetStoreContractTests(MongoStoreFixture fixture) : DatasetStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoBulkStoreContractTests(MongoStoreFixture fixture) : BulkStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoTenantStoreContractTests(MongoStoreFixture fixture) : TenantStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoWebhookStoreContractTests(MongoStoreFixture fixture) : WebhookStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
+}
+
+public sealed class MongoRetentionStoreContractTests(MongoStoreFixture fixture) : RetentionStoreContractTests, IClassFixture<MongoStoreFixture>
+{
+    protected override StoreServices Store => fixture.GetStore();
 }
 
 /// <summary>
@@ -30,9 +66,9 @@ public sealed class MongoStoreFixture : IAsyncLifetime
     private readonly string _databaseName = $"aiaas_test_{Guid.NewGuid():N}";
     private MongoDbContainer? _container;
     private MongoClient? _client;
-    private MongoStore? _store;
+    private StoreServices? _store;
 
-    public MongoStore GetStore()
+    public StoreServices GetStore()
     {
         if (_store is null)
         {
@@ -56,7 +92,7 @@ public sealed class MongoStoreFixture : IAsyncLifetime
         }
 
         _client = new MongoClient(connectionString);
-        _store = new MongoStore(_client.GetDatabase(_databaseName));
+        _store = StoreServices.Mongo(connectionString, _databaseName);
     }
 
     private async Task<string?> TryStartContainerAsync()

@@ -3,46 +3,9 @@ using AIaaS.Queue.Contracts;
 
 namespace AIaaS.Queue.Store.Tests;
 
-// What every store promises the retention sweeper: bounded, idempotent sweeps scoped to one tenant and kind, tombstones
-// that tell "gone" from "never was", and a lease that one owner holds at a time. Each test sweeps its own tenant.
-public abstract partial class StoreContractTests
+/// <summary>What every store promises the retention sweeper (<see cref="IRetentionStore"/>): bounded, idempotent sweeps scoped to one tenant and kind, tombstones that tell "gone" from "never was", and a lease that one owner holds at a time. Each test sweeps its own tenant.</summary>
+public abstract class RetentionStoreContractTests : StoreContractTests
 {
-    private IRetentionStore Retention => (IRetentionStore)Jobs;
-
-    private static readonly DateTimeOffset LongAgo = new(2026, 1, 10, 8, 0, 0, TimeSpan.Zero);
-
-    private static JobRecord FinishedJob(string tenantId, DateTimeOffset completedAt, JobKind kind = JobKind.Predict, JobStatus status = JobStatus.Succeeded) =>
-        NewJob(UniqueModel(), status, completedAt.AddMinutes(-1), kind, tenantId) with
-        {
-            ModelVersion = 1,
-            CompletedAt = completedAt,
-            Outputs = status == JobStatus.Succeeded ? [TestTensors.Fp32("y", [1, 3], [1f, 2f, 3f])] : null,
-        };
-
-    private static BulkJobRecord RunningBulkJob(string tenantId, string inputFileId) => new()
-    {
-        BulkJobId = Guid.CreateVersion7(),
-        TenantId = tenantId,
-        Model = UniqueModel(),
-        Status = BulkJobStatus.Running,
-        InputFileId = inputFileId,
-        SubmittedAt = DateTimeOffset.UtcNow,
-    };
-
-    private static async Task<int[]> SweepInBatchesAsync(Func<Task<SweepBatch>> sweep)
-    {
-        var counts = new List<int>();
-        SweepBatch batch;
-        do
-        {
-            batch = await sweep();
-            counts.Add(batch.Count);
-        }
-        while (batch.Count > 0 && counts.Count < 20);
-
-        return [.. counts];
-    }
-
     [Fact]
     public async Task ExpiringPayloadsDropsTheOutputsOfOldFinishedJobsAndLeavesATombstone()
     {
@@ -93,7 +56,7 @@ public abstract partial class StoreContractTests
         var train = NewTrainJob(UniqueModel()) with { SubmittedAt = LongAgo };
         var trainRecord = FinishedJob(tenant, LongAgo, JobKind.Train, JobStatus.Failed) with { JobId = train.JobId, Model = train.Model };
         await Jobs.UpsertAsync([trainRecord], Ct);
-        await Training.AppendJobEventsAsync(train.JobId, [new JobEventView { Sequence = 0, Type = "failed", At = LongAgo }], Ct);
+        await Events.AppendJobEventsAsync(train.JobId, [new JobEventView { Sequence = 0, Type = "failed", At = LongAgo }], Ct);
         var predict = FinishedJob(tenant, LongAgo);
         var queued = NewJob(UniqueModel(), JobStatus.Queued, LongAgo, JobKind.Train, tenant);
         await Jobs.UpsertAsync([predict, queued], Ct);
@@ -102,7 +65,7 @@ public abstract partial class StoreContractTests
 
         Assert.Equal(1, batch.Count);
         Assert.Null(await Jobs.GetAsync(train.JobId, Ct));
-        Assert.Empty(await Training.ListJobEventsAsync(train.JobId, 0, 100, Ct));
+        Assert.Empty(await Events.ListJobEventsAsync(train.JobId, 0, 100, Ct));
         Assert.NotNull(await Jobs.GetAsync(predict.JobId, Ct));
         Assert.NotNull(await Jobs.GetAsync(queued.JobId, Ct));
     }
@@ -111,15 +74,15 @@ public abstract partial class StoreContractTests
     public async Task AnExpiredFileKeepsItsRecordWithTheTimeAndItsContentIsGone()
     {
         var tenant = UniqueTenant();
-        var dataset = await Training.AddDatasetAsync(tenant, "old.csv", new MemoryStream(Encoding.UTF8.GetBytes("x,y\n1,2\n")), Ct);
+        var dataset = await Datasets.AddDatasetAsync(tenant, "old.csv", new MemoryStream(Encoding.UTF8.GetBytes("x,y\n1,2\n")), Ct);
         var expiredAt = DateTimeOffset.UtcNow.AddTicks(-7);
 
         var batch = await Retention.ExpireDatasetsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), expiredAt, 10, Ct);
 
         Assert.Equal(new SweepBatch(1, dataset.SizeBytes), batch);
-        var stored = await Training.GetDatasetAsync(tenant, dataset.Id, Ct);
+        var stored = await Datasets.GetDatasetAsync(tenant, dataset.Id, Ct);
         Assert.Equal(expiredAt, stored!.ExpiredAt);
-        var gone = await Assert.ThrowsAsync<StoredObjectExpiredException>(() => Training.CopyDatasetToAsync(tenant, dataset.Id, Stream.Null, Ct));
+        var gone = await Assert.ThrowsAsync<StoredObjectExpiredException>(() => Datasets.CopyDatasetToAsync(tenant, dataset.Id, Stream.Null, Ct));
         Assert.Equal(expiredAt, gone.ExpiredAt);
         Assert.Equal(0, (await Retention.ExpireDatasetsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), expiredAt, 10, Ct)).Count);
     }
@@ -128,19 +91,19 @@ public abstract partial class StoreContractTests
     public async Task AFileABulkJobStillReadsIsNotExpired()
     {
         var tenant = UniqueTenant();
-        var dataset = await Training.AddDatasetAsync(tenant, "in-use.csv", new MemoryStream("x\n1\n"u8.ToArray()), Ct);
-        var bulk = (IBulkStore)Jobs;
+        var dataset = await Datasets.AddDatasetAsync(tenant, "in-use.csv", new MemoryStream("x\n1\n"u8.ToArray()), Ct);
+        var bulk = Bulk;
         Assert.True(await bulk.CreateBulkJobAsync(RunningBulkJob(tenant, dataset.Id), Ct));
 
         Assert.Equal(0, (await Retention.ExpireDatasetsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), DateTimeOffset.UtcNow, 10, Ct)).Count);
-        Assert.Null((await Training.GetDatasetAsync(tenant, dataset.Id, Ct))!.ExpiredAt);
+        Assert.Null((await Datasets.GetDatasetAsync(tenant, dataset.Id, Ct))!.ExpiredAt);
     }
 
     [Fact]
     public async Task ABulkJobsChunksAreRemovedInBatchesAndItsResultsAnswerExpired()
     {
         var tenant = UniqueTenant();
-        var bulk = (IBulkStore)Jobs;
+        var bulk = Bulk;
         var job = RunningBulkJob(tenant, "file");
         Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
         for (var chunk = 0; chunk < 3; chunk++)
@@ -214,10 +177,10 @@ public abstract partial class StoreContractTests
     public async Task ATenantsStoredBytesCountItsFilesAndBulkChunksUntilTheyExpire()
     {
         var tenant = UniqueTenant();
-        var bulk = (IBulkStore)Jobs;
+        var bulk = Bulk;
         Assert.Equal(0, await Retention.GetStoredBytesAsync(tenant, Ct));
-        var dataset = await Training.AddDatasetAsync(tenant, "f.csv", new MemoryStream(new byte[1000]), Ct);
-        await Training.AddDatasetAsync(UniqueTenant(), "other.csv", new MemoryStream(new byte[5000]), Ct);
+        var dataset = await Datasets.AddDatasetAsync(tenant, "f.csv", new MemoryStream(new byte[1000]), Ct);
+        await Datasets.AddDatasetAsync(UniqueTenant(), "other.csv", new MemoryStream(new byte[5000]), Ct);
         var job = RunningBulkJob(tenant, dataset.Id);
         Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
         await bulk.SaveBulkChunkInputAsync(job.BulkJobId, 0, 1, new byte[200], Ct);

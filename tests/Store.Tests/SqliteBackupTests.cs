@@ -1,5 +1,3 @@
-using AIaaS.Queue.Contracts;
-
 namespace AIaaS.Queue.Store.Tests;
 
 /// <summary>An online backup of the embedded store taken while jobs are written, restored into a new folder.</summary>
@@ -13,7 +11,7 @@ public sealed class SqliteBackupTests : TimeLimitedTests
         var storePath = Path.Combine(_directory.FullName, "live", "aiaas.db");
         var backupPath = Path.Combine(_directory.FullName, "backups", "aiaas-backup.db");
         var restoredPath = Path.Combine(_directory.FullName, "restored", "aiaas.db");
-        using var store = new SqliteStore(storePath);
+        using var store = StoreServices.Embedded(storePath);
         var written = new List<JobRecord>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var writer = Task.Run(async () =>
@@ -21,7 +19,7 @@ public sealed class SqliteBackupTests : TimeLimitedTests
             for (var batch = 0; !stop.IsCancellationRequested; batch++)
             {
                 var jobs = Enumerable.Range(0, 20).Select(i => FinishedJob(batch * 20 + i)).ToArray();
-                await store.UpsertAsync(jobs, CancellationToken.None);
+                await store.Jobs.UpsertAsync(jobs, CancellationToken.None);
                 lock (written)
                 {
                     written.AddRange(jobs);
@@ -39,8 +37,8 @@ public sealed class SqliteBackupTests : TimeLimitedTests
         await writer;
 
         await SqliteBackup.RestoreAsync(backupPath, restoredPath, replace: false, Ct);
-        using var restored = new SqliteStore(restoredPath);
-        var found = (await restored.GetManyAsync([.. finishedBefore.Select(j => j.JobId)], includeOutputs: true, Ct)).ToDictionary(j => j.JobId);
+        using var restored = StoreServices.Embedded(restoredPath);
+        var found = (await restored.Jobs.GetManyAsync([.. finishedBefore.Select(j => j.JobId)], includeOutputs: true, Ct)).ToDictionary(j => j.JobId);
 
         Assert.True(size > 0);
         Assert.Equal(finishedBefore.Count, found.Count);
@@ -57,9 +55,9 @@ public sealed class SqliteBackupTests : TimeLimitedTests
     {
         var storePath = Path.Combine(_directory.FullName, "aiaas.db");
         var backupPath = Path.Combine(_directory.FullName, "backup.db");
-        using (var store = new SqliteStore(storePath))
+        using (var store = StoreServices.Embedded(storePath))
         {
-            await store.UpsertAsync([FinishedJob(1)], Ct);
+            await store.Jobs.UpsertAsync([FinishedJob(1)], Ct);
         }
 
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

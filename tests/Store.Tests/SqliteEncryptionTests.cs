@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
 
 namespace AIaaS.Queue.Store.Tests;
@@ -18,10 +17,10 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
     private async Task<JobRecord> StoreAsync(byte[]? masterKey)
     {
         var job = JobWithCanary();
-        using (var store = new SqliteStore(StorePath, masterKey: masterKey))
+        using (var store = StoreServices.Embedded(StorePath, masterKey))
         {
-            await store.UpsertAsync([job], Ct);
-            Assert.Equal(Canary, (await store.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
+            await store.Jobs.UpsertAsync([job], Ct);
+            Assert.Equal(Canary, (await store.Jobs.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
         }
 
         SqliteConnection.ClearAllPools();
@@ -41,8 +40,8 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         var job = await StoreAsync(key);
 
         Assert.False(FileHolds(Canary), "the store's files hold the output in plain text");
-        using var reopened = new SqliteStore(StorePath, masterKey: key);
-        Assert.Equal(Canary, (await reopened.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
+        using var reopened = StoreServices.Embedded(StorePath, key);
+        Assert.Equal(Canary, (await reopened.Jobs.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
     }
 
     [Fact]
@@ -58,14 +57,14 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
     {
         var job = await StoreAsync(RandomNumberGenerator.GetBytes(32));
 
-        using (var wrong = new SqliteStore(StorePath, masterKey: RandomNumberGenerator.GetBytes(32)))
+        using (var wrong = StoreServices.Embedded(StorePath, RandomNumberGenerator.GetBytes(32)))
         {
-            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => wrong.PingAsync(Ct));
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => wrong.Health.PingAsync(Ct));
             Assert.Contains("does not open with the configured master key", refused.Message, StringComparison.Ordinal);
         }
 
-        using var none = new SqliteStore(StorePath);
-        var unreadable = await Assert.ThrowsAsync<InvalidOperationException>(() => none.GetAsync(job.JobId, Ct));
+        using var none = StoreServices.Embedded(StorePath);
+        var unreadable = await Assert.ThrowsAsync<InvalidOperationException>(() => none.Jobs.GetAsync(job.JobId, Ct));
         Assert.Contains("no master key is configured", unreadable.Message, StringComparison.Ordinal);
     }
 

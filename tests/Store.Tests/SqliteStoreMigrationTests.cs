@@ -28,13 +28,13 @@ public sealed class SqliteStoreMigrationTests
                 await command.ExecuteNonQueryAsync(ct);
             }
 
-            using var store = new SqliteStore(path);
-            var old = await store.GetVersionAsync("old", 1, ct);
+            using var store = StoreServices.Embedded(path);
+            var old = await store.Models.GetVersionAsync("old", 1, ct);
             Assert.Equal("from before", old!.Description);
             Assert.Null(old.Training);
 
             var jobId = Guid.NewGuid();
-            var added = await store.AddVersionAsync(new NewModelVersion
+            var added = await store.Models.AddVersionAsync(new NewModelVersion
             {
                 Name = "old",
                 Inputs = [],
@@ -53,7 +53,7 @@ public sealed class SqliteStoreMigrationTests
                 },
             }, new MemoryStream([1]), ct);
             Assert.Equal(2, added.Version);
-            Assert.Equal(2, (await store.GetVersionByTrainingJobAsync(jobId, ct))!.Version);
+            Assert.Equal(2, (await store.Models.GetVersionByTrainingJobAsync(jobId, ct))!.Version);
         }
         finally
         {
@@ -89,11 +89,11 @@ public sealed class SqliteStoreMigrationTests
                 await command.ExecuteNonQueryAsync(ct);
             }
 
-            using var store = new SqliteStore(path);
-            Assert.Equal(Tenants.DefaultTenantId, (await store.GetAsync(jobId, ct))!.TenantId);
-            Assert.Equal([jobId], (await store.ListAsync(new JobQuery { TenantId = Tenants.DefaultTenantId }, ct)).Items.Select(j => j.JobId));
-            Assert.NotNull(await store.GetDatasetAsync(Tenants.DefaultTenantId, "old-data", ct));
-            Assert.Null(await store.GetDatasetAsync("acme", "old-data", ct));
+            using var store = StoreServices.Embedded(path);
+            Assert.Equal(Tenants.DefaultTenantId, (await store.Jobs.GetAsync(jobId, ct))!.TenantId);
+            Assert.Equal([jobId], (await store.Jobs.ListAsync(new JobQuery { TenantId = Tenants.DefaultTenantId }, ct)).Items.Select(j => j.JobId));
+            Assert.NotNull(await store.Datasets.GetDatasetAsync(Tenants.DefaultTenantId, "old-data", ct));
+            Assert.Null(await store.Datasets.GetDatasetAsync("acme", "old-data", ct));
         }
         finally
         {
@@ -135,27 +135,27 @@ public sealed class SqliteStoreMigrationTests
                 Assert.Equal(version, SqliteSchema.ReadVersion(connection, null));
             }
 
-            using (var store = new SqliteStore(path))
+            using (var store = StoreServices.Embedded(path))
             {
-                await store.PingAsync(ct);
+                await store.Health.PingAsync(ct);
                 if (version >= 1)
                 {
-                    Assert.Equal(Tenants.DefaultTenantId, (await store.GetAsync(jobId, ct))!.TenantId);
-                    Assert.Equal("from before", (await store.GetVersionAsync("old", 1, ct))!.Description);
+                    Assert.Equal(Tenants.DefaultTenantId, (await store.Jobs.GetAsync(jobId, ct))!.TenantId);
+                    Assert.Equal("from before", (await store.Models.GetVersionAsync("old", 1, ct))!.Description);
                 }
 
                 if (version >= 2)
                 {
-                    Assert.NotNull(await store.GetDatasetAsync(Tenants.DefaultTenantId, "old-data", ct));
+                    Assert.NotNull(await store.Datasets.GetDatasetAsync(Tenants.DefaultTenantId, "old-data", ct));
                 }
 
                 if (version >= 4)
                 {
-                    Assert.Equal([bulkId], (await store.ListBulkJobsAsync(Tenants.DefaultTenantId, 10, ct)).Select(b => b.BulkJobId));
+                    Assert.Equal([bulkId], (await store.Bulk.ListBulkJobsAsync(Tenants.DefaultTenantId, 10, ct)).Select(b => b.BulkJobId));
                 }
 
-                Assert.True(await store.CreateTenantAsync(new TenantRecord { Id = "acme", CreatedAt = DateTimeOffset.UnixEpoch }, ct));
-                Assert.Empty(await store.ListWebhooksAsync(jobId, ct));
+                Assert.True(await store.Tenants.CreateTenantAsync(new TenantRecord { Id = "acme", CreatedAt = DateTimeOffset.UnixEpoch }, ct));
+                Assert.Empty(await store.Webhooks.ListWebhooksAsync(jobId, ct));
             }
 
             Assert.Equal(await DescribeSchemaAsync(path, ct), await DescribeNewFileSchemaAsync(directory, ct));
@@ -184,9 +184,9 @@ public sealed class SqliteStoreMigrationTests
                 transaction.Commit();
             }
 
-            using (var store = new SqliteStore(path))
+            using (var store = StoreServices.Embedded(path))
             {
-                Assert.True(await store.CreateTenantAsync(new TenantRecord { Id = "acme", CreatedAt = DateTimeOffset.UnixEpoch }, ct));
+                Assert.True(await store.Tenants.CreateTenantAsync(new TenantRecord { Id = "acme", CreatedAt = DateTimeOffset.UnixEpoch }, ct));
             }
 
             Assert.Equal(await DescribeNewFileSchemaAsync(directory, ct), await DescribeSchemaAsync(path, ct));
@@ -213,8 +213,8 @@ public sealed class SqliteStoreMigrationTests
                 transaction.Commit();
             }
 
-            using var store = new SqliteStore(path);
-            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.PingAsync(ct));
+            using var store = StoreServices.Embedded(path);
+            var error = await Assert.ThrowsAsync<InvalidOperationException>(() => store.Health.PingAsync(ct));
             Assert.Contains("newer than this build", error.Message, StringComparison.Ordinal);
         }
         finally
@@ -253,9 +253,9 @@ public sealed class SqliteStoreMigrationTests
     private static async Task<string> DescribeNewFileSchemaAsync(DirectoryInfo directory, CancellationToken ct)
     {
         var path = Path.Combine(directory.FullName, $"new-{Guid.NewGuid():N}.db");
-        using (var store = new SqliteStore(path))
+        using (var store = StoreServices.Embedded(path))
         {
-            await store.PingAsync(ct);
+            await store.Health.PingAsync(ct);
         }
 
         return await DescribeSchemaAsync(path, ct);

@@ -11,7 +11,7 @@ public sealed class StoreRegistrationTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task EmbeddedIsTheDefaultAndOneInstanceServesAllThreeInterfaces()
+    public async Task EmbeddedIsTheDefaultAndEachConcernIsItsOwnObjectOverOneDatabase()
     {
         var directory = Path.Combine(Path.GetTempPath(), $"aiaas-registration-{Guid.NewGuid():N}");
         var path = Path.Combine(directory, "missing", "aiaas.db");
@@ -21,11 +21,19 @@ public sealed class StoreRegistrationTests
             {
                 await host.StartAsync(Ct);
 
-                var jobs = host.Services.GetRequiredService<IJobStore>();
-                Assert.IsType<SqliteStore>(jobs);
-                Assert.Same(jobs, host.Services.GetRequiredService<IModelStore>());
-                Assert.Same(jobs, host.Services.GetRequiredService<IStoreHealth>());
-                Assert.Same(jobs, host.Services.GetRequiredService<IBulkStore>());
+                var services = host.Services;
+                Assert.IsType<SqliteJobStore>(services.GetRequiredService<IJobStore>());
+                Assert.IsType<SqliteModelStore>(services.GetRequiredService<IModelStore>());
+                Assert.IsType<SqliteStoreHealth>(services.GetRequiredService<IStoreHealth>());
+                Assert.IsType<SqliteTrainingQueue>(services.GetRequiredService<ITrainingQueue>());
+                Assert.IsType<SqliteJobEventStore>(services.GetRequiredService<IJobEventStore>());
+                Assert.IsType<SqliteDatasetStore>(services.GetRequiredService<IDatasetStore>());
+                Assert.IsType<SqliteBulkStore>(services.GetRequiredService<IBulkStore>());
+                Assert.IsType<SqliteTenantStore>(services.GetRequiredService<ITenantStore>());
+                Assert.IsType<SqliteWebhookStore>(services.GetRequiredService<IWebhookStore>());
+                Assert.IsType<SqliteRetentionStore>(services.GetRequiredService<IRetentionStore>());
+                Assert.Same(services.GetRequiredService<IJobStore>(), services.GetRequiredService<IJobStore>());
+                Assert.Equal(Path.GetFullPath(path), services.GetRequiredService<SqliteDatabase>().DatabasePath);
 
                 var report = await host.Services.GetRequiredService<HealthCheckService>()
                     .CheckHealthAsync(check => check.Tags.Contains("ready"), Ct);
@@ -68,8 +76,9 @@ public sealed class StoreRegistrationTests
             ["Store:MongoConnectionString"] = "mongodb://localhost:1",
         });
 
-        Assert.IsType<SqliteStore>(embedded.Services.GetRequiredService<IJobStore>());
-        Assert.IsType<MongoStore>(mongo.Services.GetRequiredService<IJobStore>());
+        Assert.IsType<SqliteJobStore>(embedded.Services.GetRequiredService<IJobStore>());
+        Assert.IsType<MongoJobStore>(mongo.Services.GetRequiredService<IJobStore>());
+        Assert.IsType<MongoTrainingQueue>(mongo.Services.GetRequiredService<ITrainingQueue>());
         Assert.False(Directory.Exists(Path.GetDirectoryName(path)));
     }
 

@@ -3,13 +3,9 @@ using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 
-// What every store promises for tenants, API key hashes and the tenant of each job.
-public abstract partial class StoreContractTests
+/// <summary>What every store promises for tenants, API key hashes and the tenant of each job (<see cref="ITenantStore"/>).</summary>
+public abstract class TenantStoreContractTests : StoreContractTests
 {
-    private ITenantStore TenantStore => (ITenantStore)Jobs;
-
-    private static string UniqueTenant() => $"t-{Guid.NewGuid():N}"[..30];
-
     [Fact]
     public async Task TheDefaultTenantAlwaysExistsAndATenantIdIsTakenOnce()
     {

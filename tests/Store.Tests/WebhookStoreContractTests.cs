@@ -2,25 +2,9 @@ using AIaaS.Queue.Contracts;
 
 namespace AIaaS.Queue.Store.Tests;
 
-// What every store promises for the webhook delivery schedule. Deliveries that should not be claimed by another test
-// are scheduled far in the future; the claim tests use times long past and look only at their own job.
-public abstract partial class StoreContractTests
+/// <summary>What every store promises for the webhook delivery schedule (<see cref="IWebhookStore"/>). Deliveries that should not be claimed by another test are scheduled far in the future; the claim tests use times long past and look only at their own job.</summary>
+public abstract class WebhookStoreContractTests : StoreContractTests
 {
-    private IWebhookStore Webhooks => (IWebhookStore)Jobs;
-
-    private static readonly DateTimeOffset FarFuture = new(2200, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-    private static WebhookDelivery NewDelivery(Guid jobId, string type, DateTimeOffset due) => new()
-    {
-        Id = $"msg_{jobId:N}_{type}",
-        JobId = jobId,
-        EventType = type,
-        Url = "https://example.test/hook",
-        Payload = $"{{\"type\":\"{type}\",\"data\":{{\"id\":\"{jobId}\"}}}}",
-        CreatedAt = due.AddTicks(-1),
-        NextAttemptAt = due,
-    };
-
     [Fact]
     public async Task AWebhookDeliveryIsScheduledOnceAndRoundTripsWithItsAttempts()
     {

@@ -42,7 +42,7 @@ public sealed record BatchServices(TenantCaller Caller, BulkJobSubmitter Submitt
 /// Puts a bulk job submitted over HTTP on the broker: a repeated id answers with its job, then the job's rules, the
 /// model, the input file (the body streamed into the store, or an uploaded file named), then publish and the record.
 /// </summary>
-public sealed class BulkJobSubmitter(IBulkStore bulk, ITrainingStore files, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
+public sealed class BulkJobSubmitter(IBulkStore bulk, IDatasetStore files, IModelStore models, IBus bus, CallbackUrlPolicy callbacks,
     StorageQuota quota, IOptions<ResultApiOptions> options, TimeProvider time)
 {
     public async Task<Results<Accepted<BulkJobView>, Ok<BulkJobView>, ProblemHttpResult>> SubmitAsync(

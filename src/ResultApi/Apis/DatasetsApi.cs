@@ -21,7 +21,7 @@ public static class DatasetsApi
     }
 
     public static async Task<Results<Created<DatasetView>, ProblemHttpResult>> UploadDataset(
-        HttpRequest request, TenantCaller caller, ITrainingStore training, StorageQuota quota, IOptions<ResultApiOptions> options,
+        HttpRequest request, TenantCaller caller, IDatasetStore datasets, StorageQuota quota, IOptions<ResultApiOptions> options,
         CancellationToken cancellationToken, string? name = null)
     {
         if (request.ContentLength == 0)
@@ -42,7 +42,7 @@ public static class DatasetsApi
 
         try
         {
-            var dataset = await training.AddDatasetAsync(caller.TenantId, string.IsNullOrWhiteSpace(name) ? "dataset" : name, request.Body, cancellationToken);
+            var dataset = await datasets.AddDatasetAsync(caller.TenantId, string.IsNullOrWhiteSpace(name) ? "dataset" : name, request.Body, cancellationToken);
             return TypedResults.Created($"/v1/datasets/{dataset.Id}", dataset);
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
@@ -52,8 +52,8 @@ public static class DatasetsApi
     }
 
     public static async Task<Results<Ok<DatasetView>, ProblemHttpResult>> GetDataset(
-        string id, TenantCaller caller, ITrainingStore training, CancellationToken cancellationToken) =>
-        await training.GetDatasetAsync(caller.TenantId, id, cancellationToken) switch
+        string id, TenantCaller caller, IDatasetStore datasets, CancellationToken cancellationToken) =>
+        await datasets.GetDatasetAsync(caller.TenantId, id, cancellationToken) switch
         {
             null => Problems.Create(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{id}' is stored."),
             { ExpiredAt: { } expiredAt } => Problems.Gone("The dataset has expired",

@@ -21,7 +21,7 @@ namespace AIaaS.Queue.ResultApi.Apis;
 /// that loses a race for a new id, so that the answer costs a real submission and says nothing of whose the id is. The
 /// store settles races: the first record for an id owns it, and no later write changes its tenant.
 /// </remarks>
-public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingStore training, IBus bus, CallbackUrlPolicy callbacks,
+public sealed class JobSubmitter(IJobStore jobs, IModelStore models, IDatasetStore datasets, IBus bus, CallbackUrlPolicy callbacks,
     IOptions<ResultApiOptions> options, TimeProvider timeProvider)
 {
     /// <summary>Seconds a client refused at the admission limit is told to wait (Retry-After).</summary>
@@ -212,7 +212,7 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, ITrainingSt
 
         if (job.Dataset.FileId is { } fileId)
         {
-            switch (await training.GetDatasetAsync(caller.TenantId, fileId, cancellationToken))
+            switch (await datasets.GetDatasetAsync(caller.TenantId, fileId, cancellationToken))
             {
                 case null:
                     return JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown dataset", $"No dataset with id '{fileId}' is stored.");

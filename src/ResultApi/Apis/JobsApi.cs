@@ -126,7 +126,7 @@ public static class JobsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<JobEventView>>, ProblemHttpResult>> GetJobEvents(
-        Guid id, TenantCaller caller, IJobStore jobs, ITrainingStore training, CancellationToken cancellationToken, long after = 0, int limit = 1000)
+        Guid id, TenantCaller caller, IJobStore jobs, IJobEventStore events, CancellationToken cancellationToken, long after = 0, int limit = 1000)
     {
         if (limit is < 1 or > 10_000)
         {
@@ -138,7 +138,7 @@ public static class JobsApi
             return UnknownJob(id);
         }
 
-        return TypedResults.Ok(await training.ListJobEventsAsync(id, after, limit, cancellationToken));
+        return TypedResults.Ok(await events.ListJobEventsAsync(id, after, limit, cancellationToken));
     }
 
     internal static JobView ToView(this JobRecord job) => new()

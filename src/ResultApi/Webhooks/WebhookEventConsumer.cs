@@ -14,7 +14,7 @@ namespace AIaaS.Queue.ResultApi.Webhooks;
 /// nothing, and one for a finished job schedules exactly the webhook the real event does (same id, same body), which the
 /// store keeps once. The dispatcher then sends them.
 /// </summary>
-internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingStore training, IBulkStore bulk, IWebhookStore store, WebhookDispatcher dispatcher,
+internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingQueue training, IBulkStore bulk, IWebhookStore store, WebhookDispatcher dispatcher,
     IOptions<WebhookOptions> options, ILogger<WebhookEventConsumer> logger)
     : IConsumer<PredictBatchCompleted>, IConsumer<JobFailed>, IConsumer<TrainJobFinished>, IConsumer<BulkJobFinished>
 {

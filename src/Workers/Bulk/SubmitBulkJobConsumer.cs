@@ -24,7 +24,7 @@ namespace AIaaS.Queue.Workers.Bulk;
 /// </remarks>
 internal sealed class SubmitBulkJobConsumer(
     IBulkStore bulk,
-    ITrainingStore files,
+    IDatasetStore files,
     ModelCache models,
     SenderVerifier senders,
     SenderRefusals refusals,

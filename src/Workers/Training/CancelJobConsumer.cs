@@ -11,7 +11,7 @@ namespace AIaaS.Queue.Workers.Training;
 /// running it ends its training process at its next heartbeat, or at once when that worker is this one. Only the job's
 /// own tenant can cancel it: a request for another tenant's job is dropped with a log line, and one whose sender does not
 /// verify is dead-lettered (<see cref="SenderRefusals"/>).</summary>
-internal sealed class CancelJobConsumer(ITrainingStore training, IJobStore jobs, TrainingRunner runner, SenderVerifier senders,
+internal sealed class CancelJobConsumer(ITrainingQueue training, IJobStore jobs, TrainingRunner runner, SenderVerifier senders,
     SenderRefusals refusals, TimeProvider time, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
 {
     public async Task Consume(ConsumeContext<CancelJob> context)

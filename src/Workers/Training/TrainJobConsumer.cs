@@ -17,7 +17,8 @@ namespace AIaaS.Queue.Workers.Training;
 /// outage with the message unacknowledged (<see cref="StoreOutage"/>), so an outage never sends a train job to the error queue.
 /// </summary>
 internal sealed class TrainJobConsumer(
-    ITrainingStore training,
+    ITrainingQueue training,
+    IJobEventStore events,
     IJobStore jobs,
     TrainingRunner runner,
     SenderVerifier senders,
@@ -56,7 +57,7 @@ internal sealed class TrainJobConsumer(
                 CompletedAt = failedAt,
                 Error = problem,
             }], context.CancellationToken), $"the failure of train job {job.JobId}").ConfigureAwait(false);
-            await outage.WriteAsync(() => training.AppendJobEventsAsync(job.JobId,
+            await outage.WriteAsync(() => events.AppendJobEventsAsync(job.JobId,
                 [new JobEventView { Sequence = 0, Type = JobEventTypes.Failed, At = failedAt, Message = problem }], context.CancellationToken),
                 $"the failure event of train job {job.JobId}").ConfigureAwait(false);
 

@@ -10,7 +10,7 @@ namespace AIaaS.Queue.Workers.Training;
 /// for elsewhere ends the attempt through <paramref name="cancel"/>. One store round per beat, however fast the child
 /// reports.
 /// </summary>
-internal sealed class TrainLeaseHeartbeat(ITrainingStore training, Guid jobId, string workerId, TrainingOptions options,
+internal sealed class TrainLeaseHeartbeat(ITrainingQueue training, IJobEventStore events, Guid jobId, string workerId, TrainingOptions options,
     CancellationTokenSource cancel, ILogger logger)
 {
     private readonly Lock _gate = new();
@@ -35,7 +35,7 @@ internal sealed class TrainLeaseHeartbeat(ITrainingStore training, Guid jobId, s
     public async Task StopAsync()
     {
         await _loop.ConfigureAwait(false);
-        await training.AppendJobEventsAsync(jobId, Take(), CancellationToken.None).ConfigureAwait(false);
+        await events.AppendJobEventsAsync(jobId, Take(), CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task BeatAsync(CancellationToken stop)
@@ -53,7 +53,7 @@ internal sealed class TrainLeaseHeartbeat(ITrainingStore training, Guid jobId, s
 
             try
             {
-                await training.AppendJobEventsAsync(jobId, Take(), CancellationToken.None).ConfigureAwait(false);
+                await events.AppendJobEventsAsync(jobId, Take(), CancellationToken.None).ConfigureAwait(false);
                 var lease = await training.RenewTrainLeaseAsync(jobId, workerId, options.Lease, CancellationToken.None).ConfigureAwait(false);
                 if (!lease.Held)
                 {

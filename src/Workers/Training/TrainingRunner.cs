@@ -24,7 +24,9 @@ namespace AIaaS.Queue.Workers.Training;
 /// </summary>
 internal sealed partial class TrainingRunner(
     IServiceProvider services,
-    ITrainingStore training,
+    ITrainingQueue training,
+    IJobEventStore events,
+    IDatasetStore datasets,
     IModelStore models,
     TrainingChildLauncher launcher,
     IOptions<TrainingOptions> trainingOptions,
@@ -152,7 +154,7 @@ internal sealed partial class TrainingRunner(
         var job = claim.Request;
 
         // An earlier attempt may have registered the model and died before finishing the job: the model stands.
-        if (await training.GetVersionByTrainingJobAsync(job.JobId, stoppingToken).ConfigureAwait(false) is { } registered)
+        if (await models.GetVersionByTrainingJobAsync(job.JobId, stoppingToken).ConfigureAwait(false) is { } registered)
         {
             await FinishAsync(job, JobStatus.Succeeded, registered.Version, registered.Training?.Device, null, registered.Training?.Metrics).ConfigureAwait(false);
             return;
@@ -171,7 +173,7 @@ internal sealed partial class TrainingRunner(
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(job.TimeoutSeconds));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, timeout.Token, stoppingToken);
         using var kill = child.KillOn(stop.Token);
-        var heartbeat = new TrainLeaseHeartbeat(training, job.JobId, WorkerId, _options, cancel, logger);
+        var heartbeat = new TrainLeaseHeartbeat(training, events, job.JobId, WorkerId, _options, cancel, logger);
         heartbeat.Start(stop.Token);
         var (result, device) = await FollowAsync(job, child, heartbeat).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
@@ -271,7 +273,7 @@ internal sealed partial class TrainingRunner(
         var reason = child.ExitReason(claim.Attempt);
         if (claim.Attempt < _options.MaxAttempts)
         {
-            await training.AppendJobEventsAsync(job.JobId,
+            await events.AppendJobEventsAsync(job.JobId,
                 [new JobEventView { Sequence = 0, Type = JobEventTypes.AttemptFailed, At = time.GetUtcNow(), Attempt = claim.Attempt, Message = reason + "; retrying" }],
                 CancellationToken.None).ConfigureAwait(false);
             await training.ReleaseTrainJobAsync(job.JobId, WorkerId, reason, CancellationToken.None).ConfigureAwait(false);
@@ -361,7 +363,7 @@ internal sealed partial class TrainingRunner(
         {
             var path = Path.Combine(directory, "data");
             await using var file = File.Create(path);
-            await training.CopyDatasetToAsync(Tenants.OrDefault(job.Sender?.TenantId), fileId, file, cancellationToken).ConfigureAwait(false);
+            await datasets.CopyDatasetToAsync(Tenants.OrDefault(job.Sender?.TenantId), fileId, file, cancellationToken).ConfigureAwait(false);
             return path;
         }
 

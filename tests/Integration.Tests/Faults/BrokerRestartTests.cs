@@ -34,7 +34,8 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
             new BatchingSettings { MaxBatchSize = 16, MaxQueueDelayMilliseconds = 10 }, cancellationToken: ct);
         // One recorder for the whole run: its durable queue and self-recovering connection outlive the crash.
         await using var writes = await ResultWriteRecorder.StartAsync(system.Node.Uri, ct);
-        using var store = new SqliteStore(system.StorePath);
+        using var database = new SqliteDatabase(system.StorePath);
+        var store = new SqliteJobStore(database);
         var load = new SteadyLoad(system.Client, model, JobsPerWave, WaveInterval);
         using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var loading = load.RunAsync(stopLoad.Token);

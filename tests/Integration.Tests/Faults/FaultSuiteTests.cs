@@ -36,7 +36,8 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         await system.Client.RegisterModelAsync(model, new MemoryStream(onnx),
             new BatchingSettings { MaxBatchSize = 16, MaxQueueDelayMilliseconds = 10 }, cancellationToken: ct);
         await using var writes = await ResultWriteRecorder.StartAsync(system.Broker.Uri, ct);
-        using var store = new SqliteStore(system.StorePath);
+        using var database = new SqliteDatabase(system.StorePath);
+        var store = new SqliteJobStore(database);
         var load = new SteadyLoad(system.Client, model, JobsPerWave, WaveInterval);
         using var stopLoad = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var loading = load.RunAsync(stopLoad.Token);
@@ -139,7 +140,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
     /// returns how many job messages were acknowledged meanwhile, and how many of those had no final result stored.
     /// Acknowledging a redelivery of a job already finished is right; acknowledging any other job is a lost job.</summary>
     private async Task<(int Acknowledged, int WithoutResult, int FinalBefore, int FinalDuring)> LockStoreAsync(
-        SqliteStore store, SteadyLoad load, CancellationToken ct)
+        IJobStore store, SteadyLoad load, CancellationToken ct)
     {
         await using var connection = new SqliteConnection($"Data Source={system.StorePath}");
         await connection.OpenAsync(ct);
@@ -220,7 +221,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         return true;
     }
 
-    private async Task WaitForFinalAsync(SqliteStore store, SteadyLoad load, int count, CancellationToken ct)
+    private async Task WaitForFinalAsync(IJobStore store, SteadyLoad load, int count, CancellationToken ct)
     {
         try
         {

@@ -6,7 +6,7 @@ namespace AIaaS.Queue.Integration.Tests.Faults;
 /// <summary>What the fault tests read back from the store: which submitted jobs are final, waiting for them.</summary>
 internal static class StoredJobs
 {
-    public static async Task<IReadOnlyList<JobRecord>> FinalAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
+    public static async Task<IReadOnlyList<JobRecord>> FinalAsync(IJobStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
         [.. (await store.GetManyAsync(ids, includeOutputs: false, ct)).Where(j => j.IsFinal)];
 
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)
@@ -18,7 +18,7 @@ internal static class StoredJobs
     }
 
     /// <summary>Waits until every job is final, or until the test's own limit leaves no more time; returns the final ones.</summary>
-    public static async Task<Dictionary<Guid, JobRecord>> DrainAsync(SqliteStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct,
+    public static async Task<Dictionary<Guid, JobRecord>> DrainAsync(IJobStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct,
         int limitSeconds = 60)
     {
         var drainLimit = Stopwatch.StartNew();

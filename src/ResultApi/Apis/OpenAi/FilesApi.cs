@@ -26,7 +26,7 @@ public static class FilesApi
     }
 
     public static async Task<Results<Ok<OpenAiFile>, JsonHttpResult<OpenAiErrorResponse>>> UploadFile(
-        HttpRequest request, TenantCaller caller, ITrainingStore files, StorageQuota quota, IOptions<ResultApiOptions> options,
+        HttpRequest request, TenantCaller caller, IDatasetStore files, StorageQuota quota, IOptions<ResultApiOptions> options,
         CancellationToken cancellationToken)
     {
         if (await quota.RefusalAsync(caller.TenantId, request.ContentLength, cancellationToken) is { } refusal)
@@ -75,7 +75,7 @@ public static class FilesApi
     }
 
     public static async Task<Results<Ok<OpenAiFile>, JsonHttpResult<OpenAiErrorResponse>>> GetFile(
-        string id, TenantCaller caller, ITrainingStore files, OpenAiBatchService batches, CancellationToken cancellationToken)
+        string id, TenantCaller caller, IDatasetStore files, OpenAiBatchService batches, CancellationToken cancellationToken)
     {
         if (OpenAiIds.TryParseBatchFile(id, out var bulkJobId, out var kind))
         {
@@ -101,7 +101,7 @@ public static class FilesApi
             : Unknown(id);
     }
 
-    public static async Task<Results<PushStreamHttpResult, JsonHttpResult<OpenAiErrorResponse>>> GetFileContent(string id, TenantCaller caller, ITrainingStore files, OpenAiBatchService batches,
+    public static async Task<Results<PushStreamHttpResult, JsonHttpResult<OpenAiErrorResponse>>> GetFileContent(string id, TenantCaller caller, IDatasetStore files, OpenAiBatchService batches,
         CancellationToken cancellationToken)
     {
         if (OpenAiIds.TryParseBatchFile(id, out var bulkJobId, out var kind))

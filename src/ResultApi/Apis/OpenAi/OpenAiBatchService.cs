@@ -16,7 +16,7 @@ namespace AIaaS.Queue.ResultApi.Apis.OpenAi;
 /// results are read back in OpenAI's form (<see cref="BatchResultTranslator"/>). A batch is its bulk job: the batch id is the
 /// job's, and what OpenAI's batch object adds is kept in a small manifest file that the job's input file names.
 /// </summary>
-public sealed class OpenAiBatchService(IBulkStore bulk, ITrainingStore files, IModelStore models, BulkJobSubmitter submitter, StorageQuota quota)
+public sealed class OpenAiBatchService(IBulkStore bulk, IDatasetStore files, IModelStore models, BulkJobSubmitter submitter, StorageQuota quota)
 {
     /// <summary>OpenAI's metadata bounds.</summary>
     private const int MaxMetadataPairs = 16, MaxMetadataKey = 64, MaxMetadataValue = 512;

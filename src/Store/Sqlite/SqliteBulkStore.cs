@@ -1,6 +1,6 @@
-using System.Runtime.InteropServices;
 using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
+using static AIaaS.Queue.Store.SqliteCommands;
 
 namespace AIaaS.Queue.Store;
 
@@ -8,7 +8,7 @@ namespace AIaaS.Queue.Store;
 // row and the counter update it causes are written in one transaction, and the row's primary key makes the first write
 // win, so a repeated save never counts twice. Results are never changed once written, which lets the copy read them
 // one blob at a time without holding a snapshot while a slow reader drains the destination.
-public sealed partial class SqliteStore : IBulkStore
+public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
 {
     private const string BulkColumns = """
         id, model, model_version, status, input_file_id, format, chunk_size, callback_url, expires_at, submitted_at,
@@ -23,8 +23,8 @@ public sealed partial class SqliteStore : IBulkStore
     public async Task<bool> CreateBulkJobAsync(BulkJobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -60,7 +60,7 @@ public sealed partial class SqliteStore : IBulkStore
 
     public async Task<BulkJobRecord?> GetBulkJobAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE id = $id";
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
@@ -69,7 +69,7 @@ public sealed partial class SqliteStore : IBulkStore
 
     public async Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(string tenantId, int limit, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE tenant_id = $tenant_id ORDER BY submitted_at DESC, id DESC LIMIT $limit";
         command.Parameters.AddWithValue("$tenant_id", tenantId);
@@ -81,30 +81,30 @@ public sealed partial class SqliteStore : IBulkStore
         int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(from);
-        var final = BulkStoreRules.IsFinal(to);
-        var running = to == BulkJobStatus.Running;
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        var move = BulkStoreRules.Transition(to, database.Time.GetUtcNow().UtcTicks, modelVersion, error, format);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var update = connection.CreateCommand();
             update.Transaction = transaction;
             update.CommandText = """
                 UPDATE bulk_jobs SET
                     status        = $to,
-                    started_at    = CASE WHEN $running THEN COALESCE(started_at, $now) ELSE started_at END,
-                    model_version = CASE WHEN $running AND $version IS NOT NULL THEN $version ELSE model_version END,
-                    completed_at  = CASE WHEN $final THEN $now ELSE completed_at END,
-                    error         = CASE WHEN $final OR $error IS NOT NULL THEN $error ELSE error END,
+                    started_at    = CASE WHEN $starts THEN COALESCE(started_at, $now) ELSE started_at END,
+                    model_version = COALESCE($version, model_version),
+                    completed_at  = CASE WHEN $ends THEN $now ELSE completed_at END,
+                    error         = CASE WHEN $sets_error THEN $error ELSE error END,
                     format        = COALESCE($format, format)
                 WHERE id = $id AND status IN (SELECT value FROM json_each($from))
                 """;
-            update.Parameters.AddWithValue("$to", to.ToString());
-            update.Parameters.AddWithValue("$running", running);
-            update.Parameters.AddWithValue("$final", final);
-            update.Parameters.AddWithValue("$now", _time.GetUtcNow().UtcTicks);
-            update.Parameters.AddWithValue("$version", (object?)modelVersion ?? DBNull.Value);
-            update.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
-            update.Parameters.AddWithValue("$format", (object?)format?.ToString() ?? DBNull.Value);
+            update.Parameters.AddWithValue("$to", move.To.ToString());
+            update.Parameters.AddWithValue("$starts", move.StartsIfNotStarted);
+            update.Parameters.AddWithValue("$ends", move.Ends);
+            update.Parameters.AddWithValue("$sets_error", move.SetsError);
+            update.Parameters.AddWithValue("$now", move.NowTicks);
+            update.Parameters.AddWithValue("$version", (object?)move.ModelVersion ?? DBNull.Value);
+            update.Parameters.AddWithValue("$error", (object?)move.Error ?? DBNull.Value);
+            update.Parameters.AddWithValue("$format", (object?)move.Format?.ToString() ?? DBNull.Value);
             update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
             update.Parameters.AddWithValue("$from", System.Text.Json.JsonSerializer.Serialize(from.Select(s => s.ToString())));
             update.ExecuteNonQuery();
@@ -122,8 +122,8 @@ public sealed partial class SqliteStore : IBulkStore
     {
         BulkStoreRules.CheckChunk(chunkIndex, recordCount);
         var bytes = AsArray(payload);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
@@ -148,7 +148,7 @@ public sealed partial class SqliteStore : IBulkStore
 
     public async Task<byte[]?> GetBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT payload FROM bulk_chunk_inputs WHERE bulk_id = $id AND chunk_index = $chunk";
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
@@ -164,8 +164,8 @@ public sealed partial class SqliteStore : IBulkStore
     public async Task<BulkProgress> CompleteBulkSplitAsync(Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(chunkCount);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             // The first count stands: a re-split of the same file after a crash finds the same chunks.
             using var update = connection.CreateCommand();
@@ -184,8 +184,8 @@ public sealed partial class SqliteStore : IBulkStore
         BulkStoreRules.CheckResult(result);
         var output = AsArray(result.Output);
         var errors = AsArray(result.Errors);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
@@ -227,7 +227,7 @@ public sealed partial class SqliteStore : IBulkStore
         ArgumentNullException.ThrowIfNull(destination);
         var column = BulkStoreRules.ResultField(kind);
 
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         ThrowIfExpired(connection, "SELECT outputs_expired_at FROM bulk_jobs WHERE id = $id",
             $"The results of bulk job {bulkJobId} were removed under its tenant's retention.", ("$id", JobCursor.GuidBytes(bulkJobId)));
 
@@ -251,8 +251,8 @@ public sealed partial class SqliteStore : IBulkStore
 
     public async Task DeleteBulkChunkInputsAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -311,10 +311,4 @@ public sealed partial class SqliteStore : IBulkStore
 
         return found;
     }
-
-    /// <summary>The bytes as an array, without a copy when they already are a whole one.</summary>
-    private static byte[] AsArray(ReadOnlyMemory<byte> bytes) =>
-        MemoryMarshal.TryGetArray(bytes, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
-            ? segment.Array
-            : bytes.ToArray();
 }

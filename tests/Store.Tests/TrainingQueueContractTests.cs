@@ -1,33 +1,10 @@
-using System.Security.Cryptography;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 
-// What every store promises for train jobs, their events, datasets and idempotent model registration.
-public abstract partial class StoreContractTests
+/// <summary>What every store promises for the train queue: leases, attempts, cancellation, and the job row each change moves (<see cref="ITrainingQueue"/>).</summary>
+public abstract class TrainingQueueContractTests : StoreContractTests
 {
-    private ITrainingStore Training => (ITrainingStore)Jobs;
-
-    private static SubmitTrainJob NewTrainJob(string model) => new()
-    {
-        JobId = Guid.CreateVersion7(),
-        Model = model,
-        Dataset = new TrainingDataset { Columns = ["x", "y"], Rows = [["1", "a"], ["2", "b"]] },
-        LabelColumn = "y",
-        Hyperparameters = new TrainingHyperparameters { Epochs = 7, Optimizer = TrainingOptimizer.Sgd },
-        SubmittedAt = DateTimeOffset.UtcNow,
-    };
-
-    /// <summary>Claims take the oldest job in the whole store, so each claim test starts from an empty train queue.</summary>
-    private async Task DrainTrainQueueAsync()
-    {
-        while (await Training.ClaimTrainJobAsync("drain", TimeSpan.FromMinutes(5), 100, cancellationToken: Ct) is { } claim)
-        {
-            await Training.FinishTrainJobAsync(claim.Request.JobId, "drain", JobStatus.Failed, null, null, "drained", "drained", Ct);
-        }
-    }
-
     [Fact]
     public async Task ATrainJobIsQueuedOnceAndClaimedByOneWorkerWithItsRequest()
     {
@@ -55,7 +32,7 @@ public abstract partial class StoreContractTests
         Assert.True(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 4, "cpu", null, "registered v4", Ct));
         var done = await Jobs.GetAsync(job.JobId, Ct);
         Assert.Equal((JobStatus.Succeeded, 4, "cpu"), (done!.Status, done.ModelVersion, done.Device));
-        var events = await Training.ListJobEventsAsync(job.JobId, 0, 100, Ct);
+        var events = await Events.ListJobEventsAsync(job.JobId, 0, 100, Ct);
         Assert.Equal(["queued", "started", "succeeded"], events.Select(e => e.Type));
         Assert.Equal("registered v4", events[^1].Message);
     }
@@ -76,7 +53,7 @@ public abstract partial class StoreContractTests
         Assert.False((await Training.RenewTrainLeaseAsync(job.JobId, "w1", TimeSpan.FromMinutes(1), Ct)).Held);
         Assert.Equal(new TrainLeaseState(true, false), await Training.RenewTrainLeaseAsync(job.JobId, "w2", TimeSpan.FromMinutes(1), Ct));
         Assert.False(await Training.FinishTrainJobAsync(job.JobId, "w1", JobStatus.Succeeded, 1, "cpu", null, null, Ct));
-        Assert.Equal(["queued", "started", "attempt-failed", "started"], (await Training.ListJobEventsAsync(job.JobId, 0, 100, Ct)).Select(e => e.Type));
+        Assert.Equal(["queued", "started", "attempt-failed", "started"], (await Events.ListJobEventsAsync(job.JobId, 0, 100, Ct)).Select(e => e.Type));
     }
 
     [Fact]
@@ -125,95 +102,6 @@ public abstract partial class StoreContractTests
         Assert.True(await Training.FinishTrainJobAsync(running.JobId, "w1", JobStatus.Cancelled, null, "cpu", "cancelled while training", "cancelled while training", Ct));
         Assert.Equal(JobStatus.Cancelled, await Training.RequestCancelAsync(running.JobId, Ct));
         Assert.Null(await Training.RequestCancelAsync(Guid.NewGuid(), Ct));
-    }
-
-    [Fact]
-    public async Task JobEventsAreNumberedInOrderAndReadAfterASequenceNumber()
-    {
-        var jobId = Guid.NewGuid();
-        await Training.AppendJobEventsAsync(jobId, [.. Enumerable.Range(1, 3).Select(i => Epoch(i))], Ct);
-        await Training.AppendJobEventsAsync(jobId, [Epoch(4), new JobEventView { Sequence = 0, Type = "succeeded", At = DateTimeOffset.UtcNow, Message = "ä \"ok\"" }], Ct);
-
-        var all = await Training.ListJobEventsAsync(jobId, 0, 100, Ct);
-        Assert.Equal([1L, 2, 3, 4, 5], all.Select(e => e.Sequence));
-        Assert.Equal([1, 2, 3, 4], all.Take(4).Select(e => e.Epoch!.Value));
-        Assert.Equal(0.25, all[1].ValidationAccuracy);
-        Assert.Equal("ä \"ok\"", all[4].Message);
-        Assert.Equal([4L, 5], (await Training.ListJobEventsAsync(jobId, 3, 100, Ct)).Select(e => e.Sequence));
-        Assert.Empty(await Training.ListJobEventsAsync(Guid.NewGuid(), 0, 100, Ct));
-
-        static JobEventView Epoch(int i) => new()
-        {
-            Sequence = 0, Type = "epoch", At = DateTimeOffset.UtcNow, Epoch = i, Epochs = 4, TrainLoss = 1.0 / i,
-            ValidationLoss = 2.0 / i, ValidationAccuracy = i * 0.125, LearningRate = 0.01, ElapsedSeconds = i,
-        };
-    }
-
-    [Fact]
-    public async Task RegisteringTheModelOfOneTrainingJobTwiceKeepsOneVersionWithItsTrainingInfo()
-    {
-        var name = UniqueModel();
-        var jobId = Guid.NewGuid();
-        var info = new ModelTrainingInfo
-        {
-            TrainingJobId = jobId,
-            DatasetFingerprint = "sha256:" + new string('a', 64),
-            Task = TrainingTask.MulticlassClassification,
-            LabelColumn = "species",
-            FeatureColumns = ["a", "b"],
-            ClassLabels = ["x", "y", "z"],
-            Architecture = new TrainingArchitecture { HiddenSizes = [8], Activation = HiddenActivation.Tanh },
-            Hyperparameters = new TrainingHyperparameters { Epochs = 3 },
-            Metrics = new Dictionary<string, double> { ["val_accuracy"] = 0.96, ["onnx_max_abs_diff"] = 1.2e-7 },
-            Device = "cpu",
-        };
-        var model = NewModel(name) with { Training = info };
-
-        var first = await Models.AddVersionAsync(model, new MemoryStream([1, 2, 3]), Ct);
-        var again = await Models.AddVersionAsync(model, new MemoryStream([4, 5, 6, 7]), Ct);
-
-        Assert.Equal(1, first.Version);
-        Assert.Equal(1, again.Version);
-        Assert.Equal(3, again.SizeBytes);
-        var stored = Assert.Single(await Models.ListAsync(name, Ct));
-        Assert.Equal(jobId, stored.Training!.TrainingJobId);
-        Assert.Equal(info.ClassLabels, stored.Training.ClassLabels);
-        Assert.Equal(info.Architecture.HiddenSizes, stored.Training.Architecture.HiddenSizes);
-        Assert.Equal(0.96, stored.Training.Metrics["val_accuracy"]);
-        Assert.Equal(1, (await Training.GetVersionByTrainingJobAsync(jobId, Ct))!.Version);
-        Assert.Null(await Training.GetVersionByTrainingJobAsync(Guid.NewGuid(), Ct));
-
-        // Versions without training info are not affected by the idempotency key.
-        Assert.Equal(2, (await Models.AddVersionAsync(NewModel(name), new MemoryStream([9]), Ct)).Version);
-        Assert.Null((await Models.GetVersionAsync(name, 2, Ct))!.Training);
-    }
-
-    [Fact]
-    public async Task ADatasetRoundTripsByIdWithItsSizeAndHash()
-    {
-        var content = new byte[(int)(2.5 * 1024 * 1024)];
-        new Random(3).NextBytes(content);
-
-        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream(content), Ct);
-
-        Assert.Equal(content.Length, dataset.SizeBytes);
-        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), dataset.Sha256);
-        Assert.Equal(dataset, await Training.GetDatasetAsync("acme", dataset.Id, Ct));
-        using var copy = new MemoryStream();
-        await Training.CopyDatasetToAsync("acme", dataset.Id, copy, Ct);
-        Assert.Equal(content, copy.ToArray());
-        Assert.Null(await Training.GetDatasetAsync("acme", "unknown", Ct));
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("acme", "unknown", Stream.Null, Ct));
-    }
-
-    [Fact]
-    public async Task ADatasetIsUnknownToEveryOtherTenant()
-    {
-        var dataset = await Training.AddDatasetAsync("acme", "data.csv", new MemoryStream([1, 2, 3]), Ct);
-
-        Assert.Null(await Training.GetDatasetAsync("globex", dataset.Id, Ct));
-        Assert.Null(await Training.GetDatasetAsync(Tenants.DefaultTenantId, dataset.Id, Ct));
-        await Assert.ThrowsAsync<KeyNotFoundException>(() => Training.CopyDatasetToAsync("globex", dataset.Id, Stream.Null, Ct));
     }
 
     [Fact]

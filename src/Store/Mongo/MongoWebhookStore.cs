@@ -1,25 +1,15 @@
 using AIaaS.Queue.Contracts;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using static AIaaS.Queue.Store.MongoCommands;
 
 namespace AIaaS.Queue.Store;
 
 // Webhook deliveries in collection "webhook_deliveries": _id is the webhook-id, attempts an embedded array.
-public sealed partial class MongoStore : IWebhookStore
+public sealed class MongoWebhookStore(MongoDatabaseContext context) : IWebhookStore
 {
-    private const string WebhooksCollection = "webhook_deliveries";
 
-    private IMongoCollection<BsonDocument> Webhooks => _database.GetCollection<BsonDocument>(WebhooksCollection);
 
-    private async Task EnsureWebhookIndexesAsync(CancellationToken cancellationToken)
-    {
-        await Webhooks.Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("nextAttemptAt"),
-                new CreateIndexOptions { Name = "due" }), cancellationToken: cancellationToken);
-        await Webhooks.Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("jobId").Ascending("createdAt"),
-                new CreateIndexOptions { Name = "job" }), cancellationToken: cancellationToken);
-    }
 
     public async Task ScheduleWebhooksAsync(IReadOnlyCollection<WebhookDelivery> deliveries, CancellationToken cancellationToken = default)
     {
@@ -29,7 +19,7 @@ public sealed partial class MongoStore : IWebhookStore
             return;
         }
 
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
 
         // Upserts that only set on insert: an existing delivery (a redelivered completion event) stays as it is.
         var writes = deliveries.Select(d => new UpdateOneModel<BsonDocument>(
@@ -44,20 +34,20 @@ public sealed partial class MongoStore : IWebhookStore
                 DocUpdate.SetOnInsert("state", d.State.ToString()),
                 DocUpdate.SetOnInsert("attempts", new BsonArray(d.Attempts.Select(ToBson)))))
         { IsUpsert = true }).ToList();
-        await Webhooks.BulkWriteAsync(writes, new BulkWriteOptions { IsOrdered = false }, cancellationToken);
+        await context.Webhooks.BulkWriteAsync(writes, new BulkWriteOptions { IsOrdered = false }, cancellationToken);
     }
 
     public async Task<IReadOnlyList<WebhookDelivery>> ClaimDueWebhooksAsync(DateTimeOffset now, TimeSpan lease, int limit,
         CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         var claimed = new List<WebhookDelivery>();
         var until = (now + lease).UtcTicks;
 
         // One atomic find-and-modify per delivery: competing senders never claim the same one.
         while (claimed.Count < limit)
         {
-            var document = await Webhooks.FindOneAndUpdateAsync(
+            var document = await context.Webhooks.FindOneAndUpdateAsync(
                 Doc.And(Doc.Eq("state", nameof(WebhookDeliveryState.Pending)), Doc.Lte("nextAttemptAt", now.UtcTicks)),
                 DocUpdate.Set("nextAttemptAt", until),
                 new FindOneAndUpdateOptions<BsonDocument>
@@ -81,8 +71,8 @@ public sealed partial class MongoStore : IWebhookStore
         DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(attempt);
-        await EnsureIndexesAsync(cancellationToken);
-        await Webhooks.UpdateOneAsync(Doc.Eq("_id", deliveryId),
+        await context.EnsureIndexesAsync(cancellationToken);
+        await context.Webhooks.UpdateOneAsync(Doc.Eq("_id", deliveryId),
             DocUpdate.Combine(
                 DocUpdate.Push("attempts", ToBson(attempt)),
                 DocUpdate.Set("state", state.ToString()),
@@ -92,8 +82,8 @@ public sealed partial class MongoStore : IWebhookStore
 
     public async Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
-        var documents = await Webhooks.Find(Doc.Eq("jobId", Id(jobId)))
+        await context.EnsureIndexesAsync(cancellationToken);
+        var documents = await context.Webhooks.Find(Doc.Eq("jobId", Id(jobId)))
             .Sort(Builders<BsonDocument>.Sort.Ascending("createdAt").Ascending("_id"))
             .ToListAsync(cancellationToken);
         return documents.Select(FromBson).ToList();
@@ -101,8 +91,8 @@ public sealed partial class MongoStore : IWebhookStore
 
     public async Task<DateTimeOffset?> NextWebhookDueAsync(CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
-        var first = await Webhooks.Find(Doc.Eq("state", nameof(WebhookDeliveryState.Pending)))
+        await context.EnsureIndexesAsync(cancellationToken);
+        var first = await context.Webhooks.Find(Doc.Eq("state", nameof(WebhookDeliveryState.Pending)))
             .Sort(Builders<BsonDocument>.Sort.Ascending("nextAttemptAt"))
             .Project(Builders<BsonDocument>.Projection.Include("nextAttemptAt"))
             .FirstOrDefaultAsync(cancellationToken);

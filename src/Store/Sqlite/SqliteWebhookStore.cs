@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace AIaaS.Queue.Store;
 
 // Webhook deliveries: one row per event, its attempts as a JSON array in the row (a handful at most).
-public sealed partial class SqliteStore : IWebhookStore
+public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
 {
     private const string WebhookColumns = "id, job_id, event_type, url, payload, created_at, next_attempt_at, state, attempts";
 
@@ -17,8 +17,8 @@ public sealed partial class SqliteStore : IWebhookStore
             return;
         }
 
-        await using var connection = await OpenAsync(cancellationToken);
-        await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -46,8 +46,8 @@ public sealed partial class SqliteStore : IWebhookStore
     public async Task<IReadOnlyList<WebhookDelivery>> ClaimDueWebhooksAsync(DateTimeOffset now, TimeSpan lease, int limit,
         CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -68,8 +68,8 @@ public sealed partial class SqliteStore : IWebhookStore
         DateTimeOffset nextAttemptAt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(attempt);
-        await using var connection = await OpenAsync(cancellationToken);
-        await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -88,7 +88,7 @@ public sealed partial class SqliteStore : IWebhookStore
 
     public async Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {WebhookColumns} FROM webhook_deliveries WHERE job_id = $job_id ORDER BY created_at, id";
         command.Parameters.AddWithValue("$job_id", JobCursor.GuidBytes(jobId));
@@ -97,7 +97,7 @@ public sealed partial class SqliteStore : IWebhookStore
 
     public async Task<DateTimeOffset?> NextWebhookDueAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE state = 'Pending'";
         return await command.ExecuteScalarAsync(cancellationToken) is long ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;

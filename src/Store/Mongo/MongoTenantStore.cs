@@ -1,40 +1,21 @@
-using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
 
 namespace AIaaS.Queue.Store;
 
 // Tenants in "tenants" (_id is the tenant id) and API key hashes in "apiKeys" (_id is the key id).
-public sealed partial class MongoStore
+public sealed class MongoTenantStore(MongoDatabaseContext context) : ITenantStore
 {
-    private const string TenantsCollection = "tenants";
-    private const string ApiKeysCollection = "apiKeys";
 
-    private IMongoCollection<BsonDocument> TenantDocuments => _database.GetCollection<BsonDocument>(TenantsCollection);
-    private IMongoCollection<BsonDocument> ApiKeys => _database.GetCollection<BsonDocument>(ApiKeysCollection);
 
-    private async Task EnsureTenantIndexesAsync(CancellationToken cancellationToken)
-    {
-        await ApiKeys.Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(
-                Builders<BsonDocument>.IndexKeys.Ascending("tenantId").Ascending("createdAt"),
-                new CreateIndexOptions { Name = "tenant_created" }),
-            cancellationToken: cancellationToken);
-
-        // The default tenant always exists, as in the embedded store.
-        await TenantDocuments.UpdateOneAsync(
-            Builders<BsonDocument>.Filter.Eq("_id", Tenants.DefaultTenantId),
-            Builders<BsonDocument>.Update.SetOnInsert("name", Tenants.DefaultTenantId).SetOnInsert("createdAt", 0L),
-            new UpdateOptions { IsUpsert = true }, cancellationToken);
-    }
 
     public async Task<bool> CreateTenantAsync(TenantRecord tenant, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         try
         {
-            await TenantDocuments.InsertOneAsync(new BsonDocument
+            await context.TenantDocuments.InsertOneAsync(new BsonDocument
             {
                 ["_id"] = tenant.Id,
                 ["name"] = tenant.Name is null ? BsonNull.Value : new BsonString(tenant.Name),
@@ -51,15 +32,15 @@ public sealed partial class MongoStore
     public async Task<TenantRecord?> GetTenantAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        await EnsureIndexesAsync(cancellationToken);
-        var document = await TenantDocuments.Find(Builders<BsonDocument>.Filter.Eq("_id", tenantId)).FirstOrDefaultAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
+        var document = await context.TenantDocuments.Find(Builders<BsonDocument>.Filter.Eq("_id", tenantId)).FirstOrDefaultAsync(cancellationToken);
         return document is null ? null : ToTenant(document);
     }
 
     public async Task<IReadOnlyList<TenantRecord>> ListTenantsAsync(CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
-        var documents = await TenantDocuments.Find(Builders<BsonDocument>.Filter.Empty)
+        await context.EnsureIndexesAsync(cancellationToken);
+        var documents = await context.TenantDocuments.Find(Builders<BsonDocument>.Filter.Empty)
             .Sort(Builders<BsonDocument>.Sort.Ascending("_id")).ToListAsync(cancellationToken);
         return documents.ConvertAll(ToTenant);
     }
@@ -74,8 +55,8 @@ public sealed partial class MongoStore
     public async Task AddApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
-        await EnsureIndexesAsync(cancellationToken);
-        await ApiKeys.InsertOneAsync(new BsonDocument
+        await context.EnsureIndexesAsync(cancellationToken);
+        await context.ApiKeys.InsertOneAsync(new BsonDocument
         {
             ["_id"] = key.KeyId,
             ["tenantId"] = key.TenantId,
@@ -89,16 +70,16 @@ public sealed partial class MongoStore
     public async Task<ApiKeyRecord?> GetApiKeyAsync(string keyId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(keyId);
-        await EnsureIndexesAsync(cancellationToken);
-        var document = await ApiKeys.Find(Builders<BsonDocument>.Filter.Eq("_id", keyId)).FirstOrDefaultAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
+        var document = await context.ApiKeys.Find(Builders<BsonDocument>.Filter.Eq("_id", keyId)).FirstOrDefaultAsync(cancellationToken);
         return document is null ? null : ToApiKey(document);
     }
 
     public async Task<IReadOnlyList<ApiKeyRecord>> ListApiKeysAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        await EnsureIndexesAsync(cancellationToken);
-        var documents = await ApiKeys.Find(Builders<BsonDocument>.Filter.Eq("tenantId", tenantId))
+        await context.EnsureIndexesAsync(cancellationToken);
+        var documents = await context.ApiKeys.Find(Builders<BsonDocument>.Filter.Eq("tenantId", tenantId))
             .Sort(Builders<BsonDocument>.Sort.Ascending("createdAt").Ascending("_id")).ToListAsync(cancellationToken);
         return documents.ConvertAll(ToApiKey);
     }
@@ -117,9 +98,9 @@ public sealed partial class MongoStore
     {
         ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(keyId);
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         var filter = Builders<BsonDocument>.Filter;
-        var result = await ApiKeys.UpdateOneAsync(
+        var result = await context.ApiKeys.UpdateOneAsync(
             filter.And(filter.Eq("_id", keyId), filter.Eq("tenantId", tenantId), filter.Eq("revokedAt", BsonNull.Value)),
             Builders<BsonDocument>.Update.Set("revokedAt", revokedAt.UtcTicks), cancellationToken: cancellationToken);
         return result.ModifiedCount == 1;
@@ -127,7 +108,7 @@ public sealed partial class MongoStore
 
     public async Task<bool> HasActiveApiKeysAsync(CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
-        return await ApiKeys.Find(Builders<BsonDocument>.Filter.Eq("revokedAt", BsonNull.Value)).AnyAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
+        return await context.ApiKeys.Find(Builders<BsonDocument>.Filter.Eq("revokedAt", BsonNull.Value)).AnyAsync(cancellationToken);
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
+using static AIaaS.Queue.Store.SqliteCommands;
 
 namespace AIaaS.Queue.Store;
 
@@ -9,13 +10,11 @@ namespace AIaaS.Queue.Store;
 // that holds only what can still be swept (migration 9), so a step holds the write lock for milliseconds and job writes
 // queue behind it no longer than behind a batch of results. Freed pages are given back with PRAGMA incremental_vacuum,
 // also in small steps, on files created with auto_vacuum = INCREMENTAL.
-public sealed partial class SqliteStore
+public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionStore
 {
-    private const string FinalJobStatuses =
-        $"'{nameof(JobStatus.Succeeded)}', '{nameof(JobStatus.Failed)}', '{nameof(JobStatus.Cancelled)}', '{nameof(JobStatus.Expired)}'";
+    private static readonly string FinalJobStatuses = SqlList(JobStoreRules.FinalStatuses);
 
-    private const string FinalBulkStatuses =
-        $"'{nameof(BulkJobStatus.Succeeded)}', '{nameof(BulkJobStatus.Failed)}', '{nameof(BulkJobStatus.Cancelled)}', '{nameof(BulkJobStatus.Expired)}'";
+    private static readonly string FinalBulkStatuses = SqlList(BulkStoreRules.FinalStatuses);
 
     // Pages given back per incremental_vacuum step: about 1 MiB at the default page size, a short write each.
     private const int VacuumStepPages = 256;
@@ -26,9 +25,9 @@ public sealed partial class SqliteStore
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(owner);
-        var now = _time.GetUtcNow();
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        var now = database.Time.GetUtcNow();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             // The conflict branch takes the lease only from its holder or after its time ran out; RETURNING yields a row
             // only when this owner holds it afterwards.
@@ -44,8 +43,8 @@ public sealed partial class SqliteStore
 
     public async Task ReleaseLeaseAsync(string name, string owner, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await database.WriteAsync(connection, (connection, transaction) =>
             Execute(connection, transaction, "DELETE FROM leases WHERE name = $name AND owner = $owner", ("$name", name), ("$owner", owner)),
             cancellationToken);
     }
@@ -54,8 +53,8 @@ public sealed partial class SqliteStore
         int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             var (rowIds, bytes) = SelectRows(connection, transaction, $"""
                 SELECT rowid, COALESCE(length(outputs), 0) FROM jobs INDEXED BY ix_jobs_payload_retention
@@ -74,8 +73,8 @@ public sealed partial class SqliteStore
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var delete = Command(connection, transaction, $"""
                 DELETE FROM jobs WHERE rowid IN (
@@ -134,8 +133,8 @@ public sealed partial class SqliteStore
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             // A file that a bulk job still reads is left for a later sweep: running work is never cut short.
             var files = new List<(long RowId, long FileId, long Size)>();
@@ -174,8 +173,8 @@ public sealed partial class SqliteStore
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             var jobIds = new List<byte[]>();
             using (var select = Command(connection, transaction, $"""
@@ -236,7 +235,7 @@ public sealed partial class SqliteStore
 
     public async Task<long> ReclaimSpaceAsync(long maxBytes, CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         var (pageSize, _, freePages, incremental) = ReadPageCounts(connection);
         if (!incremental)
         {
@@ -247,7 +246,7 @@ public sealed partial class SqliteStore
         while (freePages > 0 && reclaimed < maxBytes)
         {
             var pages = (int)Math.Min(VacuumStepPages, freePages);
-            await WriteAsync(connection, (connection, transaction) =>
+            await database.WriteAsync(connection, (connection, transaction) =>
                 Execute(connection, transaction, string.Create(CultureInfo.InvariantCulture, $"PRAGMA incremental_vacuum({pages})")),
                 cancellationToken);
             var after = ReadPageCounts(connection).FreePages;
@@ -268,7 +267,7 @@ public sealed partial class SqliteStore
     public async Task<long> GetStoredBytesAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         // Files through their partial index; chunks through each of the tenant's bulk jobs' primary-key ranges. length() of a
         // BLOB reads its record header, not its pages.
         await using var command = Command(connection, null, """
@@ -283,9 +282,9 @@ public sealed partial class SqliteStore
 
     public async Task<StoreSize> GetSizeAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         var (pageSize, pages, freePages, incremental) = ReadPageCounts(connection);
-        var wal = new FileInfo(_path + "-wal");
+        var wal = new FileInfo(database.DatabasePath + "-wal");
         return new StoreSize
         {
             Kind = "embedded",
@@ -311,8 +310,8 @@ public sealed partial class SqliteStore
     public async Task SaveSweepReportAsync(SweepReport report, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(report);
-        await using var connection = await OpenAsync(cancellationToken);
-        await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await database.WriteAsync(connection, (connection, transaction) =>
             Execute(connection, transaction, "INSERT OR REPLACE INTO sweep_reports (name, report) VALUES ($name, $report)",
                 ("$name", SweepReportName), ("$report", JsonSerializer.Serialize(report, StoreJson.Options))),
             cancellationToken);
@@ -320,63 +319,10 @@ public sealed partial class SqliteStore
 
     public async Task<SweepReport?> GetSweepReportAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = Command(connection, null, "SELECT report FROM sweep_reports WHERE name = $name", ("$name", SweepReportName));
         return await command.ExecuteScalarAsync(cancellationToken) is string json
             ? JsonSerializer.Deserialize<SweepReport>(json, StoreJson.Options)
             : null;
-    }
-
-    /// <summary>Throws <see cref="StoredObjectExpiredException"/> when <paramref name="sql"/> (one tombstone column) finds a
-    /// tombstone; an unknown row passes, for the caller's own not-found answer.</summary>
-    private static void ThrowIfExpired(SqliteConnection connection, string sql, string message,
-        params ReadOnlySpan<(string Name, object Value)> parameters)
-    {
-        using var command = Command(connection, null, sql, parameters);
-        if (command.ExecuteScalar() is long ticks)
-        {
-            throw new StoredObjectExpiredException(message, JobCursor.FromUtcTicks(ticks));
-        }
-    }
-
-    /// <summary>The row ids a query's first column yields and the sum of its second.</summary>
-    private static (List<long> RowIds, long Sum) SelectRows(SqliteConnection connection, SqliteTransaction transaction, string sql,
-        params ReadOnlySpan<(string Name, object Value)> parameters)
-    {
-        using var command = Command(connection, transaction, sql, parameters);
-        var rowIds = new List<long>();
-        long sum = 0;
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            rowIds.Add(reader.GetInt64(0));
-            sum += reader.GetInt64(1);
-        }
-
-        return (rowIds, sum);
-    }
-
-    private static int Execute(SqliteConnection connection, SqliteTransaction? transaction, string sql,
-        params ReadOnlySpan<(string Name, object Value)> parameters)
-    {
-        using var command = Command(connection, transaction, sql, parameters);
-        return command.ExecuteNonQuery();
-    }
-
-    /// <summary>A command in <paramref name="transaction"/> (none: autocommit) with its parameters bound.</summary>
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql,
-        params ReadOnlySpan<(string Name, object Value)> parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = transaction;
-#pragma warning disable CA2100 // Constant SQL of this store; values are parameters.
-        command.CommandText = sql;
-#pragma warning restore CA2100
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value);
-        }
-
-        return command;
     }
 }

@@ -1,6 +1,7 @@
 using AIaaS.Queue.Contracts;
 using MongoDB.Bson;
 using MongoDB.Driver;
+using static AIaaS.Queue.Store.MongoCommands;
 
 namespace AIaaS.Queue.Store;
 
@@ -14,11 +15,8 @@ namespace AIaaS.Queue.Store;
 // which the next save of that chunk (the redelivered message, or the re-split) counts, with the counts stored first.
 // No window is left where a chunk is counted twice or never, as long as a lost chunk is saved again, which message
 // redelivery guarantees. The ledgers cost about 12 bytes a chunk in the job document, hence the chunk limit below.
-public sealed partial class MongoStore : IBulkStore
+public sealed class MongoBulkStore(MongoDatabaseContext context) : IBulkStore
 {
-    private const string BulkJobsCollection = "bulk_jobs";
-    private const string BulkInputsCollection = "bulk_chunk_inputs";
-    private const string BulkResultsCollection = "bulk_chunk_results";
     internal const string InputLedger = "inputChunks";
     internal const string ResultLedger = "resultChunks";
 
@@ -35,33 +33,15 @@ public sealed partial class MongoStore : IBulkStore
     private static readonly ProjectionDefinition<BulkJobDocument> ProgressOnly =
         Builders<BulkJobDocument>.Projection.Include(d => d.ChunksDone).Include(d => d.ChunksTotal).Include(d => d.ChunksSkipped);
 
-    private IMongoCollection<BulkJobDocument> BulkJobs => _database.GetCollection<BulkJobDocument>(BulkJobsCollection);
-    private IMongoCollection<BsonDocument> BulkInputs => _database.GetCollection<BsonDocument>(BulkInputsCollection);
-    private IMongoCollection<BsonDocument> BulkResults => _database.GetCollection<BsonDocument>(BulkResultsCollection);
 
-    private async Task EnsureBulkIndexesAsync(CancellationToken cancellationToken)
-    {
-        await BulkJobs.Indexes.CreateOneAsync(
-            new CreateIndexModel<BulkJobDocument>(
-                Builders<BulkJobDocument>.IndexKeys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                new CreateIndexOptions { Name = "tenant_page" }),
-            cancellationToken: cancellationToken);
-        foreach (var chunks in new[] { BulkInputs, BulkResults })
-        {
-            await chunks.Indexes.CreateOneAsync(
-                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("bulkId").Ascending("index"),
-                    new CreateIndexOptions { Name = "bulk_chunk", Unique = true }),
-                cancellationToken: cancellationToken);
-        }
-    }
 
     public async Task<bool> CreateBulkJobAsync(BulkJobRecord job, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(job);
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         try
         {
-            await BulkJobs.InsertOneAsync(BulkJobDocument.From(job), cancellationToken: cancellationToken);
+            await context.BulkJobs.InsertOneAsync(BulkJobDocument.From(job), cancellationToken: cancellationToken);
             return true;
         }
         catch (MongoWriteException ex) when (ex.WriteError?.Category == ServerErrorCategory.DuplicateKey)
@@ -72,18 +52,18 @@ public sealed partial class MongoStore : IBulkStore
 
     public async Task<BulkJobRecord?> GetBulkJobAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         return (await FindBulkJobAsync(bulkJobId, WithoutLedgers, cancellationToken))?.ToRecord();
     }
 
     private Task<BulkJobDocument?> FindBulkJobAsync(Guid bulkJobId, ProjectionDefinition<BulkJobDocument> projection,
         CancellationToken cancellationToken) =>
-        BulkJobs.Find(BulkFilter.Eq(d => d.Id, bulkJobId)).Project<BulkJobDocument>(projection).FirstOrDefaultAsync(cancellationToken)!;
+        context.BulkJobs.Find(BulkFilter.Eq(d => d.Id, bulkJobId)).Project<BulkJobDocument>(projection).FirstOrDefaultAsync(cancellationToken)!;
 
     public async Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(string tenantId, int limit, CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
-        var documents = await BulkJobs.Find(BulkFilter.Eq(d => d.TenantId, tenantId))
+        await context.EnsureIndexesAsync(cancellationToken);
+        var documents = await context.BulkJobs.Find(BulkFilter.Eq(d => d.TenantId, tenantId))
             .Project<BulkJobDocument>(WithoutLedgers)
             .Sort(Builders<BulkJobDocument>.Sort.Descending(d => d.SubmittedAt).Descending(d => d.Id))
             .Limit(JobCursor.ClampLimit(limit))
@@ -95,10 +75,10 @@ public sealed partial class MongoStore : IBulkStore
         int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(from);
-        await EnsureIndexesAsync(cancellationToken);
-        var moved = await BulkJobs.FindOneAndUpdateAsync(
+        await context.EnsureIndexesAsync(cancellationToken);
+        var moved = await context.BulkJobs.FindOneAndUpdateAsync(
             BulkFilter.And(BulkFilter.Eq(d => d.Id, bulkJobId), BulkFilter.In(d => d.Status, from)),
-            TransitionUpdate(to, _time.GetUtcNow().UtcTicks, modelVersion, error, format),
+            TransitionUpdate(BulkStoreRules.Transition(to, context.Time.GetUtcNow().UtcTicks, modelVersion, error, format)),
             new FindOneAndUpdateOptions<BulkJobDocument> { ReturnDocument = ReturnDocument.After, Projection = WithoutLedgers },
             cancellationToken);
         return (moved ?? await FindBulkJobAsync(bulkJobId, WithoutLedgers, cancellationToken))?.ToRecord();
@@ -106,34 +86,34 @@ public sealed partial class MongoStore : IBulkStore
 
     /// <summary>A pipeline update, so that StartedAt is set only where it is missing, in the same atomic step. Values go in
     /// as $literal: an error text starting with '$' must not be read as a field path.</summary>
-    internal static UpdateDefinition<BulkJobDocument> TransitionUpdate(BulkJobStatus to, long nowTicks, int? modelVersion, string? error,
-        BulkInputFormat? format = null)
+    internal static UpdateDefinition<BulkJobDocument> TransitionUpdate(BulkTransition move)
     {
         static BsonDocument Literal(BsonValue value) => new("$literal", value);
 
-        var set = new BsonDocument("status", Literal(to.ToString()));
-        if (format is { } detected)
+        var set = new BsonDocument("status", Literal(move.To.ToString()));
+        if (move.Format is { } detected)
         {
             set["format"] = Literal(detected.ToString());
         }
 
-        if (to == BulkJobStatus.Running)
+        if (move.StartsIfNotStarted)
         {
-            set["startedAt"] = new BsonDocument("$ifNull", new BsonArray { "$startedAt", Literal(nowTicks) });
-            if (modelVersion is { } version)
-            {
-                set["modelVersion"] = Literal(version);
-            }
+            set["startedAt"] = new BsonDocument("$ifNull", new BsonArray { "$startedAt", Literal(move.NowTicks) });
         }
 
-        if (BulkStoreRules.IsFinal(to))
+        if (move.ModelVersion is { } version)
         {
-            set["completedAt"] = Literal(nowTicks);
-            set["error"] = Literal(error is null ? BsonNull.Value : new BsonString(error));
+            set["modelVersion"] = Literal(version);
         }
-        else if (error is not null)
+
+        if (move.Ends)
         {
-            set["error"] = Literal(error);
+            set["completedAt"] = Literal(move.NowTicks);
+        }
+
+        if (move.SetsError)
+        {
+            set["error"] = Literal(move.Error is null ? BsonNull.Value : new BsonString(move.Error));
         }
 
         return BulkUpdate.Pipeline(new BsonDocument[] { new("$set", set) });
@@ -144,22 +124,22 @@ public sealed partial class MongoStore : IBulkStore
     {
         CheckBulkChunk(chunkIndex, payload.Length);
         BulkStoreRules.CheckChunk(chunkIndex, recordCount);
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         var chunk = ChunkKey(bulkJobId, chunkIndex);
         chunk["records"] = recordCount;
         chunk["payload"] = new BsonBinaryData(payload.ToArray());
-        var (inserted, stored) = await InsertChunkAsync(BulkInputs, chunk, "records", cancellationToken);
+        var (inserted, stored) = await InsertChunkAsync(context.BulkInputs, chunk, "records", cancellationToken);
         var records = stored?["records"].ToInt32() ?? recordCount;
 
         var counted = await CountChunkOnceAsync(bulkJobId, InputLedger, chunkIndex, BulkUpdate.Inc(d => d.Total, (long)records),
-            BulkInputs, inserted, cancellationToken);
+            context.BulkInputs, inserted, cancellationToken);
         return counted.Recorded;
     }
 
     public async Task<byte[]?> GetBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
-        var chunk = await BulkInputs.Find(ChunkKey(bulkJobId, chunkIndex))
+        await context.EnsureIndexesAsync(cancellationToken);
+        var chunk = await context.BulkInputs.Find(ChunkKey(bulkJobId, chunkIndex))
             .Project(Builders<BsonDocument>.Projection.Include("payload"))
             .FirstOrDefaultAsync(cancellationToken);
         return chunk?.GetValue("payload", BsonNull.Value) is { IsBsonBinaryData: true } payload ? payload.AsByteArray : null;
@@ -168,10 +148,10 @@ public sealed partial class MongoStore : IBulkStore
     public async Task<BulkProgress> CompleteBulkSplitAsync(Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(chunkCount);
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
 
         // The first count stands (null also matches a missing field): a re-split of the same file finds the same chunks.
-        var set = await BulkJobs.FindOneAndUpdateAsync(
+        var set = await context.BulkJobs.FindOneAndUpdateAsync(
             BulkFilter.And(BulkFilter.Eq(d => d.Id, bulkJobId), BulkFilter.Eq(d => d.ChunksTotal, null)),
             BulkUpdate.Set(d => d.ChunksTotal, chunkCount),
             new FindOneAndUpdateOptions<BulkJobDocument> { ReturnDocument = ReturnDocument.After, Projection = ProgressOnly },
@@ -185,14 +165,14 @@ public sealed partial class MongoStore : IBulkStore
         BulkStoreRules.CheckResult(result);
         CheckBulkChunk(chunkIndex, (long)result.Output.Length + result.Errors.Length);
         BulkStoreRules.CheckChunk(chunkIndex);
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         var chunk = ChunkKey(bulkJobId, chunkIndex);
         chunk["succeeded"] = result.Succeeded;
         chunk["failed"] = result.Failed;
         chunk["skipped"] = result.Skipped;
         chunk["output"] = new BsonBinaryData(result.Output.ToArray());
         chunk["errors"] = new BsonBinaryData(result.Errors.ToArray());
-        var (inserted, stored) = await InsertChunkAsync(BulkResults, chunk, "succeeded", cancellationToken);
+        var (inserted, stored) = await InsertChunkAsync(context.BulkResults, chunk, "succeeded", cancellationToken);
 
         // A repeat counts what was stored first, so the counters always match the lines that are copied out.
         var counts = stored ?? chunk;
@@ -201,7 +181,7 @@ public sealed partial class MongoStore : IBulkStore
             .Inc(d => d.Failed, (long)counts["failed"].ToInt32())
             .Inc(d => d.ChunksDone, 1)
             .Inc(d => d.ChunksSkipped, counts["skipped"].ToBoolean() ? 1 : 0);
-        return await CountChunkOnceAsync(bulkJobId, ResultLedger, chunkIndex, update, BulkResults, inserted, cancellationToken);
+        return await CountChunkOnceAsync(bulkJobId, ResultLedger, chunkIndex, update, context.BulkResults, inserted, cancellationToken);
     }
 
     /// <summary>Inserts a chunk document unless its (bulkId, index) is stored; then returns the stored one's counts.</summary>
@@ -228,7 +208,7 @@ public sealed partial class MongoStore : IBulkStore
         IMongoCollection<BsonDocument> chunks, bool inserted, CancellationToken cancellationToken)
     {
         var (filter, update) = CountOnce(bulkJobId, ledger, chunkIndex, counts);
-        var counted = await BulkJobs.FindOneAndUpdateAsync(filter, update,
+        var counted = await context.BulkJobs.FindOneAndUpdateAsync(filter, update,
             new FindOneAndUpdateOptions<BulkJobDocument> { ReturnDocument = ReturnDocument.After, Projection = ProgressOnly },
             cancellationToken);
         if (counted is not null)
@@ -263,7 +243,7 @@ public sealed partial class MongoStore : IBulkStore
         ArgumentNullException.ThrowIfNull(destination);
         var field = BulkStoreRules.ResultField(kind);
 
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
         var job = await FindBulkJobAsync(bulkJobId, WithoutLedgers, cancellationToken) ?? throw BulkStoreRules.UnknownJob(bulkJobId);
         if (job.OutputsExpiredAt is { } expired)
         {
@@ -272,7 +252,7 @@ public sealed partial class MongoStore : IBulkStore
         }
 
         // Small batches keep a few chunks in memory at a time, whatever the job's size.
-        using var cursor = await BulkResults.FindAsync(
+        using var cursor = await context.BulkResults.FindAsync(
             Builders<BsonDocument>.Filter.Eq("bulkId", Id(bulkJobId)),
             new FindOptions<BsonDocument>
             {
@@ -295,10 +275,10 @@ public sealed partial class MongoStore : IBulkStore
 
     public async Task DeleteBulkChunkInputsAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
 
         // The payloads go, the small documents stay: a late save of a chunk finds it and stores nothing again.
-        await BulkInputs.UpdateManyAsync(
+        await context.BulkInputs.UpdateManyAsync(
             Builders<BsonDocument>.Filter.And(Builders<BsonDocument>.Filter.Eq("bulkId", Id(bulkJobId)), Builders<BsonDocument>.Filter.Exists("payload")),
             Builders<BsonDocument>.Update.Unset("payload"),
             cancellationToken: cancellationToken);

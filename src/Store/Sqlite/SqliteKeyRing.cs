@@ -1,14 +1,23 @@
+using System.Collections.Concurrent;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using static AIaaS.Queue.Store.SqliteCommands;
 
 namespace AIaaS.Queue.Store;
 
 // Encryption at rest (Store:Encryption), so far for job outputs: sealed with the tenant's data key and bound to the job.
 // Uploaded files, bulk chunks, train requests and webhook payloads are still stored in plain (issue #18, item 3).
-public sealed partial class SqliteStore
+// One ring per database file, so that every concern class of one file uses the same unwrapped keys.
+internal sealed class SqliteKeyRing(byte[]? masterKey, TimeProvider time)
 {
+    // Null: encryption is off.
+    private readonly PayloadCipher? _cipher = masterKey is null ? null : new PayloadCipher(masterKey);
+
+    // Each tenant's unwrapped data key, once read.
+    private readonly ConcurrentDictionary<string, byte[]> _dataKeys = new(StringComparer.Ordinal);
+
     /// <summary>The outputs' JSON as stored: itself when encryption is off, else sealed (a BLOB).</summary>
-    private object SealOutputs(SqliteCommand command, JobRecord job, string json)
+    public object SealOutputs(SqliteCommand command, JobRecord job, string json)
     {
         if (_cipher is null)
         {
@@ -19,7 +28,7 @@ public sealed partial class SqliteStore
         return PayloadCipher.Seal(key, Encoding.UTF8.GetBytes(json), JobBinding(job.TenantId, JobCursor.GuidBytes(job.JobId)));
     }
 
-    private string OpenOutputs(SqliteConnection connection, string tenantId, byte[] jobId, byte[] sealedOutputs)
+    public string OpenOutputs(SqliteConnection connection, string tenantId, byte[] jobId, byte[] sealedOutputs)
     {
         if (_cipher is null)
         {
@@ -51,7 +60,7 @@ public sealed partial class SqliteStore
 
             var (_, newWrapped) = _cipher!.NewDataKey(tenantId);
             Execute(connection, transaction, "INSERT OR IGNORE INTO data_keys (tenant_id, wrapped, created_at) VALUES ($tenant_id, $wrapped, $now)",
-                ("$tenant_id", tenantId), ("$wrapped", newWrapped), ("$now", _time.GetUtcNow().UtcTicks));
+                ("$tenant_id", tenantId), ("$wrapped", newWrapped), ("$now", time.GetUtcNow().UtcTicks));
             wrapped = ReadWrappedKey(connection, transaction, tenantId)!;
         }
 
@@ -65,7 +74,7 @@ public sealed partial class SqliteStore
     }
 
     /// <summary>At start-up: a master key that does not open the keys already stored is refused at once, not at the first read.</summary>
-    private void CheckMasterKey(SqliteConnection connection, SqliteTransaction transaction)
+    public void CheckMasterKey(SqliteConnection connection, SqliteTransaction transaction)
     {
         if (_cipher is null)
         {

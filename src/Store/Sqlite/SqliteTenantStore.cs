@@ -1,17 +1,15 @@
-using Microsoft.Data.Sqlite;
-
 namespace AIaaS.Queue.Store;
 
 // Tenants and API keys (hashes only), and the tenant column of jobs and data files.
-public sealed partial class SqliteStore : ITenantStore
+public sealed class SqliteTenantStore(SqliteDatabase database) : ITenantStore
 {
     private const string ApiKeyColumns = "key_id, tenant_id, sha256, name, created_at, revoked_at";
 
     public async Task<bool> CreateTenantAsync(TenantRecord tenant, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenant);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
@@ -35,7 +33,7 @@ public sealed partial class SqliteStore : ITenantStore
 
     private async Task<IReadOnlyList<TenantRecord>> ReadTenantsAsync(string sql, string? id, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         if (id is not null)
@@ -61,8 +59,8 @@ public sealed partial class SqliteStore : ITenantStore
     public async Task AddApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
-        await using var connection = await OpenAsync(cancellationToken);
-        await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
@@ -91,7 +89,7 @@ public sealed partial class SqliteStore : ITenantStore
 
     private async Task<IReadOnlyList<ApiKeyRecord>> ReadApiKeysAsync(string sql, string value, CancellationToken cancellationToken)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         command.Parameters.AddWithValue("$value", value);
@@ -117,8 +115,8 @@ public sealed partial class SqliteStore : ITenantStore
     {
         ArgumentNullException.ThrowIfNull(tenantId);
         ArgumentNullException.ThrowIfNull(keyId);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await WriteAsync(connection, (connection, transaction) =>
+        await using var connection = await database.OpenAsync(cancellationToken);
+        return await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var update = connection.CreateCommand();
             update.Transaction = transaction;
@@ -132,7 +130,7 @@ public sealed partial class SqliteStore : ITenantStore
 
     public async Task<bool> HasActiveApiKeysAsync(CancellationToken cancellationToken = default)
     {
-        await using var connection = await OpenAsync(cancellationToken);
+        await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL)";
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture) != 0;

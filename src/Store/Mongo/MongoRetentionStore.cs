@@ -4,6 +4,7 @@ using AIaaS.Queue.Domain;
 using MongoDB.Bson;
 using MongoDB.Driver;
 using MongoDB.Driver.GridFS;
+using static AIaaS.Queue.Store.MongoCommands;
 
 namespace AIaaS.Queue.Store;
 
@@ -13,51 +14,27 @@ namespace AIaaS.Queue.Store;
 // collection holds at most 64) and a rebuild at each change of a period; and it deletes whole documents, where a payload
 // sweep must keep a tombstone. Space freed by deletes is reused by WiredTiger; giving it back to the file system is the
 // operator's `compact`, not something to run from a sweeper.
-public sealed partial class MongoStore : IRetentionStore
+public sealed class MongoRetentionStore(MongoDatabaseContext context) : IRetentionStore
 {
-    private const string LeasesCollection = "leases";
-    private const string SweepReportsCollection = "sweep_reports";
     private const string SweepReportName = "retention";
 
-    private static readonly BsonArray FinalJobStatuses =
-        [nameof(JobStatus.Succeeded), nameof(JobStatus.Failed), nameof(JobStatus.Cancelled), nameof(JobStatus.Expired)];
+    private static readonly BsonArray FinalJobStatuses = new(JobStoreRules.FinalStatuses.Select(s => s.ToString()));
 
-    private static readonly BsonArray FinalBulkStatuses =
-        [nameof(BulkJobStatus.Succeeded), nameof(BulkJobStatus.Failed), nameof(BulkJobStatus.Cancelled), nameof(BulkJobStatus.Expired)];
+    private static readonly BsonArray FinalBulkStatuses = new(BulkStoreRules.FinalStatuses.Select(s => s.ToString()));
 
-    private IMongoCollection<BsonDocument> Leases => _database.GetCollection<BsonDocument>(LeasesCollection);
-    private IMongoCollection<BsonDocument> SweepReports => _database.GetCollection<BsonDocument>(SweepReportsCollection);
-    private IMongoCollection<BsonDocument> RawJobs => _database.GetCollection<BsonDocument>(JobsCollection);
-    private IMongoCollection<BsonDocument> RawBulkJobs => _database.GetCollection<BsonDocument>(BulkJobsCollection);
 
-    private async Task EnsureRetentionIndexesAsync(CancellationToken cancellationToken)
-    {
-        var keys = Builders<BsonDocument>.IndexKeys;
-        var completed = Doc.Exists("completedAt");
-        await RawJobs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
-            keys.Ascending("tenantId").Ascending("kind").Ascending("completedAt"),
-            new CreateIndexOptions<BsonDocument> { Name = "retention", PartialFilterExpression = completed }),
-            cancellationToken: cancellationToken);
-        await RawBulkJobs.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
-            keys.Ascending("tenantId").Ascending("completedAt"),
-            new CreateIndexOptions<BsonDocument> { Name = "retention", PartialFilterExpression = completed }),
-            cancellationToken: cancellationToken);
-        await Datasets.Indexes.CreateOneAsync(new CreateIndexModel<BsonDocument>(
-            keys.Ascending("tenantId").Ascending("createdAt"), new CreateIndexOptions { Name = "retention" }),
-            cancellationToken: cancellationToken);
-    }
 
     public async Task<bool> TryAcquireLeaseAsync(string name, string owner, TimeSpan duration, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentException.ThrowIfNullOrWhiteSpace(owner);
-        await EnsureIndexesAsync(cancellationToken);
-        var now = _time.GetUtcNow();
+        await context.EnsureIndexesAsync(cancellationToken);
+        var now = context.Time.GetUtcNow();
         try
         {
             // Matches only a lease this owner holds or one that ran out; when another owner holds it, the upsert's insert
             // collides with the existing _id, which is the answer "no".
-            await Leases.FindOneAndUpdateAsync(
+            await context.Leases.FindOneAndUpdateAsync(
                 Doc.And(Doc.Eq("_id", name), Doc.Or(Doc.Eq("owner", owner), Doc.Lte("until", now.UtcTicks))),
                 Builders<BsonDocument>.Update.Set("owner", owner).Set("until", (now + duration).UtcTicks),
                 new FindOneAndUpdateOptions<BsonDocument> { IsUpsert = true },
@@ -76,21 +53,21 @@ public sealed partial class MongoStore : IRetentionStore
 
     public async Task ReleaseLeaseAsync(string name, string owner, CancellationToken cancellationToken = default)
     {
-        await EnsureIndexesAsync(cancellationToken);
-        await Leases.DeleteOneAsync(Doc.And(Doc.Eq("_id", name), Doc.Eq("owner", owner)), cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
+        await context.Leases.DeleteOneAsync(Doc.And(Doc.Eq("_id", name), Doc.Eq("owner", owner)), cancellationToken);
     }
 
     public async Task<SweepBatch> ExpireJobPayloadsAsync(string tenantId, JobKind kind, DateTimeOffset completedBefore, DateTimeOffset expiredAt,
         int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await EnsureIndexesAsync(cancellationToken);
-        var found = await FindSizedAsync(RawJobs,
+        await context.EnsureIndexesAsync(cancellationToken);
+        var found = await FindSizedAsync(context.RawJobs,
             Doc.And(FinishedJobsOf(tenantId, kind, completedBefore), Doc.Not(Doc.Exists("payloadExpiredAt"))),
             "outputs", limit, cancellationToken);
         if (found.Count > 0)
         {
-            await RawJobs.UpdateManyAsync(
+            await context.RawJobs.UpdateManyAsync(
                 Doc.And(Doc.In("_id", found.Select(f => f.Id)), Doc.Not(Doc.Exists("payloadExpiredAt"))),
                 Builders<BsonDocument>.Update.Unset("outputs").Set("payloadExpiredAt", expiredAt.UtcTicks),
                 cancellationToken: cancellationToken);
@@ -103,8 +80,8 @@ public sealed partial class MongoStore : IRetentionStore
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await EnsureIndexesAsync(cancellationToken);
-        var found = await FindSizedAsync(RawJobs, FinishedJobsOf(tenantId, kind, completedBefore), "outputs", limit, cancellationToken);
+        await context.EnsureIndexesAsync(cancellationToken);
+        var found = await FindSizedAsync(context.RawJobs, FinishedJobsOf(tenantId, kind, completedBefore), "outputs", limit, cancellationToken);
         if (found.Count == 0)
         {
             return SweepBatch.None;
@@ -112,10 +89,10 @@ public sealed partial class MongoStore : IRetentionStore
 
         // Dependents first: a job record is what makes them findable, so a crash between the writes leaves no orphans.
         var ids = found.ConvertAll(f => f.Id);
-        await Webhooks.DeleteManyAsync(Doc.In("jobId", ids), cancellationToken);
-        await Events.DeleteManyAsync(Doc.In("jobId", ids), cancellationToken);
-        await TrainJobs.DeleteManyAsync(Doc.In("_id", ids), cancellationToken);
-        await RawJobs.DeleteManyAsync(Doc.In("_id", ids), cancellationToken);
+        await context.Webhooks.DeleteManyAsync(Doc.In("jobId", ids), cancellationToken);
+        await context.Events.DeleteManyAsync(Doc.In("jobId", ids), cancellationToken);
+        await context.TrainJobs.DeleteManyAsync(Doc.In("_id", ids), cancellationToken);
+        await context.RawJobs.DeleteManyAsync(Doc.In("_id", ids), cancellationToken);
         return new SweepBatch(found.Count, found.Sum(f => f.Bytes));
     }
 
@@ -123,13 +100,13 @@ public sealed partial class MongoStore : IRetentionStore
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await EnsureIndexesAsync(cancellationToken);
-        var candidates = await Datasets
+        await context.EnsureIndexesAsync(cancellationToken);
+        var candidates = await context.Datasets
             .Find(Doc.And(TenantOf(tenantId), Doc.Lt("createdAt", createdBefore.UtcTicks), Doc.Not(Doc.Exists("expiredAt"))))
             .Limit(limit).ToListAsync(cancellationToken);
 
         // A file that a bulk job still reads is left for a later sweep: running work is never cut short.
-        var inUse = (await RawBulkJobs
+        var inUse = (await context.RawBulkJobs
             .Find(Doc.And(Doc.In("inputFileId", candidates.Select(d => d["_id"])), Doc.Nin("status", FinalBulkStatuses)))
             .Project(Builders<BsonDocument>.Projection.Include("inputFileId")).ToListAsync(cancellationToken))
             .Select(b => b["inputFileId"].AsString).ToHashSet(StringComparer.Ordinal);
@@ -139,14 +116,14 @@ public sealed partial class MongoStore : IRetentionStore
         {
             try
             {
-                await DatasetFiles.DeleteAsync(dataset["fileId"].AsObjectId, cancellationToken);
+                await context.DatasetFiles.DeleteAsync(dataset["fileId"].AsObjectId, cancellationToken);
             }
             catch (GridFSFileNotFoundException)
             {
                 // A sweep that died after the delete: the tombstone below is what is missing.
             }
 
-            await Datasets.UpdateOneAsync(Doc.Eq("_id", dataset["_id"]), Builders<BsonDocument>.Update.Set("expiredAt", expiredAt.UtcTicks),
+            await context.Datasets.UpdateOneAsync(Doc.Eq("_id", dataset["_id"]), Builders<BsonDocument>.Update.Set("expiredAt", expiredAt.UtcTicks),
                 cancellationToken: cancellationToken);
             batch += new SweepBatch(1, dataset["sizeBytes"].ToInt64());
         }
@@ -158,8 +135,8 @@ public sealed partial class MongoStore : IRetentionStore
         CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
-        await EnsureIndexesAsync(cancellationToken);
-        var jobs = await RawBulkJobs
+        await context.EnsureIndexesAsync(cancellationToken);
+        var jobs = await context.RawBulkJobs
             .Find(Doc.And(TenantOf(tenantId), Doc.Exists("completedAt"), Doc.Lt("completedAt", completedBefore.UtcTicks),
                 Doc.Not(Doc.Exists("outputsExpiredAt")), Doc.In("status", FinalBulkStatuses)))
             .Project(Builders<BsonDocument>.Projection.Include("_id")).Limit(limit).ToListAsync(cancellationToken);
@@ -169,14 +146,14 @@ public sealed partial class MongoStore : IRetentionStore
         foreach (var job in jobs)
         {
             var bulkId = job["_id"];
-            batch += await DeleteChunksAsync(BulkResults, bulkId, limit - batch.Count, cancellationToken);
-            batch += await DeleteChunksAsync(BulkInputs, bulkId, limit - batch.Count, cancellationToken);
+            batch += await DeleteChunksAsync(context.BulkResults, bulkId, limit - batch.Count, cancellationToken);
+            batch += await DeleteChunksAsync(context.BulkInputs, bulkId, limit - batch.Count, cancellationToken);
             if (batch.Count >= limit)
             {
                 break;
             }
 
-            await RawBulkJobs.UpdateOneAsync(Doc.Eq("_id", bulkId), Builders<BsonDocument>.Update.Set("outputsExpiredAt", expiredAt.UtcTicks),
+            await context.RawBulkJobs.UpdateOneAsync(Doc.Eq("_id", bulkId), Builders<BsonDocument>.Update.Set("outputsExpiredAt", expiredAt.UtcTicks),
                 cancellationToken: cancellationToken);
         }
 
@@ -232,15 +209,15 @@ public sealed partial class MongoStore : IRetentionStore
     public async Task<long> GetStoredBytesAsync(string tenantId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tenantId);
-        await EnsureIndexesAsync(cancellationToken);
-        var files = await Datasets.Aggregate()
+        await context.EnsureIndexesAsync(cancellationToken);
+        var files = await context.Datasets.Aggregate()
             .Match(Doc.And(TenantOf(tenantId), Doc.Not(Doc.Exists("expiredAt"))))
             .Group(new BsonDocument { ["_id"] = BsonNull.Value, ["bytes"] = new BsonDocument("$sum", "$sizeBytes") })
             .FirstOrDefaultAsync(cancellationToken);
-        var bulkIds = (await RawBulkJobs.Find(TenantOf(tenantId)).Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(cancellationToken))
+        var bulkIds = (await context.RawBulkJobs.Find(TenantOf(tenantId)).Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(cancellationToken))
             .ConvertAll(d => d["_id"]);
         long chunks = 0;
-        foreach (var collection in new[] { BulkResults, BulkInputs })
+        foreach (var collection in new[] { context.BulkResults, context.BulkInputs })
         {
             var sum = await collection.Aggregate()
                 .Match(Doc.In("bulkId", bulkIds))
@@ -254,7 +231,7 @@ public sealed partial class MongoStore : IRetentionStore
 
     public async Task<StoreSize> GetSizeAsync(CancellationToken cancellationToken = default)
     {
-        var stats = await _database.RunCommandAsync<BsonDocument>(new BsonDocument { ["dbStats"] = 1, ["freeStorage"] = 1 },
+        var stats = await context.Database.RunCommandAsync<BsonDocument>(new BsonDocument { ["dbStats"] = 1, ["freeStorage"] = 1 },
             cancellationToken: cancellationToken);
         long Read(string name) => stats.GetValue(name, 0).ToInt64();
         return new StoreSize
@@ -270,14 +247,14 @@ public sealed partial class MongoStore : IRetentionStore
     public async Task SaveSweepReportAsync(SweepReport report, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(report);
-        await SweepReports.ReplaceOneAsync(Doc.Eq("_id", SweepReportName),
+        await context.SweepReports.ReplaceOneAsync(Doc.Eq("_id", SweepReportName),
             new BsonDocument { ["_id"] = SweepReportName, ["report"] = JsonSerializer.Serialize(report, StoreJson.Options) },
             new ReplaceOptions { IsUpsert = true }, cancellationToken);
     }
 
     public async Task<SweepReport?> GetSweepReportAsync(CancellationToken cancellationToken = default)
     {
-        var document = await SweepReports.Find(Doc.Eq("_id", SweepReportName)).FirstOrDefaultAsync(cancellationToken);
+        var document = await context.SweepReports.Find(Doc.Eq("_id", SweepReportName)).FirstOrDefaultAsync(cancellationToken);
         return document is null ? null : JsonSerializer.Deserialize<SweepReport>(document["report"].AsString, StoreJson.Options);
     }
 }

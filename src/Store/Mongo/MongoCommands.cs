@@ -1,0 +1,21 @@
+using MongoDB.Bson;
+using MongoDB.Driver;
+
+namespace AIaaS.Queue.Store;
+
+/// <summary>Filters and small helpers every concern class of the distributed store uses.</summary>
+internal static class MongoCommands
+{
+    public static readonly FilterDefinitionBuilder<BsonDocument> Doc = Builders<BsonDocument>.Filter;
+    public static readonly UpdateDefinitionBuilder<BsonDocument> DocUpdate = Builders<BsonDocument>.Update;
+    public static readonly FilterDefinitionBuilder<JobDocument> JobFilter = Builders<JobDocument>.Filter;
+    public static readonly FilterDefinitionBuilder<ModelDocument> ModelFilter = Builders<ModelDocument>.Filter;
+
+    /// <summary>Guids are stored as standard UUIDs.</summary>
+    public static BsonBinaryData Id(Guid id) => new(id, GuidRepresentation.Standard);
+
+    public static bool IsOnlyDuplicateKeys(MongoBulkWriteException<JobDocument> ex) =>
+        ex.WriteConcernError is null
+        && ex.WriteErrors.Count > 0
+        && ex.WriteErrors.All(e => e.Category == ServerErrorCategory.DuplicateKey);
+}

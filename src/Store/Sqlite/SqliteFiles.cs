@@ -1,0 +1,85 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using Microsoft.Data.Sqlite;
+using static AIaaS.Queue.Store.SqliteCommands;
+
+namespace AIaaS.Queue.Store;
+
+/// <summary>Stored files ("model_files" and their 1 MiB chunks), written by <see cref="SqliteModelStore"/> and
+/// <see cref="SqliteDatasetStore"/>: a file gets its id first and its chunks one short write each, so an upload never
+/// holds the write gate while it reads its source.</summary>
+internal static class SqliteFiles
+{
+    public static Task<long> CreateAsync(SqliteDatabase database, SqliteConnection connection, CancellationToken cancellationToken) =>
+        database.WriteAsync(connection, (connection, transaction) =>
+            ExecuteScalar<long>(connection, transaction, "INSERT INTO model_files (created_at) VALUES ($now) RETURNING id",
+                ("$now", database.Time.GetUtcNow().UtcTicks)), cancellationToken);
+
+    public static async Task<(long Size, string Sha256)> WriteChunksAsync(
+        SqliteDatabase database, SqliteConnection connection, long fileId, Stream content, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = ArrayPool<byte>.Shared.Rent(SqliteDatabase.ChunkSize);
+        try
+        {
+            long size = 0;
+            for (var seq = 0; ; seq++)
+            {
+                // Read outside the write gate: a slow upload must not hold up job writes.
+                var read = await content.ReadAtLeastAsync(buffer.AsMemory(0, SqliteDatabase.ChunkSize), SqliteDatabase.ChunkSize, throwOnEndOfStream: false, cancellationToken);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                hash.AppendData(buffer, 0, read);
+                size += read;
+                var chunkSeq = seq;
+                await database.WriteAsync(connection, (connection, transaction) =>
+                {
+                    var rowId = ExecuteScalar<long>(connection, transaction,
+                        "INSERT INTO model_file_chunks (file_id, seq, data) VALUES ($file_id, $seq, zeroblob($length)) RETURNING rowid",
+                        ("$file_id", fileId), ("$seq", chunkSeq), ("$length", read));
+                    using var blob = new SqliteBlob(connection, "model_file_chunks", "data", rowId, readOnly: false);
+                    blob.Write(buffer, 0, read);
+                    return rowId;
+                }, cancellationToken);
+
+                if (read < SqliteDatabase.ChunkSize)
+                {
+                    break;
+                }
+            }
+
+            return (size, Convert.ToHexStringLower(hash.GetCurrentHash()));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    public static async Task DeleteAsync(SqliteDatabase database, SqliteConnection connection, long fileId)
+    {
+        try
+        {
+            await database.WriteAsync(connection, (connection, transaction) =>
+            {
+                using var delete = connection.CreateCommand();
+                delete.Transaction = transaction;
+                delete.CommandText = """
+                    DELETE FROM model_file_chunks WHERE file_id = $file_id
+                        AND NOT EXISTS (SELECT 1 FROM model_versions WHERE file_id = $file_id);
+                    DELETE FROM model_files WHERE id = $file_id
+                        AND NOT EXISTS (SELECT 1 FROM model_versions WHERE file_id = $file_id);
+                    """;
+                delete.Parameters.AddWithValue("$file_id", fileId);
+                return delete.ExecuteNonQuery();
+            }, CancellationToken.None);
+        }
+        catch (SqliteException)
+        {
+            // Best effort: the start-up sweep removes what is left.
+        }
+    }
+}
