@@ -3,7 +3,8 @@ using MongoDB.Driver;
 
 namespace AIaaS.Queue.Store;
 
-internal sealed class StoreOptionsValidator : IValidateOptions<StoreOptions>
+// A key service registered as IMasterKeys takes the place of the configured master key (see AddAiaasStore).
+internal sealed class StoreOptionsValidator(IEnumerable<IMasterKeys> keyServices) : IValidateOptions<StoreOptions>
 {
     public ValidateOptionsResult Validate(string? name, StoreOptions options)
     {
@@ -45,7 +46,7 @@ internal sealed class StoreOptionsValidator : IValidateOptions<StoreOptions>
                 break;
         }
 
-        if (options.Kind == StoreKind.Embedded && options.Encryption.Enabled)
+        if (options.Kind == StoreKind.Embedded && options.Encryption.Enabled && !keyServices.Any())
         {
             try
             {

@@ -28,7 +28,7 @@ public static class StoreServiceCollectionExtensions
         services.TryAddSingleton(sp =>
         {
             var options = sp.GetRequiredService<IOptions<StoreOptions>>().Value;
-            return new SqliteDatabase(options.EmbeddedPath, sp.GetService<TimeProvider>(), options.EmbeddedDurability, options.Encryption.ReadMasterKey());
+            return new SqliteDatabase(options.EmbeddedPath, sp.GetService<TimeProvider>(), options.EmbeddedDurability, MasterKeys(sp, options));
         });
         services.TryAddSingleton(sp =>
         {
@@ -53,6 +53,12 @@ public static class StoreServiceCollectionExtensions
         services.AddHealthChecks().AddCheck<StoreHealthCheck>("store", tags: ["ready"]);
         return services;
     }
+
+    /// <summary>With encryption on, the master keys: a key service registered as <see cref="IMasterKeys"/> before this
+    /// call, else those of the configuration (current and retired).</summary>
+    private static IMasterKeys? MasterKeys(IServiceProvider services, StoreOptions options) => options.Encryption.Enabled
+        ? services.GetService<IMasterKeys>() ?? options.Encryption.ReadMasterKeys()
+        : null;
 
     /// <summary>Registers one concern of the store as a singleton of the backend that the options choose.</summary>
     private static void AddConcern<TService>(IServiceCollection services, Func<SqliteDatabase, TService> embedded, Func<MongoDatabaseContext, TService> mongo)

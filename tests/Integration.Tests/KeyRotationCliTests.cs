@@ -21,9 +21,9 @@ public sealed class KeyRotationCliTests
             var path = Path.Combine(folder.FullName, "aiaas.db");
             var (old, current) = (RandomNumberGenerator.GetBytes(32), RandomNumberGenerator.GetBytes(32));
             JobRecord[] jobs = [Job("acme"), Job("globex")];
-            using (var store = new SqliteStore(path, masterKey: old))
+            using (var database = new SqliteDatabase(path, masterKeys: new LocalMasterKeys(old)))
             {
-                await store.UpsertAsync(jobs, ct);
+                await new SqliteJobStore(database).UpsertAsync(jobs, ct);
             }
 
             SqliteConnection.ClearAllPools();
@@ -37,10 +37,10 @@ public sealed class KeyRotationCliTests
 
             Assert.True(exitCode == 0, output);
             Assert.Contains("re-wrapped 2 of 2 data keys", output, StringComparison.Ordinal);
-            using var rotated = new SqliteStore(path, masterKey: current);
+            using var rotated = new SqliteDatabase(path, masterKeys: new LocalMasterKeys(current));
             foreach (var job in jobs)
             {
-                Assert.Equal(job.TenantId, (await rotated.GetAsync(job.JobId, ct))!.Outputs![0].Data[0].GetString());
+                Assert.Equal(job.TenantId, (await new SqliteJobStore(rotated).GetAsync(job.JobId, ct))!.Outputs![0].Data[0].GetString());
             }
         }
         finally
@@ -60,9 +60,9 @@ public sealed class KeyRotationCliTests
             var path = Path.Combine(folder.FullName, "aiaas.db");
             var old = RandomNumberGenerator.GetBytes(32);
             var job = Job("acme");
-            using (var store = new SqliteStore(path, masterKey: old))
+            using (var database = new SqliteDatabase(path, masterKeys: new LocalMasterKeys(old)))
             {
-                await store.UpsertAsync([job], ct);
+                await new SqliteJobStore(database).UpsertAsync([job], ct);
             }
 
             SqliteConnection.ClearAllPools();
@@ -71,8 +71,8 @@ public sealed class KeyRotationCliTests
 
             Assert.NotEqual(0, exitCode);
             Assert.Contains("does not open with the configured master key", output, StringComparison.Ordinal);
-            using var unchanged = new SqliteStore(path, masterKey: old);
-            Assert.Equal("acme", (await unchanged.GetAsync(job.JobId, ct))!.Outputs![0].Data[0].GetString());
+            using var unchanged = new SqliteDatabase(path, masterKeys: new LocalMasterKeys(old));
+            Assert.Equal("acme", (await new SqliteJobStore(unchanged).GetAsync(job.JobId, ct))!.Outputs![0].Data[0].GetString());
         }
         finally
         {

@@ -1,6 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
+using AIaaS.Queue.Contracts;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AIaaS.Queue.Store.Tests;
 
@@ -60,6 +63,41 @@ public sealed class MasterKeyRotationTests
     }
 
     [Fact]
+    public async Task AKeyServiceRegisteredBeforeTheStoreWrapsItsDataKeysInPlaceOfAConfiguredKey()
+    {
+        var folder = Directory.CreateTempSubdirectory("aiaas-key-service-");
+        try
+        {
+            var keyService = new CountingKeyService(new LocalMasterKeys(New));
+            var services = new ServiceCollection()
+                .AddSingleton<IConfiguration>(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+                {
+                    ["Store:Kind"] = "Embedded",
+                    ["Store:EmbeddedPath"] = Path.Combine(folder.FullName, "aiaas.db"),
+                    ["Store:Encryption:Enabled"] = "true",
+                }).Build())
+                .AddLogging()
+                .AddSingleton<IMasterKeys>(keyService)
+                .AddAiaasStore();
+            using (var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }))
+            {
+                var jobs = provider.GetRequiredService<IJobStore>();
+                var job = TestJobs.Succeeded("acme", [TestTensors.Of<string>("label", TensorDatatypes.Bytes, [1], ["secret"])]);
+                await jobs.UpsertAsync([job], TestContext.Current.CancellationToken);
+
+                Assert.Equal("secret", (await jobs.GetAsync(job.JobId, TestContext.Current.CancellationToken))!.Outputs![0].Data[0].GetString());
+                Assert.Equal(1, keyService.Wraps);
+            }
+
+            SqliteConnection.ClearAllPools();
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void RetiredKeysBindFromConfiguration()
     {
         var retiredFile = Path.GetTempFileName();
@@ -87,5 +125,22 @@ public sealed class MasterKeyRotationTests
         {
             File.Delete(retiredFile);
         }
+    }
+
+    /// <summary>A key service as a KMS client would be one: it wraps and unwraps, and counts its calls.</summary>
+    private sealed class CountingKeyService(IMasterKeys inner) : IMasterKeys
+    {
+        public int Wraps { get; private set; }
+
+        public string CurrentKeyId => "kms:" + inner.CurrentKeyId;
+
+        public byte[] Wrap(ReadOnlySpan<byte> dataKey, ReadOnlySpan<byte> context)
+        {
+            Wraps++;
+            return inner.Wrap(dataKey, context);
+        }
+
+        public byte[] Unwrap(string? keyId, byte[] wrapped, ReadOnlySpan<byte> context) =>
+            inner.Unwrap(keyId?.Replace("kms:", "", StringComparison.Ordinal), wrapped, context);
     }
 }

@@ -75,9 +75,9 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         var current = RandomNumberGenerator.GetBytes(32);
         var job = await StoreAsync(old);
 
-        using (var rotated = new SqliteStore(StorePath, masterKey: current))
+        using (var rotated = StoreServices.Embedded(StorePath, current))
         {
-            await Assert.ThrowsAsync<InvalidOperationException>(() => rotated.PingAsync(Ct));
+            await Assert.ThrowsAsync<InvalidOperationException>(() => rotated.Health.PingAsync(Ct));
         }
 
         SqliteConnection.ClearAllPools();
@@ -85,14 +85,14 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         Assert.Equal((1, 1), (rewrapped, stored));
         Assert.Equal((0, 1), await SqliteKeyRotation.RewrapDataKeysAsync(StorePath, new LocalMasterKeys(current, [old]), Ct));
 
-        using (var reopened = new SqliteStore(StorePath, masterKey: current))
+        using (var reopened = StoreServices.Embedded(StorePath, current))
         {
-            Assert.Equal(Canary, (await reopened.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
+            Assert.Equal(Canary, (await reopened.Jobs.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
         }
 
         SqliteConnection.ClearAllPools();
-        using var retired = new SqliteStore(StorePath, masterKey: old);
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => retired.PingAsync(Ct));
+        using var retired = StoreServices.Embedded(StorePath, old);
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => retired.Health.PingAsync(Ct));
         Assert.Contains(LocalMasterKeys.IdOf(current), refused.Message, StringComparison.Ordinal);
     }
 

@@ -30,12 +30,12 @@ public sealed class SqliteDatabase : IDisposable
     private int _disposed;
 
     public SqliteDatabase(string databasePath, TimeProvider? timeProvider = null, EmbeddedDurability durability = EmbeddedDurability.ProcessCrash,
-        byte[]? masterKey = null)
+        IMasterKeys? masterKeys = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(databasePath);
         _path = Path.GetFullPath(databasePath);
         _time = timeProvider ?? TimeProvider.System;
-        Keys = new SqliteKeyRing(masterKey, _time);
+        Keys = new SqliteKeyRing(masterKeys, _time);
         _connectionPragmas = durability == EmbeddedDurability.PowerLoss
             ? "PRAGMA busy_timeout = 30000; PRAGMA synchronous = FULL"
             : "PRAGMA busy_timeout = 30000; PRAGMA synchronous = NORMAL";

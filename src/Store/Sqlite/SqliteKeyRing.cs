@@ -8,10 +8,10 @@ namespace AIaaS.Queue.Store;
 // Encryption at rest (Store:Encryption), so far for job outputs: sealed with the tenant's data key and bound to the job.
 // Uploaded files, bulk chunks, train requests and webhook payloads are still stored in plain (issue #18, item 3).
 // One ring per database file, so that every concern class of one file uses the same unwrapped keys.
-internal sealed class SqliteKeyRing(byte[]? masterKey, TimeProvider time)
+internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
 {
     // Null: encryption is off.
-    private readonly PayloadCipher? _cipher = masterKey is null ? null : new PayloadCipher(masterKey);
+    private readonly PayloadCipher? _cipher = masterKeys is null ? null : new PayloadCipher(masterKeys);
 
     // Each tenant's unwrapped data key, once read.
     private readonly ConcurrentDictionary<string, byte[]> _dataKeys = new(StringComparer.Ordinal);
