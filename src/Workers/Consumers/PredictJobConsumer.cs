@@ -150,6 +150,7 @@ internal sealed class PredictJobConsumer(
         await StoredEventPublisher.PublishAsync(context, new PredictBatchCompleted
         {
             BatchId = $"{record.WorkerId}-explain-{job.JobId:N}",
+            TenantId = tenantId,
             Model = model.Name,
             ModelVersion = model.Version,
             Device = model.Device,
@@ -214,6 +215,7 @@ internal sealed class PredictJobConsumer(
             Error = error,
             Status = status,
             FailedAt = now,
+            TenantId = tenantId,
         }, logger, context.CancellationToken).ConfigureAwait(false);
     }
 }
