@@ -16,7 +16,7 @@ public sealed class ModelBudgetTests : IAsyncLifetime
     // Small: 4 → 64 → 64 → 3, about 18 kB of weights. Large: 4 → 1024 → 1024 → 3, about 4 MB, more than the whole budget.
     private static readonly byte[] Small = TestModels.Classifier(seed: 3, hidden: [64, 64]).Onnx;
     private static readonly byte[] Large = TestModels.Classifier(seed: 5, hidden: [1024, 1024]).Onnx;
-    private static readonly long SmallCost = Small.Length + ModelCache.SessionOverheadBytes;
+    private static readonly long SmallCost = ModelCache.EstimateBytes(Small.Length, foldedBytes: 0);
     private static readonly long Budget = SmallCost * 5 / 2;
 
     private WorkerHarness _worker = null!;
@@ -27,7 +27,7 @@ public sealed class ModelBudgetTests : IAsyncLifetime
 
     public async ValueTask InitializeAsync()
     {
-        Assert.True(Large.Length + ModelCache.SessionOverheadBytes > Budget);
+        Assert.True(ModelCache.EstimateBytes(Large.Length, foldedBytes: 0) > Budget);
         _worker = await WorkerHarness.StartAsync(settings: new Dictionary<string, string?>
         {
             ["Workers:LoadedModelBudgetBytes"] = Budget.ToString(System.Globalization.CultureInfo.InvariantCulture),
