@@ -7,7 +7,7 @@ public sealed record JobOutcome
     public required JobStatus Status { get; init; }
     public string? Error { get; init; }
 
-    /// <summary>Always null from this release's workers: every client's completion queue hears every event, so an event must
+    /// <summary>Always null from this release's workers: an event reaches every listener of its tenant, so it must
     /// not carry a tenant's callback URL, and webhooks take it from the stored job. Kept so that older workers' events still read.</summary>
     public string? CallbackUrl { get; init; }
 }

@@ -20,6 +20,11 @@ public sealed record PredictBatchCompleted
 
     /// <summary>Real elements over elements sent, across the padded inputs; 1 when nothing was padded.</summary>
     public double PaddingEfficiency { get; init; } = 1;
+
+    /// <summary>The tenant whose jobs this event reports, and so its routing key (<see cref="ClientEventRouting"/>): only that
+    /// tenant's clients hear it. Null from older workers.</summary>
+    public string? TenantId { get; init; }
+
     public required DateTimeOffset CompletedAt { get; init; }
 
     /// <summary>The jobs were answered from the worker's response cache: no model call ran (<see cref="ModelMilliseconds"/> 0).</summary>

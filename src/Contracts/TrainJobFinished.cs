@@ -9,9 +9,13 @@ public sealed record TrainJobFinished
     public int? ModelVersion { get; init; }
     public string? Error { get; init; }
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
-    /// <summary>Always null from this release's workers: every client's completion queue hears every event, so an event must
-    /// not carry a tenant's callback URL, and webhooks take it from the stored job. Kept so that older workers' events still read.</summary>
+    /// <summary>Always null from this release's workers: an event reaches every listener of its tenant, so it must
+    /// not carry a callback URL, and webhooks take it from the stored job. Kept so that older workers' events still read.</summary>
     public string? CallbackUrl { get; init; }
+
+    /// <summary>The tenant whose jobs this event reports, and so its routing key (<see cref="ClientEventRouting"/>): only that
+    /// tenant's clients hear it. Null from older workers.</summary>
+    public string? TenantId { get; init; }
 
     public required DateTimeOffset FinishedAt { get; init; }
 }

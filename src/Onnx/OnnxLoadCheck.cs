@@ -29,21 +29,7 @@ public static class OnnxLoadCheck
     };
 
     /// <summary>Why the model at <paramref name="path"/> may not be loaded, or null.</summary>
-    public static string? Problem(string path, long maxFoldedBytes)
-    {
-        ModelProto model;
-        try
-        {
-            using var file = File.OpenRead(path);
-            model = ModelProto.Parser.ParseFrom(file);
-        }
-        catch (InvalidProtocolBufferException)
-        {
-            return null; // Not readable as a model here: ONNX Runtime's own load reports it.
-        }
-
-        return Problem(model, maxFoldedBytes);
-    }
+    public static string? Problem(string path, long maxFoldedBytes) => Check(path, maxFoldedBytes).Problem;
 
     /// <inheritdoc cref="Problem(string, long)"/>
     public static string? Problem(byte[] model, long maxFoldedBytes)
@@ -58,28 +44,45 @@ public static class OnnxLoadCheck
         }
     }
 
-    internal static string? Problem(ModelProto model, long maxFoldedBytes)
+    internal static string? Problem(ModelProto model, long maxFoldedBytes) => Check(model, maxFoldedBytes).Problem;
+
+    /// <summary>Why the model at <paramref name="path"/> may not be loaded (or null), and the bytes of new tensors its load
+    /// would fold: with the file's own size, what a worker holds while the model stays loaded.</summary>
+    public static (string? Problem, long FoldedBytes) Check(string path, long maxFoldedBytes)
+    {
+        try
+        {
+            using var file = File.OpenRead(path);
+            return Check(ModelProto.Parser.ParseFrom(file), maxFoldedBytes);
+        }
+        catch (InvalidProtocolBufferException)
+        {
+            return (null, 0); // Not readable as a model here: ONNX Runtime's own load reports it.
+        }
+    }
+
+    private static (string? Problem, long FoldedBytes) Check(ModelProto model, long maxFoldedBytes)
     {
         if (model.Graph is null)
         {
-            return null;
+            return (null, 0);
         }
 
         if (ExternalTensor(model) is { } external)
         {
-            return $"The model keeps tensor '{external}' in external data; only models with every tensor inside the one file are accepted.";
+            return ($"The model keeps tensor '{external}' in external data; only models with every tensor inside the one file are accepted.", 0);
         }
 
         var folded = FoldedBytes(model.Graph, new Dictionary<string, Constant>(StringComparer.Ordinal), out var unsized);
         if (unsized is not null)
         {
-            return $"The model computes a constant with {unsized} whose size cannot be read from the file; ONNX Runtime would fold it "
-                + "when loading, so it is refused. Fold the model's constants before uploading it.";
+            return ($"The model computes a constant with {unsized} whose size cannot be read from the file; ONNX Runtime would fold it "
+                + "when loading, so it is refused. Fold the model's constants before uploading it.", 0);
         }
 
         return folded > maxFoldedBytes
-            ? $"Loading the model would fold its constants into {folded} bytes of new tensors; at most {maxFoldedBytes} are allowed."
-            : null;
+            ? ($"Loading the model would fold its constants into {folded} bytes of new tensors; at most {maxFoldedBytes} are allowed.", folded)
+            : (null, folded);
     }
 
     private static string? ExternalTensor(ModelProto model) =>

@@ -84,6 +84,7 @@ public static class BusRegistration
                     // changing the bounds of existing queues needs those queues deleted (or a broker policy instead).
                     cfg.SendTopology.ConfigureErrorSettings = queue => BoundDeadLetters(queue, transport);
                     cfg.SendTopology.ConfigureDeadLetterSettings = queue => BoundDeadLetters(queue, transport);
+                    cfg.RouteCompletionEventsByTenant();
                     cfg.ConfigureEndpoints(context);
                 });
             }

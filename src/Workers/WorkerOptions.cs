@@ -76,6 +76,13 @@ public sealed class WorkerOptions
     [Range(0, long.MaxValue)]
     public long MaxFoldedConstantBytes { get; set; } = Onnx.OnnxModelInspector.DefaultMaxFoldedBytes;
 
+    /// <summary>Most bytes the models this worker holds loaded may take together, each estimated before it loads (twice its
+    /// file, the constants its load folds, and a session's overhead). Loading one past it first unloads the least recently
+    /// used idle models; a model larger than the whole budget fails its jobs with the reason. The default holds the largest
+    /// model an upload may be (1 GiB, so 2 GiB loaded) with the most its load may fold (<see cref="MaxFoldedConstantBytes"/>).</summary>
+    [Range(1, long.MaxValue)]
+    public long LoadedModelBudgetBytes { get; set; } = 3L << 30;
+
     /// <summary>Most input values one predict job (or an inline training dataset) may carry; larger ones fail before any work.</summary>
     [Range(1, int.MaxValue)]
     public int MaxInputValues { get; set; } = 1_000_000;

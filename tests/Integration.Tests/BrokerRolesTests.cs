@@ -17,9 +17,13 @@ namespace AIaaS.Queue.Integration.Tests;
 /// </summary>
 public sealed class BrokerRolesSystem : DistributedSystem
 {
+    /// <summary>The tenant of the script's per-tenant client role (<c>--tenant</c>) in this fixture.</summary>
+    public const string Tenant = "beta";
+
     public IReadOnlyDictionary<string, BrokerPermissions> Roles { get; } = ScriptRoles.Load();
     public Uri ClientUri { get; private set; } = null!;
     public Uri WorkersUri { get; private set; } = null!;
+    public Uri TenantClientUri { get; private set; } = null!;
 
     protected override async Task<BrokerRoles> ConnectBrokerRolesAsync(CancellationToken cancellationToken)
     {
@@ -27,6 +31,7 @@ public sealed class BrokerRolesSystem : DistributedSystem
         var api = await Broker.CreateUserAsync($"api-{Broker.VirtualHost}", Password(), Roles["api"], "monitoring", cancellationToken);
         WorkersUri = await Broker.CreateUserAsync($"workers-{Broker.VirtualHost}", Password(), Roles["workers"], "", cancellationToken);
         ClientUri = await Broker.CreateUserAsync($"client-{Broker.VirtualHost}", Password(), Roles["client"], "", cancellationToken);
+        TenantClientUri = await Broker.CreateUserAsync($"client-{Tenant}-{Broker.VirtualHost}", Password(), Roles["tenant"], "", cancellationToken);
         return new BrokerRoles(api, WorkersUri, ClientUri);
     }
 
@@ -41,8 +46,9 @@ public sealed class BrokerRolesSystem : DistributedSystem
                 ArgumentList =
                 {
                     "-c",
-                    "set -eu; p=''; eval \"$(sed -n '/---- the patterns/,/---- end of patterns/p' \"$1\")\"; "
-                    + "for r in client workers api; do for k in configure write read; do v=\"${r}_${k}\"; printf '%s\\n' \"${!v}\"; done; done",
+                    $"set -eu; p=''; tenant={Tenant}; eval \"$(sed -n '/---- the patterns/,/---- end of patterns/p' \"$1\")\"; "
+                    + "for r in client workers api tenant; do for k in configure write read; do v=\"${r}_${k}\"; printf '%s\\n' \"${!v}\"; done; done; "
+                    + "printf '%s\\n' \"$client_topic_read\" \"$tenant_topic_read\"",
                     "bash",
                     script,
                 },
@@ -52,16 +58,18 @@ public sealed class BrokerRolesSystem : DistributedSystem
             using var bash = Process.Start(start)!;
             var lines = bash.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
             bash.WaitForExit();
-            if (bash.ExitCode != 0 || lines.Length != 9)
+            if (bash.ExitCode != 0 || lines.Length != 14)
             {
                 throw new InvalidOperationException($"Could not read the patterns of {script}: {bash.StandardError.ReadToEnd()}");
             }
 
+            // As the script's set_topic_permissions: no key to publish with on the clients' exchange, only its tenant's to bind.
             return new Dictionary<string, BrokerPermissions>
             {
-                ["client"] = new(lines[0], lines[1], lines[2]),
+                ["client"] = new(lines[0], lines[1], lines[2]) { TopicExchange = ClientEventRouting.ExchangeName, TopicWrite = "^$", TopicRead = lines[12] },
                 ["workers"] = new(lines[3], lines[4], lines[5]),
                 ["api"] = new(lines[6], lines[7], lines[8]),
+                ["tenant"] = new(lines[9], lines[10], lines[11]) { TopicExchange = ClientEventRouting.ExchangeName, TopicWrite = "^$", TopicRead = lines[13] },
             };
         }
 
@@ -126,6 +134,25 @@ public sealed class BrokerRolesTests(BrokerRolesSystem system) : IClassFixture<B
     }
 
     [Fact]
+    public async Task ATenantsClientUserBindsOnlyItsOwnTenantsEventsAndReadsOnlyItsOwnQueues()
+    {
+        var ct = TestTimeout.After(60);
+        // The API binds the events into the clients' exchange at start-up; by now it exists.
+        var own = $"aiaas-client-{BrokerRolesSystem.Tenant}-{Guid.NewGuid():N}";
+        Assert.Equal(0, await BindRefusalAsync(system.TenantClientUri, own, ClientEventRouting.ExchangeName, BrokerRolesSystem.Tenant, ct));
+
+        // Another tenant's key, every key, the events' own fanout exchange, another tenant's queue name: all refused.
+        Assert.Equal(403, await BindRefusalAsync(system.TenantClientUri, own, ClientEventRouting.ExchangeName, "alpha", ct));
+        Assert.Equal(403, await BindRefusalAsync(system.TenantClientUri, own, ClientEventRouting.ExchangeName, "#", ct));
+        Assert.Equal(403, await BindRefusalAsync(system.TenantClientUri, own, "AIaaS.Queue.Contracts:PredictBatchCompleted", "", ct));
+        Assert.Equal(403, await BindRefusalAsync(system.TenantClientUri, own, "AIaaS.Queue.Contracts:JobFailed", "", ct));
+        Assert.Equal(403, await BindRefusalAsync(system.TenantClientUri, $"aiaas-client-alpha-{Guid.NewGuid():N}", ClientEventRouting.ExchangeName, "alpha", ct));
+
+        // The default tenant's shared client user is held to its own key the same way.
+        Assert.Equal(403, await BindRefusalAsync(system.ClientUri, $"aiaas-client-default-{Guid.NewGuid():N}", ClientEventRouting.ExchangeName, BrokerRolesSystem.Tenant, ct));
+    }
+
+    [Fact]
     public async Task AWorkerUserCannotPublishACommand()
     {
         var ct = TestTimeout.After(60);
@@ -166,6 +193,25 @@ public sealed class BrokerRolesTests(BrokerRolesSystem system) : IClassFixture<B
         }
 
         return channel.CloseReason?.ReplyCode ?? 0;
+    }
+
+    /// <summary>Declares <paramref name="queue"/> (exclusive) as the URI's user and binds it to <paramref name="exchange"/> with
+    /// <paramref name="key"/>; returns the reply code the broker refused either with (0: both were allowed).</summary>
+    private static async Task<int> BindRefusalAsync(Uri uri, string queue, string exchange, string key, CancellationToken ct)
+    {
+        var factory = new ConnectionFactory { Uri = uri };
+        await using var connection = await factory.CreateConnectionAsync(ct);
+        await using var channel = await connection.CreateChannelAsync(cancellationToken: ct);
+        try
+        {
+            await channel.QueueDeclareAsync(queue, durable: false, exclusive: true, autoDelete: true, cancellationToken: ct);
+            await channel.QueueBindAsync(queue, exchange, key, cancellationToken: ct);
+            return 0;
+        }
+        catch (OperationInterruptedException ex)
+        {
+            return ex.ShutdownReason?.ReplyCode ?? -1;
+        }
     }
 
     private static async Task<int> ConsumeRefusalAsync(Uri uri, string queue, CancellationToken ct)

@@ -58,6 +58,8 @@ public sealed class TenantSystem : DistributedSystem
     protected override void ConfigureClient(HostApplicationBuilder builder)
     {
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        // The test host's appsettings.json (copied from the API) sets Information by default, which wins over the minimum level.
+        builder.Logging.AddFilter("AIaaS.Queue", LogLevel.Debug);
         builder.Logging.AddProvider(Logs);
     }
 
@@ -251,6 +253,41 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
         Assert.Equal(HttpStatusCode.NotFound, foreignFile.StatusCode);
         using var foreignModel = await b.Http.PostAsync($"v1/batches?model={a.Id}/scorer", new StringContent(file), ct);
         Assert.Equal(HttpStatusCode.BadRequest, foreignModel.StatusCode);
+    }
+
+    [Fact]
+    public async Task AClientHearsOnlyItsOwnTenantsCompletionEventsAndStillGetsItsOwnResults()
+    {
+        var ct = TestTimeout.After(120);
+        var alpha = await system.CreateTenantAsync("ev-alpha", ct);
+        var beta = await system.CreateTenantAsync("ev-beta", ct);
+        await alpha.Client.RegisterModelAsync("iris", new MemoryStream(TestModels.Classifier(seed: 27).Onnx), cancellationToken: ct);
+        await beta.Client.RegisterModelAsync("iris", new MemoryStream(TestModels.Classifier(seed: 28).Onnx), cancellationToken: ct);
+
+        // Alpha's own client hears alpha's event: it was published and routed before beta's job is even submitted.
+        var alphaJob = (await alpha.Client.PredictAsync(new PredictRequest { Model = "iris", Features = Record }, ct)).Job;
+        await HeardAsync(alpha.Id, alphaJob.Id, ct);
+        var betaResult = await beta.Client.PredictAsync(new PredictRequest { Model = "iris", Features = Record }, ct);
+        Assert.Equal(JobStatus.Succeeded, betaResult.Job.Status);
+        Assert.NotEmpty(betaResult.Outputs);
+        await HeardAsync(beta.Id, betaResult.Job.Id, ct);
+
+        // A queue delivers in order, so an event of alpha's routed to beta's (or the default tenant's) queue came before beta's own.
+        Assert.DoesNotContain(HeardLines(beta.Id), line => line.Contains(alphaJob.Id.ToString(), StringComparison.Ordinal));
+        Assert.DoesNotContain(HeardLines("default"), line => line.Contains(alphaJob.Id.ToString(), StringComparison.Ordinal));
+        Assert.DoesNotContain(HeardLines(alpha.Id), line => line.Contains(betaResult.Job.Id.ToString(), StringComparison.Ordinal));
+    }
+
+    /// <summary>The SDK's lines (at Debug) naming the jobs whose completion a client of <paramref name="tenantId"/> heard.</summary>
+    private string[] HeardLines(string tenantId) =>
+        [.. system.Logs.Text.Split('\n').Where(l => l.Contains($"Client of tenant {tenantId} heard the completion of jobs", StringComparison.Ordinal))];
+
+    private async Task HeardAsync(string tenantId, Guid jobId, CancellationToken ct)
+    {
+        while (!HeardLines(tenantId).Any(l => l.Contains(jobId.ToString(), StringComparison.Ordinal)))
+        {
+            await Task.Delay(50, ct);
+        }
     }
 
     [Fact]

@@ -73,6 +73,12 @@ public sealed class RabbitMqBroker : IAsyncDisposable
         (await management.PutAsJsonAsync($"api/users/{Uri.EscapeDataString(user)}", new { password, tags }, cancellationToken)).EnsureSuccessStatusCode();
         (await management.PutAsJsonAsync($"api/permissions/{VirtualHost}/{Uri.EscapeDataString(user)}",
             new { configure = permissions.Configure, write = permissions.Write, read = permissions.Read }, cancellationToken)).EnsureSuccessStatusCode();
+        if (permissions.TopicExchange is { } exchange)
+        {
+            (await management.PutAsJsonAsync($"api/topic-permissions/{VirtualHost}/{Uri.EscapeDataString(user)}",
+                new { exchange, write = permissions.TopicWrite, read = permissions.TopicRead }, cancellationToken)).EnsureSuccessStatusCode();
+        }
+
         _users.Add(user);
         return new UriBuilder(Uri) { UserName = Uri.EscapeDataString(user), Password = Uri.EscapeDataString(password) }.Uri;
     }
@@ -130,4 +136,13 @@ public sealed record QueueCounts
 }
 
 /// <summary>A RabbitMQ user's configure, write and read patterns on one virtual host.</summary>
-public sealed record BrokerPermissions(string Configure, string Write, string Read);
+/// <summary>A user's configure, write and read patterns on the virtual host and, when <see cref="TopicExchange"/> is set, its
+/// topic permissions there (the routing keys it may publish with and bind with).</summary>
+public sealed record BrokerPermissions(string Configure, string Write, string Read)
+{
+    public string? TopicExchange { get; init; }
+
+    public string TopicWrite { get; init; } = ".*";
+
+    public string TopicRead { get; init; } = ".*";
+}

@@ -40,7 +40,7 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
     [Fact]
     public async Task CompletionEventsCarryNoCallbackUrl()
     {
-        // Every client's completion queue hears every event: a tenant's callback URL stays in the store, where webhooks read it.
+        // Every listener of the tenant (and the API's, of every tenant) hears the event: the callback URL stays in the store, where webhooks read it.
         var model = await RegisterAsync("no-urls", maxBatchSize: 4, maxDelayMilliseconds: 1);
         var good = Job(model, [1, 2, 3, 4]) with { CallbackUrl = "https://hooks.example/secret-path" };
         var bad = Job(model, [1, 2, 3]) with { CallbackUrl = "https://hooks.example/secret-path" };

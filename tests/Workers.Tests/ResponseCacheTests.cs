@@ -103,7 +103,8 @@ public sealed class ResponseCacheTests : IAsyncLifetime
     public async Task TheKeyNamesTheTenantAndAnEntryIsNeverHandedToAnotherTenant()
     {
         var name = await RegisterAsync("keyed", responseCache: true);
-        var model = await _provider.GetRequiredService<ModelCache>().GetAsync(name, null, Ct);
+        using var lease = await _provider.GetRequiredService<ModelCache>().RentAsync(name, null, Ct);
+        var model = lease.Model;
         var job = Job(name, [1, 2, 3, 4]);
         var (request, error) = RequestPreparer.Prepare(model, job, InputLimits.Default);
         Assert.Null(error);
@@ -139,7 +140,8 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         var entrySize = ResponseCache.SizeOf(Key(0), [Tensor("y", 100)]);
         using var cache = new ResponseCache(Options.Create(new WorkerOptions { ResponseCacheBytes = 3 * entrySize }),
             _provider.GetRequiredService<AiaasMetrics>());
-        var model = await _provider.GetRequiredService<ModelCache>().GetAsync(await RegisterAsync("bounded", responseCache: true), null, Ct);
+        using var lease = await _provider.GetRequiredService<ModelCache>().RentAsync(await RegisterAsync("bounded", responseCache: true), null, Ct);
+        var model = lease.Model;
         for (var i = 0; i < 3; i++)
         {
             cache.Add("t", Key(i), [Tensor("y", 100)]);
@@ -161,7 +163,8 @@ public sealed class ResponseCacheTests : IAsyncLifetime
     public async Task AnAnswerFromTheCacheWaitsOutAStoreOutageAndReturnsOnlyOnceStored()
     {
         var name = await RegisterAsync("outage", responseCache: true);
-        var model = await _provider.GetRequiredService<ModelCache>().GetAsync(name, null, Ct);
+        using var lease = await _provider.GetRequiredService<ModelCache>().RentAsync(name, null, Ct);
+        var model = lease.Model;
         var job = Job(name, [1, 2, 3, 4]);
         var (request, _) = RequestPreparer.Prepare(model, job, InputLimits.Default);
         var cache = _provider.GetRequiredService<ResponseCache>();

@@ -26,7 +26,9 @@ internal sealed class WorkerHarness : IAsyncDisposable
     public ITestHarness Harness { get; private set; } = null!;
 
     /// <param name="configureBus">More configuration of the in-memory bus (a publish filter), before its endpoints.</param>
-    public static async Task<WorkerHarness> StartAsync(Action<IInMemoryBusFactoryConfigurator>? configureBus = null)
+    /// <param name="settings">Configuration beyond the harness's own (a worker option).</param>
+    public static async Task<WorkerHarness> StartAsync(Action<IInMemoryBusFactoryConfigurator>? configureBus = null,
+        IReadOnlyDictionary<string, string?>? settings = null)
     {
         var worker = new WorkerHarness();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -34,7 +36,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
             ["Store:EmbeddedPath"] = Path.Combine(worker._folder, "aiaas.db"),
             ["Workers:ModelCacheDirectory"] = Path.Combine(worker._folder, "models"),
             ["Training:Enabled"] = "false",
-        }).Build();
+        }).AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(configuration);
         services.AddLogging();

@@ -1,3 +1,5 @@
+using AIaaS.Queue.Contracts;
+
 namespace AIaaS.Queue.Producer;
 
 /// <summary>Where the SDK publishes jobs and where it reads their results.</summary>
@@ -29,12 +31,16 @@ public sealed class AiaasClientOptions
     public TimeSpan MinPollInterval { get; set; } = TimeSpan.FromMilliseconds(10);
 
     /// <summary>Listen for completion events on the broker (a temporary queue of this client's own), so that a wait ends as
-    /// soon as its job's result is stored rather than at the next status check. Every client then receives one event
-    /// per model batch in the whole system; turn it off for very many clients that rarely wait.</summary>
+    /// soon as its job's result is stored rather than at the next status check. The queue is bound to this client's own
+    /// tenant's events only (the tenant of <see cref="ApiKey"/>): every client then receives one event per model batch of
+    /// its tenant; turn it off for very many clients that rarely wait.</summary>
     public bool CompletionEvents { get; set; } = true;
 
     /// <summary>Whether the SDK opens a broker connection of its own.</summary>
     internal bool OwnsBrokerConnection => RabbitMqUri is not null && Transport != AiaasTransport.Http;
+
+    /// <summary>The tenant <see cref="ApiKey"/> names; null for none (the default tenant).</summary>
+    internal string? TenantId => ApiKeyFormat.Parse(ApiKey)?.TenantId;
 
     /// <summary>How long the SDK trusts the ResultApi's answer to "does this model take jobs now" before asking again
     /// (see <c>ResultApi:MaxQueuedJobsPerModel</c>); zero turns the check off.</summary>

@@ -44,11 +44,11 @@ public static class AiaasClientServiceCollectionExtensions
                 if (options.CompletionEvents)
                 {
                     // A temporary queue per client process: deleted when the client goes, and never shared. Its name is unique
-                    // (two clients on one broker would otherwise fight over one exclusive queue) and has the prefix the
-                    // client broker role may read (scripts/rabbitmq-users.sh).
-                    x.AddConsumer<CompletionEventsConsumer>().Endpoint(e =>
+                    // (two clients on one broker would otherwise fight over one exclusive queue) and starts with the prefix
+                    // and tenant that the tenant's client broker user may read (scripts/rabbitmq-users.sh).
+                    x.AddConsumer<CompletionEventsConsumer, CompletionEventsConsumerDefinition>().Endpoint(e =>
                     {
-                        e.Name = CompletionQueuePrefix + NewId.NextGuid().ToString("N");
+                        e.Name = $"{CompletionQueuePrefix}{ClientEventRouting.RoutingKey(options.TenantId)}-{NewId.NextGuid():N}";
                         e.Temporary = true;
                     });
                 }
@@ -101,7 +101,8 @@ public static class AiaasClientServiceCollectionExtensions
     private static HttpJobPublisher HttpPublisher(IServiceProvider services, AiaasClientOptions options) =>
         new(services.GetRequiredService<IHttpClientFactory>().CreateClient(nameof(HttpJobPublisher)), options.PublishTimeout);
 
-    /// <summary>The start of every SDK client's completion queue name; the broker's client role may use only these queues.</summary>
+    /// <summary>The start of every SDK client's completion queue name (then its tenant, '-', and 32 hex digits); the broker's
+    /// client role may use only these queues.</summary>
     public const string CompletionQueuePrefix = "aiaas-client-";
 
     private static void ConfigureHttp(IServiceProvider services, HttpClient http)

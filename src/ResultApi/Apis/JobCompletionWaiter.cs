@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using MassTransit;
 
@@ -241,6 +242,8 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
             var handle = connector.ConnectReceiveEndpoint(new TemporaryEndpointDefinition("job-completions"), KebabCaseEndpointNameFormatter.Instance,
                 (_, endpoint) =>
                 {
+                    // Here, not in a client: see HearEveryTenantThroughClientEvents. In memory there are no clients to route to.
+                    (endpoint as IRabbitMqReceiveEndpointConfigurator)?.HearEveryTenantThroughClientEvents();
                     endpoint.Handler<PredictBatchCompleted>(context =>
                     {
                         Notify(context.Message.Jobs.Select(j => j.JobId));

@@ -44,10 +44,8 @@ internal sealed class BatchExecutor(
                 var stored = await StoreAsync(model, run).ConfigureAwait(false);
                 responses.Fill(toRun, run.Records, stored);
                 Record(model, [.. stored.Select(i => toRun[i])], [.. stored.Select(i => run.Records[i])], run.BatchId, startedAt, activity);
-                if (stored.Length > 0)
-                {
-                    events.Add(CompletedEvent(model, run, stored));
-                }
+                // One event per tenant, routed by it (ClientEventRouting); a model is one tenant's, so this is one event.
+                events.AddRange(stored.GroupBy(i => run.Records[i].TenantId).Select(jobs => CompletedEvent(model, run, jobs.Key, [.. jobs])));
             }
 
             foreach (var prediction in batch)
@@ -130,9 +128,10 @@ internal sealed class BatchExecutor(
         return stored;
     }
 
-    private PredictBatchCompleted CompletedEvent(LoadedModel model, BatchRun run, int[] stored) => new()
+    private PredictBatchCompleted CompletedEvent(LoadedModel model, BatchRun run, string tenantId, int[] stored) => new()
     {
         BatchId = run.BatchId,
+        TenantId = tenantId,
         Model = model.Name,
         ModelVersion = model.Version,
         Device = model.Device,
@@ -256,6 +255,7 @@ internal sealed class BatchExecutor(
                 Error = Consumers.PredictJobConsumer.ExpiredError(prediction.Job.ExpiresAt!.Value),
                 Status = JobStatus.Expired,
                 FailedAt = now,
+                TenantId = prediction.TenantId,
             });
         }
 

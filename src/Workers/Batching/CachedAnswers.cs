@@ -113,7 +113,7 @@ internal sealed class CachedAnswers : IAsyncDisposable
                 _metrics.JobCompleted("Predict", answer.Model.Name, nameof(JobStatus.Succeeded));
             }
 
-            events = [.. stored.GroupBy(a => a.Model).Select(CompletedEvent)];
+            events = [.. stored.GroupBy(a => (a.Model, a.Record.TenantId)).Select(g => CompletedEvent(g.Key.Model, g.Key.TenantId, [.. g]))];
         }
         catch (Exception ex)
         {
@@ -136,14 +136,15 @@ internal sealed class CachedAnswers : IAsyncDisposable
 
     /// <summary>The event a batch publishes, for jobs of one model answered without a model call, so that waiting clients
     /// and webhooks learn of them as of any others.</summary>
-    private PredictBatchCompleted CompletedEvent(IGrouping<LoadedModel, Answer> answers) => new()
+    private PredictBatchCompleted CompletedEvent(LoadedModel model, string tenantId, List<Answer> answers) => new()
     {
         BatchId = $"{_options.Value.WorkerId}-cache-{Guid.NewGuid():N}",
-        Model = answers.Key.Name,
-        ModelVersion = answers.Key.Version,
-        Device = answers.Key.Device,
+        TenantId = tenantId,
+        Model = model.Name,
+        ModelVersion = model.Version,
+        Device = model.Device,
         WorkerId = _options.Value.WorkerId,
-        BatchSize = answers.Count(),
+        BatchSize = answers.Count,
         Rows = answers.Sum(a => a.Rows),
         ModelMilliseconds = 0,
         FromResponseCache = true,

@@ -55,10 +55,10 @@ internal sealed class ScoreBulkChunkConsumer(
             return null;
         }
 
-        LoadedModel model;
+        ModelLease lease;
         try
         {
-            model = await models.GetAsync(message.Model, message.ModelVersion, cancellationToken).ConfigureAwait(false);
+            lease = await models.RentAsync(message.Model, message.ModelVersion, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ModelNotSupportedException)
         {
@@ -67,6 +67,8 @@ internal sealed class ScoreBulkChunkConsumer(
             return BulkChunkScorer.FailAll(unreadable, ex.Message);
         }
 
+        using var held = lease;
+        var model = lease.Model;
         var chunk = BulkChunk.Read(payload, BulkChunk.ValuesPerRecordFor(model));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var batchSize = model.BatchMode == BatchMode.Dynamic ? options.Value.BulkBatchSize : 1;

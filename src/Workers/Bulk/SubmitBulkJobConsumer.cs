@@ -75,16 +75,20 @@ internal sealed class SubmitBulkJobConsumer(
             return;
         }
 
-        LoadedModel model;
+        ModelLease lease;
         try
         {
-            model = await models.GetAsync(job.Model, job.ModelVersion, cancellationToken).ConfigureAwait(false);
+            lease = await models.RentAsync(job.Model, job.ModelVersion, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ModelNotFoundException or ModelNotSupportedException)
         {
             await FailAsync(context, job, ex.Message).ConfigureAwait(false);
             return;
         }
+
+        // Held through the split, which reads the file with the model's inputs.
+        using var held = lease;
+        var model = lease.Model;
 
         // An explanation that cannot be made would fail every record for the same reason: the job fails once, with it.
         if (request.Explain is { } explain && (ModelExplanations.OptionsProblem(explain) ?? ModelExplanations.Problem(model)) is { } unexplainable)

@@ -81,9 +81,12 @@ internal sealed class PredictJobConsumer(
         // tenant travels beside the job (PendingPrediction.TenantId); the sender's proof is spent, so it goes no further.
         job = job with { Model = Tenants.QualifyModel(sender.TenantId, job.Model), Sender = null };
         LoadedModel? model = null;
+        ModelLease? lease = null;
         try
         {
-            model = await models.GetAsync(job.Model, job.ModelVersion, context.CancellationToken).ConfigureAwait(false);
+            // Held until the job's result is stored: a model with a job in its batcher is never unloaded.
+            lease = await models.RentAsync(job.Model, job.ModelVersion, context.CancellationToken).ConfigureAwait(false);
+            model = lease.Model;
             var (request, error) = RequestPreparer.Prepare(model, job, new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes));
             if (error is not null)
             {
@@ -119,6 +122,10 @@ internal sealed class PredictJobConsumer(
                 : $"The worker could not run the job ({ex.GetType().Name}) after {TransientRetry.RetryLimit} retries; the details are in the worker's log.";
             await FailAsync(context, sender.TenantId, job.Model, model?.Version ?? job.ModelVersion, reason).ConfigureAwait(false);
         }
+        finally
+        {
+            lease?.Dispose();
+        }
     }
 
     /// <summary>Predicts and explains the job outside the batcher, stores both (through a store outage, as batches do) and
@@ -143,6 +150,7 @@ internal sealed class PredictJobConsumer(
         await StoredEventPublisher.PublishAsync(context, new PredictBatchCompleted
         {
             BatchId = $"{record.WorkerId}-explain-{job.JobId:N}",
+            TenantId = tenantId,
             Model = model.Name,
             ModelVersion = model.Version,
             Device = model.Device,
@@ -207,6 +215,7 @@ internal sealed class PredictJobConsumer(
             Error = error,
             Status = status,
             FailedAt = now,
+            TenantId = tenantId,
         }, logger, context.CancellationToken).ConfigureAwait(false);
     }
 }

@@ -60,6 +60,7 @@ internal sealed class CancelJobConsumer(ITrainingQueue training, IJobStore jobs,
                 Model = submitted.Model,
                 Status = JobStatus.Cancelled,
                 Error = "cancelled before it started",
+                TenantId = sender.TenantId,
                 FinishedAt = time.GetUtcNow(),
             }, logger, context.CancellationToken).ConfigureAwait(false);
         }

@@ -353,6 +353,7 @@ internal sealed partial class TrainingRunner(
                 Error = error,
                 Metrics = metrics,
                 FinishedAt = time.GetUtcNow(),
+                TenantId = Tenants.OrDefault(job.Sender?.TenantId),
             }, logger, CancellationToken.None).ConfigureAwait(false);
         }
     }
