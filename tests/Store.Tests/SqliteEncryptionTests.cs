@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
 
 namespace AIaaS.Queue.Store.Tests;
@@ -94,6 +95,75 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         using var retired = StoreServices.Embedded(StorePath, old);
         var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => retired.Health.PingAsync(Ct));
         Assert.Contains(LocalMasterKeys.IdOf(current), refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithAMasterKeyBulkChunkInputsAndResultsLieSealedAndReadBackAsWritten()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var job = NewBulkJob();
+        var (input, output, errors) = ($"{{\"text\":\"{Canary}-input\"}}\n", $"{{\"label\":\"{Canary}-output\"}}\n", $"line 2: {Canary}-error\n");
+        using (var store = StoreServices.Embedded(StorePath, key))
+        {
+            await WriteChunksAsync(store, job, input, output, errors);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.False(FileHolds(Canary), "the store's files hold a bulk chunk in plain text");
+        using var reopened = StoreServices.Embedded(StorePath, key);
+        Assert.Equal(input, Encoding.UTF8.GetString((await reopened.Bulk.GetBulkChunkInputAsync(job.BulkJobId, 0, Ct))!));
+        Assert.Equal(output, await CopyAsync(reopened, job, BulkResultKind.Output));
+        Assert.Equal(errors, await CopyAsync(reopened, job, BulkResultKind.Errors));
+    }
+
+    [Fact]
+    public async Task ChunksWrittenBeforeEncryptionWasTurnedOnStillReadBesideSealedOnes()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var job = NewBulkJob();
+        using (var plain = StoreServices.Embedded(StorePath))
+        {
+            await WriteChunksAsync(plain, job, "in-0\n", "out-0\n", "err-0\n");
+        }
+
+        SqliteConnection.ClearAllPools();
+        using var sealing = StoreServices.Embedded(StorePath, key);
+        await sealing.Bulk.SaveBulkChunkInputAsync(job.BulkJobId, 2, 1, Encoding.UTF8.GetBytes($"{Canary}-in-2\n"), Ct);
+        await sealing.Bulk.SaveBulkChunkResultAsync(job.BulkJobId, 2,
+            new BulkChunkResult { Succeeded = 1, Failed = 0, Output = Encoding.UTF8.GetBytes("out-2\n"), Errors = default }, Ct);
+
+        Assert.Equal("in-0\n", Encoding.UTF8.GetString((await sealing.Bulk.GetBulkChunkInputAsync(job.BulkJobId, 0, Ct))!));
+        Assert.Equal($"{Canary}-in-2\n", Encoding.UTF8.GetString((await sealing.Bulk.GetBulkChunkInputAsync(job.BulkJobId, 2, Ct))!));
+        Assert.Equal("out-0\nout-2\n", await CopyAsync(sealing, job, BulkResultKind.Output));
+        Assert.Equal("err-0\n", await CopyAsync(sealing, job, BulkResultKind.Errors));
+    }
+
+    private static BulkJobRecord NewBulkJob() => new()
+    {
+        BulkJobId = Guid.CreateVersion7(),
+        TenantId = "acme",
+        Model = "acme/m",
+        Status = BulkJobStatus.Running,
+        InputFileId = "file-1",
+        SubmittedAt = DateTimeOffset.UtcNow,
+    };
+
+    /// <summary>Chunk 0's input and result (output only), and chunk 1's result (errors only).</summary>
+    private async Task WriteChunksAsync(StoreServices store, BulkJobRecord job, string input, string output, string errors)
+    {
+        Assert.True(await store.Bulk.CreateBulkJobAsync(job, Ct));
+        await store.Bulk.SaveBulkChunkInputAsync(job.BulkJobId, 0, 1, Encoding.UTF8.GetBytes(input), Ct);
+        await store.Bulk.SaveBulkChunkResultAsync(job.BulkJobId, 0,
+            new BulkChunkResult { Succeeded = 1, Failed = 0, Output = Encoding.UTF8.GetBytes(output), Errors = default }, Ct);
+        await store.Bulk.SaveBulkChunkResultAsync(job.BulkJobId, 1,
+            new BulkChunkResult { Succeeded = 0, Failed = 1, Output = default, Errors = Encoding.UTF8.GetBytes(errors) }, Ct);
+    }
+
+    private async Task<string> CopyAsync(StoreServices store, BulkJobRecord job, BulkResultKind kind)
+    {
+        using var destination = new MemoryStream();
+        await store.Bulk.CopyBulkResultsToAsync(job.BulkJobId, kind, destination, Ct);
+        return Encoding.UTF8.GetString(destination.ToArray());
     }
 
     protected override void Dispose(bool disposing)

@@ -125,15 +125,17 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         await using var connection = await database.OpenAsync(cancellationToken);
         return await database.WriteAsync(connection, (connection, transaction) =>
         {
+            var stored = SealChunk(connection, transaction, bulkJobId, InputPlace(bulkJobId, chunkIndex), bytes);
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT OR IGNORE INTO bulk_chunk_inputs (bulk_id, chunk_index, records, payload) VALUES ($id, $chunk, $records, $payload)
+                INSERT OR IGNORE INTO bulk_chunk_inputs (bulk_id, chunk_index, records, payload, sealed) VALUES ($id, $chunk, $records, $payload, $sealed)
                 """;
             insert.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
             insert.Parameters.AddWithValue("$chunk", chunkIndex);
             insert.Parameters.AddWithValue("$records", recordCount);
-            insert.Parameters.Add("$payload", SqliteType.Blob).Value = bytes;
+            insert.Parameters.Add("$payload", SqliteType.Blob).Value = stored;
+            insert.Parameters.AddWithValue("$sealed", database.Keys.Enabled);
             var isNew = insert.ExecuteNonQuery() == 1;
 
             // Run either way: it also tells an unknown job, whose rollback takes the orphaned input with it.
@@ -150,15 +152,20 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT payload FROM bulk_chunk_inputs WHERE bulk_id = $id AND chunk_index = $chunk";
+        command.CommandText = """
+            SELECT i.payload, i.sealed, j.tenant_id FROM bulk_chunk_inputs i JOIN bulk_jobs j ON j.id = i.bulk_id
+            WHERE i.bulk_id = $id AND i.chunk_index = $chunk
+            """;
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
         command.Parameters.AddWithValue("$chunk", chunkIndex);
-        return await command.ExecuteScalarAsync(cancellationToken) switch
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0))
         {
-            byte[] payload => payload,
-            DBNull or null => null,
-            var other => throw new InvalidOperationException($"Unexpected payload type {other.GetType()}."),
-        };
+            return null;
+        }
+
+        var payload = reader.GetFieldValue<byte[]>(0);
+        return reader.GetBoolean(1) && payload.Length > 0 ? database.Keys.Open(connection, reader.GetString(2), InputPlace(bulkJobId, chunkIndex), payload) : payload;
     }
 
     public async Task<BulkProgress> CompleteBulkSplitAsync(Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default)
@@ -187,19 +194,22 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         await using var connection = await database.OpenAsync(cancellationToken);
         return await database.WriteAsync(connection, (connection, transaction) =>
         {
+            var storedOutput = SealChunk(connection, transaction, bulkJobId, ResultPlace(BulkResultKind.Output, bulkJobId, chunkIndex), output);
+            var storedErrors = SealChunk(connection, transaction, bulkJobId, ResultPlace(BulkResultKind.Errors, bulkJobId, chunkIndex), errors);
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT OR IGNORE INTO bulk_chunk_results (bulk_id, chunk_index, succeeded, failed, skipped, output, errors)
-                VALUES ($id, $chunk, $succeeded, $failed, $skipped, $output, $errors)
+                INSERT OR IGNORE INTO bulk_chunk_results (bulk_id, chunk_index, succeeded, failed, skipped, output, errors, sealed)
+                VALUES ($id, $chunk, $succeeded, $failed, $skipped, $output, $errors, $sealed)
                 """;
             insert.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
             insert.Parameters.AddWithValue("$chunk", chunkIndex);
             insert.Parameters.AddWithValue("$succeeded", result.Succeeded);
             insert.Parameters.AddWithValue("$failed", result.Failed);
             insert.Parameters.AddWithValue("$skipped", result.Skipped);
-            insert.Parameters.Add("$output", SqliteType.Blob).Value = output;
-            insert.Parameters.Add("$errors", SqliteType.Blob).Value = errors;
+            insert.Parameters.Add("$output", SqliteType.Blob).Value = storedOutput;
+            insert.Parameters.Add("$errors", SqliteType.Blob).Value = storedErrors;
+            insert.Parameters.AddWithValue("$sealed", database.Keys.Enabled);
             var isNew = insert.ExecuteNonQuery() == 1;
             if (isNew)
             {
@@ -231,22 +241,48 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         ThrowIfExpired(connection, "SELECT outputs_expired_at FROM bulk_jobs WHERE id = $id",
             $"The results of bulk job {bulkJobId} were removed under its tenant's retention.", ("$id", JobCursor.GuidBytes(bulkJobId)));
 
-        // Row ids only (8 bytes a chunk); the blobs follow one at a time through one pooled buffer.
-        List<long> rowIds;
+        // Row ids only (a few bytes a chunk); the blobs follow one at a time, plain ones through one pooled buffer.
+        var chunks = new List<(long RowId, bool Sealed, int ChunkIndex)>();
+        string? tenantId = null;
         await using (var command = connection.CreateCommand())
         {
 #pragma warning disable CA2100 // The column is one of two constant names; the id is a parameter.
             command.CommandText = $"""
-                SELECT r.rowid FROM bulk_jobs j
+                SELECT j.tenant_id, r.rowid, r.sealed, r.chunk_index FROM bulk_jobs j
                 LEFT JOIN bulk_chunk_results r ON r.bulk_id = j.id AND length(r.{column}) > 0
                 WHERE j.id = $id ORDER BY r.chunk_index
                 """;
 #pragma warning restore CA2100
             command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
-            rowIds = await ReadBlobRowIdsAsync(command, cancellationToken) ?? throw BulkStoreRules.UnknownJob(bulkJobId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                tenantId = reader.GetString(0);
+                if (!reader.IsDBNull(1))
+                {
+                    chunks.Add((reader.GetInt64(1), reader.GetBoolean(2), reader.GetInt32(3)));
+                }
+            }
         }
 
-        await CopyBlobsAsync(connection, "bulk_chunk_results", column, rowIds, destination, cancellationToken);
+        if (tenantId is null)
+        {
+            throw BulkStoreRules.UnknownJob(bulkJobId);
+        }
+
+        foreach (var (rowId, isSealed, chunkIndex) in chunks)
+        {
+            if (!isSealed)
+            {
+                await CopyBlobsAsync(connection, "bulk_chunk_results", column, [rowId], destination, cancellationToken);
+                continue;
+            }
+
+            // A sealed chunk opens whole (a chunk's results, not a file): its tag covers all of it.
+            using var read = Command(connection, null, $"SELECT {column} FROM bulk_chunk_results WHERE rowid = $rowid", ("$rowid", rowId));
+            var sealedChunk = (byte[])read.ExecuteScalar()!;
+            await destination.WriteAsync(database.Keys.Open(connection, tenantId, ResultPlace(kind, bulkJobId, chunkIndex), sealedChunk), cancellationToken);
+        }
     }
 
     public async Task DeleteBulkChunkInputsAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
@@ -260,6 +296,26 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
             command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
             command.ExecuteNonQuery();
         }, cancellationToken);
+    }
+
+    private static string InputPlace(Guid bulkJobId, int chunkIndex) => $"bulk-input:{bulkJobId:N}:{chunkIndex}";
+
+    private static string ResultPlace(BulkResultKind kind, Guid bulkJobId, int chunkIndex) =>
+        $"bulk-{BulkStoreRules.ResultField(kind)}:{bulkJobId:N}:{chunkIndex}";
+
+    /// <summary>A chunk's payload as stored: sealed under its tenant's key when encryption is on (the row's <c>sealed</c>
+    /// flag says so) and there is something to seal: an empty payload stays empty, so that listings of non-empty chunks
+    /// still skip it.</summary>
+    private byte[] SealChunk(SqliteConnection connection, SqliteTransaction transaction, Guid bulkJobId, string place, byte[] payload)
+    {
+        if (!database.Keys.Enabled || payload.Length == 0)
+        {
+            return payload;
+        }
+
+        using var tenant = Command(connection, transaction, "SELECT tenant_id FROM bulk_jobs WHERE id = $id", ("$id", JobCursor.GuidBytes(bulkJobId)));
+        var tenantId = tenant.ExecuteScalar() as string ?? throw BulkStoreRules.UnknownJob(bulkJobId);
+        return database.Keys.Seal(connection, transaction, tenantId, place, payload);
     }
 
     private static BulkProgress ReadProgress(SqliteConnection connection, SqliteTransaction transaction, Guid bulkJobId, bool recorded)

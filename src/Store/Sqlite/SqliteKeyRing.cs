@@ -5,8 +5,9 @@ using static AIaaS.Queue.Store.SqliteCommands;
 
 namespace AIaaS.Queue.Store;
 
-// Encryption at rest (Store:Encryption), so far for job outputs: sealed with the tenant's data key and bound to the job.
-// Uploaded files, bulk chunks, train requests and webhook payloads are still stored in plain (issue #18, item 3).
+// Encryption at rest (Store:Encryption), so far for job outputs and bulk chunks (inputs and results): sealed with the
+// tenant's data key and bound to where they lie. Uploaded files, train requests and webhook payloads are still stored in
+// plain (issue #18, item 3).
 // One ring per database file, so that every concern class of one file uses the same unwrapped keys.
 internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
 {
@@ -39,6 +40,28 @@ internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
         var key = DataKey(connection, null, tenantId, create: false);
         return Encoding.UTF8.GetString(PayloadCipher.Open(key, sealedOutputs, JobBinding(tenantId, jobId)));
     }
+
+    /// <summary>Whether payloads written now are sealed.</summary>
+    public bool Enabled => _cipher is not null;
+
+    /// <summary>Seals a payload of <paramref name="tenantId"/> (inside a write transaction: the tenant's first key is made
+    /// there), bound to <paramref name="place"/>, so that it opens nowhere else.</summary>
+    public byte[] Seal(SqliteConnection connection, SqliteTransaction transaction, string tenantId, string place, ReadOnlySpan<byte> payload) =>
+        PayloadCipher.Seal(DataKey(connection, transaction, tenantId, create: true), payload, Binding(tenantId, place));
+
+    /// <summary>Opens what <see cref="Seal"/> sealed for the same tenant and place; a wrong key or place fails loudly.</summary>
+    public byte[] Open(SqliteConnection connection, string tenantId, string place, ReadOnlySpan<byte> sealedPayload)
+    {
+        if (_cipher is null)
+        {
+            throw new InvalidOperationException(
+                "The store holds encrypted data, and no master key is configured (Store:Encryption:Enabled and MasterKey or MasterKeyFile).");
+        }
+
+        return PayloadCipher.Open(DataKey(connection, null, tenantId, create: false), sealedPayload, Binding(tenantId, place));
+    }
+
+    private static byte[] Binding(string tenantId, string place) => Encoding.UTF8.GetBytes(place + ":" + tenantId);
 
     private static byte[] JobBinding(string tenantId, byte[] jobId) => [.. Encoding.UTF8.GetBytes("job-outputs:" + tenantId + ":"), .. jobId];
 

@@ -246,6 +246,13 @@ internal static class SqliteSchema
         ALTER TABLE model_versions ADD COLUMN background TEXT NULL;
         ALTER TABLE jobs ADD COLUMN explanation TEXT NULL;
         """,
+
+        // 13: bulk chunks sealed under Store:Encryption. Both kinds of payload are BLOBs either way, so a flag tells them
+        // apart: a file can hold chunks written before encryption was turned on.
+        """
+        ALTER TABLE bulk_chunk_inputs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE bulk_chunk_results ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>
