@@ -13,7 +13,11 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
 
     private string StorePath => Path.Combine(_directory.FullName, "aiaas.db");
 
-    private static JobRecord JobWithCanary() => TestJobs.Succeeded("acme", [TestTensors.Of<string>("label", "BYTES", [1], [Canary])]);
+    // The canary lies in the outputs and, as a feature name, in the explanation.
+    private static JobRecord JobWithCanary() => TestJobs.Succeeded("acme", [TestTensors.Of<string>("label", "BYTES", [1], [Canary])]) with
+    {
+        Explanation = new Explanation { Exact = true, Coalitions = 2, BackgroundRows = 1, Features = [Canary + "-feature"], Outputs = [] },
+    };
 
     private async Task<JobRecord> StoreAsync(byte[]? masterKey)
     {
@@ -21,7 +25,9 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         using (var store = StoreServices.Embedded(StorePath, masterKey))
         {
             await store.Jobs.UpsertAsync([job], Ct);
-            Assert.Equal(Canary, (await store.Jobs.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
+            var stored = (await store.Jobs.GetAsync(job.JobId, Ct))!;
+            Assert.Equal(Canary, stored.Outputs![0].Data[0].GetString());
+            Assert.Equal(Canary + "-feature", stored.Explanation!.Features.Single());
         }
 
         SqliteConnection.ClearAllPools();
@@ -35,14 +41,16 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
     }
 
     [Fact]
-    public async Task WithAMasterKeyTheFileHoldsNoPlaintextOfAJobsOutputs()
+    public async Task WithAMasterKeyTheFileHoldsNoPlaintextOfAJobsOutputsOrExplanation()
     {
         var key = RandomNumberGenerator.GetBytes(32);
         var job = await StoreAsync(key);
 
         Assert.False(FileHolds(Canary), "the store's files hold the output in plain text");
         using var reopened = StoreServices.Embedded(StorePath, key);
-        Assert.Equal(Canary, (await reopened.Jobs.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
+        var stored = (await reopened.Jobs.GetAsync(job.JobId, Ct))!;
+        Assert.Equal(Canary, stored.Outputs![0].Data[0].GetString());
+        Assert.Equal(Canary + "-feature", stored.Explanation!.Features.Single());
     }
 
     [Fact]

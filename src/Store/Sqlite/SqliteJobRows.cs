@@ -64,12 +64,12 @@ internal static class SqliteJobRows
         Cached = reader.GetInt64(15) != 0,
         PayloadExpiredAt = reader.IsDBNull(16) ? null : JobCursor.FromUtcTicks(reader.GetInt64(16)),
         Outputs = withOutputs && !reader.IsDBNull(17)
-            ? StoreJson.ReadOutputs(reader.GetValue(17) is byte[] sealedOutputs
-                ? keys.OpenOutputs(connection, reader.GetString(13), reader.GetFieldValue<byte[]>(0), sealedOutputs)
-                : reader.GetString(17))
+            ? StoreJson.ReadOutputs(keys.OpenJobPayload(connection, reader.GetString(13), reader.GetFieldValue<byte[]>(0), SqliteKeyRing.Outputs, reader.GetValue(17)))
             : null,
         Explanation = withOutputs && !reader.IsDBNull(18)
-            ? JsonSerializer.Deserialize<Explanation>(reader.GetString(18), StoreJson.Options)
+            ? JsonSerializer.Deserialize<Explanation>(
+                keys.OpenJobPayload(connection, reader.GetString(13), reader.GetFieldValue<byte[]>(0), SqliteKeyRing.Explanation, reader.GetValue(18)),
+                StoreJson.Options)
             : null,
     };
 
@@ -139,8 +139,12 @@ internal static class SqliteJobRows
             _tenantId.Value = job.TenantId;
             _callbackUrl.Value = (object?)job.CallbackUrl ?? DBNull.Value;
             _cached.Value = job.Cached ? 1 : 0;
-            _outputs.Value = job.Outputs is null ? DBNull.Value : _keys.SealOutputs(_command, job, JsonSerializer.Serialize(job.Outputs, StoreJson.Options));
-            _explanation.Value = job.Explanation is null ? DBNull.Value : JsonSerializer.Serialize(job.Explanation, StoreJson.Options);
+            _outputs.Value = job.Outputs is null
+                ? DBNull.Value
+                : _keys.SealJobPayload(_command, job, SqliteKeyRing.Outputs, JsonSerializer.Serialize(job.Outputs, StoreJson.Options));
+            _explanation.Value = job.Explanation is null
+                ? DBNull.Value
+                : _keys.SealJobPayload(_command, job, SqliteKeyRing.Explanation, JsonSerializer.Serialize(job.Explanation, StoreJson.Options));
         }
     }
 }

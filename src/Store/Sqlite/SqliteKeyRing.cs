@@ -5,7 +5,7 @@ using static AIaaS.Queue.Store.SqliteCommands;
 
 namespace AIaaS.Queue.Store;
 
-// Encryption at rest (Store:Encryption), so far for job outputs and bulk chunks (inputs and results): sealed with the
+// Encryption at rest (Store:Encryption), so far for job outputs and explanations and bulk chunks (inputs and results): sealed with the
 // tenant's data key and bound to where they lie. Uploaded files, train requests and webhook payloads are still stored in
 // plain (issue #18, item 3).
 // One ring per database file, so that every concern class of one file uses the same unwrapped keys.
@@ -17,8 +17,9 @@ internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
     // Each tenant's unwrapped data key, once read.
     private readonly ConcurrentDictionary<string, byte[]> _dataKeys = new(StringComparer.Ordinal);
 
-    /// <summary>The outputs' JSON as stored: itself when encryption is off, else sealed (a BLOB).</summary>
-    public object SealOutputs(SqliteCommand command, JobRecord job, string json)
+    /// <summary>A job's payload JSON as stored (<paramref name="kind"/>: <see cref="Outputs"/> or <see cref="Explanation"/>):
+    /// itself when encryption is off, else sealed (a BLOB, where plaintext is TEXT) and bound to the job.</summary>
+    public object SealJobPayload(SqliteCommand command, JobRecord job, string kind, string json)
     {
         if (_cipher is null)
         {
@@ -26,11 +27,17 @@ internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
         }
 
         var key = DataKey(command.Connection!, command.Transaction, job.TenantId, create: true);
-        return PayloadCipher.Seal(key, Encoding.UTF8.GetBytes(json), JobBinding(job.TenantId, JobCursor.GuidBytes(job.JobId)));
+        return PayloadCipher.Seal(key, Encoding.UTF8.GetBytes(json), JobBinding(kind, job.TenantId, JobCursor.GuidBytes(job.JobId)));
     }
 
-    public string OpenOutputs(SqliteConnection connection, string tenantId, byte[] jobId, byte[] sealedOutputs)
+    /// <summary>A stored job payload's JSON: itself when plain, opened when sealed.</summary>
+    public string OpenJobPayload(SqliteConnection connection, string tenantId, byte[] jobId, string kind, object stored)
     {
+        if (stored is not byte[] sealedPayload)
+        {
+            return (string)stored;
+        }
+
         if (_cipher is null)
         {
             throw new InvalidOperationException(
@@ -38,8 +45,13 @@ internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
         }
 
         var key = DataKey(connection, null, tenantId, create: false);
-        return Encoding.UTF8.GetString(PayloadCipher.Open(key, sealedOutputs, JobBinding(tenantId, jobId)));
+        return Encoding.UTF8.GetString(PayloadCipher.Open(key, sealedPayload, JobBinding(kind, tenantId, jobId)));
     }
+
+    public const string Outputs = "job-outputs";
+    public const string Explanation = "job-explanation";
+
+    private static byte[] JobBinding(string kind, string tenantId, byte[] jobId) => [.. Encoding.UTF8.GetBytes(kind + ":" + tenantId + ":"), .. jobId];
 
     /// <summary>Whether payloads written now are sealed.</summary>
     public bool Enabled => _cipher is not null;
@@ -63,7 +75,6 @@ internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
 
     private static byte[] Binding(string tenantId, string place) => Encoding.UTF8.GetBytes(place + ":" + tenantId);
 
-    private static byte[] JobBinding(string tenantId, byte[] jobId) => [.. Encoding.UTF8.GetBytes("job-outputs:" + tenantId + ":"), .. jobId];
 
     /// <summary>The tenant's data key: from memory, else unwrapped from the store, else (when <paramref name="create"/>, inside a
     /// write transaction) made and stored. A key another process stored first wins, so every process uses the same one.</summary>
