@@ -146,6 +146,47 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         Assert.Equal("err-0\n", await CopyAsync(sealing, job, BulkResultKind.Errors));
     }
 
+    [Fact]
+    public async Task WithAMasterKeyAnUploadedFileLiesSealedChunkByChunkAndReadsBackWhole()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        // Over two chunks of 1 MiB, with the canary in each, so that every chunk is checked.
+        var line = Encoding.UTF8.GetBytes($"{{\"text\":\"{Canary}\"}}\n");
+        var content = Enumerable.Repeat(line, (2 * 1024 * 1024 / line.Length) + 100).SelectMany(l => l).ToArray();
+        DatasetView file;
+        using (var store = StoreServices.Embedded(StorePath, key))
+        {
+            file = await store.Datasets.AddDatasetAsync("acme", "corpus.jsonl", new MemoryStream(content), Ct);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.False(FileHolds(Canary), "the store's files hold an uploaded file in plain text");
+        Assert.Equal(content.Length, file.SizeBytes);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(content)), file.Sha256);
+        using var reopened = StoreServices.Embedded(StorePath, key);
+        using var copy = new MemoryStream();
+        await reopened.Datasets.CopyDatasetToAsync("acme", file.Id, copy, Ct);
+        Assert.Equal(content, copy.ToArray());
+    }
+
+    [Fact]
+    public async Task AFileUploadedBeforeEncryptionWasTurnedOnStillReads()
+    {
+        var content = Encoding.UTF8.GetBytes($"{Canary}\n");
+        DatasetView file;
+        using (var plain = StoreServices.Embedded(StorePath))
+        {
+            file = await plain.Datasets.AddDatasetAsync("acme", "old.txt", new MemoryStream(content), Ct);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.True(FileHolds(Canary));
+        using var sealing = StoreServices.Embedded(StorePath, RandomNumberGenerator.GetBytes(32));
+        using var copy = new MemoryStream();
+        await sealing.Datasets.CopyDatasetToAsync("acme", file.Id, copy, Ct);
+        Assert.Equal(content, copy.ToArray());
+    }
+
     private static BulkJobRecord NewBulkJob() => new()
     {
         BulkJobId = Guid.CreateVersion7(),

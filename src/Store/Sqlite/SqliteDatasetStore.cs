@@ -16,7 +16,7 @@ public sealed class SqliteDatasetStore(SqliteDatabase database) : IDatasetStore
         var fileId = await SqliteFiles.CreateAsync(database, connection, cancellationToken);
         try
         {
-            var (size, sha256) = await SqliteFiles.WriteChunksAsync(database, connection, fileId, content, cancellationToken);
+            var (size, sha256) = await SqliteFiles.WriteChunksAsync(database, connection, fileId, content, cancellationToken, sealFor: tenantId);
             var dataset = new DatasetView
             {
                 Id = Guid.CreateVersion7().ToString("N"),
@@ -82,19 +82,28 @@ public sealed class SqliteDatasetStore(SqliteDatabase database) : IDatasetStore
         await using var connection = await database.OpenAsync(cancellationToken);
         ThrowIfExpired(connection, "SELECT expired_at FROM datasets WHERE id = $id AND tenant_id = $tenant_id",
             $"The content of dataset '{id}' was removed under its tenant's retention.", ("$id", id), ("$tenant_id", tenantId));
-        List<long> rowIds;
+        long? fileId = null;
+        var chunks = new List<(long RowId, bool Sealed, int Seq)>();
         await using (var command = connection.CreateCommand())
         {
             command.CommandText = """
-                SELECT c.rowid FROM datasets d LEFT JOIN model_file_chunks c ON c.file_id = d.file_id
+                SELECT d.file_id, c.rowid, c.sealed, c.seq FROM datasets d LEFT JOIN model_file_chunks c ON c.file_id = d.file_id
                 WHERE d.id = $id AND d.tenant_id = $tenant_id ORDER BY c.seq
                 """;
             command.Parameters.AddWithValue("$id", id);
             command.Parameters.AddWithValue("$tenant_id", tenantId);
-            rowIds = await ReadBlobRowIdsAsync(command, cancellationToken)
-                ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                fileId = reader.GetInt64(0);
+                if (!reader.IsDBNull(1))
+                {
+                    chunks.Add((reader.GetInt64(1), reader.GetBoolean(2), reader.GetInt32(3)));
+                }
+            }
         }
 
-        await CopyChunksAsync(connection, rowIds, destination, cancellationToken);
+        await SqliteFiles.CopyChunksAsync(database, connection, tenantId, fileId ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored."),
+            chunks, destination, cancellationToken);
     }
 }

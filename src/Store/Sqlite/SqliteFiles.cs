@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Globalization;
 using System.Security.Cryptography;
 using Microsoft.Data.Sqlite;
 using static AIaaS.Queue.Store.SqliteCommands;
@@ -15,9 +16,14 @@ internal static class SqliteFiles
             ExecuteScalar<long>(connection, transaction, "INSERT INTO model_files (created_at) VALUES ($now) RETURNING id",
                 ("$now", database.Time.GetUtcNow().UtcTicks)), cancellationToken);
 
+    /// <summary>Writes <paramref name="content"/> as the file's chunks and returns its size and SHA-256 (of the plain
+    /// content). With <paramref name="sealFor"/> (a tenant) and encryption on, each chunk is sealed under that tenant's key
+    /// and bound to its file and place in it (<see cref="ChunkPlace"/>).</summary>
     public static async Task<(long Size, string Sha256)> WriteChunksAsync(
-        SqliteDatabase database, SqliteConnection connection, long fileId, Stream content, CancellationToken cancellationToken)
+        SqliteDatabase database, SqliteConnection connection, long fileId, Stream content, CancellationToken cancellationToken,
+        string? sealFor = null)
     {
+        var sealing = sealFor is not null && database.Keys.Enabled;
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var buffer = ArrayPool<byte>.Shared.Rent(SqliteDatabase.ChunkSize);
         try
@@ -37,6 +43,14 @@ internal static class SqliteFiles
                 var chunkSeq = seq;
                 await database.WriteAsync(connection, (connection, transaction) =>
                 {
+                    if (sealing)
+                    {
+                        var sealedChunk = database.Keys.Seal(connection, transaction, sealFor!, ChunkPlace(fileId, chunkSeq), buffer.AsSpan(0, read));
+                        return ExecuteScalar<long>(connection, transaction,
+                            "INSERT INTO model_file_chunks (file_id, seq, data, sealed) VALUES ($file_id, $seq, $data, 1) RETURNING rowid",
+                            ("$file_id", fileId), ("$seq", chunkSeq), ("$data", sealedChunk));
+                    }
+
                     var rowId = ExecuteScalar<long>(connection, transaction,
                         "INSERT INTO model_file_chunks (file_id, seq, data) VALUES ($file_id, $seq, zeroblob($length)) RETURNING rowid",
                         ("$file_id", fileId), ("$seq", chunkSeq), ("$length", read));
@@ -56,6 +70,28 @@ internal static class SqliteFiles
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Where a file's chunk lies, as a sealed chunk is bound to it: copied to another file or place, it does not open.</summary>
+    public static string ChunkPlace(long fileId, int seq) => string.Create(CultureInfo.InvariantCulture, $"file-chunk:{fileId}:{seq}");
+
+    /// <summary>Streams a file's chunks, given as (row id, sealed, seq), in order to <paramref name="destination"/>: plain
+    /// ones through one pooled buffer, sealed ones opened whole (a chunk, 1 MiB at most) with <paramref name="tenantId"/>'s key.</summary>
+    public static async Task CopyChunksAsync(SqliteDatabase database, SqliteConnection connection, string tenantId, long fileId,
+        IEnumerable<(long RowId, bool Sealed, int Seq)> chunks, Stream destination, CancellationToken cancellationToken)
+    {
+        foreach (var (rowId, isSealed, seq) in chunks)
+        {
+            if (!isSealed)
+            {
+                await SqliteCommands.CopyChunksAsync(connection, [rowId], destination, cancellationToken);
+                continue;
+            }
+
+            using var read = Command(connection, null, "SELECT data FROM model_file_chunks WHERE rowid = $rowid", ("$rowid", rowId));
+            var sealedChunk = (byte[])read.ExecuteScalar()!;
+            await destination.WriteAsync(database.Keys.Open(connection, tenantId, ChunkPlace(fileId, seq), sealedChunk), cancellationToken);
         }
     }
 

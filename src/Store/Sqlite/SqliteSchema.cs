@@ -247,11 +247,12 @@ internal static class SqliteSchema
         ALTER TABLE jobs ADD COLUMN explanation TEXT NULL;
         """,
 
-        // 13: bulk chunks sealed under Store:Encryption. Both kinds of payload are BLOBs either way, so a flag tells them
-        // apart: a file can hold chunks written before encryption was turned on.
+        // 13: bulk chunks and uploaded files' chunks sealed under Store:Encryption. Plain and sealed payloads are BLOBs
+        // alike, so a flag tells them apart: a file can hold chunks written before encryption was turned on.
         """
         ALTER TABLE bulk_chunk_inputs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE bulk_chunk_results ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE model_file_chunks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
         """,
     ];
 
