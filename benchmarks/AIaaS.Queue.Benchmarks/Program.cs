@@ -13,6 +13,7 @@ using Microsoft.ML.OnnxRuntime;
 //        [-- --peer-only] [-- --latency-only] (the last two together run figures 8 and 4 only; the peer needs scripts/install-peer.sh)
 //        [-- --cache-only] (figure 9 only)
 //        [-- --explain-only] (figure 10 only)
+//        [-- --overhead-only] (figure 2 only, with the per-job profile)
 var quick = args.Contains("--quick");
 var explainOnly = args.Contains("--explain-only");
 var textEncoderOnly = args.Contains("--text-encoder-only");
@@ -20,6 +21,7 @@ var textOnly = args.Contains("--text-only");
 var peerOnly = args.Contains("--peer-only");
 var latencyOnly = args.Contains("--latency-only");
 var cacheOnly = args.Contains("--cache-only");
+var overheadOnly = args.Contains("--overhead-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -43,6 +45,14 @@ var client = cluster.Client;
 if (cacheOnly)
 {
     await CacheFigureAsync();
+    return 0;
+}
+
+if (overheadOnly)
+{
+    await Register(client, "small-batched", small, MaxBatch, MaxDelayMs);
+    await Throughput("small-batched", small, 300); // load the session, JIT
+    await OverheadFigureAsync(quick ? 1 : 3);
     return 0;
 }
 
@@ -199,10 +209,8 @@ foreach (var size in sweep)
 await PeerFiguresAsync();
 
 // 2. Queue overhead: one-record predict jobs end to end versus MassTransit publish + empty consume on the same broker.
-var ceiling = await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency: 64, ct);
-var endToEnd = await Throughput("small-batched", small, jobs);
+var (endToEnd, ceiling) = await OverheadFigureAsync(rounds);
 var polling = await Throughput("small-batched", small, jobs, cluster.PollingClient);
-report.Figure("2. queue overhead: predict jobs end to end / raw MassTransit ceiling", $"{endToEnd:F0} vs {ceiling:F0} msg/s", endToEnd / ceiling, 0.8);
 report.Figure("2. SDK completion events on / polling only (before/after), throughput", $"{endToEnd:F0} vs {polling:F0} jobs/s", endToEnd / polling, null);
 var oneByOnePolling = await OneAtATime("small-batched", small, 40, cluster.PollingClient);
 var oneByOneEvents = await OneAtATime("small-batched", small, 40, client);
@@ -276,6 +284,57 @@ report.Figure("5. peak memory: worker / ResultApi (MiB)",
 
 report.Write(jobs, rounds, curve, p, bound);
 return 0;
+
+// 2. Queue overhead: the raw MassTransit ceiling (publish + empty consume, same broker, same message size) and the
+//    system's one-record jobs end to end, alternated; the medians' ratio, and the profile of the system's median round
+//    (PathProfile: CPU per job by process, and the stages the worker and API time), written into the README.
+async Task<(double System, double Ceiling)> OverheadFigureAsync(int overheadRounds)
+{
+    // The design before the profile's change, side by side: workers that hold the model instance through each batch's own
+    // store write (Workers:PipelinedResultWrites=false), on a virtual host and cluster of their own.
+    await using var beforeBroker = new RabbitMqBroker();
+    await beforeBroker.InitializeAsync();
+    await using var before = await Cluster.StartAsync(beforeBroker.Uri, workers: 1, ct,
+        new Dictionary<string, string> { ["Workers__PipelinedResultWrites"] = "false" });
+    await Register(before.Client, "small-batched", small, MaxBatch, MaxDelayMs);
+    await Throughput("small-batched", small, 300, before.Client);
+    var loadBefore = Report.LoadAverage();
+    var ceilings = new List<double>();
+    var unpipelined = new List<double>();
+    var runs = new List<(double JobsPerSecond, PathProfile.Breakdown Profile)>();
+    for (var round = 0; round < overheadRounds; round++)
+    {
+        ceilings.Add(await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency: 64, ct));
+        var profiler = new PathProfile(cluster);
+        await profiler.StartAsync(ct);
+        var jobsPerSecond = await Throughput("small-batched", small, jobs);
+        runs.Add((jobsPerSecond, await profiler.StopAsync(jobs, ct)));
+        unpipelined.Add(await Throughput("small-batched", small, jobs, before.Client));
+    }
+
+    var load = $"load average {loadBefore} before, {Report.LoadAverage()} after";
+    var system = Median(runs.Select(r => r.JobsPerSecond));
+    var ceiling = Median(ceilings);
+    var median = runs.OrderBy(r => r.JobsPerSecond).ElementAt(runs.Count / 2);
+    var measured = FormattableString.Invariant(
+        $"{system:F0} vs {ceiling:F0} msg/s (medians of {overheadRounds} alternated rounds: system {string.Join(", ", runs.Select(r => r.JobsPerSecond.ToString("F0", CultureInfo.InvariantCulture)))}; ceiling {string.Join(", ", ceilings.Select(c => c.ToString("F0", CultureInfo.InvariantCulture)))}; {load})");
+    report.Figure("2. queue overhead: predict jobs end to end / raw MassTransit ceiling", measured, system / ceiling, 0.8);
+    var old = Median(unpipelined);
+    var beforeAfter = FormattableString.Invariant(
+        $"{system:F0} vs {old:F0} jobs/s (rounds: {string.Join(", ", unpipelined.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}); before: {old / ceiling:F2} of the ceiling");
+    report.Figure("2. batches let their model instance go before their results are stored, which are stored a group at a time / one write per batch with the instance held (before/after)",
+        beforeAfter, system / old, null);
+    Console.WriteLine(median.Profile.Markdown());
+    Report.Readme("profile", FormattableString.Invariant(
+        $"Figure 2, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, `dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks -- {string.Join(' ', args)}`: {measured}; ratio {system / ceiling:F2}. Before/after the change the profile pointed to (result writes pipelined and grouped / one write per batch with the model instance held): {beforeAfter}, ratio {system / old:F2}. The system's median round:\n\n{median.Profile.Markdown()}"));
+    return (system, ceiling);
+}
+
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+}
 
 // The MLPs of figures 1, 2, 4 and 8: batched and at max batch size 1, and the max batch size sweep; each warmed up.
 async Task RegisterMlpsAsync()

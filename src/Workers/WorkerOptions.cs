@@ -102,6 +102,12 @@ public sealed class WorkerOptions
     /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
     public bool RegisterQueuedJobs { get; set; } = true;
 
+    /// <summary>A batch lets its model instance go once the model call is done, and its results are stored together with
+    /// those of the batches that finished meanwhile, in one store write (<see cref="Batching.ResultWriter"/>). False holds
+    /// the instance until the batch's own write is done, one write per batch: the design before, kept so that the benchmark
+    /// can measure the two side by side in one run (figure 2).</summary>
+    public bool PipelinedResultWrites { get; set; } = true;
+
     /// <summary>Records per model call when scoring a bulk chunk. Offline scoring has no latency to protect, so its
     /// batches are larger than the online default.</summary>
     [Range(1, 65536)]
