@@ -14,6 +14,7 @@ using Microsoft.ML.OnnxRuntime;
 //        [-- --cache-only] (figure 9 only)
 //        [-- --explain-only] (figure 10 only)
 //        [-- --overhead-only] (figure 2 only, with the per-job profile)
+//        [-- --encryption-only] (figure 11 only)
 var quick = args.Contains("--quick");
 var explainOnly = args.Contains("--explain-only");
 var textEncoderOnly = args.Contains("--text-encoder-only");
@@ -22,6 +23,7 @@ var peerOnly = args.Contains("--peer-only");
 var latencyOnly = args.Contains("--latency-only");
 var cacheOnly = args.Contains("--cache-only");
 var overheadOnly = args.Contains("--overhead-only");
+var encryptionOnly = args.Contains("--encryption-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -45,6 +47,12 @@ var client = cluster.Client;
 if (cacheOnly)
 {
     await CacheFigureAsync();
+    return 0;
+}
+
+if (encryptionOnly)
+{
+    await EncryptionFigureAsync(quick ? 1 : 3);
     return 0;
 }
 
@@ -328,6 +336,58 @@ async Task<(double System, double Ceiling)> OverheadFigureAsync(int overheadRoun
     Report.Readme("profile", FormattableString.Invariant(
         $"Figure 2, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, `dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks -- {string.Join(' ', args)}`: {measured}; ratio {system / ceiling:F2}. Before/after the change the profile pointed to (result writes pipelined and grouped / one write per batch with the model instance held): {beforeAfter}, ratio {system / old:F2}. The system's median round:\n\n{median.Profile.Markdown()}"));
     return (system, ceiling);
+}
+
+// 11. Encryption at rest (issue 18): the same predict jobs on this cluster and on one whose API and workers seal job
+//     outputs (Store:Encryption, AES-GCM under a per-tenant data key), alternated; medians of the rounds.
+async Task EncryptionFigureAsync(int encryptionRounds)
+{
+    await using var sealedBroker = new RabbitMqBroker();
+    await sealedBroker.InitializeAsync();
+    await using var encrypted = await Cluster.StartAsync(sealedBroker.Uri, workers: 1, ct, sharedSettings: new Dictionary<string, string>
+    {
+        ["Store__Encryption__Enabled"] = "true",
+        ["Store__Encryption__MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+    });
+    (string Label, string Name, MlpModel Model)[] models =
+    [
+        ("4-32-32-3 MLP (quickstart size), max batch 64 / 5 ms", "small-batched", small),
+        ("32-512-512-512-10 MLP, max batch 64 / 5 ms", $"big-{MaxBatch}", big),
+    ];
+    foreach (var (_, name, model) in models)
+    {
+        await Register(client, name, model, MaxBatch, MaxDelayMs);
+        await Register(encrypted.Client, name, model, MaxBatch, MaxDelayMs);
+        await Throughput(name, model, 300);
+        await Throughput(name, model, 300, encrypted.Client);
+    }
+
+    // A stored output must come back as it went in: sealed on the way into the store, opened on the way out.
+    var check = await encrypted.Client.PredictAsync(new PredictRequest { Model = "small-batched", Features = [0.1f, 0.2f, 0.3f, 0.4f] }, ct);
+    var expected = small.Forward([0.1f, 0.2f, 0.3f, 0.4f], 1);
+    var outputs = check.Outputs.TryGetValue(small.OutputName, out var output) ? output.Data.EnumerateArray().Select(v => v.GetSingle()).ToArray() : [];
+    if (outputs.Length != expected.Length || expected.Zip(outputs, (a, b) => Math.Abs(a - b)).Max() > 1e-4)
+    {
+        throw new InvalidOperationException("The encrypted cluster's output differs from the model's");
+    }
+
+    var loadBefore = Report.LoadAverage();
+    foreach (var (label, name, model) in models)
+    {
+        var on = new List<double>();
+        var off = new List<double>();
+        for (var round = 0; round < encryptionRounds; round++)
+        {
+            off.Add(await Throughput(name, model, jobs));
+            on.Add(await Throughput(name, model, jobs, encrypted.Client));
+        }
+
+        var measured = FormattableString.Invariant(
+            $"{Median(on):F0} vs {Median(off):F0} jobs/s (medians of {encryptionRounds} alternated rounds: on {string.Join(", ", on.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}; off {string.Join(", ", off.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}; load average {loadBefore} before, {Report.LoadAverage()} after)");
+        report.Figure($"11. encryption at rest, {label}: Store:Encryption on / off, predict throughput", measured, Median(on) / Median(off), null);
+        Report.Readme($"encryption-{name}", FormattableString.Invariant(
+            $"| {label} | {measured} | {Median(on) / Median(off):F2} |"));
+    }
 }
 
 static double Median(IEnumerable<double> values)
