@@ -59,11 +59,11 @@ internal sealed class PathProfile
     public sealed record Breakdown(int Jobs, double Seconds, Dictionary<string, double> CpuMicrosecondsPerJob, double MachineMicrosecondsPerJob,
         List<(string Name, double Count, double MicrosecondsPerJob)> Stages)
     {
-        public string Markdown()
+        public string Markdown(string what = "one-record jobs")
         {
             var md = new StringBuilder();
             var wall = Seconds / Jobs * 1e6;
-            md.AppendLine(CultureInfo.InvariantCulture, $"{Jobs:N0} one-record jobs in {Seconds:F2} s: {Jobs / Seconds:F0} jobs/s, {wall:F0} µs of wall time per job, {2 * wall:F0} µs of the two cores' time per job.")
+            md.AppendLine(CultureInfo.InvariantCulture, $"{Jobs:N0} {what} in {Seconds:F2} s: {Jobs / Seconds:F0} per second, {wall:F0} µs of wall time per job, {2 * wall:F0} µs of the two cores' time per job.")
                 .AppendLine()
                 .AppendLine("| CPU time per job, by process | µs per job | share of the cores' time |")
                 .AppendLine("|---|---|---|");
