@@ -109,6 +109,17 @@ public sealed class WorkerOptions
     /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
     public bool RegisterQueuedJobs { get; set; } = true;
 
+    /// <summary>A batch lets its model instance go once the model call is done, and its results are stored together with
+    /// those of the batches that finished meanwhile, in one store write (<see cref="Batching.ResultWriter"/>). False holds
+    /// the instance until the batch's own write is done, one write per batch: the design before, kept so that the benchmark
+    /// can measure the two side by side in one run (figure 2).</summary>
+    public bool PipelinedResultWrites { get; set; } = true;
+
+    /// <summary>A bulk file's split parses the next chunk while the one before is stored and announced. False waits for each
+    /// chunk's store write and publish before parsing on: the design before, kept so that the benchmark can measure the two
+    /// side by side in one run (figure 3).</summary>
+    public bool OverlappedBulkSplit { get; set; } = true;
+
     /// <summary>Records per model call when scoring a bulk chunk. Offline scoring has no latency to protect, so its
     /// batches are larger than the online default.</summary>
     [Range(1, 65536)]
