@@ -22,6 +22,8 @@ public abstract class BrokerRestartSystem : DistributedSystem
     protected override IReadOnlyDictionary<string, string> WorkerSettings => new Dictionary<string, string>
     {
         ["Transport__QuorumQueues"] = QuorumQueues ? "true" : "false",
+        // MassTransit's endpoint states (Consumer Stopping, Stopped, Connect), in the worker output a failure writes out.
+        ["Logging__LogLevel__MassTransit"] = "Debug",
     };
 
     protected override IReadOnlyDictionary<string, string?> ApiSettings => new Dictionary<string, string?>

@@ -122,9 +122,12 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
                 $"their submits returned {returned[0]:0.00} s to {returned[^1]:0.00} s after the crash (restart began at " +
                 $"{Stopwatch.GetElapsedTime(crashedAt, restartedAt).TotalSeconds:0.00} s, node accepting at {Stopwatch.GetElapsedTime(crashedAt, acceptingAt).TotalSeconds:0.00} s)"));
             Log("queues now:\n" + await system.Node.ListQueuesAsync(CancellationToken.None));
-            foreach (var worker in system.Workers)
+            foreach (var (worker, i) in system.Workers.Select((w, i) => (w, i)))
             {
-                Log("--- worker output (end):\n" + worker.Output[^Math.Min(worker.Output.Length, 3000)..]);
+                // The whole output to a file, the end here: a stalled endpoint shows in its log long before the end.
+                var file = Path.Combine(Path.GetTempPath(), $"aiaas-restart-{queues}-worker-{i + 1}.log");
+                await File.WriteAllTextAsync(file, worker.Output, CancellationToken.None);
+                Log($"--- worker output (all of it in {file}; the end):\n" + worker.Output[^Math.Min(worker.Output.Length, 3000)..]);
             }
         }
 
