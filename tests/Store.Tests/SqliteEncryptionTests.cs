@@ -187,6 +187,38 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         Assert.Equal(content, copy.ToArray());
     }
 
+    [Fact]
+    public async Task WithAMasterKeyAWebhookPayloadLiesSealedAndIsClaimedAsWritten()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var jobId = Guid.CreateVersion7();
+        var delivery = new WebhookDelivery
+        {
+            Id = $"msg_{jobId:N}_job_failed",
+            JobId = jobId,
+            TenantId = "acme",
+            EventType = "job.failed",
+            Url = "https://example.test/hook",
+            Payload = $"{{\"type\":\"job.failed\",\"data\":{{\"error\":\"{Canary}\"}}}}",
+            CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+            NextAttemptAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+        };
+        // One scheduled before deliveries named their tenant: it stays plain and readable.
+        var untenanted = delivery with { Id = delivery.Id + "_old", TenantId = null, Payload = "{\"type\":\"job.failed\"}" };
+        using (var store = StoreServices.Embedded(StorePath, key))
+        {
+            await store.Webhooks.ScheduleWebhooksAsync([delivery, untenanted], Ct);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.False(FileHolds(Canary), "the store's files hold a webhook payload in plain text");
+        using var reopened = StoreServices.Embedded(StorePath, key);
+        var claimed = (await reopened.Webhooks.ClaimDueWebhooksAsync(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), 10, Ct)).ToDictionary(d => d.Id);
+        Assert.Equal(delivery.Payload, claimed[delivery.Id].Payload);
+        Assert.Equal(untenanted.Payload, claimed[untenanted.Id].Payload);
+        Assert.Equal(delivery.Payload, (await reopened.Webhooks.ListWebhooksAsync(jobId, Ct)).Single(d => d.Id == delivery.Id).Payload);
+    }
+
     private static BulkJobRecord NewBulkJob() => new()
     {
         BulkJobId = Guid.CreateVersion7(),
