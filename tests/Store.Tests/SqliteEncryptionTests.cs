@@ -219,6 +219,33 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         Assert.Equal(delivery.Payload, (await reopened.Webhooks.ListWebhooksAsync(jobId, Ct)).Single(d => d.Id == delivery.Id).Payload);
     }
 
+    [Fact]
+    public async Task WithAMasterKeyATrainRequestWithInlineRowsLiesSealedAndIsClaimedAsWritten()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var request = new SubmitTrainJob
+        {
+            JobId = Guid.CreateVersion7(),
+            Model = "acme/m",
+            Dataset = new TrainingDataset { Columns = ["text", "label"], Rows = [[Canary + "-row", "a"], ["2", "b"]] },
+            LabelColumn = "label",
+            SubmittedAt = DateTimeOffset.UtcNow,
+            Sender = new TenantCredentials { TenantId = "acme" },
+        };
+        using (var store = StoreServices.Embedded(StorePath, key))
+        {
+            Assert.True(await store.TrainingQueue.EnqueueTrainJobAsync(request, Ct));
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.False(FileHolds(Canary), "the store's files hold a train request's rows in plain text");
+        using var reopened = StoreServices.Embedded(StorePath, key);
+        Assert.Equal(Canary + "-row", (await reopened.TrainingQueue.GetTrainRequestAsync(request.JobId, Ct))!.Dataset.Rows![0][0]);
+        var claim = await reopened.TrainingQueue.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct);
+        Assert.Equal(request.JobId, claim!.Request.JobId);
+        Assert.Equal(Canary + "-row", claim.Request.Dataset.Rows![0][0]);
+    }
+
     private static BulkJobRecord NewBulkJob() => new()
     {
         BulkJobId = Guid.CreateVersion7(),
