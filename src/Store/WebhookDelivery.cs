@@ -10,6 +10,10 @@ public sealed record WebhookDelivery
     public required Guid JobId { get; init; }
     public required string EventType { get; init; }
     public required string Url { get; init; }
+
+    /// <summary>The tenant whose job the event is about: under <c>Store:Encryption</c> its data key seals the payload.
+    /// Null on deliveries scheduled before deliveries named their tenant.</summary>
+    public string? TenantId { get; init; }
     public required string Payload { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
     public required DateTimeOffset NextAttemptAt { get; init; }

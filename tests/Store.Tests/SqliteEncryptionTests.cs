@@ -187,6 +187,65 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         Assert.Equal(content, copy.ToArray());
     }
 
+    [Fact]
+    public async Task WithAMasterKeyAWebhookPayloadLiesSealedAndIsClaimedAsWritten()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var jobId = Guid.CreateVersion7();
+        var delivery = new WebhookDelivery
+        {
+            Id = $"msg_{jobId:N}_job_failed",
+            JobId = jobId,
+            TenantId = "acme",
+            EventType = "job.failed",
+            Url = "https://example.test/hook",
+            Payload = $"{{\"type\":\"job.failed\",\"data\":{{\"error\":\"{Canary}\"}}}}",
+            CreatedAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+            NextAttemptAt = DateTimeOffset.UtcNow.AddMinutes(-1),
+        };
+        // One scheduled before deliveries named their tenant: it stays plain and readable.
+        var untenanted = delivery with { Id = delivery.Id + "_old", TenantId = null, Payload = "{\"type\":\"job.failed\"}" };
+        using (var store = StoreServices.Embedded(StorePath, key))
+        {
+            await store.Webhooks.ScheduleWebhooksAsync([delivery, untenanted], Ct);
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.False(FileHolds(Canary), "the store's files hold a webhook payload in plain text");
+        using var reopened = StoreServices.Embedded(StorePath, key);
+        var claimed = (await reopened.Webhooks.ClaimDueWebhooksAsync(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), 10, Ct)).ToDictionary(d => d.Id);
+        Assert.Equal(delivery.Payload, claimed[delivery.Id].Payload);
+        Assert.Equal(untenanted.Payload, claimed[untenanted.Id].Payload);
+        Assert.Equal(delivery.Payload, (await reopened.Webhooks.ListWebhooksAsync(jobId, Ct)).Single(d => d.Id == delivery.Id).Payload);
+    }
+
+    [Fact]
+    public async Task WithAMasterKeyATrainRequestWithInlineRowsLiesSealedAndIsClaimedAsWritten()
+    {
+        var key = RandomNumberGenerator.GetBytes(32);
+        var request = new SubmitTrainJob
+        {
+            JobId = Guid.CreateVersion7(),
+            Model = "acme/m",
+            Dataset = new TrainingDataset { Columns = ["text", "label"], Rows = [[Canary + "-row", "a"], ["2", "b"]] },
+            LabelColumn = "label",
+            SubmittedAt = DateTimeOffset.UtcNow,
+            Sender = new TenantCredentials { TenantId = "acme" },
+        };
+        using (var store = StoreServices.Embedded(StorePath, key))
+        {
+            Assert.True(await store.TrainingQueue.EnqueueTrainJobAsync(request, Ct));
+        }
+
+        SqliteConnection.ClearAllPools();
+        Assert.False(FileHolds(Canary), "the store's files hold a train request's rows in plain text");
+        using var reopened = StoreServices.Embedded(StorePath, key);
+        Assert.Equal(Canary + "-row", (await reopened.TrainingQueue.GetTrainRequestAsync(request.JobId, Ct))!.Dataset.Rows![0][0]);
+        var claim = await reopened.TrainingQueue.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct);
+        Assert.Equal(request.JobId, claim!.Request.JobId);
+        Assert.Equal(Canary + "-row", claim.Request.Dataset.Rows![0][0]);
+    }
+
     private static BulkJobRecord NewBulkJob() => new()
     {
         BulkJobId = Guid.CreateVersion7(),

@@ -9,12 +9,13 @@ public abstract class WebhookStoreContractTests : StoreContractTests
     public async Task AWebhookDeliveryIsScheduledOnceAndRoundTripsWithItsAttempts()
     {
         var jobId = Guid.CreateVersion7();
-        var delivery = NewDelivery(jobId, "job.succeeded", FarFuture);
+        var delivery = NewDelivery(jobId, "job.succeeded", FarFuture) with { TenantId = "acme" };
         await Webhooks.ScheduleWebhooksAsync([delivery], Ct);
         await Webhooks.ScheduleWebhooksAsync([delivery with { Url = "https://other.test/", Payload = "{}" }], Ct);
 
         var stored = Assert.Single(await Webhooks.ListWebhooksAsync(jobId, Ct));
-        Assert.Equal((delivery.Id, delivery.Url, delivery.Payload, delivery.EventType), (stored.Id, stored.Url, stored.Payload, stored.EventType));
+        Assert.Equal((delivery.Id, delivery.Url, delivery.Payload, delivery.EventType, delivery.TenantId),
+            (stored.Id, stored.Url, stored.Payload, stored.EventType, stored.TenantId));
         Assert.Equal((delivery.CreatedAt, delivery.NextAttemptAt, WebhookDeliveryState.Pending), (stored.CreatedAt, stored.NextAttemptAt, stored.State));
         Assert.Empty(stored.Attempts);
 

@@ -21,10 +21,10 @@ internal static class WebhookEvents
     /// <summary>The event for a stored job that reached its final state, sent to <paramref name="url"/>; its timestamp is
     /// the job's completion time, so the body is the same whichever event led to it.</summary>
     public static WebhookDelivery Create(WebhookOptions options, string url, JobRecord job) =>
-        Create(options, url, job.JobId, job.Kind, job.Model, job.Status, job.ModelVersion, job.Error, job.CompletedAt ?? job.SubmittedAt);
+        Create(options, url, job.TenantId, job.JobId, job.Kind, job.Model, job.Status, job.ModelVersion, job.Error, job.CompletedAt ?? job.SubmittedAt);
 
-    private static WebhookDelivery Create(WebhookOptions options, string url, Guid jobId, JobKind kind, string storedModel, JobStatus status,
-        int? modelVersion, string? error, DateTimeOffset at)
+    private static WebhookDelivery Create(WebhookOptions options, string url, string tenantId, Guid jobId, JobKind kind, string storedModel,
+        JobStatus status, int? modelVersion, string? error, DateTimeOffset at)
     {
         // The event goes to the job's own tenant, who knows the model by its plain name.
         var model = Tenants.PlainModelName(storedModel);
@@ -55,6 +55,7 @@ internal static class WebhookEvents
             JobId = jobId,
             EventType = type,
             Url = url,
+            TenantId = tenantId,
             Payload = JsonSerializer.Serialize(body, WireJson.Options),
             CreatedAt = at,
             NextAttemptAt = at,
@@ -96,6 +97,7 @@ internal static class WebhookEvents
             JobId = job.BulkJobId,
             EventType = type,
             Url = job.CallbackUrl!,
+            TenantId = job.TenantId,
             Payload = JsonSerializer.Serialize(body, WireJson.Options),
             CreatedAt = at,
             NextAttemptAt = at,

@@ -62,7 +62,8 @@ internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
         PayloadCipher.Seal(DataKey(connection, transaction, tenantId, create: true), payload, Binding(tenantId, place));
 
     /// <summary>Opens what <see cref="Seal"/> sealed for the same tenant and place; a wrong key or place fails loudly.</summary>
-    public byte[] Open(SqliteConnection connection, string tenantId, string place, ReadOnlySpan<byte> sealedPayload)
+    public byte[] Open(SqliteConnection connection, string tenantId, string place, ReadOnlySpan<byte> sealedPayload,
+        SqliteTransaction? transaction = null)
     {
         if (_cipher is null)
         {
@@ -70,7 +71,7 @@ internal sealed class SqliteKeyRing(IMasterKeys? masterKeys, TimeProvider time)
                 "The store holds encrypted data, and no master key is configured (Store:Encryption:Enabled and MasterKey or MasterKeyFile).");
         }
 
-        return PayloadCipher.Open(DataKey(connection, null, tenantId, create: false), sealedPayload, Binding(tenantId, place));
+        return PayloadCipher.Open(DataKey(connection, transaction, tenantId, create: false), sealedPayload, Binding(tenantId, place));
     }
 
     private static byte[] Binding(string tenantId, string place) => Encoding.UTF8.GetBytes(place + ":" + tenantId);

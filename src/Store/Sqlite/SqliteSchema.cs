@@ -247,12 +247,14 @@ internal static class SqliteSchema
         ALTER TABLE jobs ADD COLUMN explanation TEXT NULL;
         """,
 
-        // 13: bulk chunks and uploaded files' chunks sealed under Store:Encryption. Plain and sealed payloads are BLOBs
-        // alike, so a flag tells them apart: a file can hold chunks written before encryption was turned on.
+        // 13: bulk chunks, uploaded files' chunks and webhook payloads sealed under Store:Encryption. Plain and sealed
+        // chunks are BLOBs alike, so a flag tells them apart (a file can hold chunks written before encryption was turned
+        // on); a sealed webhook payload is a BLOB where a plain one is TEXT, and opens with its delivery's tenant's key.
         """
         ALTER TABLE bulk_chunk_inputs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE bulk_chunk_results ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE model_file_chunks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE webhook_deliveries ADD COLUMN tenant_id TEXT NULL;
         """,
     ];
 

@@ -1,6 +1,8 @@
+using System.Text;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
+using static AIaaS.Queue.Store.SqliteCommands;
 using static AIaaS.Queue.Store.SqliteJobRows;
 
 namespace AIaaS.Queue.Store;
@@ -25,7 +27,7 @@ public sealed class SqliteTrainingQueue(SqliteDatabase database) : ITrainingQueu
                 INSERT OR IGNORE INTO train_jobs (id, request, queued_at, state) VALUES ($id, $request, $queued_at, 'Queued')
                 """;
             insert.Parameters.AddWithValue("$id", JobCursor.GuidBytes(request.JobId));
-            insert.Parameters.AddWithValue("$request", JsonSerializer.Serialize(request, StoreJson.Options));
+            insert.Parameters.AddWithValue("$request", SealRequest(connection, transaction, request));
             insert.Parameters.AddWithValue("$queued_at", now.UtcTicks);
             if (insert.ExecuteNonQuery() == 0)
             {
@@ -72,7 +74,7 @@ public sealed class SqliteTrainingQueue(SqliteDatabase database) : ITrainingQueu
 
                     entry = new TrainQueueEntry(
                         new Guid(reader.GetFieldValue<byte[]>(0), bigEndian: true),
-                        JsonSerializer.Deserialize<SubmitTrainJob>(reader.GetString(1), StoreJson.Options)!,
+                        OpenRequest(connection, transaction, reader.GetFieldValue<byte[]>(0), reader.GetValue(1)),
                         TrainQueueRules.ParseState(reader.GetString(2)),
                         reader.GetInt32(3),
                         reader.IsDBNull(4) ? null : reader.GetString(4),
@@ -144,9 +146,35 @@ public sealed class SqliteTrainingQueue(SqliteDatabase database) : ITrainingQueu
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT request FROM train_jobs WHERE id = $id";
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(jobId));
-        return await command.ExecuteScalarAsync(cancellationToken) is string request
-            ? JsonSerializer.Deserialize<SubmitTrainJob>(request, StoreJson.Options)
+        return await command.ExecuteScalarAsync(cancellationToken) is { } stored and not DBNull
+            ? OpenRequest(connection, null, JobCursor.GuidBytes(jobId), stored)
             : null;
+    }
+
+    // A train request can carry the customer's records inline (TrainingDataset.Rows): under Store:Encryption it is sealed
+    // under its job's tenant's key and bound to the job (a BLOB, where a plain request is TEXT).
+    private static string RequestPlace(Guid jobId) => $"train-request:{jobId:N}";
+
+    private object SealRequest(SqliteConnection connection, SqliteTransaction transaction, SubmitTrainJob request)
+    {
+        var json = JsonSerializer.Serialize(request, StoreJson.Options);
+        return database.Keys.Enabled
+            ? database.Keys.Seal(connection, transaction, TrainQueueRules.QueuedJob(request).TenantId, RequestPlace(request.JobId), Encoding.UTF8.GetBytes(json))
+            : json;
+    }
+
+    private SubmitTrainJob OpenRequest(SqliteConnection connection, SqliteTransaction? transaction, byte[] jobId, object stored)
+    {
+        if (stored is not byte[] sealedRequest)
+        {
+            return JsonSerializer.Deserialize<SubmitTrainJob>((string)stored, StoreJson.Options)!;
+        }
+
+        using var tenant = Command(connection, transaction, "SELECT tenant_id FROM jobs WHERE id = $id", ("$id", jobId));
+        var tenantId = tenant.ExecuteScalar() as string
+            ?? throw new InvalidOperationException("A sealed train request has no job row to name its tenant.");
+        var json = database.Keys.Open(connection, tenantId, RequestPlace(new Guid(jobId, bigEndian: true)), sealedRequest, transaction);
+        return JsonSerializer.Deserialize<SubmitTrainJob>(json, StoreJson.Options)!;
     }
 
     public async Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default)

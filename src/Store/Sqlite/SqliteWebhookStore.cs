@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using Microsoft.Data.Sqlite;
@@ -7,7 +8,7 @@ namespace AIaaS.Queue.Store;
 // Webhook deliveries: one row per event, its attempts as a JSON array in the row (a handful at most).
 public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
 {
-    private const string WebhookColumns = "id, job_id, event_type, url, payload, created_at, next_attempt_at, state, attempts";
+    private const string WebhookColumns = "id, job_id, event_type, url, payload, created_at, next_attempt_at, state, attempts, tenant_id";
 
     public async Task ScheduleWebhooksAsync(IReadOnlyCollection<WebhookDelivery> deliveries, CancellationToken cancellationToken = default)
     {
@@ -24,7 +25,7 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
             command.Transaction = transaction;
             command.CommandText = $"""
                 INSERT OR IGNORE INTO webhook_deliveries ({WebhookColumns})
-                VALUES ($id, $job_id, $event_type, $url, $payload, $created_at, $next_attempt_at, $state, $attempts)
+                VALUES ($id, $job_id, $event_type, $url, $payload, $created_at, $next_attempt_at, $state, $attempts, $tenant_id)
                 """;
             foreach (var delivery in deliveries)
             {
@@ -33,7 +34,10 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
                 command.Parameters.AddWithValue("$job_id", JobCursor.GuidBytes(delivery.JobId));
                 command.Parameters.AddWithValue("$event_type", delivery.EventType);
                 command.Parameters.AddWithValue("$url", delivery.Url);
-                command.Parameters.AddWithValue("$payload", delivery.Payload);
+                command.Parameters.AddWithValue("$payload", delivery.TenantId is { } tenant && database.Keys.Enabled
+                    ? database.Keys.Seal(connection, transaction, tenant, Place(delivery.Id), Encoding.UTF8.GetBytes(delivery.Payload))
+                    : delivery.Payload);
+                command.Parameters.AddWithValue("$tenant_id", (object?)delivery.TenantId ?? DBNull.Value);
                 command.Parameters.AddWithValue("$created_at", delivery.CreatedAt.UtcTicks);
                 command.Parameters.AddWithValue("$next_attempt_at", delivery.NextAttemptAt.UtcTicks);
                 command.Parameters.AddWithValue("$state", delivery.State.ToString());
@@ -60,7 +64,7 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
             command.Parameters.AddWithValue("$until", (now + lease).UtcTicks);
             command.Parameters.AddWithValue("$now", now.UtcTicks);
             command.Parameters.AddWithValue("$limit", limit);
-            return ReadWebhooks(command);
+            return ReadWebhooks(connection, command);
         }, cancellationToken);
     }
 
@@ -92,7 +96,7 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
         await using var command = connection.CreateCommand();
         command.CommandText = $"SELECT {WebhookColumns} FROM webhook_deliveries WHERE job_id = $job_id ORDER BY created_at, id";
         command.Parameters.AddWithValue("$job_id", JobCursor.GuidBytes(jobId));
-        return ReadWebhooks(command);
+        return ReadWebhooks(connection, command);
     }
 
     public async Task<DateTimeOffset?> NextWebhookDueAsync(CancellationToken cancellationToken = default)
@@ -103,7 +107,10 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
         return await command.ExecuteScalarAsync(cancellationToken) is long ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
     }
 
-    private static List<WebhookDelivery> ReadWebhooks(SqliteCommand command)
+    // A sealed payload is bound to its delivery: copied onto another, it does not open.
+    private static string Place(string deliveryId) => "webhook:" + deliveryId;
+
+    private List<WebhookDelivery> ReadWebhooks(SqliteConnection connection, SqliteCommand command)
     {
         using var reader = command.ExecuteReader();
         var found = new List<WebhookDelivery>();
@@ -115,7 +122,10 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
                 JobId = new Guid((byte[])reader.GetValue(1), bigEndian: true),
                 EventType = reader.GetString(2),
                 Url = reader.GetString(3),
-                Payload = reader.GetString(4),
+                TenantId = reader.IsDBNull(9) ? null : reader.GetString(9),
+                Payload = reader.GetValue(4) is byte[] sealedPayload
+                    ? Encoding.UTF8.GetString(database.Keys.Open(connection, reader.GetString(9), Place(reader.GetString(0)), sealedPayload, command.Transaction))
+                    : reader.GetString(4),
                 CreatedAt = new DateTimeOffset(reader.GetInt64(5), TimeSpan.Zero),
                 NextAttemptAt = new DateTimeOffset(reader.GetInt64(6), TimeSpan.Zero),
                 State = Enum.Parse<WebhookDeliveryState>(reader.GetString(7)),
