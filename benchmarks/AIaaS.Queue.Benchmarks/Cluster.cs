@@ -21,13 +21,10 @@ internal sealed class Cluster : IAsyncDisposable
 
     private readonly IReadOnlyDictionary<string, string> _workerSettings;
 
-    private readonly IReadOnlyDictionary<string, string> _sharedSettings;
-
-    private Cluster(Uri broker, IReadOnlyDictionary<string, string>? workerSettings, IReadOnlyDictionary<string, string>? sharedSettings)
+    private Cluster(Uri broker, IReadOnlyDictionary<string, string>? workerSettings)
     {
         _broker = broker;
         _workerSettings = workerSettings ?? new Dictionary<string, string>();
-        _sharedSettings = sharedSettings ?? new Dictionary<string, string>();
     }
 
     public IAiaasClient Client => _client.Services.GetRequiredService<IAiaasClient>();
@@ -40,24 +37,15 @@ internal sealed class Cluster : IAsyncDisposable
     public Uri ApiUrl { get; private set; } = null!;
     public IReadOnlyList<WorkerProcess> Workers => _workers;
 
-    /// <summary>Where the first worker and the ResultApi serve their metrics without authentication (loopback), for the
-    /// per-job profile (<see cref="PathProfile"/>).</summary>
-    public int WorkerMetricsPort { get; private set; }
-
-    public int ApiMetricsPort { get; private set; }
-
-    // sharedSettings: settings of the API and the workers alike, such as the store's encryption.
     public static async Task<Cluster> StartAsync(Uri broker, int workers, CancellationToken cancellationToken,
-        IReadOnlyDictionary<string, string>? workerSettings = null, IReadOnlyDictionary<string, string>? sharedSettings = null)
+        IReadOnlyDictionary<string, string>? workerSettings = null)
     {
-        var cluster = new Cluster(broker, workerSettings, sharedSettings);
+        var cluster = new Cluster(broker, workerSettings);
         var port = FreePort();
         cluster.ApiUrl = new Uri($"http://127.0.0.1:{port}/");
-        cluster.ApiMetricsPort = FreePort();
         cluster._api = WorkerProcess.Start(cluster.Settings(new Dictionary<string, string>
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
-            ["Telemetry__PrometheusListenerPort"] = cluster.ApiMetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging__LogLevel__Default"] = "Warning",
         }), Repository.ResultApiAssembly());
         for (var i = 0; i < workers; i++)
@@ -104,14 +92,7 @@ internal sealed class Cluster : IAsyncDisposable
 
     public Task AddWorkerAsync(CancellationToken cancellationToken)
     {
-        var settings = new Dictionary<string, string>(_workerSettings);
-        if (_workers.Count == 0)
-        {
-            WorkerMetricsPort = FreePort();
-            settings["Telemetry__PrometheusListenerPort"] = WorkerMetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        }
-
-        _workers.Add(WorkerProcess.Start(Settings(new Dictionary<string, string>(settings)
+        _workers.Add(WorkerProcess.Start(Settings(new Dictionary<string, string>(_workerSettings)
         {
             ["Workers__WorkerId"] = $"bench-worker-{_workers.Count + 1}",
             ["Workers__ModelCacheDirectory"] = Path.Combine(_data.FullName, $"models-{_workers.Count + 1}"),
@@ -124,16 +105,10 @@ internal sealed class Cluster : IAsyncDisposable
 
     private Dictionary<string, string> Settings(Dictionary<string, string> extra)
     {
-        foreach (var (key, value) in _sharedSettings)
-        {
-            extra.TryAdd(key, value);
-        }
-
         extra["Transport__RabbitMqUri"] = _broker.ToString();
         extra["Store__Kind"] = "Embedded";
         extra["Store__EmbeddedPath"] = Path.Combine(_data.FullName, "aiaas.db");
         extra["MASSTRANSIT_USAGE_TELEMETRY"] = "false";
-        extra["Telemetry__PrometheusListenerHost"] = "127.0.0.1";
         return extra;
     }
 

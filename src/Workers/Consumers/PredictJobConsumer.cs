@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
@@ -28,7 +27,6 @@ internal sealed class PredictJobConsumer(
     SenderVerifier senders,
     SenderRefusals refusals,
     StoreOutage outage,
-    AiaasMetrics metrics,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
@@ -39,7 +37,6 @@ internal sealed class PredictJobConsumer(
     /// <param name="explainHere">True on the explanation queue: a job that asks for an explanation runs here.</param>
     internal async Task ConsumeAsync(ConsumeContext<SubmitPredictJob> context, bool explainHere)
     {
-        var received = Stopwatch.GetTimestamp();
         var job = context.Message;
         if (job.JobId == Guid.Empty)
         {
@@ -107,7 +104,6 @@ internal sealed class PredictJobConsumer(
             var (answered, cacheKey) = await cachedAnswers.TryAnswerAsync(model, sender.TenantId, job, request!).ConfigureAwait(false);
             if (!answered)
             {
-                metrics.StageTimed("consume.prepare", Stopwatch.GetElapsedTime(received));
                 await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!) { ResponseCacheKey = cacheKey })
                     .ConfigureAwait(false);
             }

@@ -26,6 +26,9 @@ internal sealed class ResultWriteRecorder : IAsyncDisposable
     /// <summary>Every recorded write of a job's result, named by the batch (or "failed:" event id) that made it.</summary>
     public IReadOnlyCollection<string> WritesOf(Guid jobId) => _writes.TryGetValue(jobId, out var writes) ? writes : [];
 
+    /// <summary>How many of <paramref name="jobIds"/> had a result write heard.</summary>
+    public int HeardAmong(IEnumerable<Guid> jobIds) => jobIds.Count(_writes.ContainsKey);
+
     public static async Task<ResultWriteRecorder> StartAsync(Uri broker, CancellationToken cancellationToken)
     {
         var recorder = new ResultWriteRecorder();
