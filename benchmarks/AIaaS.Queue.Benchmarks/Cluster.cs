@@ -21,10 +21,13 @@ internal sealed class Cluster : IAsyncDisposable
 
     private readonly IReadOnlyDictionary<string, string> _workerSettings;
 
-    private Cluster(Uri broker, IReadOnlyDictionary<string, string>? workerSettings)
+    private readonly IReadOnlyDictionary<string, string> _sharedSettings;
+
+    private Cluster(Uri broker, IReadOnlyDictionary<string, string>? workerSettings, IReadOnlyDictionary<string, string>? sharedSettings)
     {
         _broker = broker;
         _workerSettings = workerSettings ?? new Dictionary<string, string>();
+        _sharedSettings = sharedSettings ?? new Dictionary<string, string>();
     }
 
     public IAiaasClient Client => _client.Services.GetRequiredService<IAiaasClient>();
@@ -37,10 +40,12 @@ internal sealed class Cluster : IAsyncDisposable
     public Uri ApiUrl { get; private set; } = null!;
     public IReadOnlyList<WorkerProcess> Workers => _workers;
 
+    /// <summary>Starts the ResultApi and <paramref name="workers"/> worker processes; <paramref name="sharedSettings"/> go to the API
+    /// and the workers alike (such as the store's encryption), <paramref name="workerSettings"/> to the workers only.</summary>
     public static async Task<Cluster> StartAsync(Uri broker, int workers, CancellationToken cancellationToken,
-        IReadOnlyDictionary<string, string>? workerSettings = null)
+        IReadOnlyDictionary<string, string>? workerSettings = null, IReadOnlyDictionary<string, string>? sharedSettings = null)
     {
-        var cluster = new Cluster(broker, workerSettings);
+        var cluster = new Cluster(broker, workerSettings, sharedSettings);
         var port = FreePort();
         cluster.ApiUrl = new Uri($"http://127.0.0.1:{port}/");
         cluster._api = WorkerProcess.Start(cluster.Settings(new Dictionary<string, string>
@@ -105,6 +110,11 @@ internal sealed class Cluster : IAsyncDisposable
 
     private Dictionary<string, string> Settings(Dictionary<string, string> extra)
     {
+        foreach (var (key, value) in _sharedSettings)
+        {
+            extra.TryAdd(key, value);
+        }
+
         extra["Transport__RabbitMqUri"] = _broker.ToString();
         extra["Store__Kind"] = "Embedded";
         extra["Store__EmbeddedPath"] = Path.Combine(_data.FullName, "aiaas.db");

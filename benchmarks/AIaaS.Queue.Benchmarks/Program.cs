@@ -13,6 +13,7 @@ using Microsoft.ML.OnnxRuntime;
 //        [-- --peer-only] [-- --latency-only] (the last two together run figures 8 and 4 only; the peer needs scripts/install-peer.sh)
 //        [-- --cache-only] (figure 9 only)
 //        [-- --explain-only] (figure 10 only)
+//        [-- --encryption-only] (figure 11 only)
 var quick = args.Contains("--quick");
 var explainOnly = args.Contains("--explain-only");
 var textEncoderOnly = args.Contains("--text-encoder-only");
@@ -20,6 +21,7 @@ var textOnly = args.Contains("--text-only");
 var peerOnly = args.Contains("--peer-only");
 var latencyOnly = args.Contains("--latency-only");
 var cacheOnly = args.Contains("--cache-only");
+var encryptionOnly = args.Contains("--encryption-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -43,6 +45,12 @@ var client = cluster.Client;
 if (cacheOnly)
 {
     await CacheFigureAsync();
+    return 0;
+}
+
+if (encryptionOnly)
+{
+    await EncryptionFigureAsync(quick ? 1 : 3);
     return 0;
 }
 
@@ -276,6 +284,64 @@ report.Figure("5. peak memory: worker / ResultApi (MiB)",
 
 report.Write(jobs, rounds, curve, p, bound);
 return 0;
+
+// 11. Encryption at rest (issue 18): the same predict jobs on this cluster and on one whose API and workers seal job
+//     outputs (Store:Encryption, AES-GCM under a per-tenant data key), alternated; medians of the rounds.
+async Task EncryptionFigureAsync(int encryptionRounds)
+{
+    await using var sealedBroker = new RabbitMqBroker();
+    await sealedBroker.InitializeAsync();
+    await using var encrypted = await Cluster.StartAsync(sealedBroker.Uri, workers: 1, ct, sharedSettings: new Dictionary<string, string>
+    {
+        ["Store__Encryption__Enabled"] = "true",
+        ["Store__Encryption__MasterKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+    });
+    (string Label, string Name, MlpModel Model)[] models =
+    [
+        ("4-32-32-3 MLP (quickstart size), max batch 64 / 5 ms", "small-batched", small),
+        ("32-512-512-512-10 MLP, max batch 64 / 5 ms", $"big-{MaxBatch}", big),
+    ];
+    foreach (var (_, name, model) in models)
+    {
+        await Register(client, name, model, MaxBatch, MaxDelayMs);
+        await Register(encrypted.Client, name, model, MaxBatch, MaxDelayMs);
+        await Throughput(name, model, 300);
+        await Throughput(name, model, 300, encrypted.Client);
+    }
+
+    // A stored output must come back as it went in: sealed on the way into the store, opened on the way out.
+    var check = await encrypted.Client.PredictAsync(new PredictRequest { Model = "small-batched", Features = [0.1f, 0.2f, 0.3f, 0.4f] }, ct);
+    var expected = small.Forward([0.1f, 0.2f, 0.3f, 0.4f], 1);
+    var outputs = check.Outputs.TryGetValue(small.OutputName, out var output) ? output.Data.EnumerateArray().Select(v => v.GetSingle()).ToArray() : [];
+    if (outputs.Length != expected.Length || expected.Zip(outputs, (a, b) => Math.Abs(a - b)).Max() > 1e-4)
+    {
+        throw new InvalidOperationException("The encrypted cluster's output differs from the model's");
+    }
+
+    var loadBefore = Report.LoadAverage();
+    foreach (var (label, name, model) in models)
+    {
+        var on = new List<double>();
+        var off = new List<double>();
+        for (var round = 0; round < encryptionRounds; round++)
+        {
+            off.Add(await Throughput(name, model, jobs));
+            on.Add(await Throughput(name, model, jobs, encrypted.Client));
+        }
+
+        var measured = FormattableString.Invariant(
+            $"{Median(on):F0} vs {Median(off):F0} jobs/s (medians of {encryptionRounds} alternated rounds: on {string.Join(", ", on.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}; off {string.Join(", ", off.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}; load average {loadBefore} before, {Report.LoadAverage()} after)");
+        report.Figure($"11. encryption at rest, {label}: Store:Encryption on / off, predict throughput", measured, Median(on) / Median(off), null);
+        Report.Readme($"encryption-{name}", FormattableString.Invariant(
+            $"| {label} | {measured} | {Median(on) / Median(off):F2} |"));
+    }
+}
+
+static double Median(IEnumerable<double> values)
+{
+    var sorted = values.Order().ToArray();
+    return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+}
 
 // The MLPs of figures 1, 2, 4 and 8: batched and at max batch size 1, and the max batch size sweep; each warmed up.
 async Task RegisterMlpsAsync()

@@ -14,6 +14,28 @@ internal sealed class Report
         Console.WriteLine(Line(name, measured, ratio, goal));
     }
 
+    /// <summary>Replaces the README's text between <c>&lt;!-- bench:key --&gt;</c> and <c>&lt;!-- /bench:key --&gt;</c> with
+    /// <paramref name="markdown"/>, so that a figure run alone (<c>--encryption-only</c> and the like) lands in the README itself.</summary>
+    public static void Readme(string key, string markdown)
+    {
+        var path = Path.Combine(TestSupport.Repository.Root.FullName, "README.md");
+        var text = File.ReadAllText(path);
+        string begin = $"<!-- bench:{key} -->", end = $"<!-- /bench:{key} -->";
+        var from = text.IndexOf(begin, StringComparison.Ordinal);
+        var to = text.IndexOf(end, StringComparison.Ordinal);
+        if (from < 0 || to < from)
+        {
+            Console.WriteLine($"README.md has no {begin} ... {end} section; not written");
+            return;
+        }
+
+        File.WriteAllText(path, text[..(from + begin.Length)] + "\n" + markdown.TrimEnd() + "\n" + text[to..]);
+        Console.WriteLine($"wrote the {key} section of README.md");
+    }
+
+    /// <summary>The 1, 5 and 15 minute load averages: how busy the shared machine was while a figure was measured.</summary>
+    public static string LoadAverage() => string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+
     public void Missing(string name, string why) => Figure(name, $"not measured: {why}", null, null);
 
     private static string Line(string name, string measured, double? ratio, double? goal) => FormattableString.Invariant(
