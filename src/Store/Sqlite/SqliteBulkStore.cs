@@ -270,19 +270,8 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
             throw BulkStoreRules.UnknownJob(bulkJobId);
         }
 
-        foreach (var (rowId, isSealed, chunkIndex) in chunks)
-        {
-            if (!isSealed)
-            {
-                await CopyBlobsAsync(connection, "bulk_chunk_results", column, [rowId], destination, cancellationToken);
-                continue;
-            }
-
-            // A sealed chunk opens whole (a chunk's results, not a file): its tag covers all of it.
-            using var read = Command(connection, null, $"SELECT {column} FROM bulk_chunk_results WHERE rowid = $rowid", ("$rowid", rowId));
-            var sealedChunk = (byte[])read.ExecuteScalar()!;
-            await destination.WriteAsync(database.Keys.Open(connection, tenantId, ResultPlace(kind, bulkJobId, chunkIndex), sealedChunk), cancellationToken);
-        }
+        await SqliteFiles.CopyBlobsAsync(database, connection, "bulk_chunk_results", column, tenantId,
+            chunks.Select(c => (c.RowId, c.Sealed ? ResultPlace(kind, bulkJobId, c.ChunkIndex) : null)), destination, cancellationToken);
     }
 
     public async Task DeleteBulkChunkInputsAsync(Guid bulkJobId, CancellationToken cancellationToken = default)

@@ -103,7 +103,8 @@ public sealed class SqliteDatasetStore(SqliteDatabase database) : IDatasetStore
             }
         }
 
-        await SqliteFiles.CopyChunksAsync(database, connection, tenantId, fileId ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored."),
-            chunks, destination, cancellationToken);
+        var file = fileId ?? throw new KeyNotFoundException($"No dataset with id '{id}' is stored.");
+        await SqliteFiles.CopyBlobsAsync(database, connection, "model_file_chunks", "data", tenantId,
+            chunks.Select(c => (c.RowId, c.Sealed ? SqliteFiles.ChunkPlace(file, c.Seq) : null)), destination, cancellationToken);
     }
 }

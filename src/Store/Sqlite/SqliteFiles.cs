@@ -76,22 +76,25 @@ internal static class SqliteFiles
     /// <summary>Where a file's chunk lies, as a sealed chunk is bound to it: copied to another file or place, it does not open.</summary>
     public static string ChunkPlace(long fileId, int seq) => string.Create(CultureInfo.InvariantCulture, $"file-chunk:{fileId}:{seq}");
 
-    /// <summary>Streams a file's chunks, given as (row id, sealed, seq), in order to <paramref name="destination"/>: plain
-    /// ones through one pooled buffer, sealed ones opened whole (a chunk, 1 MiB at most) with <paramref name="tenantId"/>'s key.</summary>
-    public static async Task CopyChunksAsync(SqliteDatabase database, SqliteConnection connection, string tenantId, long fileId,
-        IEnumerable<(long RowId, bool Sealed, int Seq)> chunks, Stream destination, CancellationToken cancellationToken)
+    /// <summary>Streams the blobs of <paramref name="column"/> in the given rows, in order, to <paramref name="destination"/>:
+    /// plain ones through one pooled buffer, sealed ones (a place to open them at) opened whole with
+    /// <paramref name="tenantId"/>'s key; a sealed blob is a chunk (1 MiB at most), and its tag covers all of it.</summary>
+    public static async Task CopyBlobsAsync(SqliteDatabase database, SqliteConnection connection, string table, string column,
+        string tenantId, IEnumerable<(long RowId, string? SealedAt)> rows, Stream destination, CancellationToken cancellationToken)
     {
-        foreach (var (rowId, isSealed, seq) in chunks)
+        foreach (var (rowId, sealedAt) in rows)
         {
-            if (!isSealed)
+            if (sealedAt is null)
             {
-                await SqliteCommands.CopyChunksAsync(connection, [rowId], destination, cancellationToken);
+                await SqliteCommands.CopyBlobsAsync(connection, table, column, [rowId], destination, cancellationToken);
                 continue;
             }
 
-            using var read = Command(connection, null, "SELECT data FROM model_file_chunks WHERE rowid = $rowid", ("$rowid", rowId));
-            var sealedChunk = (byte[])read.ExecuteScalar()!;
-            await destination.WriteAsync(database.Keys.Open(connection, tenantId, ChunkPlace(fileId, seq), sealedChunk), cancellationToken);
+#pragma warning disable CA2100 // Table and column are constant names of the callers; the row id is a parameter.
+            using var read = Command(connection, null, $"SELECT {column} FROM {table} WHERE rowid = $rowid", ("$rowid", rowId));
+#pragma warning restore CA2100
+            var sealedBlob = (byte[])read.ExecuteScalar()!;
+            await destination.WriteAsync(database.Keys.Open(connection, tenantId, sealedAt, sealedBlob), cancellationToken);
         }
     }
 
