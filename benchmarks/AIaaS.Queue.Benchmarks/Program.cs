@@ -14,6 +14,7 @@ using Microsoft.ML.OnnxRuntime;
 //        [-- --cache-only] (figure 9 only)
 //        [-- --explain-only] (figure 10 only)
 //        [-- --encryption-only] (figure 11 only)
+//        [-- --memory-only] (figure 13 only: worker memory under the adversarial review's reproductions)
 var quick = args.Contains("--quick");
 var explainOnly = args.Contains("--explain-only");
 var textEncoderOnly = args.Contains("--text-encoder-only");
@@ -22,6 +23,7 @@ var peerOnly = args.Contains("--peer-only");
 var latencyOnly = args.Contains("--latency-only");
 var cacheOnly = args.Contains("--cache-only");
 var encryptionOnly = args.Contains("--encryption-only");
+var memoryOnly = args.Contains("--memory-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
@@ -36,6 +38,12 @@ var bigger = MlpModel.CreateRandom(32, [1024, 1024, 1024], 10, Activation.Relu, 
 const int MaxBatch = 64;
 const double MaxDelayMs = 5;
 int[] sweep = [1, 2, 4, 8, 16, 32, 64];
+
+if (memoryOnly)
+{
+    await MemoryFigures.RunAsync(report, models: quick ? 10 : 30, ct);
+    return 0;
+}
 
 await using var broker = new RabbitMqBroker();
 await broker.InitializeAsync();

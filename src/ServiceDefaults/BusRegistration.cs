@@ -63,6 +63,12 @@ public static class BusRegistration
             // Before deserialization: a body of tens of MB becomes gigabytes of objects, whoever sent it.
             x.AddConfigureEndpointsCallback((_, cfg) => cfg.ConfigureReceive(r => r.UseFilter(new MessageSizeFilter(transport.MaxMessageBytes))));
 
+            // No Fault<T> events: nothing in the system consumes them (a job's failure is its stored status and JobFailed),
+            // and a fault repeats the whole message. The fault of a 10 MB command that a worker refused could not be
+            // published (its confirm never came); the message then went back to its queue, and the worker read and refused
+            // it again and again instead of moving it to the error queue.
+            x.AddConfigureEndpointsCallback((_, cfg) => cfg.PublishFaults = false);
+
             // Per consumer endpoint: SetQuorumQueue on the bus configurator reaches only the bus's own temporary endpoint,
             // never the consumers' queues. These callbacks run for ConfigureEndpoints only, which configures durable
             // consumer queues here; the temporary endpoints the API connects later (completion waiters, the dashboard)

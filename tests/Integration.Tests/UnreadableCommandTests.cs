@@ -61,6 +61,52 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
         Assert.True(await InErrorQueueAsync(marker, ct));
     }
 
+    /// <summary>Issue 13, findings 3 and 12: a command of megabytes from a publisher without a tenant's key is refused
+    /// once and dead-lettered, and the worker goes on. Its fault event, which repeats the whole body, went to no consumer
+    /// of the system; when that publish failed, the message went back to its queue and was read and refused again and
+    /// again, the worker growing past a gigabyte (benchmark figure 13).</summary>
+    [Fact]
+    public async Task AnUnverifiedCommandOfMegabytesIsDeadLetteredOnceAndTheWorkerGoesOn()
+    {
+        var ct = TestTimeout.After(150);
+        var jobId = Guid.CreateVersion7();
+        var features = new StringBuilder("0.123456");
+        while (features.Length < 10_000_000)
+        {
+            features.Append(",0.123456");
+        }
+
+        await PublishAsync($$"""{"jobId":"{{jobId}}","model":"iris","sender":{"tenantId":"alpha"},"features":[{{features}}],"submittedAt":"2026-11-29T10:00:00Z"}""", ct);
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(TimeSpan.FromSeconds(60));
+        var deadLettered = false;
+        try
+        {
+            deadLettered = await InErrorQueueAsync(jobId, wait.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+        }
+
+        var refusals = system.Workers.Sum(w => CountOf(w.Output, $"Refused SubmitPredictJob {jobId}"));
+        Assert.True(deadLettered, $"not in predict-jobs_error within 60 s; refused {refusals} times");
+        Assert.Equal(1, refusals);
+        Assert.Null(await system.Client.GetJobAsync(jobId, ct));
+        Assert.All(system.Workers, w => Assert.False(w.HasExited));
+    }
+
+    private static int CountOf(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
     [Fact]
     public async Task ErrorQueuesAreBoundedInLengthAndAge()
     {

@@ -31,10 +31,15 @@ public sealed class WorkerProcess : IAsyncDisposable
     public void Crash() => _process.Kill();
 
     /// <summary>Peak resident memory of the process so far (Linux: VmHWM), or null where it cannot be read.</summary>
-    public long? PeakMemoryBytes()
+    public long? PeakMemoryBytes() => StatusBytes("VmHWM:");
+
+    /// <summary>Resident memory of the process now (Linux: VmRSS), or null where it cannot be read.</summary>
+    public long? CurrentMemoryBytes() => StatusBytes("VmRSS:");
+
+    private long? StatusBytes(string field)
     {
         var status = $"/proc/{_process.Id}/status";
-        var line = File.Exists(status) ? File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)) : null;
+        var line = File.Exists(status) ? File.ReadLines(status).FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal)) : null;
         return line is null ? null : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
     }
 

@@ -35,8 +35,8 @@ internal sealed class PredictJobConsumerDefinition : ConsumerDefinition<PredictJ
             }
         }
 
-        // A command that cannot be read still fails its job, where the job can be named (see the recorder); then MassTransit's
-        // own error handling: a fault event, and the message to predict-jobs_error.
+        // A command that cannot be read still fails its job, where the job can be named (see the recorder); then the message
+        // goes to predict-jobs_error.
         UnreadableJobRecorder.AddTo(endpointConfigurator, context, JobKind.Predict);
 
         // Transient faults (store or model cache unavailable) are retried; a message that cannot be a job is not.

@@ -27,15 +27,14 @@ internal sealed class UnreadableJobRecorder(
     TimeProvider time,
     ILogger<UnreadableJobRecorder> logger) : IFilter<ExceptionReceiveContext>
 {
-    /// <summary>Puts the recorder for <paramref name="kind"/> in the endpoint's error pipe, ahead of MassTransit's own error
-    /// handling (a fault event, and the message to the error queue).</summary>
+    /// <summary>Puts the recorder for <paramref name="kind"/> in the endpoint's error pipe, ahead of the message's move to
+    /// the error queue. No fault event is published (see <c>BusRegistration</c>: no part of the system consumes one).</summary>
     public static void AddTo(IReceiveEndpointConfigurator endpoint, IServiceProvider services, JobKind kind)
     {
         var recorder = ActivatorUtilities.CreateInstance<UnreadableJobRecorder>(services, kind);
         endpoint.ConfigureError(error =>
         {
             error.UseFilter(recorder);
-            error.UseFilter(new GenerateFaultFilter());
             error.UseFilter(new ErrorTransportFilter());
         });
     }
