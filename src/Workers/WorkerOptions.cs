@@ -113,10 +113,11 @@ public sealed class WorkerOptions
     /// those of the batches that finished meanwhile, in one store write (<see cref="Batching.ResultWriter"/>). False (the
     /// default) holds the instance until the batch's own write is done, one write per batch.</summary>
     /// <remarks>Off by default: with it on, the quorum-queue broker restart test hung in 3 of 4 runs (each worker's
-    /// predict-jobs endpoint logged "Consumer Stopping (Consume Loop Exited)" at the crash and never stopped or reconnected,
-    /// so no worker took a job again), and passed in 3 of 3 with it off. The cause is not found yet; MassTransit's receive
-    /// transport waits for every in-flight consume before it reconnects, and its known reconnect bugs turn on acks that fail
-    /// as the connection dies (MassTransit issues 2072, 5692). The benchmark measures it side by side (figure 2).</remarks>
+    /// predict-jobs endpoint logged "Consumer Stopping (Consume Loop Exited)" at the crash and never stopped or reconnected).
+    /// The hang was not in this option: more batches finishing together made a crash likelier to fill RabbitMQ.Client's
+    /// frame queue behind a dead socket, where an ack then waited forever (fixed by <c>BrokerSocket</c>), and the store-outage
+    /// wait repeated writes that MassTransit had canceled (fixed in <see cref="StoreOutage"/>). The benchmark measures it
+    /// side by side (figure 2).</remarks>
     public bool PipelinedResultWrites { get; set; }
 
     /// <summary>A bulk file's split parses the next chunk while the one before is stored and announced. False waits for each
