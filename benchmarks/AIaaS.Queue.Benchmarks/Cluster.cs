@@ -40,6 +40,12 @@ internal sealed class Cluster : IAsyncDisposable
     public Uri ApiUrl { get; private set; } = null!;
     public IReadOnlyList<WorkerProcess> Workers => _workers;
 
+    /// <summary>Where the first worker and the ResultApi serve their metrics without authentication (loopback), for the
+    /// per-job profile (<see cref="PathProfile"/>).</summary>
+    public int WorkerMetricsPort { get; private set; }
+
+    public int ApiMetricsPort { get; private set; }
+
     /// <summary>Starts the ResultApi and <paramref name="workers"/> worker processes; <paramref name="sharedSettings"/> go to the API
     /// and the workers alike (such as the store's encryption), <paramref name="workerSettings"/> to the workers only.</summary>
     public static async Task<Cluster> StartAsync(Uri broker, int workers, CancellationToken cancellationToken,
@@ -48,9 +54,11 @@ internal sealed class Cluster : IAsyncDisposable
         var cluster = new Cluster(broker, workerSettings, sharedSettings);
         var port = FreePort();
         cluster.ApiUrl = new Uri($"http://127.0.0.1:{port}/");
+        cluster.ApiMetricsPort = FreePort();
         cluster._api = WorkerProcess.Start(cluster.Settings(new Dictionary<string, string>
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
+            ["Telemetry__PrometheusListenerPort"] = cluster.ApiMetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Logging__LogLevel__Default"] = "Warning",
         }), Repository.ResultApiAssembly());
         for (var i = 0; i < workers; i++)
@@ -97,7 +105,14 @@ internal sealed class Cluster : IAsyncDisposable
 
     public Task AddWorkerAsync(CancellationToken cancellationToken)
     {
-        _workers.Add(WorkerProcess.Start(Settings(new Dictionary<string, string>(_workerSettings)
+        var settings = new Dictionary<string, string>(_workerSettings);
+        if (_workers.Count == 0)
+        {
+            WorkerMetricsPort = FreePort();
+            settings["Telemetry__PrometheusListenerPort"] = WorkerMetricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        _workers.Add(WorkerProcess.Start(Settings(new Dictionary<string, string>(settings)
         {
             ["Workers__WorkerId"] = $"bench-worker-{_workers.Count + 1}",
             ["Workers__ModelCacheDirectory"] = Path.Combine(_data.FullName, $"models-{_workers.Count + 1}"),
@@ -119,6 +134,7 @@ internal sealed class Cluster : IAsyncDisposable
         extra["Store__Kind"] = "Embedded";
         extra["Store__EmbeddedPath"] = Path.Combine(_data.FullName, "aiaas.db");
         extra["MASSTRANSIT_USAGE_TELEMETRY"] = "false";
+        extra["Telemetry__PrometheusListenerHost"] = "127.0.0.1";
         return extra;
     }
 

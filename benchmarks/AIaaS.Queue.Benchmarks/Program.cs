@@ -13,7 +13,10 @@ using Microsoft.ML.OnnxRuntime;
 //        [-- --peer-only] [-- --latency-only] (the last two together run figures 8 and 4 only; the peer needs scripts/install-peer.sh)
 //        [-- --cache-only] (figure 9 only)
 //        [-- --explain-only] (figure 10 only)
+//        [-- --overhead-only] (figure 2 only, with the per-job profile)
 //        [-- --encryption-only] (figure 11 only)
+//        [-- --text-ceiling-only] (figure 12 only)
+//        [-- --bulk-only] (figure 3 only, with the bulk profile)
 //        [-- --memory-only] (figure 13 only: worker memory under the adversarial review's reproductions)
 var quick = args.Contains("--quick");
 var explainOnly = args.Contains("--explain-only");
@@ -22,11 +25,15 @@ var textOnly = args.Contains("--text-only");
 var peerOnly = args.Contains("--peer-only");
 var latencyOnly = args.Contains("--latency-only");
 var cacheOnly = args.Contains("--cache-only");
+var overheadOnly = args.Contains("--overhead-only");
 var encryptionOnly = args.Contains("--encryption-only");
+var textCeilingOnly = args.Contains("--text-ceiling-only");
+var bulkOnly = args.Contains("--bulk-only");
 var memoryOnly = args.Contains("--memory-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
-using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(15));
+// Bounded: figures 2, 3 and 12 run their before/after and ceiling sides too, so a full run takes about 12 minutes here.
+using var deadline = new CancellationTokenSource(TimeSpan.FromMinutes(30));
 var ct = deadline.Token;
 var report = new Report();
 
@@ -56,9 +63,29 @@ if (cacheOnly)
     return 0;
 }
 
+if (bulkOnly)
+{
+    await BulkFigureAsync(quick ? 1 : 3);
+    return 0;
+}
+
+if (textCeilingOnly)
+{
+    await TextCeilingFigureAsync(quick ? 1 : 3);
+    return 0;
+}
+
 if (encryptionOnly)
 {
     await EncryptionFigureAsync(quick ? 1 : 3);
+    return 0;
+}
+
+if (overheadOnly)
+{
+    await Register(client, "small-batched", small, MaxBatch, MaxDelayMs);
+    await Throughput("small-batched", small, 300); // load the session, JIT
+    await OverheadFigureAsync(quick ? 1 : 3);
     return 0;
 }
 
@@ -179,6 +206,8 @@ if (textEncoderOnly)
     return 0;
 }
 
+await TextCeilingFigureAsync(rounds);
+
 await RegisterMlpsAsync();
 await Register(client, "bigger-batched", bigger, MaxBatch, MaxDelayMs);
 await Register(client, "bigger-single", bigger, 1, 0);
@@ -215,10 +244,8 @@ foreach (var size in sweep)
 await PeerFiguresAsync();
 
 // 2. Queue overhead: one-record predict jobs end to end versus MassTransit publish + empty consume on the same broker.
-var ceiling = await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency: 64, ct);
-var endToEnd = await Throughput("small-batched", small, jobs);
+var (endToEnd, ceiling) = await OverheadFigureAsync(rounds);
 var polling = await Throughput("small-batched", small, jobs, cluster.PollingClient);
-report.Figure("2. queue overhead: predict jobs end to end / raw MassTransit ceiling", $"{endToEnd:F0} vs {ceiling:F0} msg/s", endToEnd / ceiling, 0.8);
 report.Figure("2. SDK completion events on / polling only (before/after), throughput", $"{endToEnd:F0} vs {polling:F0} jobs/s", endToEnd / polling, null);
 var oneByOnePolling = await OneAtATime("small-batched", small, 40, cluster.PollingClient);
 var oneByOneEvents = await OneAtATime("small-batched", small, 40, client);
@@ -239,30 +266,7 @@ await using (var leanBroker = new RabbitMqBroker())
     report.Figure("2. queue overhead with queued-registration off / raw MassTransit ceiling", $"{leanEndToEnd:F0} vs {ceiling:F0} msg/s (registration on, again: {again:F0})", leanEndToEnd / ceiling, 0.8);
 }
 
-// 3. Bulk scoring: a file end to end through the system against direct in-process ONNX Runtime, alternated.
-var bulkRows = quick ? 20_000 : 100_000;
-await client.RegisterModelAsync("big-bulk", new MemoryStream(OnnxModelWriter.Write(big)), cancellationToken: ct);
-var bulkFile = BulkScoring.WriteFile(big, bulkRows);
-var warmUpFile = BulkScoring.WriteFile(big, 5_000);
-try
-{
-    await BulkScoring.ThroughSystemAsync(client, "big-bulk", warmUpFile, 5_000, ct);
-    var bulkSystem = new List<double>();
-    var bulkDirect = new List<double>();
-    for (var round = 0; round < rounds; round++)
-    {
-        bulkDirect.Add(BulkScoring.Direct(big, bulkFile, bulkRows));
-        bulkSystem.Add(await BulkScoring.ThroughSystemAsync(client, "big-bulk", bulkFile, bulkRows, ct));
-    }
-
-    report.Figure($"3. bulk scoring, {bulkRows:N0}-row file, 32-512-512-512-10 MLP: system / direct ONNX Runtime",
-        $"{bulkSystem.Average():F0} vs {bulkDirect.Average():F0} records/s", bulkSystem.Average() / bulkDirect.Average(), 0.8);
-}
-finally
-{
-    File.Delete(bulkFile);
-    File.Delete(warmUpFile);
-}
+await BulkFigureAsync(rounds);
 
 var (offered, p, bound) = await LatencyFigureAsync(smallOn.Max());
 
@@ -292,6 +296,52 @@ report.Figure("5. peak memory: worker / ResultApi (MiB)",
 
 report.Write(jobs, rounds, curve, p, bound);
 return 0;
+
+// 2. Queue overhead: the raw MassTransit ceiling (publish + empty consume, same broker, same message size) and the
+//    system's one-record jobs end to end, alternated; the medians' ratio, and the profile of the system's median round
+//    (PathProfile: CPU per job by process, and the stages the worker and API time), written into the README.
+async Task<(double System, double Ceiling)> OverheadFigureAsync(int overheadRounds)
+{
+    // The profile's change, side by side with the default: workers whose batches let the model instance go after the model
+    // call and store their results a group at a time (Workers:PipelinedResultWrites=true, opt-in until the broker restart
+    // test passes with it: see WorkerOptions), on a virtual host and cluster of their own.
+    await using var pipelinedBroker = new RabbitMqBroker();
+    await pipelinedBroker.InitializeAsync();
+    await using var pipelinedCluster = await Cluster.StartAsync(pipelinedBroker.Uri, workers: 1, ct,
+        new Dictionary<string, string> { ["Workers__PipelinedResultWrites"] = "true" });
+    await Register(pipelinedCluster.Client, "small-batched", small, MaxBatch, MaxDelayMs);
+    await Throughput("small-batched", small, 300, pipelinedCluster.Client);
+    var loadBefore = Report.LoadAverage();
+    var ceilings = new List<double>();
+    var pipelined = new List<double>();
+    var runs = new List<(double JobsPerSecond, PathProfile.Breakdown Profile)>();
+    for (var round = 0; round < overheadRounds; round++)
+    {
+        ceilings.Add(await RawCeiling.MeasureAsync(broker.Uri, jobs, publishConcurrency: 64, ct));
+        var profiler = new PathProfile(cluster);
+        await profiler.StartAsync(ct);
+        var jobsPerSecond = await Throughput("small-batched", small, jobs);
+        runs.Add((jobsPerSecond, await profiler.StopAsync(jobs, ct)));
+        pipelined.Add(await Throughput("small-batched", small, jobs, pipelinedCluster.Client));
+    }
+
+    var load = $"load average {loadBefore} before, {Report.LoadAverage()} after";
+    var system = Median(runs.Select(r => r.JobsPerSecond));
+    var ceiling = Median(ceilings);
+    var median = runs.OrderBy(r => r.JobsPerSecond).ElementAt(runs.Count / 2);
+    var measured = FormattableString.Invariant(
+        $"{system:F0} vs {ceiling:F0} msg/s (medians of {overheadRounds} alternated rounds: system {string.Join(", ", runs.Select(r => r.JobsPerSecond.ToString("F0", CultureInfo.InvariantCulture)))}; ceiling {string.Join(", ", ceilings.Select(c => c.ToString("F0", CultureInfo.InvariantCulture)))}; {load})");
+    report.Figure("2. queue overhead: predict jobs end to end / raw MassTransit ceiling", measured, system / ceiling, 0.8);
+    var opted = Median(pipelined);
+    var pipelinedVsDefault = FormattableString.Invariant(
+        $"{opted:F0} vs {system:F0} jobs/s (rounds: {string.Join(", ", pipelined.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}); pipelined: {opted / ceiling:F2} of the ceiling");
+    report.Figure("2. opt-in Workers:PipelinedResultWrites (instance let go before the results are stored, a group at a time) / the default (one write per batch, instance held)",
+        pipelinedVsDefault, opted / system, null);
+    Console.WriteLine(median.Profile.Markdown());
+    Report.Readme("profile", FormattableString.Invariant(
+        $"Figure 2, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, `dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks -- {string.Join(' ', args)}`: {measured}; ratio {system / ceiling:F2}. The change the profile pointed to, opt-in (result writes pipelined and grouped / the default, one write per batch with the model instance held): {pipelinedVsDefault}, ratio {opted / system:F2}. The system's median round:\n\n{median.Profile.Markdown()}"));
+    return (system, ceiling);
+}
 
 // 11. Encryption at rest (issue 18): the same predict jobs on this cluster and on one whose API and workers seal job
 //     outputs (Store:Encryption, AES-GCM under a per-tenant data key), alternated; medians of the rounds.
@@ -342,6 +392,75 @@ async Task EncryptionFigureAsync(int encryptionRounds)
         report.Figure($"11. encryption at rest, {label}: Store:Encryption on / off, predict throughput", measured, Median(on) / Median(off), null);
         Report.Readme($"encryption-{name}", FormattableString.Invariant(
             $"| {label} | {measured} | {Median(on) / Median(off):F2} |"));
+    }
+}
+
+// 12. The real-model ceiling: text-embedding jobs end to end against direct in-process batched ONNX Runtime on the same
+//     batches the system formed (TextEncoder.CeilingAsync), alternated; how much the queue costs when the model is the work.
+async Task TextCeilingFigureAsync(int ceilingRounds)
+{
+    var textJobs = quick ? 600 : 3000;
+    var loadBefore = Report.LoadAverage();
+    var (system, direct, meanBatch, pairs, profile) = await TextEncoder.CeilingAsync(cluster, textJobs, ceilingRounds, ct);
+    Console.WriteLine(profile.Markdown("text-embedding jobs"));
+    var measured = FormattableString.Invariant(
+        $"{system:F0} vs {direct:F0} jobs/s, mean batch {meanBatch:F1} (medians of {ceilingRounds} alternated rounds: {string.Join("; ", pairs.Select(p => $"{p.System:F0} vs {p.Direct:F0}"))}; load average {loadBefore} before, {Report.LoadAverage()} after)");
+    report.Figure($"12. real-model ceiling, all-MiniLM-L6-v2, {textJobs:N0} jobs of 8-128 tokens, max batch 32 / 10 ms grouped by length: system end to end / direct in-process ONNX Runtime on the system's own batches",
+        measured, system / direct, 0.8);
+    Report.Readme("text-ceiling", FormattableString.Invariant($"| {textJobs:N0} jobs, `-- --text-ceiling-only`, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC | {measured} | {system / direct:F2} |"));
+    Report.Readme("text-ceiling-profile", "The system's last round, profiled as figure 2's is:\n\n" + profile.Markdown("text-embedding jobs"));
+}
+
+// 3. Bulk scoring: a file end to end through the system against direct in-process ONNX Runtime, alternated; the system's
+//    median round profiled as figure 2's is (CPU per process, and the bulk stages the worker times).
+async Task BulkFigureAsync(int bulkRounds)
+{
+    var bulkRows = quick ? 20_000 : 100_000;
+    await client.RegisterModelAsync("big-bulk", new MemoryStream(OnnxModelWriter.Write(big)), cancellationToken: ct);
+    var bulkFile = BulkScoring.WriteFile(big, bulkRows);
+    var warmUpFile = BulkScoring.WriteFile(big, 5_000);
+    try
+    {
+        await BulkScoring.ThroughSystemAsync(client, "big-bulk", warmUpFile, 5_000, ct);
+        // The design before the profile's change, side by side: a split that waits for each chunk's store write and publish
+        // before parsing the next (Workers:OverlappedBulkSplit=false), on a virtual host and cluster of their own.
+        await using var beforeBroker = new RabbitMqBroker();
+        await beforeBroker.InitializeAsync();
+        await using var before = await Cluster.StartAsync(beforeBroker.Uri, workers: 1, ct,
+            new Dictionary<string, string> { ["Workers__OverlappedBulkSplit"] = "false" });
+        await before.Client.RegisterModelAsync("big-bulk", new MemoryStream(OnnxModelWriter.Write(big)), cancellationToken: ct);
+        await BulkScoring.ThroughSystemAsync(before.Client, "big-bulk", warmUpFile, 5_000, ct);
+        var loadBefore = Report.LoadAverage();
+        var bulkSystem = new List<(double RecordsPerSecond, PathProfile.Breakdown Profile)>();
+        var bulkDirect = new List<double>();
+        var bulkBefore = new List<double>();
+        for (var round = 0; round < bulkRounds; round++)
+        {
+            bulkDirect.Add(BulkScoring.Direct(big, bulkFile, bulkRows));
+            var profiler = new PathProfile(cluster);
+            await profiler.StartAsync(ct);
+            var recordsPerSecond = await BulkScoring.ThroughSystemAsync(client, "big-bulk", bulkFile, bulkRows, ct);
+            bulkSystem.Add((recordsPerSecond, await profiler.StopAsync(bulkRows, ct)));
+            bulkBefore.Add(await BulkScoring.ThroughSystemAsync(before.Client, "big-bulk", bulkFile, bulkRows, ct));
+        }
+
+        var system = Median(bulkSystem.Select(r => r.RecordsPerSecond));
+        var direct = Median(bulkDirect);
+        var measured = FormattableString.Invariant(
+            $"{system:F0} vs {direct:F0} records/s (medians of {bulkRounds} alternated rounds: system {string.Join(", ", bulkSystem.Select(r => r.RecordsPerSecond.ToString("F0", CultureInfo.InvariantCulture)))}; direct {string.Join(", ", bulkDirect.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}; load average {loadBefore} before, {Report.LoadAverage()} after)");
+        report.Figure($"3. bulk scoring, {bulkRows:N0}-row file, 32-512-512-512-10 MLP: system / direct ONNX Runtime", measured, system / direct, 0.8);
+        var split = FormattableString.Invariant(
+            $"{system:F0} vs {Median(bulkBefore):F0} records/s (before: {string.Join(", ", bulkBefore.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))}; {Median(bulkBefore) / direct:F2} of direct)");
+        report.Figure("3. bulk split parsing the next chunk while the last is stored and published / waiting for each (before/after)", split, system / Median(bulkBefore), null);
+        var median = bulkSystem.OrderBy(r => r.RecordsPerSecond).ElementAt(bulkSystem.Count / 2);
+        Console.WriteLine(median.Profile.Markdown("records"));
+        Report.Readme("bulk-profile", FormattableString.Invariant(
+            $"Figure 3, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, `dotnet run -c Release --project benchmarks/AIaaS.Queue.Benchmarks -- {string.Join(' ', args)}`: {measured}; ratio {system / direct:F2}. Before/after the change the profile pointed to (the split overlapped with its chunks' store writes and publishes / not): {split}, ratio {system / Median(bulkBefore):F2}. The system's median round, per record:\n\n{median.Profile.Markdown("records").Replace("per job", "per record", StringComparison.Ordinal)}"));
+    }
+    finally
+    {
+        File.Delete(bulkFile);
+        File.Delete(warmUpFile);
     }
 }
 

@@ -41,9 +41,9 @@ internal static class TextEncoder
         var single = new List<Result>();
         for (var round = 0; round < rounds; round++)
         {
-            grouped.Add(await MeasureAsync(client, "minilm-grouped", sequences, ct));
-            arrival.Add(await MeasureAsync(client, "minilm-arrival", sequences, ct));
-            single.Add(await MeasureAsync(client, "minilm-single", sequences, ct));
+            grouped.Add((await MeasureAsync(client, "minilm-grouped", sequences, ct)).Result);
+            arrival.Add((await MeasureAsync(client, "minilm-arrival", sequences, ct)).Result);
+            single.Add((await MeasureAsync(client, "minilm-single", sequences, ct)).Result);
         }
 
         return (Mean(grouped), Mean(arrival), Mean(single));
@@ -90,7 +90,7 @@ internal static class TextEncoder
         })];
     }
 
-    private static async Task<Result> MeasureAsync(IAiaasClient client, string name, long[][] sequences, CancellationToken ct)
+    private static async Task<(Result Result, JobView[] Done)> MeasureAsync(IAiaasClient client, string name, long[][] sequences, CancellationToken ct)
     {
         var requests = sequences.Select(ids => new PredictRequest
         {
@@ -127,7 +127,85 @@ internal static class TextEncoder
         var result = new Result(name, sequences.Length / seconds, Percentile(latencies, 50), Percentile(latencies, 99),
             done.Average(j => j.BatchSize ?? 0), (double)real / sent);
         Console.WriteLine($"  {name,-15} {sequences.Length,5} jobs {result}");
-        return result;
+        return (result, done);
+    }
+
+    /// <summary>
+    /// The model-bound limit of the same work: the system's own batches (the jobs of each stored BatchId, so the same
+    /// sequences, batch sizes and padding) run back to back on one ONNX Runtime session in this process, with the worker's
+    /// session options, each batch's tensors built and its embeddings read out; against the system end to end, alternated.
+    /// Returns the medians, jobs per second, and each round's pair.
+    /// </summary>
+    public static async Task<(double System, double Direct, double MeanBatch, List<(double System, double Direct)> Rounds, PathProfile.Breakdown Profile)> CeilingAsync(
+        Cluster cluster, int jobs, int rounds, CancellationToken ct)
+    {
+        var client = cluster.Client;
+        PathProfile.Breakdown? profile = null;
+        const string Name = "minilm-ceiling";
+        await RegisterAsync(client, Name, Padded(groupByLength: true), ct);
+        var sequences = Sequences(jobs, seed: 11);
+        await MeasureAsync(client, Name, Sequences(64, seed: 3), ct); // load the session, JIT
+        using var options = new Microsoft.ML.OnnxRuntime.SessionOptions
+        {
+            GraphOptimizationLevel = Onnx.OnnxModelInspector.ServingOptimization,
+            ExecutionMode = Microsoft.ML.OnnxRuntime.ExecutionMode.ORT_SEQUENTIAL,
+        };
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(RealModels.MiniLm.Model, options);
+        var results = new List<(double System, double Direct)>();
+        var meanBatch = new List<double>();
+        for (var round = 0; round < rounds; round++)
+        {
+            var profiler = new PathProfile(cluster);
+            await profiler.StartAsync(ct);
+            var (system, done) = await MeasureAsync(client, Name, sequences, ct);
+            profile = await profiler.StopAsync(sequences.Length, ct);
+            var modelSeconds = profile.Stages.Where(s => s.Name.EndsWith("batch.model", StringComparison.Ordinal)).Sum(s => s.MicrosecondsPerJob) * sequences.Length / 1e6;
+            var batches = done.Select((job, i) => (job.BatchId, Index: i)).GroupBy(p => p.BatchId)
+                .Select(g => g.Select(p => sequences[p.Index]).ToArray()).ToArray();
+            RunBatch(session, batches[0]); // warm: the direct side pays no first-call cost either
+            var stopwatch = Stopwatch.StartNew();
+            foreach (var batch in batches)
+            {
+                RunBatch(session, batch);
+            }
+
+            var direct = sequences.Length / stopwatch.Elapsed.TotalSeconds;
+            Console.WriteLine(FormattableString.Invariant(
+                $"  direct ONNX Runtime {sequences.Length,5} jobs {direct,8:F0} jobs/s in the system's {batches.Length} batches ({stopwatch.Elapsed.TotalSeconds:F1} s; the worker's model calls took {modelSeconds:F1} s of the system's {sequences.Length / system.JobsPerSecond:F1} s)"));
+            results.Add((system.JobsPerSecond, direct));
+            meanBatch.Add(system.MeanBatch);
+        }
+
+        return (Median(results.Select(r => r.System)), Median(results.Select(r => r.Direct)), meanBatch.Average(), results, profile!);
+    }
+
+    /// <summary>One padded batch as the worker sends it: every sequence padded with zeros to the longest, attention mask 0 there.</summary>
+    private static void RunBatch(Microsoft.ML.OnnxRuntime.InferenceSession session, long[][] batch)
+    {
+        var rows = batch.Length;
+        var length = batch.Max(s => s.Length);
+        var ids = new long[rows * length];
+        var mask = new long[rows * length];
+        var types = new long[rows * length];
+        for (var row = 0; row < rows; row++)
+        {
+            batch[row].CopyTo(ids, row * length);
+            Array.Fill(mask, 1L, row * length, batch[row].Length);
+        }
+
+        long[] shape = [rows, length];
+        using var idsValue = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(ids, shape);
+        using var maskValue = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(mask, shape);
+        using var typesValue = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(types, shape);
+        using var runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        using var outputs = session.Run(runOptions, ["input_ids", "attention_mask", "token_type_ids"], [idsValue, maskValue, typesValue], ["924"]);
+        _ = outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private static Result Mean(List<Result> results) => new(results[0].Name, results.Average(r => r.JobsPerSecond),

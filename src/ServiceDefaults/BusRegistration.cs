@@ -83,7 +83,16 @@ public static class BusRegistration
                 x.UsingRabbitMq((context, cfg) =>
                 {
                     cfg.AllowNonFiniteNumbers();
-                    cfg.Host(transport.RabbitMqUri!, h => h.ConnectionName(AppDomain.CurrentDomain.FriendlyName));
+                    cfg.Host(transport.RabbitMqUri!, h =>
+                    {
+                        h.ConnectionName(AppDomain.CurrentDomain.FriendlyName);
+                        // A broken connection must not hang its acks and publishes, nor with them MassTransit's reconnect.
+                        h.OnRefreshConnectionFactory = factory =>
+                        {
+                            factory.SocketFactory = BrokerSocket.Create;
+                            return Task.CompletedTask;
+                        };
+                    });
 
                     // Error and skipped queues are declared by MassTransit when their first message arrives; bounding them
                     // there keeps a flood of bad messages from filling the broker. The arguments are fixed at declaration:

@@ -23,6 +23,10 @@ public sealed class TelemetryOptions
     /// <summary>A port on which a host without HTTP (a worker) serves <c>/metrics</c> for Prometheus; unset: none.</summary>
     public int? PrometheusListenerPort { get; set; }
 
+    /// <summary>The host name the listener of <see cref="PrometheusListenerPort"/> binds: every interface by default (a
+    /// scraper on another machine), <c>127.0.0.1</c> where only this machine may read it (the benchmark).</summary>
+    public string PrometheusListenerHost { get; set; } = "*";
+
     /// <summary>An OTLP collector (for example <c>http://otel-collector:4317</c>) that receives metrics and traces.
     /// The standard <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> variable works too.</summary>
     public string? OtlpEndpoint { get; set; }
@@ -69,7 +73,7 @@ public static class TelemetryRegistration
                 {
                     metrics.AddPrometheusHttpListener(o =>
                     {
-                        o.Host = "*";
+                        o.Host = options.PrometheusListenerHost;
                         o.Port = port;
                     });
                 }

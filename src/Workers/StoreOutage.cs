@@ -11,7 +11,8 @@ namespace AIaaS.Queue.Workers;
 /// the first failure would hand the message to the consumer's retry policy, a few retries over seconds after which
 /// MassTransit moves it to the error queue: an outage longer than that would lose the work. Waiting here keeps it in the
 /// broker, bounds the worker to its prefetch, and does not run the model again. After
-/// <see cref="WorkerOptions.StoreOutageLimit"/>, or once the worker stops, the last failure is thrown as before.
+/// <see cref="WorkerOptions.StoreOutageLimit"/>, or once the worker stops, the last failure is thrown as before. A write
+/// canceled by its caller's token is not repeated: its cancellation is thrown at once.
 /// </summary>
 internal sealed class StoreOutage
 {
@@ -32,11 +33,15 @@ internal sealed class StoreOutage
         // Retried without a count: a wait is taken only if it ends before the limit, and none once the worker stops. The
         // stop is not the pipeline's cancellation token, since Polly would then skip the first attempt of a write made
         // while the worker drains its last batches; a wait under way when it stops runs out (5 s at most).
+        // A canceled write is not an outage: its caller gave up, as MassTransit does for a consume whose broker channel
+        // closed, and every repeat fails at once the same way. Repeated, it held the consume (and with it RabbitMQ.Client's
+        // shutdown of the connection, which waits for every consume in flight) for the whole limit: after a broker
+        // restart the job-registry endpoint's batch sat here while the worker's other endpoints and publishes waited.
         _retry = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddRetry(new RetryStrategyOptions
             {
                 MaxRetryAttempts = int.MaxValue,
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is not null
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is not null and not OperationCanceledException
                     && !lifetime.ApplicationStopping.IsCancellationRequested
                     && time.GetUtcNow() + DelayAfter(args.AttemptNumber) < args.Context.Properties.GetValue(GiveUpAt, default)),
                 DelayGenerator = args => ValueTask.FromResult<TimeSpan?>(DelayAfter(args.AttemptNumber)),

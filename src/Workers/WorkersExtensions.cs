@@ -38,6 +38,7 @@ public static class WorkersExtensions
         services.TryAddSingleton<StoreOutage>();
         services.TryAddSingleton<ResponseCache>();
         services.TryAddSingleton<CachedAnswers>();
+        services.TryAddSingleton<ResultWriter>();
         services.TryAddSingleton<BatchExecutor>();
         services.TryAddSingleton<BatcherRegistry>();
         services.TryAddSingleton<Explanations.ExplanationRunner>();

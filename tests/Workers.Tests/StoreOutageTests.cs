@@ -61,6 +61,25 @@ public sealed class StoreOutageTests : IDisposable
         Assert.Equal(2, attempts);
     }
 
+    [Fact]
+    public async Task AWriteCanceledByItsCallerIsNotRepeated()
+    {
+        // As a consume's write after MassTransit canceled it (its broker channel closed): every attempt fails at once.
+        using var canceled = new CancellationTokenSource();
+        await canceled.CancelAsync();
+        var attempts = 0;
+
+        var write = Create(TimeSpan.FromMinutes(5)).WriteAsync<int>(async () =>
+        {
+            attempts++;
+            await Task.Delay(TimeSpan.FromSeconds(1), canceled.Token);
+            return attempts;
+        }, "a result");
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => write.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.Equal(1, attempts);
+    }
+
     public void Dispose() => _lifetime.Dispose();
 
     private sealed class Lifetime : IHostApplicationLifetime, IDisposable

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ResultApi.Security;
+using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -95,14 +97,16 @@ public static class JobsApi
     }
 
     public static async Task<Results<Ok<IReadOnlyList<JobView>>, ProblemHttpResult>> LookupJobs(
-        JobLookupRequest request, TenantCaller caller, IJobStore jobs, CancellationToken cancellationToken)
+        JobLookupRequest request, TenantCaller caller, IJobStore jobs, AiaasMetrics metrics, CancellationToken cancellationToken)
     {
         if (request.Ids is null || request.Ids.Count > MaxLookupIds)
         {
             return BadRequest($"Give between 0 and {MaxLookupIds} ids.");
         }
 
+        var started = Stopwatch.GetTimestamp();
         var found = await jobs.GetManyAsync(request.Ids.Distinct().ToArray(), includeOutputs: false, cancellationToken);
+        metrics.StageTimed("api.lookup", Stopwatch.GetElapsedTime(started));
         return TypedResults.Ok<IReadOnlyList<JobView>>(found.Where(j => j.TenantId == caller.TenantId).Select(j => j.ToView()).ToArray());
     }
 

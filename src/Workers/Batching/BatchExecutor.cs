@@ -23,25 +23,41 @@ internal sealed class BatchExecutor(
     IHostApplicationLifetime lifetime,
     StoreOutage outage,
     ResponseCache responses,
+    ResultWriter writer,
     ILogger<BatchExecutor> logger)
 {
     public AiaasMetrics Metrics => metrics;
 
     /// <summary>Runs the batch and stores its results, then lets every consumer acknowledge; should anything fail before
-    /// the results are stored, nothing is acknowledged: the consumers fail and the broker redelivers, so no job is lost.</summary>
-    public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch)
+    /// the results are stored, nothing is acknowledged: the consumers fail and the broker redelivers, so no job is lost.
+    /// <paramref name="releaseInstance"/> gives the model instance back: right after the model call when result writes are
+    /// pipelined (<see cref="WorkerOptions.PipelinedResultWrites"/>), so that the next batch runs while this one is stored;
+    /// else the caller does once this returns.</summary>
+    public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch, Action releaseInstance)
     {
+        var pipelined = options.Value.PipelinedResultWrites;
         var events = new List<object>();
         try
         {
             var startedAt = time.GetUtcNow();
             using var activity = StartBatchActivity(model, batch);
+            var stage = Stopwatch.GetTimestamp();
             var toRun = await WithoutFinishedJobsAsync(batch).ConfigureAwait(false);
+            metrics.StageTimed("batch.store_read", Stopwatch.GetElapsedTime(stage));
             toRun = await WithoutExpiredJobsAsync(model, toRun, events).ConfigureAwait(false);
             if (toRun.Count > 0)
             {
+                stage = Stopwatch.GetTimestamp();
                 var run = await RunAsync(model, toRun, startedAt).ConfigureAwait(false);
+                metrics.StageTimed("batch.model", Stopwatch.GetElapsedTime(stage));
+                if (pipelined)
+                {
+                    releaseInstance();
+                }
+
+                stage = Stopwatch.GetTimestamp();
                 var stored = await StoreAsync(model, run).ConfigureAwait(false);
+                metrics.StageTimed("batch.store_write", Stopwatch.GetElapsedTime(stage));
                 responses.Fill(toRun, run.Records, stored);
                 Record(model, [.. stored.Select(i => toRun[i])], [.. stored.Select(i => run.Records[i])], run.BatchId, startedAt, activity);
                 // One event per tenant, routed by it (ClientEventRouting); a model is one tenant's, so this is one event.
@@ -116,8 +132,9 @@ internal sealed class BatchExecutor(
     private async Task<int[]> StoreAsync(LoadedModel model, BatchRun run)
     {
         var records = run.Records;
-        var written = await outage.WriteAsync(() => jobs.CompleteAsync(records),
-            $"{records.Length} results of {model.Name} v{model.Version}").ConfigureAwait(false);
+        var written = options.Value.PipelinedResultWrites
+            ? await writer.CompleteAsync(records).ConfigureAwait(false)
+            : await outage.WriteAsync(() => jobs.CompleteAsync(records), $"{records.Length} results of {model.Name} v{model.Version}").ConfigureAwait(false);
         var stored = Enumerable.Range(0, records.Length).Where(i => written.Contains(records[i].JobId)).ToArray();
         if (stored.Length < records.Length)
         {

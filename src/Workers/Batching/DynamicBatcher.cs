@@ -147,14 +147,25 @@ internal sealed class DynamicBatcher : IAsyncDisposable
 
     private async Task RunBatchAsync(List<PendingPrediction> batch)
     {
+        var released = 0;
+        void Release()
+        {
+            // Once only: the executor may give the instance back early, and this finally gives it back in any case.
+            if (Interlocked.Exchange(ref released, 1) == 0)
+            {
+                _instances.Release();
+            }
+        }
+
         try
         {
-            await _executor.ExecuteAsync(_model, batch).ConfigureAwait(false);
+            await _executor.ExecuteAsync(_model, batch, Release).ConfigureAwait(false);
         }
         finally
         {
+            Release();
+            // Counted until the results are stored, which may be after the instance went back: disposal waits for both.
             Interlocked.Decrement(ref _running);
-            _instances.Release();
         }
     }
 

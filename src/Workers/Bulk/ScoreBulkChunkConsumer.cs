@@ -21,6 +21,7 @@ internal sealed class ScoreBulkChunkConsumer(
     IOptions<WorkerOptions> options,
     TimeProvider time,
     StoreOutage outage,
+    AiaasMetrics metrics,
     ILogger<ScoreBulkChunkConsumer> logger) : IConsumer<ScoreBulkChunk>
 {
     public async Task Consume(ConsumeContext<ScoreBulkChunk> context)
@@ -42,14 +43,18 @@ internal sealed class ScoreBulkChunkConsumer(
             return; // already recorded and its input removed: a late duplicate
         }
 
+        var stage = System.Diagnostics.Stopwatch.GetTimestamp();
         var progress = await outage.WriteAsync(() => bulk.SaveBulkChunkResultAsync(message.BulkJobId, message.ChunkIndex, result, cancellationToken),
             $"the results of chunk {message.ChunkIndex} of bulk job {message.BulkJobId}").ConfigureAwait(false);
+        metrics.StageTimed("bulk.chunk_store_write", System.Diagnostics.Stopwatch.GetElapsedTime(stage));
         await SubmitBulkJobConsumer.FinalizeIfDoneAsync(context, message.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
     }
 
     private async Task<BulkChunkResult?> ScoreAsync(ScoreBulkChunk message, CancellationToken cancellationToken)
     {
+        var stage = System.Diagnostics.Stopwatch.GetTimestamp();
         var payload = await bulk.GetBulkChunkInputAsync(message.BulkJobId, message.ChunkIndex, cancellationToken).ConfigureAwait(false);
+        metrics.StageTimed("bulk.chunk_store_read", System.Diagnostics.Stopwatch.GetElapsedTime(stage));
         if (payload is null)
         {
             return null;
@@ -69,14 +74,16 @@ internal sealed class ScoreBulkChunkConsumer(
 
         using var held = lease;
         var model = lease.Model;
+        stage = System.Diagnostics.Stopwatch.GetTimestamp();
         var chunk = BulkChunk.Read(payload, BulkChunk.ValuesPerRecordFor(model));
+        metrics.StageTimed("bulk.chunk_parse", System.Diagnostics.Stopwatch.GetElapsedTime(stage));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var batchSize = model.BatchMode == BatchMode.Dynamic ? options.Value.BulkBatchSize : 1;
         var limits = new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes);
         var explainer = message.Explain is { } explain && ModelExplanations.Problem(model) is null && ModelExplanations.OptionsProblem(explain) is null
             ? ModelExplanations.Create(model, explain, options.Value.ExplainRowsPerCall)
             : null;
-        var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize, limits, explainer), cancellationToken).ConfigureAwait(false);
+        var result = await Task.Run(() => BulkChunkScorer.Score(model, chunk, batchSize, limits, explainer, metrics.StageTimed), cancellationToken).ConfigureAwait(false);
         var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
         logger.LogDebug("Bulk job {BulkJobId} chunk {Chunk}: {Succeeded} scored, {Failed} failed in {Elapsed} ms",
             message.BulkJobId, message.ChunkIndex, result.Succeeded, result.Failed, (int)elapsed.TotalMilliseconds);

@@ -31,6 +31,7 @@ internal sealed class SubmitBulkJobConsumer(
     StoreOutage outage,
     TimeProvider time,
     Microsoft.Extensions.Options.IOptions<WorkerOptions> options,
+    AiaasMetrics metrics,
     ILogger<SubmitBulkJobConsumer> logger) : IConsumer<SubmitBulkJob>
 {
     public async Task Consume(ConsumeContext<SubmitBulkJob> context)
@@ -108,12 +109,16 @@ internal sealed class SubmitBulkJobConsumer(
         try
         {
             // The claim check is redeemed once, to local disk: reading from there keeps memory flat for any file size.
+            var stage = System.Diagnostics.Stopwatch.GetTimestamp();
             await using (var copy = new FileStream(local, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
                 await files.CopyDatasetToAsync(job.TenantId, job.InputFileId, copy, cancellationToken).ConfigureAwait(false);
             }
 
+            metrics.StageTimed("bulk.copy_input", System.Diagnostics.Stopwatch.GetElapsedTime(stage));
+            stage = System.Diagnostics.Stopwatch.GetTimestamp();
             await SplitAsync(context, job, model, local, cancellationToken).ConfigureAwait(false);
+            metrics.StageTimed("bulk.split", System.Diagnostics.Stopwatch.GetElapsedTime(stage));
         }
         catch (InvalidBulkFileException ex)
         {
@@ -138,33 +143,61 @@ internal sealed class SubmitBulkJobConsumer(
             new InputLimits(options.Value.MaxInputValues, options.Value.MaxInputBytes),
             new BulkFileLimits(options.Value.MaxBulkDecompressedBytes, options.Value.MaxBulkRecords));
         var values = new float[Math.Max(0, reader.ValuesPerRecord)];
-        using var chunk = new BulkChunk.Writer(reader.ValuesPerRecord);
+        // Two chunks in turn: one is stored and announced while the next is parsed (the bulk profile found the split, parsing
+        // and then waiting for each chunk's store write and publish confirm, to be what a file's scoring waited for).
+        using var first = new BulkChunk.Writer(reader.ValuesPerRecord);
+        using var second = new BulkChunk.Writer(reader.ValuesPerRecord);
+        var chunk = first;
+        Task<BulkJobStatus?>? inFlight = null;
         // Tensor and recipe records vary in size: a chunk closes once the next record could take it past the byte bound.
         var recordBytes = 64L + (reader.ValuesPerRecord < 0 ? 64 * 1024 : reader.ValuesPerRecord * sizeof(float));
         var chunks = 0;
         var started = false;
-        while (reader.TryRead(values, out var record))
+        try
         {
-            chunk.Add(record, values);
-            if (chunk.Count < chunkSize && chunk.Bytes + recordBytes < SubmitBulkJob.MaxChunkBytes)
+            while (reader.TryRead(values, out var record))
             {
-                continue;
-            }
+                chunk.Add(record, values);
+                if (chunk.Count < chunkSize && chunk.Bytes + recordBytes < SubmitBulkJob.MaxChunkBytes)
+                {
+                    continue;
+                }
 
-            if (!started)
-            {
-                // Before the first chunk goes out, so that a re-split after a crash uses the version pinned here.
-                job = await StartAsync(job, model, reader.Format, cancellationToken).ConfigureAwait(false);
-                started = true;
-            }
+                if (!started)
+                {
+                    // Before the first chunk goes out, so that a re-split after a crash uses the version pinned here.
+                    job = await StartAsync(job, model, reader.Format, cancellationToken).ConfigureAwait(false);
+                    started = true;
+                }
 
-            await PublishChunkAsync(context, job, model, chunks++, chunk, cancellationToken).ConfigureAwait(false);
+                // The chunk before is stored and announced (and the job checked) before this one goes, so chunks still go out
+                // one at a time and in order, and a stop is seen one chunk later at most, as before.
+                if (inFlight is not null && await inFlight.ConfigureAwait(false) is { } stop)
+                {
+                    inFlight = null;
+                    await StopSplitAsync(context, job, chunks, stop, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
 
-            if (await ShouldStopAsync(job, cancellationToken).ConfigureAwait(false) is { } stop)
-            {
-                await StopSplitAsync(context, job, chunks, stop, cancellationToken).ConfigureAwait(false);
-                return;
+                inFlight = PublishChunkAndCheckAsync(context, job, model, chunks++, chunk, cancellationToken);
+                chunk = chunk == first ? second : first;
+                if (!options.Value.OverlappedBulkSplit)
+                {
+                    await inFlight.ConfigureAwait(false);
+                }
             }
+        }
+        catch (Exception) when (inFlight is not null)
+        {
+            // A file that turns out unreadable fails the job; the chunk on its way finishes first, as it did before.
+            await Task.WhenAny(inFlight).ConfigureAwait(false);
+            throw;
+        }
+
+        if (inFlight is not null && await inFlight.ConfigureAwait(false) is { } stopped)
+        {
+            await StopSplitAsync(context, job, chunks, stopped, cancellationToken).ConfigureAwait(false);
+            return;
         }
 
         if (chunk.Count == 0 && chunks == 0)
@@ -185,6 +218,13 @@ internal sealed class SubmitBulkJobConsumer(
 
         logger.LogInformation("Bulk job {BulkJobId} split into {Chunks} chunks for {Model} v{Version}", job.BulkJobId, chunks, model.Name, model.Version);
         await CompleteSplitAsync(context, job, chunks, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<BulkJobStatus?> PublishChunkAndCheckAsync(ConsumeContext<SubmitBulkJob> context, BulkJobRecord job, LoadedModel model, int index,
+        BulkChunk.Writer chunk, CancellationToken cancellationToken)
+    {
+        await PublishChunkAsync(context, job, model, index, chunk, cancellationToken).ConfigureAwait(false);
+        return await ShouldStopAsync(job, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task PublishChunkAsync(ConsumeContext<SubmitBulkJob> context, BulkJobRecord job, LoadedModel model, int index, BulkChunk.Writer chunk,

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
@@ -12,7 +13,7 @@ namespace AIaaS.Queue.Workers.Consumers;
 /// does not verify is left out: nothing is stored for it, and the predict consumer counts, logs and dead-letters it.
 /// The write waits out a store outage with the batch unacknowledged (<see cref="StoreOutage"/>): giving up after the
 /// retry policy's few seconds would move the registrations to the error queue, and the jobs would be unknown until they ran.</summary>
-internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier senders, StoreOutage outage) : IConsumer<Batch<SubmitPredictJob>>
+internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier senders, StoreOutage outage, AiaasMetrics metrics) : IConsumer<Batch<SubmitPredictJob>>
 {
     public async Task Consume(ConsumeContext<Batch<SubmitPredictJob>> context)
     {
@@ -46,7 +47,9 @@ internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier sen
 
         if (records.Count > 0)
         {
+            var started = Stopwatch.GetTimestamp();
             await outage.WriteAsync(() => jobs.InsertIfAbsentAsync(records, context.CancellationToken), $"{records.Count} job registrations").ConfigureAwait(false);
+            metrics.StageTimed("registry.write", Stopwatch.GetElapsedTime(started));
         }
     }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
@@ -27,6 +28,7 @@ internal sealed class PredictJobConsumer(
     SenderVerifier senders,
     SenderRefusals refusals,
     StoreOutage outage,
+    AiaasMetrics metrics,
     IOptions<WorkerOptions> options,
     TimeProvider time,
     ILogger<PredictJobConsumer> logger) : IConsumer<SubmitPredictJob>
@@ -37,6 +39,7 @@ internal sealed class PredictJobConsumer(
     /// <param name="explainHere">True on the explanation queue: a job that asks for an explanation runs here.</param>
     internal async Task ConsumeAsync(ConsumeContext<SubmitPredictJob> context, bool explainHere)
     {
+        var received = Stopwatch.GetTimestamp();
         var job = context.Message;
         if (job.JobId == Guid.Empty)
         {
@@ -104,6 +107,7 @@ internal sealed class PredictJobConsumer(
             var (answered, cacheKey) = await cachedAnswers.TryAnswerAsync(model, sender.TenantId, job, request!).ConfigureAwait(false);
             if (!answered)
             {
+                metrics.StageTimed("consume.prepare", Stopwatch.GetElapsedTime(received));
                 await batchers.For(model).EnqueueAsync(new PendingPrediction(job, sender.TenantId, request!) { ResponseCacheKey = cacheKey })
                     .ConfigureAwait(false);
             }
