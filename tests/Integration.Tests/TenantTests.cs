@@ -478,8 +478,12 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
 
         // Nothing stored under any of those ids, for anyone.
         var jobs = system.ApiServices.GetRequiredService<IJobStore>();
-        Assert.Empty(await jobs.GetManyAsync([.. ids, trainId], includeOutputs: false, ct));
-        Assert.Null(await system.ApiServices.GetRequiredService<IBulkStore>().GetBulkJobAsync(bulkId, ct));
+        string[] anyone = [a.Id, b.Id, Tenants.DefaultTenantId];
+        Assert.Empty(await jobs.GetManyAsync([.. anyone.SelectMany(t => ids.Append(trainId).Select(id => new JobKey(t, id)))], includeOutputs: false, ct));
+        foreach (var tenant in anyone)
+        {
+            Assert.Null(await system.ApiServices.GetRequiredService<IBulkStore>().GetBulkJobAsync(tenant, bulkId, ct));
+        }
         Assert.Contains("nothing stored, message dead-lettered", string.Join("\n", system.Workers.Select(w => w.Output)), StringComparison.Ordinal);
 
         // A's ids are still A's to use: its own submission of a planted id runs as A's job.

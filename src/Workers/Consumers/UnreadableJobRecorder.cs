@@ -94,8 +94,8 @@ internal sealed class UnreadableJobRecorder(
             return;
         }
 
-        var existing = await jobs.GetAsync(jobId, context.CancellationToken).ConfigureAwait(false);
-        if (existing is not null && (existing.IsFinal || existing.TenantId != sender.TenantId))
+        var existing = await jobs.GetAsync(sender.TenantId, jobId, context.CancellationToken).ConfigureAwait(false);
+        if (existing is not null && existing.IsFinal)
         {
             return;
         }
