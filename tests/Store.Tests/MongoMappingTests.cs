@@ -91,6 +91,16 @@ public sealed class MongoMappingTests
     }
 
     [Fact]
+    public void ABatchDropsRepeatsOfOneTenantsJobButKeepsTwoTenantsJobsOfOneId()
+    {
+        var globex = Job with { TenantId = "globex" };
+        var later = Job with { Error = "later" };
+
+        Assert.Equal([Job, globex], JobCursor.Distinct([Job, globex, later], keepLast: false));
+        Assert.Equal([later, globex], JobCursor.Distinct([Job, globex, later], keepLast: true));
+    }
+
+    [Fact]
     public void ListAfterACursorAsksForOlderJobsOrSmallerIdsAtTheSameTime()
     {
         var cursor = JobCursor.Encode(Job);

@@ -9,8 +9,8 @@ namespace AIaaS.Queue.Workers.Training;
 
 /// <summary>Records a cancellation. A queued train job ends cancelled at once; a running one is flagged, and the worker
 /// running it ends its training process at its next heartbeat, or at once when that worker is this one. Only the job's
-/// own tenant can cancel it: a request for another tenant's job is dropped with a log line, and one whose sender does not
-/// verify is dead-lettered (<see cref="SenderRefusals"/>).</summary>
+/// own tenant can cancel it: the job is read under the verified sender's tenant (ids are per tenant), so a request names
+/// only that tenant's job, and one whose sender does not verify is dead-lettered (<see cref="SenderRefusals"/>).</summary>
 internal sealed class CancelJobConsumer(ITrainingQueue training, IJobStore jobs, TrainingRunner runner, SenderVerifier senders,
     SenderRefusals refusals, TimeProvider time, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
 {
