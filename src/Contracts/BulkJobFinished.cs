@@ -4,6 +4,10 @@ namespace AIaaS.Queue.Contracts;
 public sealed record BulkJobFinished
 {
     public required Guid BulkJobId { get; init; }
+
+    /// <summary>The bulk job's tenant: bulk job ids are unique per tenant. Null from older workers; the tenant is then the one
+    /// <see cref="Model"/> (a stored, tenant-qualified name) tells.</summary>
+    public string? TenantId { get; init; }
     public required string Model { get; init; }
     public int? ModelVersion { get; init; }
     public required BulkJobStatus Status { get; init; }

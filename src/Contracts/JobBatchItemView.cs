@@ -1,7 +1,7 @@
 namespace AIaaS.Queue.Contracts;
 
 /// <summary>What <c>POST /v1/jobs/batch</c> did with one job of the body: queued it now (<see cref="Status"/> 202), found it
-/// already queued under its JobId (200, a safe repeat), or refused it (400, 404, 409, 429) with <see cref="Title"/> and
+/// already queued under its JobId (200, a safe repeat), or refused it (400, 404, 429) with <see cref="Title"/> and
 /// <see cref="Detail"/> as <c>POST /v1/jobs</c> would have answered.</summary>
 public sealed record JobBatchItemView
 {

@@ -1,9 +1,13 @@
 namespace AIaaS.Queue.Contracts;
 
-/// <summary>Command: score one stored chunk of a bulk job. The records are in the store under (BulkJobId, ChunkIndex).</summary>
+/// <summary>Command: score one stored chunk of a bulk job. The records are in the store under (TenantId, BulkJobId, ChunkIndex).</summary>
 public sealed record ScoreBulkChunk
 {
     public required Guid BulkJobId { get; init; }
+
+    /// <summary>The bulk job's tenant: bulk job ids are unique per tenant. Null from older workers; the tenant is then the one
+    /// <see cref="Model"/> (a stored, tenant-qualified name) tells.</summary>
+    public string? TenantId { get; init; }
     public required int ChunkIndex { get; init; }
     public required string Model { get; init; }
 
@@ -20,4 +24,7 @@ public sealed record ScoreBulkChunk
 public sealed record FinalizeBulkJob
 {
     public required Guid BulkJobId { get; init; }
+
+    /// <summary>The bulk job's tenant: bulk job ids are unique per tenant. Null from older workers (read as the default tenant's).</summary>
+    public string? TenantId { get; init; }
 }

@@ -44,6 +44,20 @@ public static partial class Tenants
         return separator == tenantId.Length && storedName.StartsWith(tenantId, StringComparison.Ordinal) ? storedName[(separator + 1)..] : null;
     }
 
+    /// <summary>The tenant a stored model name belongs to (model names hold no separator, so the qualification tells). For a
+    /// message from an older producer that names a stored model and no tenant.</summary>
+    public static string OfStoredModel(string storedName)
+    {
+        ArgumentNullException.ThrowIfNull(storedName);
+        var separator = storedName.IndexOf(Separator, StringComparison.Ordinal);
+        return separator < 0 ? DefaultTenantId : storedName[..separator];
+    }
+
+    /// <summary>The tenant of a message: the one it names, else (a message of an older producer) the one its stored model
+    /// name tells.</summary>
+    public static string OfMessage(string? tenantId, string storedModel) =>
+        string.IsNullOrEmpty(tenantId) ? OfStoredModel(storedModel) : tenantId;
+
     /// <summary>The plain model name of a stored name, whatever its tenant (for messages such as webhook events, which go to the job's own tenant).</summary>
     public static string PlainModelName(string storedName) => storedName[(storedName.IndexOf(Separator, StringComparison.Ordinal) + 1)..];
 

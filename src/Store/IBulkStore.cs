@@ -7,14 +7,15 @@ namespace AIaaS.Queue.Store;
 /// Bulk scoring jobs: the job row with live counts, the chunks its file was split into (the claim checks that chunk
 /// messages refer to) and each chunk's results. Counting is idempotent per chunk, so a redelivered chunk message or a
 /// re-split after a worker crash never counts a record twice. Every method is safe to call concurrently, from any process.
+/// Bulk job ids are unique per tenant: every method names the tenant with the id, and touches only that tenant's job.
 /// </summary>
 public interface IBulkStore
 {
     /// <summary>Stores a new bulk job (status <see cref="BulkJobStatus.Validating"/>); false, leaving the stored one
-    /// untouched, when the id is known.</summary>
+    /// untouched, when its tenant already holds the id.</summary>
     Task<bool> CreateBulkJobAsync(BulkJobRecord job, CancellationToken cancellationToken = default);
 
-    Task<BulkJobRecord?> GetBulkJobAsync(Guid bulkJobId, CancellationToken cancellationToken = default);
+    Task<BulkJobRecord?> GetBulkJobAsync(string tenantId, Guid bulkJobId, CancellationToken cancellationToken = default);
 
     /// <summary>A tenant's most recently submitted bulk jobs, newest first.</summary>
     Task<IReadOnlyList<BulkJobRecord>> ListBulkJobsAsync(string tenantId, int limit, CancellationToken cancellationToken = default);
@@ -25,31 +26,31 @@ public interface IBulkStore
     /// entering a final state sets CompletedAt and the error. A given <paramref name="format"/> (the one detected in the
     /// file) is recorded with any move. Callers see whether they moved it by comparing the status.
     /// </summary>
-    Task<BulkJobRecord?> TransitionBulkJobAsync(Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
+    Task<BulkJobRecord?> TransitionBulkJobAsync(string tenantId, Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
         int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default);
 
     /// <summary>Stores one chunk's input records (an opaque payload) and adds its record count to the job's total, both
     /// only the first time this chunk index is saved. Returns whether it was new.</summary>
-    Task<bool> SaveBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, int recordCount, ReadOnlyMemory<byte> payload,
+    Task<bool> SaveBulkChunkInputAsync(string tenantId, Guid bulkJobId, int chunkIndex, int recordCount, ReadOnlyMemory<byte> payload,
         CancellationToken cancellationToken = default);
 
     /// <summary>A chunk's input payload, or null when it is unknown or already removed.</summary>
-    Task<byte[]?> GetBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, CancellationToken cancellationToken = default);
+    Task<byte[]?> GetBulkChunkInputAsync(string tenantId, Guid bulkJobId, int chunkIndex, CancellationToken cancellationToken = default);
 
     /// <summary>Records that the file is fully split into <paramref name="chunkCount"/> chunks; returns the progress afterwards.</summary>
-    Task<BulkProgress> CompleteBulkSplitAsync(Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default);
+    Task<BulkProgress> CompleteBulkSplitAsync(string tenantId, Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default);
 
     /// <summary>Stores a chunk's results and adds its counts to the job's, only the first time for this chunk index
     /// (<see cref="BulkProgress.Recorded"/> tells). Returns the progress afterwards either way.</summary>
-    Task<BulkProgress> SaveBulkChunkResultAsync(Guid bulkJobId, int chunkIndex, BulkChunkResult result,
+    Task<BulkProgress> SaveBulkChunkResultAsync(string tenantId, Guid bulkJobId, int chunkIndex, BulkChunkResult result,
         CancellationToken cancellationToken = default);
 
     /// <summary>Writes the job's output (or error) lines so far to <paramref name="destination"/>, chunk by chunk in
     /// input order, without holding them all in memory. Throws <see cref="KeyNotFoundException"/> for an unknown job.</summary>
-    Task CopyBulkResultsToAsync(Guid bulkJobId, BulkResultKind kind, Stream destination, CancellationToken cancellationToken = default);
+    Task CopyBulkResultsToAsync(string tenantId, Guid bulkJobId, BulkResultKind kind, Stream destination, CancellationToken cancellationToken = default);
 
     /// <summary>Removes the stored chunk inputs of a finished job (its results stay).</summary>
-    Task DeleteBulkChunkInputsAsync(Guid bulkJobId, CancellationToken cancellationToken = default);
+    Task DeleteBulkChunkInputsAsync(string tenantId, Guid bulkJobId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>A bulk job as stored.</summary>

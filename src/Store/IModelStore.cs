@@ -19,6 +19,7 @@ public interface IModelStore
     /// <summary>Copies the model file to <paramref name="destination"/>, streaming; throws <see cref="KeyNotFoundException"/> for an unknown version.</summary>
     Task CopyFileToAsync(string name, int version, Stream destination, CancellationToken cancellationToken = default);
 
-    /// <summary>The model version a train job registered, if any (registration is idempotent on the job id).</summary>
-    Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken = default);
+    /// <summary>The version of model <paramref name="name"/> a train job registered, if any (registration is idempotent on the
+    /// model and the job id: model names are per tenant, as job ids are, so the pair names one tenant's train job).</summary>
+    Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(string name, Guid trainingJobId, CancellationToken cancellationToken = default);
 }

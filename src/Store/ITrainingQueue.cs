@@ -7,13 +7,14 @@ namespace AIaaS.Queue.Store;
 /// and finish it; a job whose lease ran out (its worker died) is claimed again, up to a limit of attempts
 /// (<see cref="TrainQueueRules"/> decides what a claim does). Holding a lease instead of an unacknowledged message keeps
 /// long training runs clear of the broker's consumer timeout. Each change to a train job also moves its job row and
-/// appends to its event history, in the same write where the backend allows it.
+/// appends to its event history, in the same write where the backend allows it. A train job is keyed by its tenant and id,
+/// as every job is (<see cref="JobKey"/>).
 /// </summary>
 public interface ITrainingQueue
 {
 
-    /// <summary>Records a submitted train job as queued (job row, request and a "queued" event) unless its id is known;
-    /// returns false for a known id, which makes a repeated submission a no-op.</summary>
+    /// <summary>Records a submitted train job as queued (job row, request and a "queued" event) unless its tenant holds the id
+    /// already; returns false then, which makes a repeated submission a no-op.</summary>
     Task<bool> EnqueueTrainJobAsync(SubmitTrainJob request, CancellationToken cancellationToken = default);
 
     /// <summary>Claims the oldest train job that is queued, or running under a lease that ran out, for
@@ -25,22 +26,22 @@ public interface ITrainingQueue
         CancellationToken cancellationToken = default);
 
     /// <summary>The request a train job was submitted with (its model name as stored, its callback URL), or null for an unknown job.</summary>
-    Task<SubmitTrainJob?> GetTrainRequestAsync(Guid jobId, CancellationToken cancellationToken = default);
+    Task<SubmitTrainJob?> GetTrainRequestAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default);
 
     /// <summary>Extends the lease of a job this worker holds; returns whether it still holds it and whether a cancel was asked for.</summary>
-    Task<TrainLeaseState> RenewTrainLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken = default);
+    Task<TrainLeaseState> RenewTrainLeaseAsync(string tenantId, Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken = default);
 
     /// <summary>Gives a held job back to the queue (for example after its training process crashed) so another attempt can claim it.</summary>
-    Task ReleaseTrainJobAsync(Guid jobId, string workerId, string reason, CancellationToken cancellationToken = default);
+    Task ReleaseTrainJobAsync(string tenantId, Guid jobId, string workerId, string reason, CancellationToken cancellationToken = default);
 
     /// <summary>Asks for a job to stop. A queued train job is cancelled at once; a running one is flagged for its worker.
     /// Returns the job's status after the request, or null for an unknown job.</summary>
-    Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default);
+    Task<JobStatus?> RequestCancelAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default);
 
     /// <summary>Writes a held train job's final state and its closing event (type: the status in lower case, with
     /// <paramref name="eventMessage"/>), unless the lease moved to another worker (returns false then). The event is stored
     /// no later than the status, so whoever sees the job finished finds its closing event too.</summary>
-    Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
+    Task<bool> FinishTrainJobAsync(string tenantId, Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
         string? eventMessage, CancellationToken cancellationToken = default);
 }
 

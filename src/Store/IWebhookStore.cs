@@ -21,8 +21,8 @@ public interface IWebhookStore
     Task RecordWebhookAttemptAsync(string deliveryId, WebhookAttemptView attempt, WebhookDeliveryState state, DateTimeOffset nextAttemptAt,
         CancellationToken cancellationToken = default);
 
-    /// <summary>A job's deliveries with their attempts, oldest first.</summary>
-    Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(Guid jobId, CancellationToken cancellationToken = default);
+    /// <summary>The deliveries of the tenant's job (or bulk job) with their attempts, oldest first.</summary>
+    Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default);
 
     /// <summary>The earliest next attempt time among pending deliveries, or null when none is pending.</summary>
     Task<DateTimeOffset?> NextWebhookDueAsync(CancellationToken cancellationToken = default);

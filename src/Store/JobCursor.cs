@@ -45,19 +45,20 @@ internal static class JobCursor
 
     public static DateTimeOffset FromUtcTicks(long ticks) => new(ticks, TimeSpan.Zero);
 
-    /// <summary>Drops repeated ids so a batch means the same in both stores: the first wins for inserts, the last for upserts.</summary>
+    /// <summary>Drops repeated jobs (tenant and id) so a batch means the same in both stores: the first wins for inserts,
+    /// the last for upserts. Two tenants' jobs of one id are two jobs and both stay.</summary>
     public static IReadOnlyCollection<JobRecord> Distinct(IReadOnlyCollection<JobRecord> jobs, bool keepLast)
     {
-        var byId = new Dictionary<Guid, JobRecord>(jobs.Count);
+        var byId = new Dictionary<JobKey, JobRecord>(jobs.Count);
         foreach (var job in jobs)
         {
             if (keepLast)
             {
-                byId[job.JobId] = job;
+                byId[JobKey.Of(job)] = job;
             }
             else
             {
-                byId.TryAdd(job.JobId, job);
+                byId.TryAdd(JobKey.Of(job), job);
             }
         }
 

@@ -3,10 +3,9 @@ using AIaaS.Queue.Contracts;
 namespace AIaaS.Queue.Store;
 
 /// <summary>
-/// What both stores decide the same way for <see cref="IJobStore"/>. One rule stays inside each backend's write: a job
-/// belongs to the tenant of the write that created it, checked in the conditional write itself (SQLite's
-/// <c>ON CONFLICT ... WHERE</c>, MongoDB's filter on id and tenant), because only that one statement is atomic against a
-/// racing write of the same id.
+/// What both stores decide the same way for <see cref="IJobStore"/>. A job is keyed by its tenant and id in both backends
+/// (SQLite's primary key, MongoDB's unique "tenant_job" index), so no rule about whose a stored id is remains: a write
+/// lands on its own tenant's job, and a racing write of the same key is settled by that key.
 /// </summary>
 internal static class JobStoreRules
 {

@@ -18,8 +18,8 @@ public sealed record NewModelVersion
     /// back with <see cref="IModelStore.GetVocabularyAsync"/>.</summary>
     public string? Vocabulary { get; init; }
 
-    /// <summary>Set by train jobs. Registration is idempotent on <see cref="ModelTrainingInfo.TrainingJobId"/>: a second
-    /// registration for the same job returns the version the first one made and stores nothing.</summary>
+    /// <summary>Set by train jobs. Registration is idempotent on the model name and <see cref="ModelTrainingInfo.TrainingJobId"/>:
+    /// a second registration for the same job returns the version the first one made and stores nothing.</summary>
     public ModelTrainingInfo? Training { get; init; }
 
     /// <summary>The rows explanations average over: a sample of the training data, or an uploaded file; null for none.</summary>

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
 using AIaaS.Queue.Store;
@@ -34,7 +35,7 @@ public sealed class BackupTests(DistributedSystem system) : IClassFixture<Distri
             Assert.True(restored == 0, restoreOutput);
             using var database = new SqliteDatabase(restoredPath);
             var copy = new SqliteJobStore(database);
-            var jobs = (await copy.GetManyAsync([.. finished], includeOutputs: true, ct)).ToDictionary(j => j.JobId);
+            var jobs = (await copy.GetManyAsync([.. finished.Select(id => new JobKey(Tenants.DefaultTenantId, id))], includeOutputs: true, ct)).ToDictionary(j => j.JobId);
             Assert.Equal(finished.Count, jobs.Count);
             Assert.All(jobs.Values, j => Assert.Equal(JobStatus.Succeeded, j.Status));
             foreach (var id in finished.Take(20))

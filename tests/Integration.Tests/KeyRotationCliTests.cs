@@ -40,7 +40,7 @@ public sealed class KeyRotationCliTests
             using var rotated = new SqliteDatabase(path, masterKeys: new LocalMasterKeys(current));
             foreach (var job in jobs)
             {
-                Assert.Equal(job.TenantId, (await new SqliteJobStore(rotated).GetAsync(job.JobId, ct))!.Outputs![0].Data[0].GetString());
+                Assert.Equal(job.TenantId, (await new SqliteJobStore(rotated).GetAsync(job.TenantId, job.JobId, ct))!.Outputs![0].Data[0].GetString());
             }
         }
         finally
@@ -72,7 +72,7 @@ public sealed class KeyRotationCliTests
             Assert.NotEqual(0, exitCode);
             Assert.Contains("does not open with the configured master key", output, StringComparison.Ordinal);
             using var unchanged = new SqliteDatabase(path, masterKeys: new LocalMasterKeys(old));
-            Assert.Equal("acme", (await new SqliteJobStore(unchanged).GetAsync(job.JobId, ct))!.Outputs![0].Data[0].GetString());
+            Assert.Equal("acme", (await new SqliteJobStore(unchanged).GetAsync(job.TenantId, job.JobId, ct))!.Outputs![0].Data[0].GetString());
         }
         finally
         {

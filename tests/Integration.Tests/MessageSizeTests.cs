@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Producer;
 using AIaaS.Queue.Store;
@@ -53,7 +54,7 @@ public sealed class MessageSizeTests(SmallMessageBoundSystem system) : IClassFix
             Assert.Contains(nameof(ServiceDefaults.MessageTooLargeException), exception, StringComparison.Ordinal);
         }
 
-        Assert.Null(await system.ApiServices.GetRequiredService<IJobStore>().GetAsync(jobId, ct));
+        Assert.Null(await system.ApiServices.GetRequiredService<IJobStore>().GetAsync(Tenants.DefaultTenantId, jobId, ct));
         Assert.All(system.Workers, w => Assert.False(w.HasExited));
         var small = await system.Client.PredictAsync(new PredictRequest { Model = model, Features = [0.5f, -1.25f, 3f, 2f] }, ct);
         Assert.Equal(JobStatus.Succeeded, small.Job.Status);

@@ -219,7 +219,7 @@ public sealed class RecipeRegistrationTests(DistributedSystem system) : IClassFi
         var jobs = system.ApiServices.GetRequiredService<IJobStore>();
         foreach (var id in submitted.JobIds)
         {
-            var job = (await jobs.GetAsync(id, ct))!;
+            var job = (await jobs.GetAsync(Tenants.DefaultTenantId, id, ct))!;
             Assert.Equal((Tenants.QualifyModel(Tenants.DefaultTenantId, name), 1, JobKind.Predict), (job.Model, job.ModelVersion, job.Kind));
         }
 

@@ -11,6 +11,7 @@ using AIaaS.Queue.Producer;
 using AIaaS.Queue.ResultApi.Webhooks;
 using AIaaS.Queue.Store;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -211,10 +212,11 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
         Assert.Equal([modelB.Sha256], (await b.Client.ListModelsAsync(ct)).Select(m => m.Sha256));
         Assert.Equal(modelB.Sha256, (await b.Http.GetFromJsonAsync<ModelView>("v1/models/iris/versions/latest", WireJson.Options, ct))!.Sha256);
 
-        // B cannot take over A's job id, nor train on A's file; A's job stays as it was.
-        using var takeOver = await b.Http.PostAsJsonAsync("v1/jobs", new { jobId, model = "iris", features = Record }, WireJson.Options, ct);
-        Assert.Equal(HttpStatusCode.Conflict, takeOver.StatusCode);
-        Assert.DoesNotContain(a.Id, await takeOver.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        // B cannot take over A's job id (B's submission under it is a job of B's own), nor train on A's file; A's job stays as it was.
+        using var ownUnderTheSameId = await b.Http.PostAsJsonAsync("v1/jobs", new { jobId, model = "iris", features = Record }, WireJson.Options, ct);
+        Assert.Equal(HttpStatusCode.Accepted, ownUnderTheSameId.StatusCode);
+        Assert.DoesNotContain(a.Id, await ownUnderTheSameId.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Equal(JobStatus.Succeeded, (await b.Client.WaitForCompletionAsync(jobId, ct)).Status);
         using var foreignData = await b.Http.PostAsJsonAsync("v1/jobs",
             new { kind = "train", model = "stolen", dataset = new { fileId = dataset.Id }, labelColumn = "y" }, WireJson.Options, ct);
         Assert.Equal(HttpStatusCode.NotFound, foreignData.StatusCode);
@@ -245,10 +247,15 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
         Assert.DoesNotContain(await b.Http.GetFromJsonAsync<List<BulkJobView>>("v1/batches?view=bulk", WireJson.Options, ct) ?? [], j => j.Id == job.Id);
         Assert.Contains(await a.Http.GetFromJsonAsync<List<BulkJobView>>("v1/batches?view=bulk", WireJson.Options, ct) ?? [], j => j.Id == job.Id);
 
-        // B can neither take A's job id, nor score A's stored file, nor reach A's model by its name.
+        // B can neither take A's job id (B's bulk job under it is B's own), nor score A's stored file, nor reach A's model by its name.
         await b.Client.RegisterModelAsync("scorer", new MemoryStream(TestModels.Classifier(seed: 24).Onnx), cancellationToken: ct);
-        using var takeOver = await b.Http.PostAsync($"v1/batches?model=scorer&id={job.Id}", new StringContent(file), ct);
-        Assert.Equal(HttpStatusCode.Conflict, takeOver.StatusCode);
+        using var ownUnderTheSameId = await b.Http.PostAsync($"v1/batches?model=scorer&id={job.Id}", new StringContent(file), ct);
+        Assert.Equal(HttpStatusCode.Accepted, ownUnderTheSameId.StatusCode);
+        var betas = await b.Client.WaitForBulkAsync(job.Id, cancellationToken: ct);
+        Assert.Equal((BulkJobStatus.Succeeded, 10L), (betas.Status, betas.Counts.Succeeded));
+        var alphas = await a.Client.WaitForBulkAsync(job.Id, cancellationToken: ct);
+        Assert.Equal((job.Status, job.InputFileId, job.CompletedAt, job.Counts), (alphas.Status, alphas.InputFileId, alphas.CompletedAt, alphas.Counts));
+        Assert.NotEqual(alphas.InputFileId, betas.InputFileId);
         using var foreignFile = await b.Http.PostAsync($"v1/batches?model=scorer&inputFileId={job.InputFileId}", null, ct);
         Assert.Equal(HttpStatusCode.NotFound, foreignFile.StatusCode);
         using var foreignModel = await b.Http.PostAsync($"v1/batches?model={a.Id}/scorer", new StringContent(file), ct);
@@ -291,15 +298,24 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
     }
 
     [Fact]
-    public async Task AnIdAnotherTenantHoldsIsAnsweredAsAFreshIdUntilTheSubmissionIsValid()
+    public async Task AValidSubmissionUnderAnIdAnotherTenantHoldsIsAcceptedRunsAndReadsBackAsItsOwn()
     {
-        var ct = TestTimeout.After(120);
+        // Issue #13, finding 14: ids are unique per tenant, so an id another tenant holds is answered exactly as a fresh id,
+        // on every way in: POST /v1/jobs, POST /v1/jobs/batch, the Open Inference Protocol's infer with a job_id, and bulk
+        // jobs (POST /v1/batches). Before, a valid submission under a held id got 409 and an invalid one the fresh-id answer.
+        var ct = TestTimeout.After(180);
         var a = await system.CreateTenantAsync("held-a", ct);
         var b = await system.CreateTenantAsync("held-b", ct);
-        await a.Client.RegisterModelAsync("iris", new MemoryStream(TestModels.Classifier(seed: 25).Onnx), cancellationToken: ct);
-        var jobId = (await a.Client.PredictAsync(new PredictRequest { Model = "iris", Features = Record }, ct)).Job.Id;
+        var (mlpA, onnxA) = TestModels.Classifier(seed: 25);
+        var (mlpB, onnxB) = TestModels.Classifier(seed: 29);
+        await a.Client.RegisterModelAsync("iris", new MemoryStream(onnxA), cancellationToken: ct);
+        await b.Client.RegisterModelAsync("iris", new MemoryStream(onnxB), cancellationToken: ct);
         var file = "{\"id\":1,\"features\":[1,2,3,4]}\n";
-        var bulkId = (await a.Client.SubmitBulkAsync(new BulkScoreRequest { Model = "iris", Input = new MemoryStream(Encoding.UTF8.GetBytes(file)) }, ct)).Id;
+        var (jobId, batchedId, inferId, bulkId) = (Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid(), Guid.NewGuid());
+
+        // A's jobs under those ids, finished, as A reads them.
+        await SubmitEveryWayAsync(a, mlpA.InputName, jobId, batchedId, inferId, bulkId, file, ct);
+        var aBefore = await ReadEveryWayAsync(a, jobId, batchedId, inferId, bulkId, ct);
 
         // A probe with a request that could never be queued learns nothing: A's ids get the answer a fresh id gets.
         foreach (var id in new[] { jobId, Guid.NewGuid() })
@@ -315,12 +331,66 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
             Assert.Equal(HttpStatusCode.NotFound, batch.StatusCode);
         }
 
-        Assert.Equal(JobStatus.Succeeded, (await a.Client.WaitForCompletionAsync(jobId, ct)).Status);
+        // B's valid submissions under A's ids: accepted as new jobs (the same answers A's got), run on B's model, and read
+        // back as B's own; A's jobs are as they were.
+        await SubmitEveryWayAsync(b, mlpB.InputName, jobId, batchedId, inferId, bulkId, file, ct);
+        var bAfter = await ReadEveryWayAsync(b, jobId, batchedId, inferId, bulkId, ct);
+        Assert.Equal(aBefore, await ReadEveryWayAsync(a, jobId, batchedId, inferId, bulkId, ct));
+        foreach (var (mine, theirs) in bAfter.Zip(aBefore))
+        {
+            Assert.NotEqual(theirs, mine);
+        }
+    }
+
+    /// <summary>Submits a job under each of the ids, one way each, and checks each is answered as a new job.</summary>
+    private static async Task SubmitEveryWayAsync(TestTenant tenant, string input, Guid jobId, Guid batchedId, Guid inferId, Guid bulkId, string file,
+        CancellationToken ct)
+    {
+        using var job = await tenant.Http.PostAsJsonAsync("v1/jobs", new { jobId, model = "iris", features = Record }, WireJson.Options, ct);
+        Assert.Equal(HttpStatusCode.Accepted, job.StatusCode);
+        using var batch = await tenant.Http.PostAsJsonAsync("v1/jobs/batch",
+            new { jobs = new[] { new { jobId = batchedId, model = "iris", features = Record } } }, WireJson.Options, ct);
+        Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+        Assert.Equal(StatusCodes.Status202Accepted, Assert.Single((await batch.Content.ReadFromJsonAsync<JobBatchView>(WireJson.Options, ct))!.Items).Status);
+        var infer = new JsonObject
+        {
+            ["inputs"] = new JsonArray(new JsonObject
+            {
+                ["name"] = input,
+                ["datatype"] = "FP32",
+                ["shape"] = new JsonArray(1, Record.Length),
+                ["data"] = new JsonArray([.. Record.Select(v => (JsonNode)v)]),
+            }),
+            ["parameters"] = new JsonObject { ["job_id"] = inferId.ToString(), ["timeout_ms"] = 30_000 },
+        };
+        using var inferred = await tenant.Http.PostAsJsonAsync("v2/models/iris/infer", infer, ct);
+        Assert.Equal(HttpStatusCode.OK, inferred.StatusCode);
+        using var bulk = await tenant.Http.PostAsync($"v1/batches?model=iris&id={bulkId}", new StringContent(file), ct);
+        Assert.Equal(HttpStatusCode.Accepted, bulk.StatusCode);
+        Assert.All(await tenant.Client.WaitForAllAsync([jobId, batchedId, inferId], ct), j => Assert.Equal((JobStatus.Succeeded, "iris"), (j.Status, j.Model)));
+        Assert.Equal(BulkJobStatus.Succeeded, (await tenant.Client.WaitForBulkAsync(bulkId, cancellationToken: ct)).Status);
+    }
+
+    /// <summary>What the tenant reads of each job: its record and its outputs (the bulk job's output lines).</summary>
+    private static async Task<string[]> ReadEveryWayAsync(TestTenant tenant, Guid jobId, Guid batchedId, Guid inferId, Guid bulkId, CancellationToken ct)
+    {
+        var read = new List<string>();
+        foreach (var path in new[] { $"v1/jobs/{jobId}", $"v1/jobs/{jobId}/output", $"v1/jobs/{batchedId}", $"v1/jobs/{batchedId}/output",
+            $"v1/jobs/{inferId}", $"v1/jobs/{inferId}/output", $"v1/batches/{bulkId}/output" })
+        {
+            using var response = await tenant.Http.GetAsync(path, ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            read.Add(await response.Content.ReadAsStringAsync(ct));
+        }
+
+        return [.. read];
     }
 
     [Fact]
-    public async Task TwoTenantsRacingForOneNewJobIdGetOneJobAndOneClearRefusal()
+    public async Task TwoTenantsPostingOneNewJobIdAtOnceEachGetAJobOfTheirOwn()
     {
+        // Issue #13, finding 5: both got 202 and one tenant's job then answered 404 for good; later one got 409. Ids are per
+        // tenant now: both are accepted, both run, and each tenant reads its own job.
         var ct = TestTimeout.After(180);
         var a = await system.CreateTenantAsync("race-a", ct);
         var b = await system.CreateTenantAsync("race-b", ct);
@@ -333,20 +403,26 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
             var posts = await Task.WhenAll(new[] { a, b }.Select(async tenant =>
             {
                 using var response = await tenant.Http.PostAsJsonAsync("v1/jobs", new { jobId, model = "iris", features = Record }, WireJson.Options, ct);
-                return (Tenant: tenant, response.StatusCode);
+                return response.StatusCode;
             }));
             return (JobId: jobId, Posts: posts);
         }));
 
         foreach (var (jobId, posts) in outcomes)
         {
-            // One tenant's job, accepted and kept; the other tenant told the id cannot be used, and never shown the job.
-            Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.Conflict], posts.Select(p => p.StatusCode).Order());
-            var winner = posts.Single(p => p.StatusCode == HttpStatusCode.Accepted).Tenant;
-            var loser = posts.Single(p => p.StatusCode == HttpStatusCode.Conflict).Tenant;
-            var done = await winner.Client.WaitForCompletionAsync(jobId, ct);
-            Assert.Equal((JobStatus.Succeeded, "iris"), (done.Status, done.Model));
-            Assert.Null(await loser.Client.GetJobAsync(jobId, ct));
+            Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.Accepted], posts);
+            var outputs = new List<string>();
+            foreach (var tenant in new[] { a, b })
+            {
+                var done = await tenant.Client.WaitForCompletionAsync(jobId, ct);
+                Assert.Equal((JobStatus.Succeeded, "iris"), (done.Status, done.Model));
+                using var output = await tenant.Http.GetAsync($"v1/jobs/{jobId}/output", ct);
+                Assert.Equal(HttpStatusCode.OK, output.StatusCode);
+                outputs.Add(await output.Content.ReadAsStringAsync(ct));
+            }
+
+            // Two models, two answers: each tenant's job ran on its own model.
+            Assert.NotEqual(outputs[0], outputs[1]);
         }
     }
 
@@ -478,8 +554,12 @@ public sealed class TenantTests(TenantSystem system) : IClassFixture<TenantSyste
 
         // Nothing stored under any of those ids, for anyone.
         var jobs = system.ApiServices.GetRequiredService<IJobStore>();
-        Assert.Empty(await jobs.GetManyAsync([.. ids, trainId], includeOutputs: false, ct));
-        Assert.Null(await system.ApiServices.GetRequiredService<IBulkStore>().GetBulkJobAsync(bulkId, ct));
+        string[] anyone = [a.Id, b.Id, Tenants.DefaultTenantId];
+        Assert.Empty(await jobs.GetManyAsync([.. anyone.SelectMany(t => ids.Append(trainId).Select(id => new JobKey(t, id)))], includeOutputs: false, ct));
+        foreach (var tenant in anyone)
+        {
+            Assert.Null(await system.ApiServices.GetRequiredService<IBulkStore>().GetBulkJobAsync(tenant, bulkId, ct));
+        }
         Assert.Contains("nothing stored, message dead-lettered", string.Join("\n", system.Workers.Select(w => w.Output)), StringComparison.Ordinal);
 
         // A's ids are still A's to use: its own submission of a planted id runs as A's job.

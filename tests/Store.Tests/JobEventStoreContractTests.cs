@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 
@@ -9,16 +10,16 @@ public abstract class JobEventStoreContractTests : StoreContractTests
     public async Task JobEventsAreNumberedInOrderAndReadAfterASequenceNumber()
     {
         var jobId = Guid.NewGuid();
-        await Events.AppendJobEventsAsync(jobId, [.. Enumerable.Range(1, 3).Select(i => Epoch(i))], Ct);
-        await Events.AppendJobEventsAsync(jobId, [Epoch(4), new JobEventView { Sequence = 0, Type = "succeeded", At = DateTimeOffset.UtcNow, Message = "ä \"ok\"" }], Ct);
+        await Events.AppendJobEventsAsync(Tenants.DefaultTenantId, jobId, [.. Enumerable.Range(1, 3).Select(i => Epoch(i))], Ct);
+        await Events.AppendJobEventsAsync(Tenants.DefaultTenantId, jobId, [Epoch(4), new JobEventView { Sequence = 0, Type = "succeeded", At = DateTimeOffset.UtcNow, Message = "ä \"ok\"" }], Ct);
 
-        var all = await Events.ListJobEventsAsync(jobId, 0, 100, Ct);
+        var all = await Events.ListJobEventsAsync(Tenants.DefaultTenantId, jobId, 0, 100, Ct);
         Assert.Equal([1L, 2, 3, 4, 5], all.Select(e => e.Sequence));
         Assert.Equal([1, 2, 3, 4], all.Take(4).Select(e => e.Epoch!.Value));
         Assert.Equal(0.25, all[1].ValidationAccuracy);
         Assert.Equal("ä \"ok\"", all[4].Message);
-        Assert.Equal([4L, 5], (await Events.ListJobEventsAsync(jobId, 3, 100, Ct)).Select(e => e.Sequence));
-        Assert.Empty(await Events.ListJobEventsAsync(Guid.NewGuid(), 0, 100, Ct));
+        Assert.Equal([4L, 5], (await Events.ListJobEventsAsync(Tenants.DefaultTenantId, jobId, 3, 100, Ct)).Select(e => e.Sequence));
+        Assert.Empty(await Events.ListJobEventsAsync(Tenants.DefaultTenantId, Guid.NewGuid(), 0, 100, Ct));
 
         static JobEventView Epoch(int i) => new()
         {

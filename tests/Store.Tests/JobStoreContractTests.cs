@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 
@@ -8,7 +9,7 @@ public abstract class JobStoreContractTests : StoreContractTests
     [Fact]
     public async Task GetReturnsNullForAnUnknownJob()
     {
-        Assert.Null(await Jobs.GetAsync(Guid.NewGuid(), Ct));
+        Assert.Null(await Jobs.GetAsync(Tenants.DefaultTenantId, Guid.NewGuid(), Ct));
     }
 
     [Fact]
@@ -31,7 +32,7 @@ public abstract class JobStoreContractTests : StoreContractTests
 
         await Jobs.UpsertAsync([job], Ct);
 
-        AssertSameJob(job, await Jobs.GetAsync(job.JobId, Ct));
+        AssertSameJob(job, await Jobs.GetAsync(job.TenantId, job.JobId, Ct));
     }
 
     [Fact]
@@ -61,8 +62,8 @@ public abstract class JobStoreContractTests : StoreContractTests
 
         await Jobs.UpsertAsync([job], Ct);
 
-        AssertSameJob(job, await Jobs.GetAsync(job.JobId, Ct));
-        AssertSameJob(job, Assert.Single(await Jobs.GetManyAsync([job.JobId], includeOutputs: true, Ct)));
+        AssertSameJob(job, await Jobs.GetAsync(job.TenantId, job.JobId, Ct));
+        AssertSameJob(job, Assert.Single(await Jobs.GetManyAsync([JobKey.Of(job)], includeOutputs: true, Ct)));
     }
 
     [Fact]
@@ -80,8 +81,8 @@ public abstract class JobStoreContractTests : StoreContractTests
         var fresh = NewJob(model, JobStatus.Queued);
         await Jobs.InsertIfAbsentAsync([lateQueued, fresh], Ct);
 
-        AssertSameJob(finished, await Jobs.GetAsync(finished.JobId, Ct));
-        AssertSameJob(fresh, await Jobs.GetAsync(fresh.JobId, Ct));
+        AssertSameJob(finished, await Jobs.GetAsync(finished.TenantId, finished.JobId, Ct));
+        AssertSameJob(fresh, await Jobs.GetAsync(fresh.TenantId, fresh.JobId, Ct));
     }
 
     [Fact]
@@ -94,34 +95,60 @@ public abstract class JobStoreContractTests : StoreContractTests
         var first = queued with { Status = JobStatus.Succeeded, BatchId = "batch-a", CompletedAt = DateTimeOffset.UtcNow };
 
         var written = await Jobs.CompleteAsync([first, unknown], Ct);
-        Assert.Equal(new HashSet<Guid> { first.JobId, unknown.JobId }, written.ToHashSet());
+        Assert.Equal(new HashSet<JobKey> { JobKey.Of(first), JobKey.Of(unknown) }, written.ToHashSet());
 
         // A second worker that ran the same jobs loses: nothing is overwritten and it is told so.
         var second = first with { BatchId = "batch-b", WorkerId = "w2" };
         var secondUnknown = unknown with { Status = JobStatus.Failed, BatchId = "batch-b", Error = "late" };
         Assert.Empty(await Jobs.CompleteAsync([second, secondUnknown], Ct));
-        AssertSameJob(first, await Jobs.GetAsync(first.JobId, Ct));
-        AssertSameJob(unknown, await Jobs.GetAsync(unknown.JobId, Ct));
+        AssertSameJob(first, await Jobs.GetAsync(first.TenantId, first.JobId, Ct));
+        AssertSameJob(unknown, await Jobs.GetAsync(unknown.TenantId, unknown.JobId, Ct));
     }
 
     [Fact]
-    public async Task NoWriteChangesTheTenantOfAStoredJob()
+    public async Task TwoTenantsStoreOneIdAndEachReadsItsOwn()
     {
-        // Ids are client-chosen: a worker that ran beta's message for alpha's id must neither take the job nor write to it.
+        // Ids are unique per tenant (issue #13, finding 14): beta's job under an id alpha holds is a job of its own.
         var model = UniqueModel();
-        var queued = NewJob(model, JobStatus.Queued, tenantId: "alpha");
-        await Jobs.InsertIfAbsentAsync([queued], Ct);
-        var betas = queued with { TenantId = "beta", Status = JobStatus.Succeeded, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-beta" };
-
-        Assert.Empty(await Jobs.CompleteAsync([betas], Ct));
-        await Jobs.UpsertAsync([betas with { Status = JobStatus.Failed, Error = "beta's" }], Ct);
+        var alphas = NewJob(model, JobStatus.Queued, tenantId: "alpha");
+        var betas = alphas with { TenantId = "beta", Model = model + "-beta", SubmittedAt = alphas.SubmittedAt.AddSeconds(1) };
+        await Jobs.InsertIfAbsentAsync([alphas], Ct);
         await Jobs.InsertIfAbsentAsync([betas], Ct);
-        AssertSameJob(queued, await Jobs.GetAsync(queued.JobId, Ct));
 
-        // The owner still completes it.
-        var done = queued with { Status = JobStatus.Succeeded, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-alpha" };
-        Assert.Equal([queued.JobId], await Jobs.CompleteAsync([done], Ct));
-        AssertSameJob(done, await Jobs.GetAsync(queued.JobId, Ct));
+        AssertSameJob(alphas, await Jobs.GetAsync("alpha", alphas.JobId, Ct));
+        AssertSameJob(betas, await Jobs.GetAsync("beta", alphas.JobId, Ct));
+        Assert.Null(await Jobs.GetAsync("gamma", alphas.JobId, Ct));
+        var both = await Jobs.GetManyAsync([new JobKey("beta", alphas.JobId), new JobKey("alpha", alphas.JobId), new JobKey("gamma", alphas.JobId)],
+            includeOutputs: false, Ct);
+        Assert.Equal(["beta", "alpha"], both.Select(j => j.TenantId));
+
+        // Listing and counting stay per tenant.
+        Assert.Equal([alphas.JobId], (await Jobs.ListAsync(new JobQuery { TenantId = "alpha", Model = model }, Ct)).Items.Select(j => j.JobId));
+        Assert.Equal([alphas.JobId], (await Jobs.ListAsync(new JobQuery { TenantId = "beta", Model = model + "-beta" }, Ct)).Items.Select(j => j.JobId));
+        Assert.Equal(1, await Jobs.CountAsync(model, JobStatus.Queued, 10, Ct));
+        Assert.Equal(1, await Jobs.CountAsync(model + "-beta", JobStatus.Queued, 10, Ct));
+    }
+
+    [Fact]
+    public async Task CompletingOneTenantsJobNeverTouchesAnotherTenantsJobOfTheSameId()
+    {
+        var model = UniqueModel();
+        var alphas = NewJob(model, JobStatus.Queued, tenantId: "alpha");
+        var betas = alphas with { TenantId = "beta" };
+        await Jobs.InsertIfAbsentAsync([alphas, betas], Ct);
+
+        var betaDone = betas with { Status = JobStatus.Succeeded, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-beta", Outputs = [TestTensors.Fp32("y", [1], [2])] };
+        Assert.Equal([JobKey.Of(betas)], await Jobs.CompleteAsync([betaDone], Ct));
+        AssertSameJob(alphas, await Jobs.GetAsync("alpha", alphas.JobId, Ct));
+        await Jobs.UpsertAsync([betaDone with { Error = "beta's again" }], Ct);
+        AssertSameJob(alphas, await Jobs.GetAsync("alpha", alphas.JobId, Ct));
+
+        // Alpha's own job still completes, once, and beta's stays as beta wrote it.
+        var alphaDone = alphas with { Status = JobStatus.Failed, CompletedAt = DateTimeOffset.UtcNow, WorkerId = "w-alpha", Error = "alpha's" };
+        Assert.Equal([JobKey.Of(alphas)], await Jobs.CompleteAsync([alphaDone], Ct));
+        Assert.Empty(await Jobs.CompleteAsync([alphaDone with { Error = "late" }], Ct));
+        AssertSameJob(alphaDone, await Jobs.GetAsync("alpha", alphas.JobId, Ct));
+        AssertSameJob(betaDone with { Error = "beta's again" }, await Jobs.GetAsync("beta", alphas.JobId, Ct));
     }
 
     [Fact]
@@ -132,7 +159,7 @@ public abstract class JobStoreContractTests : StoreContractTests
 
         await Jobs.InsertIfAbsentAsync([first, repeat], Ct);
 
-        AssertSameJob(first, await Jobs.GetAsync(first.JobId, Ct));
+        AssertSameJob(first, await Jobs.GetAsync(first.TenantId, first.JobId, Ct));
     }
 
     [Fact]
@@ -161,7 +188,7 @@ public abstract class JobStoreContractTests : StoreContractTests
         var brandNew = NewJob(model, JobStatus.Failed) with { Error = "bad input" };
         await Jobs.UpsertAsync([.. done, brandNew], Ct);
 
-        var stored = await Jobs.GetManyAsync([.. done.Select(j => j.JobId), brandNew.JobId], includeOutputs: true, Ct);
+        var stored = await Jobs.GetManyAsync([.. done.Select(JobKey.Of), JobKey.Of(brandNew)], includeOutputs: true, Ct);
         Assert.Equal(6, stored.Count);
         foreach (var expected in done.Append(brandNew))
         {
@@ -177,7 +204,7 @@ public abstract class JobStoreContractTests : StoreContractTests
 
         await Jobs.UpsertAsync([first, last], Ct);
 
-        AssertSameJob(last, await Jobs.GetAsync(first.JobId, Ct));
+        AssertSameJob(last, await Jobs.GetAsync(first.TenantId, first.JobId, Ct));
     }
 
     [Fact]
@@ -199,7 +226,7 @@ public abstract class JobStoreContractTests : StoreContractTests
             })
             .ToList();
         await Jobs.UpsertAsync(jobs, Ct);
-        Guid[] asked = [Guid.NewGuid(), jobs[2].JobId, jobs[0].JobId, Guid.NewGuid(), jobs[1].JobId, jobs[0].JobId];
+        JobKey[] asked = [new(jobs[0].TenantId, Guid.NewGuid()), JobKey.Of(jobs[2]), JobKey.Of(jobs[0]), new("other", jobs[1].JobId), JobKey.Of(jobs[1]), JobKey.Of(jobs[0])];
 
         var withOutputs = await Jobs.GetManyAsync(asked, includeOutputs: true, Ct);
         var withoutOutputs = await Jobs.GetManyAsync(asked, includeOutputs: false, Ct);
@@ -359,7 +386,7 @@ public abstract class JobStoreContractTests : StoreContractTests
         var batches = Enumerable.Range(0, Writers * BatchesPerWriter)
             .Select(_ => Enumerable.Range(0, BatchSize).Select(_ => NewJob(model, JobStatus.Queued)).ToList())
             .ToList();
-        var allIds = batches.SelectMany(b => b).Select(j => j.JobId).ToList();
+        var allIds = batches.SelectMany(b => b).Select(JobKey.Of).ToList();
 
         // Readers run alongside the writers from the first write to the last.
         const int Readers = 4;
@@ -440,7 +467,7 @@ public abstract class JobStoreContractTests : StoreContractTests
 
         await Jobs.CompleteAsync([job], Ct);
 
-        AssertSameJob(job, await Jobs.GetAsync(job.JobId, Ct));
-        Assert.Null((await Jobs.GetManyAsync([job.JobId], includeOutputs: false, Ct)).Single().Explanation);
+        AssertSameJob(job, await Jobs.GetAsync(job.TenantId, job.JobId, Ct));
+        Assert.Null((await Jobs.GetManyAsync([JobKey.Of(job)], includeOutputs: false, Ct)).Single().Explanation);
     }
 }

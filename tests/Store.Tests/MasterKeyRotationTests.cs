@@ -85,7 +85,7 @@ public sealed class MasterKeyRotationTests
                 var job = TestJobs.Succeeded("acme", [TestTensors.Of<string>("label", TensorDatatypes.Bytes, [1], ["secret"])]);
                 await jobs.UpsertAsync([job], TestContext.Current.CancellationToken);
 
-                Assert.Equal("secret", (await jobs.GetAsync(job.JobId, TestContext.Current.CancellationToken))!.Outputs![0].Data[0].GetString());
+                Assert.Equal("secret", (await jobs.GetAsync(job.TenantId, job.JobId, TestContext.Current.CancellationToken))!.Outputs![0].Data[0].GetString());
                 Assert.Equal(1, keyService.Wraps);
             }
 

@@ -204,8 +204,9 @@ public abstract class ModelStoreContractTests : StoreContractTests
         Assert.Equal(info.ClassLabels, stored.Training.ClassLabels);
         Assert.Equal(info.Architecture.HiddenSizes, stored.Training.Architecture.HiddenSizes);
         Assert.Equal(0.96, stored.Training.Metrics["val_accuracy"]);
-        Assert.Equal(1, (await Models.GetVersionByTrainingJobAsync(jobId, Ct))!.Version);
-        Assert.Null(await Models.GetVersionByTrainingJobAsync(Guid.NewGuid(), Ct));
+        Assert.Equal(1, (await Models.GetVersionByTrainingJobAsync(name, jobId, Ct))!.Version);
+        Assert.Null(await Models.GetVersionByTrainingJobAsync(name, Guid.NewGuid(), Ct));
+        Assert.Null(await Models.GetVersionByTrainingJobAsync(name + "-other", jobId, Ct));
 
         // Versions without training info are not affected by the idempotency key.
         Assert.Equal(2, (await Models.AddVersionAsync(NewModel(name), new MemoryStream([9]), Ct)).Version);

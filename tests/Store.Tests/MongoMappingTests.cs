@@ -32,7 +32,9 @@ public sealed class MongoMappingTests
     {
         var bson = JobDocument.From(Job).ToBsonDocument();
 
-        var id = bson["_id"].AsBsonBinaryData;
+        // Keyed by tenantId and jobId (ids are per tenant); the _id is the server's.
+        Assert.False(bson.Contains("_id"));
+        var id = bson["jobId"].AsBsonBinaryData;
         Assert.Equal(BsonBinarySubType.UuidStandard, id.SubType);
         Assert.Equal(JobId.ToByteArray(bigEndian: true), id.Bytes);
         Assert.Equal("acme", bson["tenantId"].AsString);
@@ -85,7 +87,17 @@ public sealed class MongoMappingTests
         Assert.Equal(["$setOnInsert"], update.Names);
         Assert.False(update["$setOnInsert"].AsBsonDocument.Contains("_id"));
         Assert.Equal("Succeeded", update["$setOnInsert"]["status"].AsString);
-        Assert.Equal(new BsonDocument("_id", new BsonBinaryData(JobId, GuidRepresentation.Standard)), filter);
+        Assert.Equal(new BsonDocument { ["tenantId"] = "acme", ["jobId"] = new BsonBinaryData(JobId, GuidRepresentation.Standard) }, filter);
+    }
+
+    [Fact]
+    public void ABatchDropsRepeatsOfOneTenantsJobButKeepsTwoTenantsJobsOfOneId()
+    {
+        var globex = Job with { TenantId = "globex" };
+        var later = Job with { Error = "later" };
+
+        Assert.Equal([Job, globex], JobCursor.Distinct([Job, globex, later], keepLast: false));
+        Assert.Equal([later, globex], JobCursor.Distinct([Job, globex, later], keepLast: true));
     }
 
     [Fact]
@@ -106,7 +118,7 @@ public sealed class MongoMappingTests
             ["$or"] = new BsonArray
             {
                 new BsonDocument("submittedAt", new BsonDocument("$lt", ticks)),
-                new BsonDocument { ["submittedAt"] = ticks, ["_id"] = new BsonDocument("$lt", id) },
+                new BsonDocument { ["submittedAt"] = ticks, ["jobId"] = new BsonDocument("$lt", id) },
             },
         };
         Assert.Equal(expected, filter);
@@ -135,7 +147,7 @@ public sealed class MongoMappingTests
     {
         var bson = BulkJobDocument.From(BulkJob).ToBsonDocument();
 
-        Assert.Equal(BsonBinarySubType.UuidStandard, bson["_id"].AsBsonBinaryData.SubType);
+        Assert.Equal(BsonBinarySubType.UuidStandard, bson["jobId"].AsBsonBinaryData.SubType);
         Assert.Equal(("Running", "JsonLines"), (bson["status"].AsString, bson["format"].AsString));
         Assert.Equal(BulkJob.SubmittedAt.UtcTicks, bson["submittedAt"].AsInt64);
         Assert.Equal(10_000_000_000, bson["total"].AsInt64);
@@ -150,10 +162,10 @@ public sealed class MongoMappingTests
     public void AChunkIsCountedByOneUpdateThatMatchesOnlyWhileTheLedgerLacksIt()
     {
         var counts = Builders<BulkJobDocument>.Update.Inc(d => d.Succeeded, 4L).Inc(d => d.ChunksDone, 1);
-        var (filter, update) = MongoBulkStore.CountOnce(JobId, MongoBulkStore.ResultLedger, 3, counts);
+        var (filter, update) = MongoBulkStore.CountOnce("acme", JobId, MongoBulkStore.ResultLedger, 3, counts);
 
         var id = new BsonBinaryData(JobId, GuidRepresentation.Standard);
-        Assert.Equal(new BsonDocument { ["_id"] = id, ["resultChunks"] = new BsonDocument("$ne", 3) }, filter.Render(BulkArgs()));
+        Assert.Equal(new BsonDocument { ["tenantId"] = "acme", ["jobId"] = id, ["resultChunks"] = new BsonDocument("$ne", 3) }, filter.Render(BulkArgs()));
         Assert.Equal(new BsonDocument
         {
             ["$inc"] = new BsonDocument { ["succeeded"] = 4L, ["chunksDone"] = 1 },

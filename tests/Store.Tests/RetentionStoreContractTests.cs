@@ -1,5 +1,6 @@
 using System.Text;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 
@@ -22,17 +23,17 @@ public abstract class RetentionStoreContractTests : StoreContractTests
 
         Assert.Equal(1, batch.Count);
         Assert.True(batch.Bytes > 0, "the outputs' bytes are counted");
-        var swept = await Jobs.GetAsync(old.JobId, Ct);
+        var swept = await Jobs.GetAsync(old.TenantId, old.JobId, Ct);
         Assert.Equal((JobStatus.Succeeded, (IReadOnlyList<InferTensor>?)null, expiredAt), (swept!.Status, swept.Outputs, swept.PayloadExpiredAt));
-        Assert.NotNull((await Jobs.GetAsync(recent.JobId, Ct))!.Outputs);
-        Assert.Null((await Jobs.GetAsync(recent.JobId, Ct))!.PayloadExpiredAt);
-        Assert.NotNull((await Jobs.GetAsync(otherKind.JobId, Ct))!.Outputs);
-        Assert.NotNull((await Jobs.GetAsync(otherTenant.JobId, Ct))!.Outputs);
-        Assert.Equal(JobStatus.Running, (await Jobs.GetAsync(running.JobId, Ct))!.Status);
-        Assert.Equal(expiredAt, (await Jobs.GetManyAsync([old.JobId], includeOutputs: false, Ct))[0].PayloadExpiredAt);
+        Assert.NotNull((await Jobs.GetAsync(recent.TenantId, recent.JobId, Ct))!.Outputs);
+        Assert.Null((await Jobs.GetAsync(recent.TenantId, recent.JobId, Ct))!.PayloadExpiredAt);
+        Assert.NotNull((await Jobs.GetAsync(otherKind.TenantId, otherKind.JobId, Ct))!.Outputs);
+        Assert.NotNull((await Jobs.GetAsync(otherTenant.TenantId, otherTenant.JobId, Ct))!.Outputs);
+        Assert.Equal(JobStatus.Running, (await Jobs.GetAsync(running.TenantId, running.JobId, Ct))!.Status);
+        Assert.Equal(expiredAt, (await Jobs.GetManyAsync([JobKey.Of(old)], includeOutputs: false, Ct))[0].PayloadExpiredAt);
 
         Assert.Equal(0, (await Retention.ExpireJobPayloadsAsync(tenant, JobKind.Predict, LongAgo.AddHours(1), expiredAt.AddDays(1), 100, Ct)).Count);
-        Assert.Equal(expiredAt, (await Jobs.GetAsync(old.JobId, Ct))!.PayloadExpiredAt);
+        Assert.Equal(expiredAt, (await Jobs.GetAsync(old.TenantId, old.JobId, Ct))!.PayloadExpiredAt);
     }
 
     [Fact]
@@ -56,18 +57,25 @@ public abstract class RetentionStoreContractTests : StoreContractTests
         var train = NewTrainJob(UniqueModel()) with { SubmittedAt = LongAgo };
         var trainRecord = FinishedJob(tenant, LongAgo, JobKind.Train, JobStatus.Failed) with { JobId = train.JobId, Model = train.Model };
         await Jobs.UpsertAsync([trainRecord], Ct);
-        await Events.AppendJobEventsAsync(train.JobId, [new JobEventView { Sequence = 0, Type = "failed", At = LongAgo }], Ct);
+        await Events.AppendJobEventsAsync(tenant, train.JobId, [new JobEventView { Sequence = 0, Type = "failed", At = LongAgo }], Ct);
         var predict = FinishedJob(tenant, LongAgo);
         var queued = NewJob(UniqueModel(), JobStatus.Queued, LongAgo, JobKind.Train, tenant);
         await Jobs.UpsertAsync([predict, queued], Ct);
 
+        // Another tenant's job under the same id (ids are per tenant), with its own history: not this tenant's to sweep.
+        var otherTenant = UniqueTenant();
+        await Jobs.UpsertAsync([trainRecord with { TenantId = otherTenant }], Ct);
+        await Events.AppendJobEventsAsync(otherTenant, train.JobId, [new JobEventView { Sequence = 0, Type = "failed", At = LongAgo }], Ct);
+
         var batch = await Retention.DeleteJobRecordsAsync(tenant, JobKind.Train, LongAgo.AddDays(1), 100, Ct);
 
         Assert.Equal(1, batch.Count);
-        Assert.Null(await Jobs.GetAsync(train.JobId, Ct));
-        Assert.Empty(await Events.ListJobEventsAsync(train.JobId, 0, 100, Ct));
-        Assert.NotNull(await Jobs.GetAsync(predict.JobId, Ct));
-        Assert.NotNull(await Jobs.GetAsync(queued.JobId, Ct));
+        Assert.Null(await Jobs.GetAsync(tenant, train.JobId, Ct));
+        Assert.Empty(await Events.ListJobEventsAsync(tenant, train.JobId, 0, 100, Ct));
+        Assert.NotNull(await Jobs.GetAsync(otherTenant, train.JobId, Ct));
+        Assert.Single(await Events.ListJobEventsAsync(otherTenant, train.JobId, 0, 100, Ct));
+        Assert.NotNull(await Jobs.GetAsync(predict.TenantId, predict.JobId, Ct));
+        Assert.NotNull(await Jobs.GetAsync(queued.TenantId, queued.JobId, Ct));
     }
 
     [Fact]
@@ -108,8 +116,8 @@ public abstract class RetentionStoreContractTests : StoreContractTests
         Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
         for (var chunk = 0; chunk < 3; chunk++)
         {
-            await bulk.SaveBulkChunkInputAsync(job.BulkJobId, chunk, 1, "{\"x\":1}\n"u8.ToArray(), Ct);
-            await bulk.SaveBulkChunkResultAsync(job.BulkJobId, chunk, new BulkChunkResult
+            await bulk.SaveBulkChunkInputAsync(job.TenantId, job.BulkJobId, chunk, 1, "{\"x\":1}\n"u8.ToArray(), Ct);
+            await bulk.SaveBulkChunkResultAsync(job.TenantId, job.BulkJobId, chunk, new BulkChunkResult
             {
                 Succeeded = 1,
                 Failed = 0,
@@ -120,15 +128,15 @@ public abstract class RetentionStoreContractTests : StoreContractTests
 
         var expiredAt = DateTimeOffset.UtcNow;
         Assert.Equal(0, (await Retention.ExpireBulkOutputsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), expiredAt, 4, Ct)).Count);
-        await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Running], BulkJobStatus.Succeeded, cancellationToken: Ct);
+        await bulk.TransitionBulkJobAsync(job.TenantId, job.BulkJobId, [BulkJobStatus.Running], BulkJobStatus.Succeeded, cancellationToken: Ct);
 
         var batches = await SweepInBatchesAsync(() => Retention.ExpireBulkOutputsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), expiredAt, 4, Ct));
 
         Assert.Equal([4, 2, 0], batches);
-        var stored = await bulk.GetBulkJobAsync(job.BulkJobId, Ct);
+        var stored = await bulk.GetBulkJobAsync(job.TenantId, job.BulkJobId, Ct);
         Assert.Equal((BulkJobStatus.Succeeded, 3L, expiredAt), (stored!.Status, stored.Succeeded, stored.OutputsExpiredAt));
         var gone = await Assert.ThrowsAsync<StoredObjectExpiredException>(
-            () => bulk.CopyBulkResultsToAsync(job.BulkJobId, BulkResultKind.Output, Stream.Null, Ct));
+            () => bulk.CopyBulkResultsToAsync(job.TenantId, job.BulkJobId, BulkResultKind.Output, Stream.Null, Ct));
         Assert.Equal(expiredAt, gone.ExpiredAt);
     }
 
@@ -183,11 +191,11 @@ public abstract class RetentionStoreContractTests : StoreContractTests
         await Datasets.AddDatasetAsync(UniqueTenant(), "other.csv", new MemoryStream(new byte[5000]), Ct);
         var job = RunningBulkJob(tenant, dataset.Id);
         Assert.True(await bulk.CreateBulkJobAsync(job, Ct));
-        await bulk.SaveBulkChunkInputAsync(job.BulkJobId, 0, 1, new byte[200], Ct);
-        await bulk.SaveBulkChunkResultAsync(job.BulkJobId, 0, new BulkChunkResult { Succeeded = 1, Failed = 1, Output = new byte[300], Errors = new byte[40] }, Ct);
+        await bulk.SaveBulkChunkInputAsync(job.TenantId, job.BulkJobId, 0, 1, new byte[200], Ct);
+        await bulk.SaveBulkChunkResultAsync(job.TenantId, job.BulkJobId, 0, new BulkChunkResult { Succeeded = 1, Failed = 1, Output = new byte[300], Errors = new byte[40] }, Ct);
 
         var stored = await Retention.GetStoredBytesAsync(tenant, Ct);
-        await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Running], BulkJobStatus.Succeeded, cancellationToken: Ct);
+        await bulk.TransitionBulkJobAsync(job.TenantId, job.BulkJobId, [BulkJobStatus.Running], BulkJobStatus.Succeeded, cancellationToken: Ct);
         await Retention.ExpireBulkOutputsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), DateTimeOffset.UtcNow, 10, Ct);
         await Retention.ExpireDatasetsAsync(tenant, DateTimeOffset.UtcNow.AddMinutes(1), DateTimeOffset.UtcNow, 10, Ct);
 

@@ -38,7 +38,7 @@ public sealed class SqliteBackupTests : TimeLimitedTests
 
         await SqliteBackup.RestoreAsync(backupPath, restoredPath, replace: false, Ct);
         using var restored = StoreServices.Embedded(restoredPath);
-        var found = (await restored.Jobs.GetManyAsync([.. finishedBefore.Select(j => j.JobId)], includeOutputs: true, Ct)).ToDictionary(j => j.JobId);
+        var found = (await restored.Jobs.GetManyAsync([.. finishedBefore.Select(JobKey.Of)], includeOutputs: true, Ct)).ToDictionary(j => j.JobId);
 
         Assert.True(size > 0);
         Assert.Equal(finishedBefore.Count, found.Count);

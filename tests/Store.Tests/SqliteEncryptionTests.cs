@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using Microsoft.Data.Sqlite;
 
 namespace AIaaS.Queue.Store.Tests;
@@ -25,7 +26,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         using (var store = StoreServices.Embedded(StorePath, masterKey))
         {
             await store.Jobs.UpsertAsync([job], Ct);
-            var stored = (await store.Jobs.GetAsync(job.JobId, Ct))!;
+            var stored = (await store.Jobs.GetAsync(job.TenantId, job.JobId, Ct))!;
             Assert.Equal(Canary, stored.Outputs![0].Data[0].GetString());
             Assert.Equal(Canary + "-feature", stored.Explanation!.Features.Single());
         }
@@ -48,7 +49,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
 
         Assert.False(FileHolds(Canary), "the store's files hold the output in plain text");
         using var reopened = StoreServices.Embedded(StorePath, key);
-        var stored = (await reopened.Jobs.GetAsync(job.JobId, Ct))!;
+        var stored = (await reopened.Jobs.GetAsync(job.TenantId, job.JobId, Ct))!;
         Assert.Equal(Canary, stored.Outputs![0].Data[0].GetString());
         Assert.Equal(Canary + "-feature", stored.Explanation!.Features.Single());
     }
@@ -73,7 +74,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         }
 
         using var none = StoreServices.Embedded(StorePath);
-        var unreadable = await Assert.ThrowsAsync<InvalidOperationException>(() => none.Jobs.GetAsync(job.JobId, Ct));
+        var unreadable = await Assert.ThrowsAsync<InvalidOperationException>(() => none.Jobs.GetAsync(job.TenantId, job.JobId, Ct));
         Assert.Contains("no master key is configured", unreadable.Message, StringComparison.Ordinal);
     }
 
@@ -96,7 +97,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
 
         using (var reopened = StoreServices.Embedded(StorePath, current))
         {
-            Assert.Equal(Canary, (await reopened.Jobs.GetAsync(job.JobId, Ct))!.Outputs![0].Data[0].GetString());
+            Assert.Equal(Canary, (await reopened.Jobs.GetAsync(job.TenantId, job.JobId, Ct))!.Outputs![0].Data[0].GetString());
         }
 
         SqliteConnection.ClearAllPools();
@@ -119,7 +120,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         SqliteConnection.ClearAllPools();
         Assert.False(FileHolds(Canary), "the store's files hold a bulk chunk in plain text");
         using var reopened = StoreServices.Embedded(StorePath, key);
-        Assert.Equal(input, Encoding.UTF8.GetString((await reopened.Bulk.GetBulkChunkInputAsync(job.BulkJobId, 0, Ct))!));
+        Assert.Equal(input, Encoding.UTF8.GetString((await reopened.Bulk.GetBulkChunkInputAsync(job.TenantId, job.BulkJobId, 0, Ct))!));
         Assert.Equal(output, await CopyAsync(reopened, job, BulkResultKind.Output));
         Assert.Equal(errors, await CopyAsync(reopened, job, BulkResultKind.Errors));
     }
@@ -136,12 +137,12 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
 
         SqliteConnection.ClearAllPools();
         using var sealing = StoreServices.Embedded(StorePath, key);
-        await sealing.Bulk.SaveBulkChunkInputAsync(job.BulkJobId, 2, 1, Encoding.UTF8.GetBytes($"{Canary}-in-2\n"), Ct);
-        await sealing.Bulk.SaveBulkChunkResultAsync(job.BulkJobId, 2,
+        await sealing.Bulk.SaveBulkChunkInputAsync(job.TenantId, job.BulkJobId, 2, 1, Encoding.UTF8.GetBytes($"{Canary}-in-2\n"), Ct);
+        await sealing.Bulk.SaveBulkChunkResultAsync(job.TenantId, job.BulkJobId, 2,
             new BulkChunkResult { Succeeded = 1, Failed = 0, Output = Encoding.UTF8.GetBytes("out-2\n"), Errors = default }, Ct);
 
-        Assert.Equal("in-0\n", Encoding.UTF8.GetString((await sealing.Bulk.GetBulkChunkInputAsync(job.BulkJobId, 0, Ct))!));
-        Assert.Equal($"{Canary}-in-2\n", Encoding.UTF8.GetString((await sealing.Bulk.GetBulkChunkInputAsync(job.BulkJobId, 2, Ct))!));
+        Assert.Equal("in-0\n", Encoding.UTF8.GetString((await sealing.Bulk.GetBulkChunkInputAsync(job.TenantId, job.BulkJobId, 0, Ct))!));
+        Assert.Equal($"{Canary}-in-2\n", Encoding.UTF8.GetString((await sealing.Bulk.GetBulkChunkInputAsync(job.TenantId, job.BulkJobId, 2, Ct))!));
         Assert.Equal("out-0\nout-2\n", await CopyAsync(sealing, job, BulkResultKind.Output));
         Assert.Equal("err-0\n", await CopyAsync(sealing, job, BulkResultKind.Errors));
     }
@@ -216,7 +217,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         var claimed = (await reopened.Webhooks.ClaimDueWebhooksAsync(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1), 10, Ct)).ToDictionary(d => d.Id);
         Assert.Equal(delivery.Payload, claimed[delivery.Id].Payload);
         Assert.Equal(untenanted.Payload, claimed[untenanted.Id].Payload);
-        Assert.Equal(delivery.Payload, (await reopened.Webhooks.ListWebhooksAsync(jobId, Ct)).Single(d => d.Id == delivery.Id).Payload);
+        Assert.Equal(delivery.Payload, (await reopened.Webhooks.ListWebhooksAsync("acme", jobId, Ct)).Single(d => d.Id == delivery.Id).Payload);
     }
 
     [Fact]
@@ -240,7 +241,7 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
         SqliteConnection.ClearAllPools();
         Assert.False(FileHolds(Canary), "the store's files hold a train request's rows in plain text");
         using var reopened = StoreServices.Embedded(StorePath, key);
-        Assert.Equal(Canary + "-row", (await reopened.TrainingQueue.GetTrainRequestAsync(request.JobId, Ct))!.Dataset.Rows![0][0]);
+        Assert.Equal(Canary + "-row", (await reopened.TrainingQueue.GetTrainRequestAsync("acme", request.JobId, Ct))!.Dataset.Rows![0][0]);
         var claim = await reopened.TrainingQueue.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, cancellationToken: Ct);
         Assert.Equal(request.JobId, claim!.Request.JobId);
         Assert.Equal(Canary + "-row", claim.Request.Dataset.Rows![0][0]);
@@ -260,17 +261,17 @@ public sealed class SqliteEncryptionTests : TimeLimitedTests
     private async Task WriteChunksAsync(StoreServices store, BulkJobRecord job, string input, string output, string errors)
     {
         Assert.True(await store.Bulk.CreateBulkJobAsync(job, Ct));
-        await store.Bulk.SaveBulkChunkInputAsync(job.BulkJobId, 0, 1, Encoding.UTF8.GetBytes(input), Ct);
-        await store.Bulk.SaveBulkChunkResultAsync(job.BulkJobId, 0,
+        await store.Bulk.SaveBulkChunkInputAsync(job.TenantId, job.BulkJobId, 0, 1, Encoding.UTF8.GetBytes(input), Ct);
+        await store.Bulk.SaveBulkChunkResultAsync(job.TenantId, job.BulkJobId, 0,
             new BulkChunkResult { Succeeded = 1, Failed = 0, Output = Encoding.UTF8.GetBytes(output), Errors = default }, Ct);
-        await store.Bulk.SaveBulkChunkResultAsync(job.BulkJobId, 1,
+        await store.Bulk.SaveBulkChunkResultAsync(job.TenantId, job.BulkJobId, 1,
             new BulkChunkResult { Succeeded = 0, Failed = 1, Output = default, Errors = Encoding.UTF8.GetBytes(errors) }, Ct);
     }
 
     private async Task<string> CopyAsync(StoreServices store, BulkJobRecord job, BulkResultKind kind)
     {
         using var destination = new MemoryStream();
-        await store.Bulk.CopyBulkResultsToAsync(job.BulkJobId, kind, destination, Ct);
+        await store.Bulk.CopyBulkResultsToAsync(job.TenantId, job.BulkJobId, kind, destination, Ct);
         return Encoding.UTF8.GetString(destination.ToArray());
     }
 

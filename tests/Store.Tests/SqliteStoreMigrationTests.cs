@@ -53,7 +53,7 @@ public sealed class SqliteStoreMigrationTests
                 },
             }, new MemoryStream([1]), ct);
             Assert.Equal(2, added.Version);
-            Assert.Equal(2, (await store.Models.GetVersionByTrainingJobAsync(jobId, ct))!.Version);
+            Assert.Equal(2, (await store.Models.GetVersionByTrainingJobAsync("old", jobId, ct))!.Version);
         }
         finally
         {
@@ -90,7 +90,7 @@ public sealed class SqliteStoreMigrationTests
             }
 
             using var store = StoreServices.Embedded(path);
-            Assert.Equal(Tenants.DefaultTenantId, (await store.Jobs.GetAsync(jobId, ct))!.TenantId);
+            Assert.Equal(Tenants.DefaultTenantId, (await store.Jobs.GetAsync(Tenants.DefaultTenantId, jobId, ct))!.TenantId);
             Assert.Equal([jobId], (await store.Jobs.ListAsync(new JobQuery { TenantId = Tenants.DefaultTenantId }, ct)).Items.Select(j => j.JobId));
             Assert.NotNull(await store.Datasets.GetDatasetAsync(Tenants.DefaultTenantId, "old-data", ct));
             Assert.Null(await store.Datasets.GetDatasetAsync("acme", "old-data", ct));
@@ -140,7 +140,7 @@ public sealed class SqliteStoreMigrationTests
                 await store.Health.PingAsync(ct);
                 if (version >= 1)
                 {
-                    Assert.Equal(Tenants.DefaultTenantId, (await store.Jobs.GetAsync(jobId, ct))!.TenantId);
+                    Assert.Equal(Tenants.DefaultTenantId, (await store.Jobs.GetAsync(Tenants.DefaultTenantId, jobId, ct))!.TenantId);
                     Assert.Equal("from before", (await store.Models.GetVersionAsync("old", 1, ct))!.Description);
                 }
 
@@ -155,7 +155,7 @@ public sealed class SqliteStoreMigrationTests
                 }
 
                 Assert.True(await store.Tenants.CreateTenantAsync(new TenantRecord { Id = "acme", CreatedAt = DateTimeOffset.UnixEpoch }, ct));
-                Assert.Empty(await store.Webhooks.ListWebhooksAsync(jobId, ct));
+                Assert.Empty(await store.Webhooks.ListWebhooksAsync(Tenants.DefaultTenantId, jobId, ct));
             }
 
             Assert.Equal(await DescribeSchemaAsync(path, ct), await DescribeNewFileSchemaAsync(directory, ct));
@@ -190,6 +190,105 @@ public sealed class SqliteStoreMigrationTests
             }
 
             Assert.Equal(await DescribeNewFileSchemaAsync(directory, ct), await DescribeSchemaAsync(path, ct));
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Migration14KeysRowsByTenantAndKeepsSealedValuesReadableThenAnotherTenantMayUseTheSameIds()
+    {
+        // Ids became unique per tenant in schema version 14: the job tables were rebuilt with keys that start with the tenant.
+        // A version-13 file of tenant acme, encrypted: a predict job with sealed outputs, a bulk job with sealed chunks, a
+        // train job with a sealed request and an event, and a webhook delivery scheduled before deliveries named a tenant.
+        var ct = TestContext.Current.CancellationToken;
+        var directory = Directory.CreateTempSubdirectory("aiaas-migration-");
+        var path = Path.Combine(directory.FullName, "v13.db");
+        var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
+        var jobId = Guid.NewGuid();
+        var bulkId = Guid.NewGuid();
+        var trainId = Guid.NewGuid();
+        var train = new SubmitTrainJob
+        {
+            JobId = trainId,
+            Model = "acme/t",
+            Dataset = new TrainingDataset { Columns = ["x", "y"], Rows = [["1", "2"]] },
+            LabelColumn = "y",
+            SubmittedAt = DateTimeOffset.UnixEpoch,
+            Sender = new TenantCredentials { TenantId = "acme" },
+        };
+        try
+        {
+            await using (var connection = await OpenAsync(path, ct))
+            {
+                using var transaction = connection.BeginTransaction();
+                SqliteSchema.Upgrade(connection, transaction, 13);
+                var keys = new SqliteKeyRing(new LocalMasterKeys(key), TimeProvider.System);
+                using (var command = connection.CreateCommand())
+                {
+                    command.Transaction = transaction;
+                    var job = TestJobs.Succeeded("acme", [TestTensors.Fp32("y", [1], [7])]) with { JobId = jobId };
+                    command.CommandText = """
+                        INSERT INTO jobs (id, tenant_id, kind, model, status, submitted_at, completed_at, outputs)
+                        VALUES ($id, 'acme', 'Predict', 'acme/m', 'Succeeded', 1, 2, $outputs)
+                        """;
+                    command.Parameters.AddWithValue("$id", jobId.ToByteArray(bigEndian: true));
+                    command.Parameters.AddWithValue("$outputs", keys.SealJobPayload(command, job, SqliteKeyRing.Outputs,
+                        System.Text.Json.JsonSerializer.Serialize(job.Outputs, StoreJson.Options)));
+                    command.ExecuteNonQuery();
+                }
+
+                Execute(connection, transaction, """
+                    INSERT INTO jobs (id, tenant_id, kind, model, status, submitted_at) VALUES ($train, 'acme', 'Train', 'acme/t', 'Queued', 1);
+                    INSERT INTO train_jobs (id, request, queued_at, state) VALUES ($train, $request, 1, 'Queued');
+                    INSERT INTO job_events (job_id, seq, body) VALUES ($train, 1, $event);
+                    INSERT INTO bulk_jobs (id, tenant_id, model, status, input_file_id, submitted_at, total) VALUES ($bulk, 'acme', 'acme/m', 'Running', 'f', 1, 1);
+                    INSERT INTO bulk_chunk_inputs (bulk_id, chunk_index, records, payload, sealed) VALUES ($bulk, 0, 1, $input, 1);
+                    INSERT INTO bulk_chunk_results (bulk_id, chunk_index, succeeded, failed, skipped, output, errors, sealed)
+                        VALUES ($bulk, 0, 1, 0, 0, $output, x'', 1);
+                    INSERT INTO webhook_deliveries (id, job_id, event_type, url, payload, created_at, next_attempt_at, state, attempts)
+                        VALUES ('msg_old', $id, 'job.succeeded', 'https://example.test/', '{}', 1, 1, 'Delivered', '[]');
+                    """,
+                    ("$id", jobId.ToByteArray(bigEndian: true)), ("$train", trainId.ToByteArray(bigEndian: true)),
+                    ("$bulk", bulkId.ToByteArray(bigEndian: true)),
+                    ("$event", System.Text.Json.JsonSerializer.Serialize(new JobEventView { Sequence = 1, Type = "queued", At = DateTimeOffset.UnixEpoch }, StoreJson.Options)),
+                    ("$request", keys.Seal(connection, transaction, "acme", $"train-request:{trainId:N}",
+                        System.Text.Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(train, StoreJson.Options)))),
+                    ("$input", keys.Seal(connection, transaction, "acme", $"bulk-input:{bulkId:N}:0", "input line\n"u8)),
+                    ("$output", keys.Seal(connection, transaction, "acme", $"bulk-output:{bulkId:N}:0", "output line\n"u8)));
+                transaction.Commit();
+            }
+
+            using var store = StoreServices.Embedded(path, key);
+            Assert.Equal(7, (await store.Jobs.GetAsync("acme", jobId, ct))!.Outputs![0].Data[0].GetSingle());
+            Assert.Equal(train.Dataset.Rows, (await store.TrainingQueue.GetTrainRequestAsync("acme", trainId, ct))!.Dataset.Rows);
+            Assert.Equal(["queued"], (await store.Events.ListJobEventsAsync("acme", trainId, 0, 10, ct)).Select(e => e.Type));
+            Assert.Equal("input line\n"u8.ToArray(), await store.Bulk.GetBulkChunkInputAsync("acme", bulkId, 0, ct));
+            using (var output = new MemoryStream())
+            {
+                await store.Bulk.CopyBulkResultsToAsync("acme", bulkId, BulkResultKind.Output, output, ct);
+                Assert.Equal("output line\n"u8.ToArray(), output.ToArray());
+            }
+
+            var delivery = Assert.Single(await store.Webhooks.ListWebhooksAsync("acme", jobId, ct));
+            Assert.Equal(("msg_old", "acme"), (delivery.Id, delivery.TenantId));
+            var claim = await store.TrainingQueue.ClaimTrainJobAsync("w1", TimeSpan.FromMinutes(1), 3, cancellationToken: ct);
+            Assert.Equal(trainId, claim!.Request.JobId);
+
+            // Another tenant now holds a job and a bulk job under the same ids, beside acme's.
+            var globex = TestJobs.Succeeded("globex", [TestTensors.Fp32("y", [1], [8])]) with { JobId = jobId };
+            await store.Jobs.UpsertAsync([globex], ct);
+            Assert.True(await store.Bulk.CreateBulkJobAsync(new BulkJobRecord
+            {
+                BulkJobId = bulkId, TenantId = "globex", Model = "globex/m", Status = BulkJobStatus.Validating, InputFileId = "g", SubmittedAt = DateTimeOffset.UtcNow,
+            }, ct));
+            Assert.Equal(8, (await store.Jobs.GetAsync("globex", jobId, ct))!.Outputs![0].Data[0].GetSingle());
+            Assert.Equal(7, (await store.Jobs.GetAsync("acme", jobId, ct))!.Outputs![0].Data[0].GetSingle());
+            Assert.Equal(1, (await store.Bulk.GetBulkJobAsync("acme", bulkId, ct))!.Total);
+            Assert.Equal(0, (await store.Bulk.GetBulkJobAsync("globex", bulkId, ct))!.Total);
         }
         finally
         {

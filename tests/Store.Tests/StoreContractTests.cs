@@ -164,7 +164,7 @@ public abstract class StoreContractTests : TimeLimitedTests
     {
         while (await Training.ClaimTrainJobAsync("drain", TimeSpan.FromMinutes(5), 100, cancellationToken: Ct) is { } claim)
         {
-            await Training.FinishTrainJobAsync(claim.Request.JobId, "drain", JobStatus.Failed, null, null, "drained", "drained", Ct);
+            await Training.FinishTrainJobAsync(claim.Request.TenantId, claim.Request.JobId, "drain", JobStatus.Failed, null, null, "drained", "drained", Ct);
         }
     }
 

@@ -51,6 +51,6 @@ public abstract class TenantStoreContractTests : StoreContractTests
         var page = await Jobs.ListAsync(new JobQuery { TenantId = "acme", Model = model }, Ct);
 
         Assert.Equal([acme.JobId], page.Items.Select(j => j.JobId));
-        Assert.Equal("globex", (await Jobs.GetAsync(globex.JobId, Ct))!.TenantId);
+        Assert.Equal("globex", (await Jobs.GetAsync(globex.TenantId, globex.JobId, Ct))!.TenantId);
     }
 }

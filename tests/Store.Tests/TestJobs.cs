@@ -23,3 +23,12 @@ internal static class TestJobs
         };
     }
 }
+
+internal static class TrainJobKeys
+{
+    extension(SubmitTrainJob job)
+    {
+        /// <summary>The tenant a train job is stored under: its sender's, or the default tenant.</summary>
+        public string TenantId => Domain.Tenants.OrDefault(job.Sender?.TenantId);
+    }
+}

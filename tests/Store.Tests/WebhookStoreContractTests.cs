@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 
 namespace AIaaS.Queue.Store.Tests;
 
@@ -13,7 +14,8 @@ public abstract class WebhookStoreContractTests : StoreContractTests
         await Webhooks.ScheduleWebhooksAsync([delivery], Ct);
         await Webhooks.ScheduleWebhooksAsync([delivery with { Url = "https://other.test/", Payload = "{}" }], Ct);
 
-        var stored = Assert.Single(await Webhooks.ListWebhooksAsync(jobId, Ct));
+        var stored = Assert.Single(await Webhooks.ListWebhooksAsync("acme", jobId, Ct));
+        Assert.Empty(await Webhooks.ListWebhooksAsync("globex", jobId, Ct));
         Assert.Equal((delivery.Id, delivery.Url, delivery.Payload, delivery.EventType, delivery.TenantId),
             (stored.Id, stored.Url, stored.Payload, stored.EventType, stored.TenantId));
         Assert.Equal((delivery.CreatedAt, delivery.NextAttemptAt, WebhookDeliveryState.Pending), (stored.CreatedAt, stored.NextAttemptAt, stored.State));
@@ -24,10 +26,10 @@ public abstract class WebhookStoreContractTests : StoreContractTests
         await Webhooks.RecordWebhookAttemptAsync(delivery.Id, first, WebhookDeliveryState.Pending, FarFuture.AddSeconds(2), Ct);
         await Webhooks.RecordWebhookAttemptAsync(delivery.Id, second, WebhookDeliveryState.Failed, FarFuture.AddSeconds(3), Ct);
 
-        stored = Assert.Single(await Webhooks.ListWebhooksAsync(jobId, Ct));
+        stored = Assert.Single(await Webhooks.ListWebhooksAsync("acme", jobId, Ct));
         Assert.Equal(WebhookDeliveryState.Failed, stored.State);
         Assert.Equal([first, second], stored.Attempts);
-        Assert.Empty(await Webhooks.ListWebhooksAsync(Guid.NewGuid(), Ct));
+        Assert.Empty(await Webhooks.ListWebhooksAsync("acme", Guid.NewGuid(), Ct));
     }
 
     [Fact]

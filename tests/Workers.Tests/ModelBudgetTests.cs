@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Inference;
@@ -158,7 +159,7 @@ public sealed class ModelBudgetTests : IAsyncLifetime
         limit.CancelAfter(WorkerHarness.Wait);
         while (true)
         {
-            if (await jobs.GetAsync(jobId, limit.Token) is { IsFinal: true } record)
+            if (await jobs.GetAsync(Tenants.DefaultTenantId, jobId, limit.Token) is { IsFinal: true } record)
             {
                 return record;
             }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Onnx;
 using AIaaS.Queue.Store;
 using MassTransit;
@@ -53,7 +54,7 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
         Assert.True(await _harness.Published.Any<JobFailed>(m => m.Context.Message.JobId == bad.JobId, TestContext.Current.CancellationToken));
         Assert.All(_harness.Published.Select<PredictBatchCompleted>(TestContext.Current.CancellationToken), m => Assert.All(m.Context.Message.Jobs, j => Assert.Null(j.CallbackUrl)));
         Assert.All(_harness.Published.Select<JobFailed>(TestContext.Current.CancellationToken), m => Assert.Null(m.Context.Message.CallbackUrl));
-        Assert.Equal("https://hooks.example/secret-path", (await _provider.GetRequiredService<IJobStore>().GetAsync(good.JobId, TestContext.Current.CancellationToken))?.CallbackUrl);
+        Assert.Equal("https://hooks.example/secret-path", (await _provider.GetRequiredService<IJobStore>().GetAsync(Tenants.DefaultTenantId, good.JobId, TestContext.Current.CancellationToken))?.CallbackUrl);
     }
 
     [Fact]
@@ -68,10 +69,10 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
 
         Assert.True(await ConsumedAsync(good.JobId) && await ConsumedAsync(bad.JobId));
         var jobs = _provider.GetRequiredService<IJobStore>();
-        var failed = await jobs.GetAsync(bad.JobId, TestContext.Current.CancellationToken);
+        var failed = await jobs.GetAsync(Tenants.DefaultTenantId, bad.JobId, TestContext.Current.CancellationToken);
         Assert.Equal(JobStatus.Failed, failed?.Status);
         Assert.False(string.IsNullOrWhiteSpace(failed?.Error));
-        Assert.Equal(JobStatus.Succeeded, (await jobs.GetAsync(good.JobId, TestContext.Current.CancellationToken))?.Status);
+        Assert.Equal(JobStatus.Succeeded, (await jobs.GetAsync(Tenants.DefaultTenantId, good.JobId, TestContext.Current.CancellationToken))?.Status);
         Assert.True(await _harness.Published.Any<JobFailed>(m => m.Context.Message.JobId == bad.JobId, TestContext.Current.CancellationToken));
         Assert.False(await _harness.Consumed.Any<SubmitPredictJob>(m => m.Exception is not null, TestContext.Current.CancellationToken));
     }
@@ -86,7 +87,7 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
 
         Assert.True(await ConsumedAsync(job.JobId));
         // Read at once, with no wait: the consumer returned (and the message was acknowledged) only after the write.
-        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, TestContext.Current.CancellationToken);
+        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(Tenants.DefaultTenantId, job.JobId, TestContext.Current.CancellationToken);
         Assert.Equal(JobStatus.Succeeded, record?.Status);
         Assert.NotEmpty(record!.Outputs!);
     }
@@ -109,7 +110,7 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
             Assert.True(await ConsumedAsync(job.JobId));
         }
 
-        var records = await _provider.GetRequiredService<IJobStore>().GetManyAsync(batch.Select(j => j.JobId).ToHashSet(),
+        var records = await _provider.GetRequiredService<IJobStore>().GetManyAsync(batch.Select(j => new JobKey(Tenants.DefaultTenantId, j.JobId)).ToHashSet(),
             includeOutputs: false, TestContext.Current.CancellationToken);
         Assert.All(records, r => Assert.Equal(4, r.BatchSize));
         Assert.Single(records.Select(r => r.BatchId).Distinct());
@@ -130,7 +131,7 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
 
         Assert.True(await ConsumedAsync(job.JobId));
         Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(350), $"ran after {stopwatch.Elapsed.TotalMilliseconds} ms");
-        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, TestContext.Current.CancellationToken);
+        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(Tenants.DefaultTenantId, job.JobId, TestContext.Current.CancellationToken);
         Assert.Equal(1, record?.BatchSize);
     }
 
@@ -182,7 +183,7 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
 
     /// <summary>The harness records a message as consumed when its consumer returns; the record must be there by then.</summary>
     private async Task<bool> StoredAsync(Guid jobId) =>
-        await _provider.GetRequiredService<IJobStore>().GetAsync(jobId, TestContext.Current.CancellationToken) is { IsFinal: true };
+        await _provider.GetRequiredService<IJobStore>().GetAsync(Tenants.DefaultTenantId, jobId, TestContext.Current.CancellationToken) is { IsFinal: true };
 
     private async Task<string> RegisterAsync(string name, int maxBatchSize, double maxDelayMilliseconds)
     {

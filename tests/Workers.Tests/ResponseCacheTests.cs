@@ -179,7 +179,7 @@ public sealed class ResponseCacheTests : IAsyncLifetime
 
         Assert.True(answered);
         Assert.Equal(3, store.Attempts);
-        var stored = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, Ct);
+        var stored = await _provider.GetRequiredService<IJobStore>().GetAsync(Tenants.DefaultTenantId, job.JobId, Ct);
         Assert.Equal((JobStatus.Succeeded, true), (stored?.Status, stored?.Cached));
     }
 
@@ -207,7 +207,7 @@ public sealed class ResponseCacheTests : IAsyncLifetime
 
         public int Attempts => Volatile.Read(ref _attempts);
 
-        public Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) =>
+        public Task<IReadOnlySet<JobKey>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) =>
             Interlocked.Increment(ref _attempts) <= 2 ? throw new IOException("store down") : store.CompleteAsync(jobs, cancellationToken);
 
         public Task InsertIfAbsentAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) =>
@@ -216,10 +216,11 @@ public sealed class ResponseCacheTests : IAsyncLifetime
         public Task UpsertAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) =>
             store.UpsertAsync(jobs, cancellationToken);
 
-        public Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default) => store.GetAsync(jobId, cancellationToken);
+        public Task<JobRecord?> GetAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default) =>
+            store.GetAsync(tenantId, jobId, cancellationToken);
 
-        public Task<IReadOnlyList<JobRecord>> GetManyAsync(IReadOnlyCollection<Guid> jobIds, bool includeOutputs,
-            CancellationToken cancellationToken = default) => store.GetManyAsync(jobIds, includeOutputs, cancellationToken);
+        public Task<IReadOnlyList<JobRecord>> GetManyAsync(IReadOnlyCollection<JobKey> keys, bool includeOutputs,
+            CancellationToken cancellationToken = default) => store.GetManyAsync(keys, includeOutputs, cancellationToken);
 
         public Task<int> CountAsync(string model, JobStatus status, int limit, CancellationToken cancellationToken = default) =>
             store.CountAsync(model, status, limit, cancellationToken);
@@ -264,7 +265,7 @@ public sealed class ResponseCacheTests : IAsyncLifetime
     {
         await _harness.Bus.Publish(job, Ct);
         Assert.True(await _harness.Consumed.Any<SubmitPredictJob>(m => m.Context.Message.JobId == job.JobId, Ct));
-        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(job.JobId, Ct);
+        var record = await _provider.GetRequiredService<IJobStore>().GetAsync(Tenants.OrDefault(job.Sender?.TenantId), job.JobId, Ct);
         Assert.NotNull(record);
         Assert.True(record.IsFinal, $"job {job.JobId} is {record.Status}: {record.Error}");
         return record;

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace AIaaS.Queue.Workers.Tests;
 
 /// <summary>The group commit of batch results: what finishes while a write runs goes in the next write, together, and a
-/// JobId is never written twice in one write (so two batches of one redelivered job never both report it).</summary>
+/// tenant's JobId is never written twice in one write (so two batches of one redelivered job never both report it).</summary>
 public sealed class ResultWriterTests
 {
     private const int TestTimeout = 30_000;
@@ -30,7 +30,7 @@ public sealed class ResultWriterTests
 
         Assert.Equal(ExpectedWriteSizes, store.Writes.Select(w => w.Count));
         var written = await thirdWritten;
-        Assert.All(second.Concat(third), r => Assert.Contains(r.JobId, written));
+        Assert.All(second.Concat(third), r => Assert.Contains(JobKey.Of(r), written));
     }
 
     [Fact(Timeout = TestTimeout)]
@@ -48,8 +48,8 @@ public sealed class ResultWriterTests
         await Task.WhenAll(blocker, once, again);
 
         Assert.Equal(3, store.Writes.Count);
-        Assert.Contains(repeated.JobId, await once);
-        Assert.DoesNotContain(repeated.JobId, await again);
+        Assert.Contains(JobKey.Of(repeated), await once);
+        Assert.DoesNotContain(JobKey.Of(repeated), await again);
     }
 
     private static ResultWriter Writer(IJobStore store) => new(store, new StoreOutage(Options.Create(new WorkerOptions()), TimeProvider.System,
@@ -70,7 +70,7 @@ public sealed class ResultWriterTests
     {
         private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly HashSet<Guid> _final = [];
+        private readonly HashSet<JobKey> _final = [];
 
         public List<List<JobRecord>> Writes { get; } = [];
 
@@ -78,7 +78,7 @@ public sealed class ResultWriterTests
 
         public void Open() => _open.TrySetResult();
 
-        public async Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
+        public async Task<IReadOnlySet<JobKey>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
         {
             lock (Writes)
             {
@@ -87,12 +87,12 @@ public sealed class ResultWriterTests
 
             _started.TrySetResult();
             await _open.Task.WaitAsync(cancellationToken);
-            var written = new HashSet<Guid>();
+            var written = new HashSet<JobKey>();
             foreach (var job in jobs)
             {
-                if (_final.Add(job.JobId))
+                if (_final.Add(JobKey.Of(job)))
                 {
-                    written.Add(job.JobId);
+                    written.Add(JobKey.Of(job));
                 }
             }
 
@@ -103,9 +103,9 @@ public sealed class ResultWriterTests
 
         public Task UpsertAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-        public Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public Task<JobRecord?> GetAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-        public Task<IReadOnlyList<JobRecord>> GetManyAsync(IReadOnlyCollection<Guid> jobIds, bool includeOutputs, CancellationToken cancellationToken = default) =>
+        public Task<IReadOnlyList<JobRecord>> GetManyAsync(IReadOnlyCollection<JobKey> keys, bool includeOutputs, CancellationToken cancellationToken = default) =>
             throw new NotSupportedException();
 
         public Task<int> CountAsync(string model, JobStatus status, int limit, CancellationToken cancellationToken = default) => throw new NotSupportedException();

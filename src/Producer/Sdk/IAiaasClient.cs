@@ -9,7 +9,7 @@ public partial interface IAiaasClient
     /// has queued it). Throws <see cref="AiaasOverloadedException"/> at the model's admission limit,
     /// <see cref="AiaasPublishException"/> when the job may or may not have been queued (submit it again with the same JobId),
     /// and, over HTTP, <see cref="AiaasApiException"/> with the API's reason for a job it refuses (400 invalid, 404 unknown
-    /// model, 409 JobId not available, 401/403 key).</summary>
+    /// model, 401/403 key). JobIds are per tenant: another tenant's use of an id is no refusal.</summary>
     Task<Guid> SubmitPredictAsync(PredictRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Submits many predict jobs and returns their ids in order: on the broker, several publishes at a time; over

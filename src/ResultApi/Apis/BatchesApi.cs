@@ -105,7 +105,7 @@ public static class BatchesApi
             return TypedResults.Ok(before.ToView()); // asked before: the same answer, nothing more to do
         }
 
-        var job = await bulk.TransitionBulkJobAsync(id, [BulkJobStatus.Validating, BulkJobStatus.Running], BulkJobStatus.Cancelling,
+        var job = await bulk.TransitionBulkJobAsync(caller.TenantId, id, [BulkJobStatus.Validating, BulkJobStatus.Running], BulkJobStatus.Cancelling,
             cancellationToken: cancellationToken);
         return job is { Status: BulkJobStatus.Cancelling }
             ? TypedResults.Accepted($"/v1/batches/{id}", job.ToView())
@@ -117,7 +117,7 @@ public static class BatchesApi
         Guid id, TenantCaller caller, IBulkStore bulk, IWebhookStore webhooks, CancellationToken cancellationToken) =>
         await bulk.GetOwnAsync(caller, id, cancellationToken) is null
             ? Unknown(id)
-            : TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>((await webhooks.ListWebhooksAsync(id, cancellationToken)).Select(d => d.ToView()).ToArray());
+            : TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>((await webhooks.ListWebhooksAsync(caller.TenantId, id, cancellationToken)).Select(d => d.ToView()).ToArray());
 
     private static async Task<IResult> Lines(Guid id, TenantCaller caller, BulkResultKind kind, IBulkStore bulk, CancellationToken cancellationToken)
     {
@@ -134,12 +134,12 @@ public static class BatchesApi
         }
 
         // Streamed chunk by chunk from the store: a million-line output never sits in this process's memory.
-        return Results.Stream(body => bulk.CopyBulkResultsToAsync(id, kind, body, cancellationToken), "application/x-ndjson");
+        return Results.Stream(body => bulk.CopyBulkResultsToAsync(caller.TenantId, id, kind, body, cancellationToken), "application/x-ndjson");
     }
 
-    /// <summary>The caller's own bulk job, or null: another tenant's job is as unknown as a job that never existed.</summary>
-    private static async Task<BulkJobRecord?> GetOwnAsync(this IBulkStore bulk, TenantCaller caller, Guid id, CancellationToken cancellationToken) =>
-        await bulk.GetBulkJobAsync(id, cancellationToken) is { } job && job.TenantId == caller.TenantId ? job : null;
+    /// <summary>The caller's own bulk job, or null: ids are per tenant, so another tenant's job under the id is never read.</summary>
+    private static Task<BulkJobRecord?> GetOwnAsync(this IBulkStore bulk, TenantCaller caller, Guid id, CancellationToken cancellationToken) =>
+        bulk.GetBulkJobAsync(caller.TenantId, id, cancellationToken);
 
     internal static BulkJobView ToView(this BulkJobRecord job) => new()
     {

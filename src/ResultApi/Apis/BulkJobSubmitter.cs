@@ -54,10 +54,9 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, IDatasetStore files, IMode
             return Invalid("id must not be the empty GUID.");
         }
 
-        // A repeated id answers with the job it already names, before reading (and storing) the body again. An id another
-        // tenant holds is answered only once the request is otherwise good (see JobSubmitter on ids across tenants).
-        var existing = await bulk.GetBulkJobAsync(bulkJobId, cancellationToken);
-        if (existing is not null && existing.TenantId == caller.TenantId)
+        // A repeated id answers with the job it already names, before reading (and storing) the body again. Ids are per
+        // tenant: another tenant's job under this id is not looked at, and this submission is a new job of the caller's.
+        if (await bulk.GetBulkJobAsync(caller.TenantId, bulkJobId, cancellationToken) is { } existing)
         {
             return TypedResults.Ok(existing.ToView());
         }
@@ -83,11 +82,6 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, IDatasetStore files, IMode
                     return Problems.Gone("The file has expired",
                         $"The content of file '{query.InputFileId}' was removed under the tenant's retention at {expiredAt:O}.", expiredAt);
             }
-        }
-
-        if (existing is not null)
-        {
-            return IdTaken(bulkJobId);
         }
 
         var inputFileId = query.InputFileId;
@@ -208,18 +202,10 @@ public sealed class BulkJobSubmitter(IBulkStore bulk, IDatasetStore files, IMode
         // Published first, so that no job is stored that never reached the broker; the worker stores it too if it gets
         // there first, and create-if-absent keeps whichever record came first.
         await bus.Publish(job, context => context.MessageId = bulkJobId, cancellationToken);
-        // Create-if-absent: when another tenant's submission of the same new id was stored first, the id is theirs.
-        if (!await bulk.CreateBulkJobAsync(record, cancellationToken)
-            && await bulk.GetBulkJobAsync(bulkJobId, cancellationToken) is { } stored && stored.TenantId != caller.TenantId)
-        {
-            return IdTaken(bulkJobId);
-        }
-
+        // Create-if-absent under (tenant, id): a racing repeat of the same submission, or the worker, may have stored it first.
+        await bulk.CreateBulkJobAsync(record, cancellationToken);
         return TypedResults.Accepted($"/v1/batches/{bulkJobId}", record.ToView());
     }
-
-    private static ProblemHttpResult IdTaken(Guid bulkJobId) =>
-        Problems.Create(StatusCodes.Status409Conflict, "Id taken", $"The id {bulkJobId} is taken; choose another.");
 
     private static ProblemHttpResult Invalid(string detail) => Problems.Create(StatusCodes.Status400BadRequest, "Invalid bulk job", detail);
 }

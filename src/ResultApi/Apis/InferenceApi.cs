@@ -156,17 +156,20 @@ public static class InferenceApi
             return Error(refusal.Status, refusal.Detail);
         }
 
+        // Ids are per tenant: the job is the caller's own, new or (a repeat of its id) one it submitted before, which may be
+        // of another model or kind.
         var job = submission.Job!;
         if (job.Kind != JobKind.Predict || job.Model != Tenants.QualifyModel(services.Caller.TenantId, name))
         {
-            return Error(StatusCodes.Status409Conflict, $"job_id {job.JobId} is in use by another job; choose another.");
+            return Error(StatusCodes.Status409Conflict, $"job_id {job.JobId} is in use by another of your jobs; choose another.");
         }
 
-        var final = job.IsFinal ? job : limit > TimeSpan.Zero ? await services.Waiter.WaitAsync(job.JobId, limit, cancellationToken) : null;
+        var final = job.IsFinal ? job
+            : limit > TimeSpan.Zero ? await services.Waiter.WaitAsync(job.TenantId, job.JobId, limit, cancellationToken) : null;
         if (final is null)
         {
             // Past the wait: the job goes on, and its state is where the Location says.
-            var current = await services.Jobs.GetAsync(job.JobId, cancellationToken) ?? job;
+            var current = await services.Jobs.GetAsync(job.TenantId, job.JobId, cancellationToken) ?? job;
             return TypedResults.Accepted($"/v1/jobs/{job.JobId}", current.ToView());
         }
 

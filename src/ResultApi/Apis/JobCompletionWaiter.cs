@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using MassTransit;
@@ -13,7 +14,8 @@ namespace AIaaS.Queue.ResultApi.Apis;
 /// a request hears of its job. An event only says which jobs to read now; what became of a job is read from the store.
 /// One loop serves every waiter: it reads the jobs events named (or that a new wait asked about) at once, in one query, and
 /// every waiting job on a slow schedule, the safety net for an event missed (published while this instance was connecting,
-/// or never: a job cancelled while queued). Nothing runs per request but the wait on its own completion.
+/// or never: a job cancelled while queued). Nothing runs per request but the wait on its own completion. Jobs are waited
+/// for by tenant and id (ids are unique per tenant), and an event names its tenant (an older worker's event: its model's).
 /// </summary>
 public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpointConnector connector, IHostApplicationLifetime lifetime,
     TimeProvider time, ILogger<JobCompletionWaiter> logger) : BackgroundService
@@ -25,8 +27,8 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
     internal static readonly TimeSpan MinPollInterval = TimeSpan.FromMilliseconds(50);
 
     private const int LookupChunk = 500;
-    private readonly Dictionary<Guid, Waiter> _waiting = [];
-    private readonly HashSet<Guid> _due = [];
+    private readonly Dictionary<JobKey, Waiter> _waiting = [];
+    private readonly HashSet<JobKey> _due = [];
     private readonly Lock _lock = new();
 
     // A wake-up signal that coalesces: however many waits begin or events arrive, the loop looks once more.
@@ -38,9 +40,10 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
 
     /// <summary>The job once it is final, or null when <paramref name="limit"/> passes first. The job is read at once, so one
     /// that finished before the wait began is returned without waiting for an event.</summary>
-    public async Task<JobRecord?> WaitAsync(Guid jobId, TimeSpan limit, CancellationToken cancellationToken)
+    public async Task<JobRecord?> WaitAsync(string tenantId, Guid jobId, TimeSpan limit, CancellationToken cancellationToken)
     {
-        var waiter = Join(jobId);
+        var key = new JobKey(tenantId, jobId);
+        var waiter = Join(key);
         try
         {
             return await waiter.Completion.Task.WaitAsync(limit, time, cancellationToken).ConfigureAwait(false);
@@ -51,17 +54,17 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
         }
         finally
         {
-            Leave(jobId, waiter);
+            Leave(key, waiter);
         }
     }
 
     /// <summary>Some jobs reached a final state: those waited for here are read now, and only those.</summary>
-    internal void Notify(IEnumerable<Guid> finishedJobIds)
+    internal void Notify(IEnumerable<JobKey> finishedJobs)
     {
         var any = false;
         lock (_lock)
         {
-            foreach (var id in finishedJobIds)
+            foreach (var id in finishedJobs)
             {
                 if (_waiting.ContainsKey(id))
                 {
@@ -76,7 +79,7 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
         }
     }
 
-    private Waiter Join(Guid jobId)
+    private Waiter Join(JobKey jobId)
     {
         Waiter? waiter;
         lock (_lock)
@@ -94,7 +97,7 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
         return waiter;
     }
 
-    private void Leave(Guid jobId, Waiter waiter)
+    private void Leave(JobKey jobId, Waiter waiter)
     {
         lock (_lock)
         {
@@ -131,7 +134,7 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
         var nextFullLookup = time.GetUtcNow();
         while (!stopping.IsCancellationRequested)
         {
-            List<Guid> ids;
+            List<JobKey> ids;
             bool full;
             lock (_lock)
             {
@@ -192,7 +195,7 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
 
     /// <summary>Reads the jobs and completes the waits of those that are final; returns how many. A store that does not
     /// answer fails no waiter: they are read again at the next lookup, or their wait runs out.</summary>
-    private async Task<int> LookUpAsync(List<Guid> ids, CancellationToken stopping)
+    private async Task<int> LookUpAsync(List<JobKey> ids, CancellationToken stopping)
     {
         var finished = 0;
         try
@@ -209,7 +212,7 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
                     Waiter? waiter;
                     lock (_lock)
                     {
-                        _waiting.TryGetValue(job.JobId, out waiter);
+                        _waiting.TryGetValue(JobKey.Of(job), out waiter);
                     }
 
                     if (waiter?.Completion.TrySetResult(job) == true)
@@ -246,17 +249,18 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
                     (endpoint as IRabbitMqReceiveEndpointConfigurator)?.HearEveryTenantThroughClientEvents();
                     endpoint.Handler<PredictBatchCompleted>(context =>
                     {
-                        Notify(context.Message.Jobs.Select(j => j.JobId));
+                        var tenantId = Tenants.OfMessage(context.Message.TenantId, context.Message.Model);
+                        Notify(context.Message.Jobs.Select(j => new JobKey(tenantId, j.JobId)));
                         return Task.CompletedTask;
                     });
                     endpoint.Handler<JobFailed>(context =>
                     {
-                        Notify([context.Message.JobId]);
+                        Notify([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)]);
                         return Task.CompletedTask;
                     });
                     endpoint.Handler<TrainJobFinished>(context =>
                     {
-                        Notify([context.Message.JobId]);
+                        Notify([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)]);
                         return Task.CompletedTask;
                     });
                 });

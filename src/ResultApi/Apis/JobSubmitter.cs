@@ -12,14 +12,13 @@ namespace AIaaS.Queue.ResultApi.Apis;
 /// <summary>
 /// Puts jobs that arrive over HTTP on the broker, once for every endpoint that takes them (<c>POST /v1/jobs</c>, the Open
 /// Inference Protocol's infer): a JobId this tenant already used, the callback URL, the job's own rules, the model,
-/// admission, a JobId another tenant holds, then publish and the claim of the id. Each endpoint renders the outcome in its
-/// own protocol's form.
+/// admission, then publish and the record of the job. Each endpoint renders the outcome in its own protocol's form.
 /// </summary>
 /// <remarks>
-/// JobIds are one namespace across tenants (the broker, the workers and the store key jobs by id alone). A JobId another
-/// tenant holds is refused with 409 only once the submission is otherwise valid and admitted, the same 409 as a submission
-/// that loses a race for a new id, so that the answer costs a real submission and says nothing of whose the id is. The
-/// store settles races: the first record for an id owns it, and no later write changes its tenant.
+/// JobIds are unique per tenant (issue #13, finding 14): the store keys a job by its tenant and id, the workers by the
+/// verified sender's tenant and the id. Another tenant's job under the same id is never read here, so a submission under it
+/// is answered exactly as one under a fresh id, and both tenants keep a job of their own. A repeat by the same tenant
+/// answers with its existing job: idempotency is per tenant.
 /// </remarks>
 public sealed class JobSubmitter(IJobStore jobs, IModelStore models, IDatasetStore datasets, IBus bus, CallbackUrlPolicy callbacks,
     IOptions<ResultApiOptions> options, TimeProvider timeProvider)
@@ -38,7 +37,7 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, IDatasetSto
     internal async Task<JobSubmission> SubmitPredictAsync(SubmitPredictJob job, TenantCaller caller, ModelAdmissionView? admission,
         CancellationToken cancellationToken)
     {
-        var (settled, heldElsewhere) = await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken);
+        var settled = await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken);
         if (settled is not null)
         {
             return settled;
@@ -67,11 +66,6 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, IDatasetSto
             return JobSubmission.Refuse(StatusCodes.Status429TooManyRequests, "Model overloaded",
                 $"Model {job.Model} has {full.Limit} or more jobs queued, its admission limit; job {job.JobId} was not queued. "
                 + $"Retry after {RetryAfterSeconds} s with the same JobId.", RetryAfterSeconds);
-        }
-
-        if (heldElsewhere)
-        {
-            return IdNotAvailable(job.JobId);
         }
 
         await bus.Publish(job, context =>
@@ -198,7 +192,7 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, IDatasetSto
     /// <summary>Queues a train job for <paramref name="caller"/>; the job's <see cref="SubmitTrainJob.Sender"/> is set here.</summary>
     public async Task<JobSubmission> SubmitTrainAsync(SubmitTrainJob job, TenantCaller caller, CancellationToken cancellationToken)
     {
-        var (settled, heldElsewhere) = await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken);
+        var settled = await CheckNewAsync(job.JobId, job.CallbackUrl, caller, cancellationToken);
         if (settled is not null)
         {
             return settled;
@@ -220,11 +214,6 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, IDatasetSto
                     return JobSubmission.Refuse(StatusCodes.Status410Gone, "The dataset has expired",
                         $"The content of dataset '{fileId}' was removed under the tenant's retention at {expiredAt:O}.");
             }
-        }
-
-        if (heldElsewhere)
-        {
-            return IdNotAvailable(job.JobId);
         }
 
         await bus.Publish(job, context => context.MessageId = job.JobId, cancellationToken);
@@ -265,45 +254,34 @@ public sealed class JobSubmitter(IJobStore jobs, IModelStore models, IDatasetSto
         return new ModelAdmissionView { Model = model, Queued = queued, Limit = limit, Admitted = queued < limit, RetryAfterSeconds = RetryAfterSeconds };
     }
 
-    /// <summary>The outcome for a JobId this tenant already used or a refused callback URL (null when the job may go on),
-    /// and whether another tenant holds the id, which is answered only once the rest of the submission is good.</summary>
-    private async Task<(JobSubmission? Settled, bool HeldElsewhere)> CheckNewAsync(Guid jobId, string? callbackUrl, TenantCaller caller,
-        CancellationToken cancellationToken)
+    /// <summary>The outcome for a JobId this tenant already used or a refused callback URL; null when the job may go on.</summary>
+    private async Task<JobSubmission?> CheckNewAsync(Guid jobId, string? callbackUrl, TenantCaller caller, CancellationToken cancellationToken)
     {
         if (jobId == Guid.Empty)
         {
-            return (JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", "JobId must not be the empty GUID."), false);
+            return JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", "JobId must not be the empty GUID.");
         }
 
-        var existing = await jobs.GetAsync(jobId, cancellationToken);
-        if (existing is not null && existing.TenantId == caller.TenantId)
+        if (await jobs.GetAsync(caller.TenantId, jobId, cancellationToken) is { } existing)
         {
-            return (new JobSubmission { Job = existing }, false);
+            return new JobSubmission { Job = existing };
         }
 
         return callbackUrl is not null && await callbacks.CheckSubmittedAsync(callbackUrl, "CallbackUrl", cancellationToken) is { } refused
-            ? (JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", refused), false)
-            : (null, existing is not null);
+            ? JobSubmission.Refuse(StatusCodes.Status400BadRequest, "Invalid job", refused)
+            : null;
     }
 
-    /// <summary>After the publish, so that no queued record exists for a job that never reached the broker; insert-if-absent,
-    /// so it never overwrites a result a fast worker already stored. The id is this tenant's if the stored job is, whoever
-    /// wrote it first (this record or a fast worker); when another tenant's submission of the same new id got there first,
-    /// this one is refused, and the workers leave the other tenant's job alone. A repeat of the request now finds the job.</summary>
+    /// <summary>After the publish, so that no queued record exists for a job that never reached the broker; insert-if-absent
+    /// under (tenant, id), so it never overwrites a result a fast worker already stored. A repeat of the request now finds the job.</summary>
     private async Task<JobSubmission> RecordQueuedAsync(JobRecord queued, CancellationToken cancellationToken)
     {
         await jobs.InsertIfAbsentAsync([queued], cancellationToken);
-        var stored = await jobs.GetAsync(queued.JobId, cancellationToken);
-        return stored is null || stored.TenantId == queued.TenantId
-            ? new JobSubmission { Job = queued, IsNew = true }
-            : IdNotAvailable(queued.JobId);
+        return new JobSubmission { Job = queued, IsNew = true };
     }
 
     private static JobSubmission UnknownModel(string model, int? version) =>
         JobSubmission.Refuse(StatusCodes.Status404NotFound, "Unknown model", $"No model {model}{(version is { } v ? $" version {v}" : "")} is registered.");
-
-    private static JobSubmission IdNotAvailable(Guid jobId) =>
-        JobSubmission.Refuse(StatusCodes.Status409Conflict, "JobId not available", $"JobId {jobId} cannot be used; choose another.");
 }
 
 /// <summary>What a submission came to: a job queued now (<see cref="IsNew"/>), a job this tenant already has under that

@@ -105,9 +105,9 @@ public static class JobsApi
         }
 
         var started = Stopwatch.GetTimestamp();
-        var found = await jobs.GetManyAsync(request.Ids.Distinct().ToArray(), includeOutputs: false, cancellationToken);
+        var found = await jobs.GetManyAsync(caller.KeysOf(request.Ids), includeOutputs: false, cancellationToken);
         metrics.StageTimed("api.lookup", Stopwatch.GetElapsedTime(started));
-        return TypedResults.Ok<IReadOnlyList<JobView>>(found.Where(j => j.TenantId == caller.TenantId).Select(j => j.ToView()).ToArray());
+        return TypedResults.Ok<IReadOnlyList<JobView>>(found.Select(j => j.ToView()).ToArray());
     }
 
     public static async Task<Results<Ok<JobOutputsView>, ProblemHttpResult>> GetJobOutputs(
@@ -119,8 +119,8 @@ public static class JobsApi
         }
 
         var asked = request.Ids.Distinct().ToArray();
-        var found = (await jobs.GetManyAsync(asked, includeOutputs: true, cancellationToken))
-            .Where(j => j.TenantId == caller.TenantId && j.Status == JobStatus.Succeeded && j.Outputs is not null && j.ModelVersion is not null)
+        var found = (await jobs.GetManyAsync(caller.KeysOf(asked), includeOutputs: true, cancellationToken))
+            .Where(j => j.Status == JobStatus.Succeeded && j.Outputs is not null && j.ModelVersion is not null)
             .ToDictionary(j => j.JobId);
         return TypedResults.Ok(new JobOutputsView
         {
@@ -142,7 +142,7 @@ public static class JobsApi
             return UnknownJob(id);
         }
 
-        return TypedResults.Ok(await events.ListJobEventsAsync(id, after, limit, cancellationToken));
+        return TypedResults.Ok(await events.ListJobEventsAsync(caller.TenantId, id, after, limit, cancellationToken));
     }
 
     internal static JobView ToView(this JobRecord job) => new()
@@ -165,9 +165,12 @@ public static class JobsApi
         OutputsExpiredAt = job.Status == JobStatus.Succeeded ? job.PayloadExpiredAt : null,
     };
 
-    /// <summary>The caller's job; another tenant's is as unknown as a job that does not exist.</summary>
-    internal static async Task<JobRecord?> GetOwnAsync(this IJobStore jobs, TenantCaller caller, Guid id, CancellationToken cancellationToken) =>
-        await jobs.GetAsync(id, cancellationToken) is { } job && job.TenantId == caller.TenantId ? job : null;
+    /// <summary>The caller's job: ids are per tenant, so another tenant's job under the id is never read.</summary>
+    internal static Task<JobRecord?> GetOwnAsync(this IJobStore jobs, TenantCaller caller, Guid id, CancellationToken cancellationToken) =>
+        jobs.GetAsync(caller.TenantId, id, cancellationToken);
+
+    /// <summary>The caller's jobs under these ids, each once.</summary>
+    private static JobKey[] KeysOf(this TenantCaller caller, IEnumerable<Guid> ids) => ids.Distinct().Select(id => new JobKey(caller.TenantId, id)).ToArray();
 
     internal static ProblemHttpResult UnknownJob(Guid id) => Problems.Create(StatusCodes.Status404NotFound, "Unknown job",
         $"No job with id {id} is known. A job submitted a moment ago may still be on its way to the queue.");

@@ -110,7 +110,7 @@ public static class SubmitJobsApi
             return JobsApi.UnknownJob(id);
         }
 
-        var deliveries = await webhooks.ListWebhooksAsync(id, cancellationToken);
+        var deliveries = await webhooks.ListWebhooksAsync(caller.TenantId, id, cancellationToken);
         return TypedResults.Ok<IReadOnlyList<WebhookDeliveryView>>(deliveries.Select(d => d.ToView()).ToArray());
     }
 

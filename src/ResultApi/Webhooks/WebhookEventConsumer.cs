@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using MassTransit;
@@ -18,22 +19,29 @@ internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingQueue traini
     IOptions<WebhookOptions> options, ILogger<WebhookEventConsumer> logger)
     : IConsumer<PredictBatchCompleted>, IConsumer<JobFailed>, IConsumer<TrainJobFinished>, IConsumer<BulkJobFinished>
 {
-    public Task Consume(ConsumeContext<PredictBatchCompleted> context) =>
-        ScheduleJobsAsync(context.Message.Jobs.Select(j => j.JobId).ToList(), context.CancellationToken);
+    // Ids are per tenant: an event names its jobs' tenant (an older worker's event, its model's), and the jobs are read by both.
+    public Task Consume(ConsumeContext<PredictBatchCompleted> context)
+    {
+        var tenantId = Tenants.OfMessage(context.Message.TenantId, context.Message.Model);
+        return ScheduleJobsAsync(context.Message.Jobs.Select(j => new JobKey(tenantId, j.JobId)).ToList(), context.CancellationToken);
+    }
 
-    public Task Consume(ConsumeContext<JobFailed> context) => ScheduleJobsAsync([context.Message.JobId], context.CancellationToken);
+    public Task Consume(ConsumeContext<JobFailed> context) =>
+        ScheduleJobsAsync([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)], context.CancellationToken);
 
-    public Task Consume(ConsumeContext<TrainJobFinished> context) => ScheduleJobsAsync([context.Message.JobId], context.CancellationToken);
+    public Task Consume(ConsumeContext<TrainJobFinished> context) =>
+        ScheduleJobsAsync([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)], context.CancellationToken);
 
     public async Task Consume(ConsumeContext<BulkJobFinished> context)
     {
-        var job = await bulk.GetBulkJobAsync(context.Message.BulkJobId, context.CancellationToken).ConfigureAwait(false);
+        var tenantId = Tenants.OfMessage(context.Message.TenantId, context.Message.Model);
+        var job = await bulk.GetBulkJobAsync(tenantId, context.Message.BulkJobId, context.CancellationToken).ConfigureAwait(false);
         // The finalizer publishes the end of a bulk job just before it stores it (so that a failed publish is redelivered):
         // a job still closing is given a few seconds to reach the store's final state before the event is judged.
         for (var wait = 0; job is { IsFinal: false, Status: BulkJobStatus.Finalizing or BulkJobStatus.Cancelling or BulkJobStatus.Running } && wait < 50; wait++)
         {
             await Task.Delay(200, context.CancellationToken).ConfigureAwait(false);
-            job = await bulk.GetBulkJobAsync(context.Message.BulkJobId, context.CancellationToken).ConfigureAwait(false);
+            job = await bulk.GetBulkJobAsync(tenantId, context.Message.BulkJobId, context.CancellationToken).ConfigureAwait(false);
         }
 
         if (job is not { IsFinal: true, CallbackUrl: { Length: > 0 } })
@@ -45,7 +53,7 @@ internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingQueue traini
         await ScheduleAsync([WebhookEvents.CreateBulk(options.Value, job)], context.CancellationToken).ConfigureAwait(false);
     }
 
-    private async Task ScheduleJobsAsync(IReadOnlyCollection<Guid> jobIds, CancellationToken cancellationToken)
+    private async Task ScheduleJobsAsync(IReadOnlyCollection<JobKey> jobIds, CancellationToken cancellationToken)
     {
         var stored = await jobs.GetManyAsync(jobIds, includeOutputs: false, cancellationToken).ConfigureAwait(false);
         var deliveries = new List<WebhookDelivery>(stored.Count);
@@ -59,7 +67,7 @@ internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingQueue traini
 
             // A train job's callback URL is in the request it was queued with; a predict job's in its row.
             var url = job.Kind == JobKind.Train
-                ? (await training.GetTrainRequestAsync(job.JobId, cancellationToken).ConfigureAwait(false))?.CallbackUrl
+                ? (await training.GetTrainRequestAsync(job.TenantId, job.JobId, cancellationToken).ConfigureAwait(false))?.CallbackUrl
                 : job.CallbackUrl;
             if (!string.IsNullOrEmpty(url))
             {

@@ -51,7 +51,7 @@ internal static class WebhookEvents
         return new WebhookDelivery
         {
             // Deterministic: the same completion event consumed twice schedules one delivery with one webhook-id.
-            Id = $"msg_{jobId:N}_{type.Replace('.', '_')}",
+            Id = DeliveryId(tenantId, jobId, type),
             JobId = jobId,
             EventType = type,
             Url = url,
@@ -93,7 +93,7 @@ internal static class WebhookEvents
         };
         return new WebhookDelivery
         {
-            Id = $"msg_{job.BulkJobId:N}_{type.Replace('.', '_')}",
+            Id = DeliveryId(job.TenantId, job.BulkJobId, type),
             JobId = job.BulkJobId,
             EventType = type,
             Url = job.CallbackUrl!,
@@ -106,4 +106,8 @@ internal static class WebhookEvents
 
     private static string Link(WebhookOptions options, string path) =>
         options.PublicBaseUrl is { } root ? new Uri(root, path).ToString() : "/" + path;
+
+    /// <summary>The webhook-id of a job's event: ids are unique per tenant, so the tenant is part of it, and two tenants' jobs
+    /// of one id get a delivery each. (Deliveries scheduled before ids were per tenant keep their msg_{job}_{type} ids.)</summary>
+    internal static string DeliveryId(string tenantId, Guid jobId, string type) => $"msg_{tenantId}_{jobId:N}_{type.Replace('.', '_')}";
 }

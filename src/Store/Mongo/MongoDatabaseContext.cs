@@ -10,7 +10,7 @@ namespace AIaaS.Queue.Store;
 /// The distributed store's database: the collections and GridFS buckets every concern of the store uses, their indexes
 /// (made once per process before first use), the clock, and the client when it owns one. The concern classes
 /// (<see cref="MongoJobStore"/>, <see cref="MongoModelStore"/>, ...) take it and do their own queries. Jobs are in "jobs"
-/// (_id is the JobId as a standard UUID), model versions in "models" (unique on name and version), model files in the
+/// (keyed by tenantId and jobId, a standard UUID, under one unique index: ids are unique per tenant), model versions in "models" (unique on name and version), model files in the
 /// GridFS bucket "models".
 /// </summary>
 public sealed class MongoDatabaseContext : IDisposable
@@ -31,6 +31,7 @@ public sealed class MongoDatabaseContext : IDisposable
     private const string WebhooksCollection = "webhook_deliveries";
     private const string LeasesCollection = "leases";
     private const string SweepReportsCollection = "sweep_reports";
+    private const string MigrationsCollection = "store_migrations";
 
     private readonly MongoClient? _ownedClient;
     private readonly SemaphoreSlim _indexGate = new(1, 1);
@@ -100,6 +101,7 @@ public sealed class MongoDatabaseContext : IDisposable
                 return;
             }
 
+            await MigrateToPerTenantIdsAsync(cancellationToken);
             await CreateJobAndModelIndexesAsync(cancellationToken);
             await CreateTrainingIndexesAsync(cancellationToken);
             await CreateTenantIndexesAsync(cancellationToken);
@@ -115,28 +117,123 @@ public sealed class MongoDatabaseContext : IDisposable
         }
     }
 
+    /// <summary>
+    /// Ids became unique per tenant (issue #13, finding 14): a job, bulk job or train job is keyed by tenantId and jobId under a
+    /// unique index, no longer by an _id that is its id. Documents stored before get their jobId (their _id, which stays) and,
+    /// where they had none, their tenant: a job's own or the default; events, chunks and webhook deliveries their job's, looked
+    /// up by the old _id while it is still unique. The unique indexes on the old keys are dropped, since they would refuse a
+    /// second tenant's id. Every step is idempotent, so processes that start together may all run it; a marker document
+    /// makes later starts skip it.
+    /// </summary>
+    private async Task MigrateToPerTenantIdsAsync(CancellationToken cancellationToken)
+    {
+        const string marker = "per-tenant-ids";
+        var migrations = Database.GetCollection<BsonDocument>(MigrationsCollection);
+        if (await migrations.Find(Doc.Eq("_id", marker)).AnyAsync(cancellationToken))
+        {
+            return;
+        }
+
+        var legacy = Doc.Exists("jobId", false);
+        var keyed = new BsonDocument("$set", new BsonDocument
+        {
+            ["jobId"] = "$_id",
+            ["tenantId"] = new BsonDocument("$ifNull", new BsonArray { "$tenantId", Tenants.DefaultTenantId }),
+        });
+        foreach (var collection in new[] { RawJobs, RawBulkJobs })
+        {
+            await collection.UpdateManyAsync(legacy, DocUpdate.Pipeline(new[] { keyed }), cancellationToken: cancellationToken);
+        }
+
+        // Train jobs were keyed by _id alone and named no tenant: their job's tenant.
+        await CopyJobTenantAsync(TrainJobs, "_id", RawJobs, cancellationToken);
+        await TrainJobs.UpdateManyAsync(legacy, DocUpdate.Pipeline(new[] { new BsonDocument("$set", new BsonDocument("jobId", "$_id")) }),
+            cancellationToken: cancellationToken);
+        await CopyJobTenantAsync(Events, "jobId", RawJobs, cancellationToken);
+        await CopyJobTenantAsync(BulkInputs, "bulkId", RawBulkJobs, cancellationToken);
+        await CopyJobTenantAsync(BulkResults, "bulkId", RawBulkJobs, cancellationToken);
+        await CopyJobTenantAsync(Webhooks, "jobId", RawJobs, cancellationToken);
+        await CopyJobTenantAsync(Webhooks, "jobId", RawBulkJobs, cancellationToken);
+        foreach (var dependents in new[] { TrainJobs, Events, BulkInputs, BulkResults, Webhooks })
+        {
+            await dependents.UpdateManyAsync(Doc.Or(Doc.Exists("tenantId", false), Doc.Eq("tenantId", BsonNull.Value)),
+                DocUpdate.Set("tenantId", Tenants.DefaultTenantId), cancellationToken: cancellationToken);
+        }
+
+        await DropIndexesAsync(RawJobs, ["page", "status_page", "model_page", "kind_page", "tenant_page"], cancellationToken);
+        await DropIndexesAsync(RawBulkJobs, ["tenant_page"], cancellationToken);
+        await DropIndexesAsync(Events, ["job_seq"], cancellationToken);
+        await DropIndexesAsync(BulkInputs, ["bulk_chunk"], cancellationToken);
+        await DropIndexesAsync(BulkResults, ["bulk_chunk"], cancellationToken);
+        await DropIndexesAsync(Webhooks, ["job"], cancellationToken);
+        await DropIndexesAsync(Database.GetCollection<BsonDocument>(ModelsCollection), ["training_job"], cancellationToken);
+        await migrations.UpdateOneAsync(Doc.Eq("_id", marker), DocUpdate.SetOnInsert("at", Time.GetUtcNow().UtcTicks),
+            new UpdateOptions { IsUpsert = true }, cancellationToken);
+    }
+
+    /// <summary>Sets tenantId on the documents of <paramref name="dependents"/> that have none, from the job whose old _id
+    /// their <paramref name="jobField"/> holds.</summary>
+    private static async Task CopyJobTenantAsync(IMongoCollection<BsonDocument> dependents, string jobField, IMongoCollection<BsonDocument> owners,
+        CancellationToken cancellationToken)
+    {
+        var missing = Doc.Or(Doc.Exists("tenantId", false), Doc.Eq("tenantId", BsonNull.Value));
+        var jobIds = await (await dependents.DistinctAsync<BsonValue>(jobField, missing, cancellationToken: cancellationToken)).ToListAsync(cancellationToken);
+        foreach (var jobId in jobIds)
+        {
+            var owner = await owners.Find(Doc.Eq("_id", jobId)).Project(Builders<BsonDocument>.Projection.Include("tenantId"))
+                .FirstOrDefaultAsync(cancellationToken);
+            if (owner?.GetValue("tenantId", BsonNull.Value) is { IsString: true } tenant)
+            {
+                await dependents.UpdateManyAsync(Doc.And(Doc.Eq(jobField, jobId), missing), DocUpdate.Set("tenantId", tenant),
+                    cancellationToken: cancellationToken);
+            }
+        }
+    }
+
+    private static async Task DropIndexesAsync(IMongoCollection<BsonDocument> collection, string[] names, CancellationToken cancellationToken)
+    {
+        var existing = await (await collection.Indexes.ListAsync(cancellationToken)).ToListAsync(cancellationToken);
+        foreach (var name in names.Where(n => existing.Any(i => i.GetValue("name", "").AsString == n)))
+        {
+            try
+            {
+                await collection.Indexes.DropOneAsync(name, cancellationToken);
+            }
+            catch (MongoCommandException ex) when (ex.CodeName == "IndexNotFound")
+            {
+                // Another process dropped it first.
+            }
+        }
+    }
+
     /// <summary>Job listing and admission indexes, and one version number per model name.</summary>
     private async Task CreateJobAndModelIndexesAsync(CancellationToken cancellationToken)
     {
         // Each listing filter leads an index that continues in page order, so a page is an index walk.
+        // A job is its tenant and its id: the unique "tenant_job" index is the key (the _id is the server's, or the JobId in
+        // documents stored before ids were per tenant). The page indexes end in jobId, which "_2" names tell from the old ones
+        // that ended in _id.
         var keys = Builders<JobDocument>.IndexKeys;
         await Jobs.Indexes.CreateManyAsync(
             [
                 new CreateIndexModel<JobDocument>(
+                    keys.Ascending(d => d.TenantId).Ascending(d => d.Id),
+                    new CreateIndexOptions { Name = "tenant_job", Unique = true }),
+                new CreateIndexModel<JobDocument>(
                     keys.Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                    new CreateIndexOptions { Name = "page" }),
+                    new CreateIndexOptions { Name = "page_2" }),
                 new CreateIndexModel<JobDocument>(
                     keys.Ascending(d => d.Status).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                    new CreateIndexOptions { Name = "status_page" }),
+                    new CreateIndexOptions { Name = "status_page_2" }),
                 new CreateIndexModel<JobDocument>(
                     keys.Ascending(d => d.Model).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                    new CreateIndexOptions { Name = "model_page" }),
+                    new CreateIndexOptions { Name = "model_page_2" }),
                 new CreateIndexModel<JobDocument>(
                     keys.Ascending(d => d.Kind).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                    new CreateIndexOptions { Name = "kind_page" }),
+                    new CreateIndexOptions { Name = "kind_page_2" }),
                 new CreateIndexModel<JobDocument>(
                     keys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                    new CreateIndexOptions { Name = "tenant_page" }),
+                    new CreateIndexOptions { Name = "tenant_page_2" }),
                 new CreateIndexModel<JobDocument>(
                     keys.Ascending(d => d.Model).Ascending(d => d.Status),
                     new CreateIndexOptions { Name = "model_status" }),
@@ -155,20 +252,23 @@ public sealed class MongoDatabaseContext : IDisposable
     {
         await Models.Indexes.CreateOneAsync(
             new CreateIndexModel<ModelDocument>(
-                Builders<ModelDocument>.IndexKeys.Ascending(d => d.TrainingJobId),
+                Builders<ModelDocument>.IndexKeys.Ascending(d => d.Name).Ascending(d => d.TrainingJobId),
                 new CreateIndexOptions<ModelDocument>
                 {
-                    Name = "training_job",
+                    Name = "name_training_job",
                     Unique = true,
                     PartialFilterExpression = Builders<ModelDocument>.Filter.Exists(d => d.TrainingJobId),
                 }),
             cancellationToken: cancellationToken);
         await TrainJobs.Indexes.CreateOneAsync(
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("tenantId").Ascending("jobId"),
+                new CreateIndexOptions { Name = "tenant_job", Unique = true }), cancellationToken: cancellationToken);
+        await TrainJobs.Indexes.CreateOneAsync(
             new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("queuedAt"),
                 new CreateIndexOptions { Name = "state_queued" }), cancellationToken: cancellationToken);
         await Events.Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("jobId").Ascending("seq"),
-                new CreateIndexOptions { Name = "job_seq", Unique = true }), cancellationToken: cancellationToken);
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("tenantId").Ascending("jobId").Ascending("seq"),
+                new CreateIndexOptions { Name = "tenant_job_seq", Unique = true }), cancellationToken: cancellationToken);
     }
 
     /// <summary>A tenant's keys in creation order, and the default tenant.</summary>
@@ -194,8 +294,8 @@ public sealed class MongoDatabaseContext : IDisposable
             new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("state").Ascending("nextAttemptAt"),
                 new CreateIndexOptions { Name = "due" }), cancellationToken: cancellationToken);
         await Webhooks.Indexes.CreateOneAsync(
-            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("jobId").Ascending("createdAt"),
-                new CreateIndexOptions { Name = "job" }), cancellationToken: cancellationToken);
+            new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("tenantId").Ascending("jobId").Ascending("createdAt"),
+                new CreateIndexOptions { Name = "tenant_job" }), cancellationToken: cancellationToken);
     }
 
     /// <summary>A tenant's bulk jobs newest first, and each chunk stored once.</summary>
@@ -203,14 +303,19 @@ public sealed class MongoDatabaseContext : IDisposable
     {
         await BulkJobs.Indexes.CreateOneAsync(
             new CreateIndexModel<BulkJobDocument>(
+                Builders<BulkJobDocument>.IndexKeys.Ascending(d => d.TenantId).Ascending(d => d.Id),
+                new CreateIndexOptions { Name = "tenant_job", Unique = true }),
+            cancellationToken: cancellationToken);
+        await BulkJobs.Indexes.CreateOneAsync(
+            new CreateIndexModel<BulkJobDocument>(
                 Builders<BulkJobDocument>.IndexKeys.Ascending(d => d.TenantId).Descending(d => d.SubmittedAt).Descending(d => d.Id),
-                new CreateIndexOptions { Name = "tenant_page" }),
+                new CreateIndexOptions { Name = "tenant_page_2" }),
             cancellationToken: cancellationToken);
         foreach (var chunks in new[] { BulkInputs, BulkResults })
         {
             await chunks.Indexes.CreateOneAsync(
-                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("bulkId").Ascending("index"),
-                    new CreateIndexOptions { Name = "bulk_chunk", Unique = true }),
+                new CreateIndexModel<BsonDocument>(Builders<BsonDocument>.IndexKeys.Ascending("tenantId").Ascending("bulkId").Ascending("index"),
+                    new CreateIndexOptions { Name = "tenant_bulk_chunk", Unique = true }),
                 cancellationToken: cancellationToken);
         }
     }

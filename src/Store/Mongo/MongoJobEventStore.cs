@@ -10,7 +10,7 @@ namespace AIaaS.Queue.Store;
 /// read and written whole, never queried field by field.</summary>
 public sealed class MongoJobEventStore(MongoDatabaseContext context) : IJobEventStore
 {
-    public async Task AppendJobEventsAsync(Guid jobId, IReadOnlyList<JobEventView> events, CancellationToken cancellationToken = default)
+    public async Task AppendJobEventsAsync(string tenantId, Guid jobId, IReadOnlyList<JobEventView> events, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(events);
         if (events.Count == 0)
@@ -21,7 +21,7 @@ public sealed class MongoJobEventStore(MongoDatabaseContext context) : IJobEvent
         await context.EnsureIndexesAsync(cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
-            var last = await context.Events.Find(Doc.Eq("jobId", Id(jobId))).Sort(Builders<BsonDocument>.Sort.Descending("seq")).Limit(1)
+            var last = await context.Events.Find(DocKeyIs(tenantId, jobId)).Sort(Builders<BsonDocument>.Sort.Descending("seq")).Limit(1)
                 .FirstOrDefaultAsync(cancellationToken);
             var next = last is null ? 1L : last["seq"].ToInt64() + 1;
             var documents = events.Select((e, i) =>
@@ -29,6 +29,7 @@ public sealed class MongoJobEventStore(MongoDatabaseContext context) : IJobEvent
                 var numbered = e with { Sequence = next + i };
                 return new BsonDocument
                 {
+                    ["tenantId"] = tenantId,
                     ["jobId"] = Id(jobId),
                     ["seq"] = numbered.Sequence,
                     ["body"] = JsonSerializer.Serialize(numbered, StoreJson.Options),
@@ -47,11 +48,11 @@ public sealed class MongoJobEventStore(MongoDatabaseContext context) : IJobEvent
         }
     }
 
-    public async Task<IReadOnlyList<JobEventView>> ListJobEventsAsync(Guid jobId, long afterSequence = 0, int limit = 1000,
+    public async Task<IReadOnlyList<JobEventView>> ListJobEventsAsync(string tenantId, Guid jobId, long afterSequence = 0, int limit = 1000,
         CancellationToken cancellationToken = default)
     {
         await context.EnsureIndexesAsync(cancellationToken);
-        var documents = await context.Events.Find(Doc.And(Doc.Eq("jobId", Id(jobId)), Doc.Gt("seq", afterSequence)))
+        var documents = await context.Events.Find(Doc.And(DocKeyIs(tenantId, jobId), Doc.Gt("seq", afterSequence)))
             .Sort(Builders<BsonDocument>.Sort.Ascending("seq")).Limit(Math.Clamp(limit, 1, 10_000)).ToListAsync(cancellationToken);
         return documents.ConvertAll(d => JsonSerializer.Deserialize<JobEventView>(d["body"].AsString, StoreJson.Options)!);
     }

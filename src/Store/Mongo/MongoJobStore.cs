@@ -36,8 +36,7 @@ public sealed class MongoJobStore(MongoDatabaseContext context) : IJobStore
     internal static WriteModel<JobDocument> InsertIfAbsentModel(JobRecord job)
     {
         var fields = JobDocument.From(job).ToBsonDocument();
-        fields.Remove("_id");
-        return new UpdateOneModel<JobDocument>(JobFilter.Eq(d => d.Id, job.JobId), new BsonDocument("$setOnInsert", fields))
+        return new UpdateOneModel<JobDocument>(OwnJob(job), new BsonDocument("$setOnInsert", fields))
         {
             IsUpsert = true,
         };
@@ -68,9 +67,8 @@ public sealed class MongoJobStore(MongoDatabaseContext context) : IJobStore
             }
             catch (MongoBulkWriteException<JobDocument> ex) when (IsOnlyDuplicateKeys(ex))
             {
-                // Concurrent upserts of one new id: the loser's insert hit the winner's. Replacing is idempotent,
-                // so the failed requests are simply sent again and now match the existing document. One that still
-                // does not is another tenant's job (OwnJob), which this write leaves alone.
+                // Concurrent upserts of one new (tenant, id): the loser's insert hit the winner's. Replacing is idempotent,
+                // so the failed requests are simply sent again and now match the existing document.
                 if (attempt >= 3)
                 {
                     return;
@@ -81,10 +79,10 @@ public sealed class MongoJobStore(MongoDatabaseContext context) : IJobStore
         }
     }
 
-    public async Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlySet<JobKey>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobs);
-        var written = new HashSet<Guid>();
+        var written = new HashSet<JobKey>();
         if (jobs.Count == 0)
         {
             return written;
@@ -93,8 +91,8 @@ public sealed class MongoJobStore(MongoDatabaseContext context) : IJobStore
         await context.EnsureIndexesAsync(cancellationToken);
         var list = JobCursor.Distinct(jobs, keepLast: true).ToList();
 
-        // Replace only a job of this tenant that is not final; for any other the filter matches nothing, the upsert tries to
-        // insert its id and the unique _id refuses: that duplicate-key error is this store's "not yours to write".
+        // Replace only a job that is not final; for a final one the filter matches nothing, the upsert tries to insert its
+        // (tenant, id) and the unique "tenant_job" index refuses: that duplicate-key error is this store's "already final".
         var requests = list.Select(job => (WriteModel<JobDocument>)new ReplaceOneModel<JobDocument>(
                 JobFilter.And(OwnJob(job), JobFilter.Nin(d => d.Status, JobStoreRules.FinalStatuses)), JobDocument.From(job))
             {
@@ -115,44 +113,46 @@ public sealed class MongoJobStore(MongoDatabaseContext context) : IJobStore
         {
             if (!refused.Contains(i))
             {
-                written.Add(list[i].JobId);
+                written.Add(JobKey.Of(list[i]));
             }
         }
 
         return written;
     }
 
-    /// <summary>The stored job with this record's id, when it is this record's tenant's: a job's tenant never changes. It stays in
-    /// the write's filter, the one atomic place for it (<see cref="JobStoreRules"/>).</summary>
-    private static FilterDefinition<JobDocument> OwnJob(JobRecord job) =>
-        JobFilter.And(JobFilter.Eq(d => d.Id, job.JobId), TenantIs(job.TenantId));
+    /// <summary>The stored job under this record's tenant and id: the key of every write.</summary>
+    private static FilterDefinition<JobDocument> OwnJob(JobRecord job) => JobKeyIs(job.TenantId, job.JobId);
 
-    public async Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default)
+    public async Task<JobRecord?> GetAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         await context.EnsureIndexesAsync(cancellationToken);
-        var document = await context.Jobs.Find(JobFilter.Eq(d => d.Id, jobId)).FirstOrDefaultAsync(cancellationToken);
+        var document = await context.Jobs.Find(JobKeyIs(tenantId, jobId)).FirstOrDefaultAsync(cancellationToken);
         return document?.ToRecord();
     }
 
     public async Task<IReadOnlyList<JobRecord>> GetManyAsync(
-        IReadOnlyCollection<Guid> jobIds, bool includeOutputs, CancellationToken cancellationToken = default)
+        IReadOnlyCollection<JobKey> keys, bool includeOutputs, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(jobIds);
-        if (jobIds.Count == 0)
+        ArgumentNullException.ThrowIfNull(keys);
+        if (keys.Count == 0)
         {
             return [];
         }
 
         await context.EnsureIndexesAsync(cancellationToken);
-        var ids = jobIds.Distinct().ToList();
-        var find = context.Jobs.Find(JobFilter.In(d => d.Id, ids));
+        var asked = keys.Distinct().ToList();
+
+        // One $in per tenant (a batch is almost always one tenant's), each a range of the "tenant_job" index.
+        var find = context.Jobs.Find(JobFilter.Or(asked.GroupBy(k => k.TenantId).Select(tenant =>
+            JobFilter.And(JobFilter.Eq(d => d.TenantId, tenant.Key), JobFilter.In(d => d.Id, tenant.Select(k => k.JobId))))));
         var documents = includeOutputs
             ? await find.ToListAsync(cancellationToken)
             : await find.Project<JobDocument>(WithoutOutputs).ToListAsync(cancellationToken);
 
         // In the order asked, as the embedded store answers.
-        var byId = documents.ToDictionary(d => d.Id);
-        return ids.Where(byId.ContainsKey).Select(id => byId[id].ToRecord()).ToList();
+        var byKey = documents.ToDictionary(d => new JobKey(Tenants.OrDefault(d.TenantId), d.Id));
+        return asked.Where(byKey.ContainsKey).Select(key => byKey[key].ToRecord()).ToList();
     }
 
     public async Task<int> CountAsync(string model, Contracts.JobStatus status, int limit, CancellationToken cancellationToken = default)

@@ -18,9 +18,11 @@ internal static class MongoMappings
         // Standard (subtype 4, RFC 4122 byte order) set on the member, not through the obsolete global mode.
         var guid = new GuidSerializer(GuidRepresentation.Standard);
 
+        // A job and a bulk job are keyed by tenantId and jobId (unique per tenant), not by _id: the _id is the server's (or,
+        // in documents stored before ids were per tenant, the same JobId), never read.
         BsonClassMap.TryRegisterClassMap<JobDocument>(map =>
         {
-            map.MapIdMember(d => d.Id).SetSerializer(guid);
+            map.MapMember(d => d.Id).SetElementName("jobId").SetSerializer(guid);
             map.MapMember(d => d.TenantId).SetElementName("tenantId").SetIgnoreIfNull(true);
             map.MapMember(d => d.Kind).SetElementName("kind").SetSerializer(new EnumSerializer<JobKind>(BsonType.String));
             map.MapMember(d => d.Model).SetElementName("model");
@@ -97,7 +99,7 @@ internal static class MongoMappings
 
         BsonClassMap.TryRegisterClassMap<BulkJobDocument>(map =>
         {
-            map.MapIdMember(d => d.Id).SetSerializer(guid);
+            map.MapMember(d => d.Id).SetElementName("jobId").SetSerializer(guid);
             map.MapMember(d => d.TenantId).SetElementName("tenantId");
             map.MapMember(d => d.Model).SetElementName("model");
             map.MapMember(d => d.ModelVersion).SetElementName("modelVersion").SetIgnoreIfNull(true);

@@ -18,7 +18,7 @@ public sealed class MongoModelStore(MongoDatabaseContext context) : IModelStore
         ArgumentNullException.ThrowIfNull(content);
         ArgumentException.ThrowIfNullOrWhiteSpace(model.Name);
         await context.EnsureIndexesAsync(cancellationToken);
-        if (model.Training is { } training && await FindByTrainingJobAsync(training.TrainingJobId, cancellationToken) is { } registered)
+        if (model.Training is { } training && await FindByTrainingJobAsync(model.Name, training.TrainingJobId, cancellationToken) is { } registered)
         {
             return registered.ToRecord();
         }
@@ -66,7 +66,7 @@ public sealed class MongoModelStore(MongoDatabaseContext context) : IModelStore
         {
             // Another attempt of the same train job registered first: its version stands, this file goes.
             await DeleteFileQuietlyAsync(fileId);
-            var raced = await FindByTrainingJobAsync(model.Training.TrainingJobId, cancellationToken);
+            var raced = await FindByTrainingJobAsync(model.Name, model.Training.TrainingJobId, cancellationToken);
             if (raced is null)
             {
                 throw;
@@ -105,7 +105,7 @@ public sealed class MongoModelStore(MongoDatabaseContext context) : IModelStore
             catch (MongoWriteException ex) when (ex.WriteError?.Category == ServerErrorCategory.DuplicateKey && attempt < MaxVersionAttempts)
             {
                 // The training-job index refuses a second version of one train job: that is final, not a version race.
-                if (document.TrainingJobId is { } trainingJobId && await FindByTrainingJobAsync(trainingJobId, cancellationToken) is not null)
+                if (document.TrainingJobId is { } trainingJobId && await FindByTrainingJobAsync(document.Name, trainingJobId, cancellationToken) is not null)
                 {
                     throw;
                 }
@@ -198,12 +198,13 @@ public sealed class MongoModelStore(MongoDatabaseContext context) : IModelStore
         }
     }
 
-    private Task<ModelDocument?> FindByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken) =>
-        context.Models.Find(ModelFilter.Eq(d => d.TrainingJobId, trainingJobId)).FirstOrDefaultAsync(cancellationToken)!;
+    private Task<ModelDocument?> FindByTrainingJobAsync(string name, Guid trainingJobId, CancellationToken cancellationToken) =>
+        context.Models.Find(ModelFilter.And(ModelFilter.Eq(d => d.Name, name), ModelFilter.Eq(d => d.TrainingJobId, trainingJobId)))
+            .FirstOrDefaultAsync(cancellationToken)!;
 
-    public async Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken = default)
+    public async Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(string name, Guid trainingJobId, CancellationToken cancellationToken = default)
     {
         await context.EnsureIndexesAsync(cancellationToken);
-        return (await FindByTrainingJobAsync(trainingJobId, cancellationToken))?.ToRecord();
+        return (await FindByTrainingJobAsync(name, trainingJobId, cancellationToken))?.ToRecord();
     }
 }

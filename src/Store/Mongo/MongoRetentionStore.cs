@@ -87,11 +87,15 @@ public sealed class MongoRetentionStore(MongoDatabaseContext context) : IRetenti
             return SweepBatch.None;
         }
 
-        // Dependents first: a job record is what makes them findable, so a crash between the writes leaves no orphans.
+        // Dependents first: a job record is what makes them findable, so a crash between the writes leaves no orphans. They
+        // hang off the tenant's job ids, not off the documents' _ids.
         var ids = found.ConvertAll(f => f.Id);
-        await context.Webhooks.DeleteManyAsync(Doc.In("jobId", ids), cancellationToken);
-        await context.Events.DeleteManyAsync(Doc.In("jobId", ids), cancellationToken);
-        await context.TrainJobs.DeleteManyAsync(Doc.In("_id", ids), cancellationToken);
+        var jobIds = (await context.RawJobs.Find(Doc.In("_id", ids)).Project(Builders<BsonDocument>.Projection.Include("jobId"))
+            .ToListAsync(cancellationToken)).ConvertAll(d => d["jobId"]);
+        var dependents = Doc.And(Doc.Eq("tenantId", tenantId), Doc.In("jobId", jobIds));
+        await context.Webhooks.DeleteManyAsync(dependents, cancellationToken);
+        await context.Events.DeleteManyAsync(dependents, cancellationToken);
+        await context.TrainJobs.DeleteManyAsync(dependents, cancellationToken);
         await context.RawJobs.DeleteManyAsync(Doc.In("_id", ids), cancellationToken);
         return new SweepBatch(found.Count, found.Sum(f => f.Bytes));
     }
@@ -139,28 +143,28 @@ public sealed class MongoRetentionStore(MongoDatabaseContext context) : IRetenti
         var jobs = await context.RawBulkJobs
             .Find(Doc.And(TenantOf(tenantId), Doc.Exists("completedAt"), Doc.Lt("completedAt", completedBefore.UtcTicks),
                 Doc.Not(Doc.Exists("outputsExpiredAt")), Doc.In("status", FinalBulkStatuses)))
-            .Project(Builders<BsonDocument>.Projection.Include("_id")).Limit(limit).ToListAsync(cancellationToken);
+            .Project(Builders<BsonDocument>.Projection.Include("_id").Include("jobId")).Limit(limit).ToListAsync(cancellationToken);
 
         // Chunks are the unit of the limit, as in the embedded store.
         var batch = SweepBatch.None;
         foreach (var job in jobs)
         {
-            var bulkId = job["_id"];
-            batch += await DeleteChunksAsync(context.BulkResults, bulkId, limit - batch.Count, cancellationToken);
-            batch += await DeleteChunksAsync(context.BulkInputs, bulkId, limit - batch.Count, cancellationToken);
+            var chunksOfJob = Doc.And(Doc.Eq("tenantId", tenantId), Doc.Eq("bulkId", job["jobId"]));
+            batch += await DeleteChunksAsync(context.BulkResults, chunksOfJob, limit - batch.Count, cancellationToken);
+            batch += await DeleteChunksAsync(context.BulkInputs, chunksOfJob, limit - batch.Count, cancellationToken);
             if (batch.Count >= limit)
             {
                 break;
             }
 
-            await context.RawBulkJobs.UpdateOneAsync(Doc.Eq("_id", bulkId), Builders<BsonDocument>.Update.Set("outputsExpiredAt", expiredAt.UtcTicks),
+            await context.RawBulkJobs.UpdateOneAsync(Doc.Eq("_id", job["_id"]), Builders<BsonDocument>.Update.Set("outputsExpiredAt", expiredAt.UtcTicks),
                 cancellationToken: cancellationToken);
         }
 
         return batch;
     }
 
-    private static async Task<SweepBatch> DeleteChunksAsync(IMongoCollection<BsonDocument> chunks, BsonValue bulkId, int limit,
+    private static async Task<SweepBatch> DeleteChunksAsync(IMongoCollection<BsonDocument> chunks, FilterDefinition<BsonDocument> chunksOfJob, int limit,
         CancellationToken cancellationToken)
     {
         if (limit <= 0)
@@ -168,7 +172,7 @@ public sealed class MongoRetentionStore(MongoDatabaseContext context) : IRetenti
             return SweepBatch.None;
         }
 
-        var found = await FindSizedAsync(chunks, Doc.Eq("bulkId", bulkId), null, limit, cancellationToken);
+        var found = await FindSizedAsync(chunks, chunksOfJob, null, limit, cancellationToken);
         if (found.Count > 0)
         {
             await chunks.DeleteManyAsync(Doc.In("_id", found.Select(f => f.Id)), cancellationToken);
@@ -214,13 +218,11 @@ public sealed class MongoRetentionStore(MongoDatabaseContext context) : IRetenti
             .Match(Doc.And(TenantOf(tenantId), Doc.Not(Doc.Exists("expiredAt"))))
             .Group(new BsonDocument { ["_id"] = BsonNull.Value, ["bytes"] = new BsonDocument("$sum", "$sizeBytes") })
             .FirstOrDefaultAsync(cancellationToken);
-        var bulkIds = (await context.RawBulkJobs.Find(TenantOf(tenantId)).Project(Builders<BsonDocument>.Projection.Include("_id")).ToListAsync(cancellationToken))
-            .ConvertAll(d => d["_id"]);
         long chunks = 0;
         foreach (var collection in new[] { context.BulkResults, context.BulkInputs })
         {
             var sum = await collection.Aggregate()
-                .Match(Doc.In("bulkId", bulkIds))
+                .Match(Doc.Eq("tenantId", tenantId))
                 .Group(new BsonDocument { ["_id"] = BsonNull.Value, ["bytes"] = new BsonDocument("$sum", new BsonDocument("$bsonSize", "$$ROOT")) })
                 .FirstOrDefaultAsync(cancellationToken);
             chunks += sum?["bytes"].ToInt64() ?? 0;

@@ -7,8 +7,8 @@ using static AIaaS.Queue.Store.MongoCommands;
 namespace AIaaS.Queue.Store;
 
 /// <summary>
-/// The distributed store's train queue: request and work-queue state in "train_jobs", stored as a JSON string and read
-/// whole. Standalone servers have no transactions, so each change is a conditional single-document update that decides
+/// The distributed store's train queue: request and work-queue state in "train_jobs" (keyed by tenantId and jobId, as jobs
+/// are), stored as a JSON string and read whole. Standalone servers have no transactions, so each change is a conditional single-document update that decides
 /// who won, followed by the job row and the events; what a claim or a cancel does is <see cref="TrainQueueRules"/>' decision.
 /// </summary>
 public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITrainingQueue
@@ -21,11 +21,13 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
         ArgumentNullException.ThrowIfNull(request);
         await context.EnsureIndexesAsync(cancellationToken);
         var now = context.Time.GetUtcNow();
+        var queued = TrainQueueRules.QueuedJob(request);
         try
         {
             await context.TrainJobs.InsertOneAsync(new BsonDocument
             {
-                ["_id"] = Id(request.JobId),
+                ["tenantId"] = queued.TenantId,
+                ["jobId"] = Id(request.JobId),
                 ["request"] = JsonSerializer.Serialize(request, StoreJson.Options),
                 ["queuedAt"] = now.UtcTicks,
                 ["state"] = "Queued",
@@ -38,8 +40,8 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
             return false;
         }
 
-        await _jobs.InsertIfAbsentAsync([TrainQueueRules.QueuedJob(request)], cancellationToken);
-        await _events.AppendJobEventsAsync(request.JobId, [TrainQueueRules.QueuedEvent(now)], cancellationToken);
+        await _jobs.InsertIfAbsentAsync([queued], cancellationToken);
+        await _events.AppendJobEventsAsync(queued.TenantId, request.JobId, [TrainQueueRules.QueuedEvent(now)], cancellationToken);
         return true;
     }
 
@@ -64,8 +66,9 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
                 return null;
             }
 
+            var tenantId = before["tenantId"].AsString;
             var entry = new TrainQueueEntry(
-                before["_id"].AsGuid,
+                before["jobId"].AsGuid,
                 JsonSerializer.Deserialize<SubmitTrainJob>(before["request"].AsString, StoreJson.Options)!,
                 TrainQueueRules.ParseState(before["state"].AsString),
                 before["attempts"].ToInt32(),
@@ -73,7 +76,7 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
                 before.GetValue("cancelRequested", false).ToBoolean(),
                 before.GetValue("lastError", BsonNull.Value) is { IsString: true } e ? e.AsString : null);
             var decision = TrainQueueRules.Claim(entry, workerId, maxAttempts, now);
-            var byId = Doc.Eq("_id", Id(entry.JobId));
+            var byId = DocKeyIs(tenantId, entry.JobId);
             if (!decision.Claimed)
             {
                 // The claim above counted an attempt that does not run: the entry keeps the count it had.
@@ -81,8 +84,8 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
                     DocUpdate.Set("state", "Done").Set("attempts", decision.Attempts).Unset("leaseOwner").Unset("leaseUntil")
                         .Set("lastError", decision.LastError ?? decision.Error),
                     cancellationToken: cancellationToken);
-                await UpdateJobRowAsync(entry.JobId, decision.Status, now, decision.WorkerId, decision.Error, completed: true, cancellationToken);
-                await _events.AppendJobEventsAsync(entry.JobId, decision.Events, cancellationToken);
+                await UpdateJobRowAsync(tenantId, entry.JobId, decision.Status, now, decision.WorkerId, decision.Error, completed: true, cancellationToken);
+                await _events.AppendJobEventsAsync(tenantId, entry.JobId, decision.Events, cancellationToken);
                 settled?.Add(new SettledTrainJob(entry.Request, decision.Status, decision.Error!));
                 continue;
             }
@@ -92,15 +95,15 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
                 await context.TrainJobs.UpdateOneAsync(byId, DocUpdate.Set("lastError", decision.LastError), cancellationToken: cancellationToken);
             }
 
-            await UpdateJobRowAsync(entry.JobId, JobStatus.Running, now, decision.WorkerId, error: null, completed: false, cancellationToken);
-            await _events.AppendJobEventsAsync(entry.JobId, decision.Events, cancellationToken);
+            await UpdateJobRowAsync(tenantId, entry.JobId, JobStatus.Running, now, decision.WorkerId, error: null, completed: false, cancellationToken);
+            await _events.AppendJobEventsAsync(tenantId, entry.JobId, decision.Events, cancellationToken);
             return new TrainJobClaim(entry.Request, decision.Attempts, decision.LastError);
         }
 
         return null;
     }
 
-    private Task UpdateJobRowAsync(Guid id, JobStatus status, DateTimeOffset now, string? workerId, string? error, bool completed,
+    private Task UpdateJobRowAsync(string tenantId, Guid id, JobStatus status, DateTimeOffset now, string? workerId, string? error, bool completed,
         CancellationToken cancellationToken)
     {
         var update = Builders<JobDocument>.Update.Set(d => d.Status, status).Set(d => d.Error, error);
@@ -110,52 +113,53 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
             update = update.Set(d => d.WorkerId, workerId);
         }
 
-        return context.Jobs.UpdateOneAsync(JobFilter.Eq(d => d.Id, id), update, cancellationToken: cancellationToken);
+        return context.Jobs.UpdateOneAsync(JobKeyIs(tenantId, id), update, cancellationToken: cancellationToken);
     }
 
-    private static FilterDefinition<BsonDocument> Held(Guid jobId, string workerId) =>
-        Doc.And(Doc.Eq("_id", Id(jobId)), Doc.Eq("leaseOwner", workerId), Doc.Eq("state", "Running"));
+    private static FilterDefinition<BsonDocument> Held(string tenantId, Guid jobId, string workerId) =>
+        Doc.And(DocKeyIs(tenantId, jobId), Doc.Eq("leaseOwner", workerId), Doc.Eq("state", "Running"));
 
-    public async Task<TrainLeaseState> RenewTrainLeaseAsync(Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken = default)
+    public async Task<TrainLeaseState> RenewTrainLeaseAsync(string tenantId, Guid jobId, string workerId, TimeSpan lease, CancellationToken cancellationToken = default)
     {
         await context.EnsureIndexesAsync(cancellationToken);
-        var after = await context.TrainJobs.FindOneAndUpdateAsync(Held(jobId, workerId),
+        var after = await context.TrainJobs.FindOneAndUpdateAsync(Held(tenantId, jobId, workerId),
             DocUpdate.Set("leaseUntil", (context.Time.GetUtcNow() + lease).UtcTicks),
             new FindOneAndUpdateOptions<BsonDocument> { ReturnDocument = ReturnDocument.After }, cancellationToken);
         return after is null ? new TrainLeaseState(false, false) : new TrainLeaseState(true, after.GetValue("cancelRequested", false).ToBoolean());
     }
 
-    public async Task ReleaseTrainJobAsync(Guid jobId, string workerId, string reason, CancellationToken cancellationToken = default)
+    public async Task ReleaseTrainJobAsync(string tenantId, Guid jobId, string workerId, string reason, CancellationToken cancellationToken = default)
     {
         await context.EnsureIndexesAsync(cancellationToken);
-        var result = await context.TrainJobs.UpdateOneAsync(Held(jobId, workerId),
+        var result = await context.TrainJobs.UpdateOneAsync(Held(tenantId, jobId, workerId),
             DocUpdate.Set("state", "Queued").Unset("leaseOwner").Unset("leaseUntil").Set("lastError", reason), cancellationToken: cancellationToken);
         if (result.ModifiedCount > 0)
         {
-            await UpdateJobRowAsync(jobId, JobStatus.Queued, context.Time.GetUtcNow(), workerId, reason, completed: false, cancellationToken);
+            await UpdateJobRowAsync(tenantId, jobId, JobStatus.Queued, context.Time.GetUtcNow(), workerId, reason, completed: false, cancellationToken);
         }
     }
 
-    public async Task<SubmitTrainJob?> GetTrainRequestAsync(Guid jobId, CancellationToken cancellationToken = default)
+    public async Task<SubmitTrainJob?> GetTrainRequestAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default)
     {
-        var document = await context.TrainJobs.Find(Doc.Eq("_id", Id(jobId))).Project(Builders<BsonDocument>.Projection.Include("request"))
+        await context.EnsureIndexesAsync(cancellationToken);
+        var document = await context.TrainJobs.Find(DocKeyIs(tenantId, jobId)).Project(Builders<BsonDocument>.Projection.Include("request"))
             .FirstOrDefaultAsync(cancellationToken);
         return document is null ? null : JsonSerializer.Deserialize<SubmitTrainJob>(document["request"].AsString, StoreJson.Options);
     }
 
-    public async Task<JobStatus?> RequestCancelAsync(Guid jobId, CancellationToken cancellationToken = default)
+    public async Task<JobStatus?> RequestCancelAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default)
     {
         await context.EnsureIndexesAsync(cancellationToken);
         var now = context.Time.GetUtcNow();
-        var byId = Doc.Eq("_id", Id(jobId));
+        var byId = DocKeyIs(tenantId, jobId);
 
         // A queued job is taken out of the queue in one step, so no worker can claim it afterwards.
         var wasQueued = await context.TrainJobs.FindOneAndUpdateAsync(Doc.And(byId, Doc.Eq("state", "Queued")),
             DocUpdate.Set("state", "Done").Set("cancelRequested", true), cancellationToken: cancellationToken);
         if (wasQueued is not null && TrainQueueRules.Cancel(TrainQueueState.Queued, now) is { } cancelled)
         {
-            await UpdateJobRowAsync(jobId, cancelled.Status, now, null, cancelled.Error, completed: true, cancellationToken);
-            await _events.AppendJobEventsAsync(jobId, [cancelled.Event], cancellationToken);
+            await UpdateJobRowAsync(tenantId, jobId, cancelled.Status, now, null, cancelled.Error, completed: true, cancellationToken);
+            await _events.AppendJobEventsAsync(tenantId, jobId, [cancelled.Event], cancellationToken);
             return cancelled.Status;
         }
 
@@ -163,14 +167,14 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
             DocUpdate.Set("cancelRequested", true), cancellationToken: cancellationToken);
         if (wasRunning is not null && TrainQueueRules.Cancel(TrainQueueState.Running, now) is { } flagged)
         {
-            await _events.AppendJobEventsAsync(jobId, [flagged.Event], cancellationToken);
+            await _events.AppendJobEventsAsync(tenantId, jobId, [flagged.Event], cancellationToken);
             return flagged.Status;
         }
 
-        return (await _jobs.GetAsync(jobId, cancellationToken))?.Status;
+        return (await _jobs.GetAsync(tenantId, jobId, cancellationToken))?.Status;
     }
 
-    public async Task<bool> FinishTrainJobAsync(Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
+    public async Task<bool> FinishTrainJobAsync(string tenantId, Guid jobId, string workerId, JobStatus status, int? modelVersion, string? device, string? error,
         string? eventMessage, CancellationToken cancellationToken = default)
     {
         await context.EnsureIndexesAsync(cancellationToken);
@@ -180,15 +184,15 @@ public sealed class MongoTrainingQueue(MongoDatabaseContext context) : ITraining
             update = update.Set("lastError", error);
         }
 
-        var result = await context.TrainJobs.UpdateOneAsync(Held(jobId, workerId), update, cancellationToken: cancellationToken);
+        var result = await context.TrainJobs.UpdateOneAsync(Held(tenantId, jobId, workerId), update, cancellationToken: cancellationToken);
         if (result.ModifiedCount == 0)
         {
             return false;
         }
 
         // Before the job row, so that a reader who sees the final status finds the closing event.
-        await _events.AppendJobEventsAsync(jobId, [TrainQueueRules.Closing(status, eventMessage, context.Time.GetUtcNow())], cancellationToken);
-        await context.Jobs.UpdateOneAsync(JobFilter.Eq(d => d.Id, jobId), Builders<JobDocument>.Update
+        await _events.AppendJobEventsAsync(tenantId, jobId, [TrainQueueRules.Closing(status, eventMessage, context.Time.GetUtcNow())], cancellationToken);
+        await context.Jobs.UpdateOneAsync(JobKeyIs(tenantId, jobId), Builders<JobDocument>.Update
             .Set(d => d.Status, status)
             .Set(d => d.CompletedAt, context.Time.GetUtcNow().UtcTicks)
             .Set(d => d.ModelVersion, modelVersion)

@@ -81,10 +81,10 @@ public sealed class MongoWebhookStore(MongoDatabaseContext context) : IWebhookSt
             cancellationToken: cancellationToken);
     }
 
-    public async Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(Guid jobId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default)
     {
         await context.EnsureIndexesAsync(cancellationToken);
-        var documents = await context.Webhooks.Find(Doc.Eq("jobId", Id(jobId)))
+        var documents = await context.Webhooks.Find(DocKeyIs(tenantId, jobId))
             .Sort(Builders<BsonDocument>.Sort.Ascending("createdAt").Ascending("_id"))
             .ToListAsync(cancellationToken);
         return documents.Select(FromBson).ToList();

@@ -58,12 +58,13 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         }, cancellationToken);
     }
 
-    public async Task<BulkJobRecord?> GetBulkJobAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
+    public async Task<BulkJobRecord?> GetBulkJobAsync(string tenantId, Guid bulkJobId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE id = $id";
+        command.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE tenant_id = $tenant_id AND id = $id";
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         return ReadBulkJobs(command).SingleOrDefault();
     }
 
@@ -77,7 +78,7 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         return ReadBulkJobs(command);
     }
 
-    public async Task<BulkJobRecord?> TransitionBulkJobAsync(Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
+    public async Task<BulkJobRecord?> TransitionBulkJobAsync(string tenantId, Guid bulkJobId, IReadOnlyCollection<BulkJobStatus> from, BulkJobStatus to,
         int? modelVersion = null, string? error = null, BulkInputFormat? format = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(from);
@@ -95,7 +96,7 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
                     completed_at  = CASE WHEN $ends THEN $now ELSE completed_at END,
                     error         = CASE WHEN $sets_error THEN $error ELSE error END,
                     format        = COALESCE($format, format)
-                WHERE id = $id AND status IN (SELECT value FROM json_each($from))
+                WHERE tenant_id = $tenant_id AND id = $id AND status IN (SELECT value FROM json_each($from))
                 """;
             update.Parameters.AddWithValue("$to", move.To.ToString());
             update.Parameters.AddWithValue("$starts", move.StartsIfNotStarted);
@@ -106,18 +107,20 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
             update.Parameters.AddWithValue("$error", (object?)move.Error ?? DBNull.Value);
             update.Parameters.AddWithValue("$format", (object?)move.Format?.ToString() ?? DBNull.Value);
             update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            update.Parameters.AddWithValue("$tenant_id", tenantId);
             update.Parameters.AddWithValue("$from", System.Text.Json.JsonSerializer.Serialize(from.Select(s => s.ToString())));
             update.ExecuteNonQuery();
 
             using var select = connection.CreateCommand();
             select.Transaction = transaction;
-            select.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE id = $id";
+            select.CommandText = $"SELECT {BulkReadColumns} FROM bulk_jobs WHERE tenant_id = $tenant_id AND id = $id";
             select.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            select.Parameters.AddWithValue("$tenant_id", tenantId);
             return ReadBulkJobs(select).SingleOrDefault();
         }, cancellationToken);
     }
 
-    public async Task<bool> SaveBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, int recordCount, ReadOnlyMemory<byte> payload,
+    public async Task<bool> SaveBulkChunkInputAsync(string tenantId, Guid bulkJobId, int chunkIndex, int recordCount, ReadOnlyMemory<byte> payload,
         CancellationToken cancellationToken = default)
     {
         BulkStoreRules.CheckChunk(chunkIndex, recordCount);
@@ -125,13 +128,15 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         await using var connection = await database.OpenAsync(cancellationToken);
         return await database.WriteAsync(connection, (connection, transaction) =>
         {
-            var stored = SealChunk(connection, transaction, bulkJobId, InputPlace(bulkJobId, chunkIndex), bytes);
+            var stored = SealChunk(connection, transaction, tenantId, InputPlace(bulkJobId, chunkIndex), bytes);
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT OR IGNORE INTO bulk_chunk_inputs (bulk_id, chunk_index, records, payload, sealed) VALUES ($id, $chunk, $records, $payload, $sealed)
+                INSERT OR IGNORE INTO bulk_chunk_inputs (tenant_id, bulk_id, chunk_index, records, payload, sealed)
+                VALUES ($tenant_id, $id, $chunk, $records, $payload, $sealed)
                 """;
             insert.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            insert.Parameters.AddWithValue("$tenant_id", tenantId);
             insert.Parameters.AddWithValue("$chunk", chunkIndex);
             insert.Parameters.AddWithValue("$records", recordCount);
             insert.Parameters.Add("$payload", SqliteType.Blob).Value = stored;
@@ -141,22 +146,23 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
             // Run either way: it also tells an unknown job, whose rollback takes the orphaned input with it.
             using var update = connection.CreateCommand();
             update.Transaction = transaction;
-            update.CommandText = "UPDATE bulk_jobs SET total = total + $records WHERE id = $id";
+            update.CommandText = "UPDATE bulk_jobs SET total = total + $records WHERE tenant_id = $tenant_id AND id = $id";
             update.Parameters.AddWithValue("$records", isNew ? recordCount : 0);
             update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            update.Parameters.AddWithValue("$tenant_id", tenantId);
             return update.ExecuteNonQuery() == 1 ? isNew : throw BulkStoreRules.UnknownJob(bulkJobId);
         }, cancellationToken);
     }
 
-    public async Task<byte[]?> GetBulkChunkInputAsync(Guid bulkJobId, int chunkIndex, CancellationToken cancellationToken = default)
+    public async Task<byte[]?> GetBulkChunkInputAsync(string tenantId, Guid bulkJobId, int chunkIndex, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT i.payload, i.sealed, j.tenant_id FROM bulk_chunk_inputs i JOIN bulk_jobs j ON j.id = i.bulk_id
-            WHERE i.bulk_id = $id AND i.chunk_index = $chunk
+            SELECT payload, sealed FROM bulk_chunk_inputs WHERE tenant_id = $tenant_id AND bulk_id = $id AND chunk_index = $chunk
             """;
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         command.Parameters.AddWithValue("$chunk", chunkIndex);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken) || reader.IsDBNull(0))
@@ -165,10 +171,10 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         }
 
         var payload = reader.GetFieldValue<byte[]>(0);
-        return reader.GetBoolean(1) && payload.Length > 0 ? database.Keys.Open(connection, reader.GetString(2), InputPlace(bulkJobId, chunkIndex), payload) : payload;
+        return reader.GetBoolean(1) && payload.Length > 0 ? database.Keys.Open(connection, tenantId, InputPlace(bulkJobId, chunkIndex), payload) : payload;
     }
 
-    public async Task<BulkProgress> CompleteBulkSplitAsync(Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default)
+    public async Task<BulkProgress> CompleteBulkSplitAsync(string tenantId, Guid bulkJobId, int chunkCount, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(chunkCount);
         await using var connection = await database.OpenAsync(cancellationToken);
@@ -177,14 +183,15 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
             // The first count stands: a re-split of the same file after a crash finds the same chunks.
             using var update = connection.CreateCommand();
             update.Transaction = transaction;
-            update.CommandText = "UPDATE bulk_jobs SET chunks_total = $count WHERE id = $id AND chunks_total IS NULL";
+            update.CommandText = "UPDATE bulk_jobs SET chunks_total = $count WHERE tenant_id = $tenant_id AND id = $id AND chunks_total IS NULL";
             update.Parameters.AddWithValue("$count", chunkCount);
             update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
-            return ReadProgress(connection, transaction, bulkJobId, recorded: update.ExecuteNonQuery() == 1);
+            update.Parameters.AddWithValue("$tenant_id", tenantId);
+            return ReadProgress(connection, transaction, tenantId, bulkJobId, recorded: update.ExecuteNonQuery() == 1);
         }, cancellationToken);
     }
 
-    public async Task<BulkProgress> SaveBulkChunkResultAsync(Guid bulkJobId, int chunkIndex, BulkChunkResult result,
+    public async Task<BulkProgress> SaveBulkChunkResultAsync(string tenantId, Guid bulkJobId, int chunkIndex, BulkChunkResult result,
         CancellationToken cancellationToken = default)
     {
         BulkStoreRules.CheckChunk(chunkIndex);
@@ -194,15 +201,16 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
         await using var connection = await database.OpenAsync(cancellationToken);
         return await database.WriteAsync(connection, (connection, transaction) =>
         {
-            var storedOutput = SealChunk(connection, transaction, bulkJobId, ResultPlace(BulkResultKind.Output, bulkJobId, chunkIndex), output);
-            var storedErrors = SealChunk(connection, transaction, bulkJobId, ResultPlace(BulkResultKind.Errors, bulkJobId, chunkIndex), errors);
+            var storedOutput = SealChunk(connection, transaction, tenantId, ResultPlace(BulkResultKind.Output, bulkJobId, chunkIndex), output);
+            var storedErrors = SealChunk(connection, transaction, tenantId, ResultPlace(BulkResultKind.Errors, bulkJobId, chunkIndex), errors);
             using var insert = connection.CreateCommand();
             insert.Transaction = transaction;
             insert.CommandText = """
-                INSERT OR IGNORE INTO bulk_chunk_results (bulk_id, chunk_index, succeeded, failed, skipped, output, errors, sealed)
-                VALUES ($id, $chunk, $succeeded, $failed, $skipped, $output, $errors, $sealed)
+                INSERT OR IGNORE INTO bulk_chunk_results (tenant_id, bulk_id, chunk_index, succeeded, failed, skipped, output, errors, sealed)
+                VALUES ($tenant_id, $id, $chunk, $succeeded, $failed, $skipped, $output, $errors, $sealed)
                 """;
             insert.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            insert.Parameters.AddWithValue("$tenant_id", tenantId);
             insert.Parameters.AddWithValue("$chunk", chunkIndex);
             insert.Parameters.AddWithValue("$succeeded", result.Succeeded);
             insert.Parameters.AddWithValue("$failed", result.Failed);
@@ -218,46 +226,48 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
                 update.CommandText = """
                     UPDATE bulk_jobs SET succeeded = succeeded + $succeeded, failed = failed + $failed,
                         chunks_done = chunks_done + 1, chunks_skipped = chunks_skipped + $skipped
-                    WHERE id = $id
+                    WHERE tenant_id = $tenant_id AND id = $id
                     """;
                 update.Parameters.AddWithValue("$succeeded", result.Succeeded);
                 update.Parameters.AddWithValue("$failed", result.Failed);
                 update.Parameters.AddWithValue("$skipped", result.Skipped ? 1 : 0);
                 update.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+                update.Parameters.AddWithValue("$tenant_id", tenantId);
                 update.ExecuteNonQuery();
             }
 
             // An unknown job throws here, and the rollback takes the orphaned result with it.
-            return ReadProgress(connection, transaction, bulkJobId, isNew);
+            return ReadProgress(connection, transaction, tenantId, bulkJobId, isNew);
         }, cancellationToken);
     }
 
-    public async Task CopyBulkResultsToAsync(Guid bulkJobId, BulkResultKind kind, Stream destination, CancellationToken cancellationToken = default)
+    public async Task CopyBulkResultsToAsync(string tenantId, Guid bulkJobId, BulkResultKind kind, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
         var column = BulkStoreRules.ResultField(kind);
 
         await using var connection = await database.OpenAsync(cancellationToken);
-        ThrowIfExpired(connection, "SELECT outputs_expired_at FROM bulk_jobs WHERE id = $id",
-            $"The results of bulk job {bulkJobId} were removed under its tenant's retention.", ("$id", JobCursor.GuidBytes(bulkJobId)));
+        ThrowIfExpired(connection, "SELECT outputs_expired_at FROM bulk_jobs WHERE tenant_id = $tenant_id AND id = $id",
+            $"The results of bulk job {bulkJobId} were removed under its tenant's retention.", ("$tenant_id", tenantId), ("$id", JobCursor.GuidBytes(bulkJobId)));
 
         // Row ids only (a few bytes a chunk); the blobs follow one at a time, plain ones through one pooled buffer.
         var chunks = new List<(long RowId, bool Sealed, int ChunkIndex)>();
-        string? tenantId = null;
+        string? storedTenantId = null;
         await using (var command = connection.CreateCommand())
         {
 #pragma warning disable CA2100 // The column is one of two constant names; the id is a parameter.
             command.CommandText = $"""
                 SELECT j.tenant_id, r.rowid, r.sealed, r.chunk_index FROM bulk_jobs j
-                LEFT JOIN bulk_chunk_results r ON r.bulk_id = j.id AND length(r.{column}) > 0
-                WHERE j.id = $id ORDER BY r.chunk_index
+                LEFT JOIN bulk_chunk_results r ON r.tenant_id = j.tenant_id AND r.bulk_id = j.id AND length(r.{column}) > 0
+                WHERE j.tenant_id = $tenant_id AND j.id = $id ORDER BY r.chunk_index
                 """;
 #pragma warning restore CA2100
             command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            command.Parameters.AddWithValue("$tenant_id", tenantId);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
             {
-                tenantId = reader.GetString(0);
+                storedTenantId = reader.GetString(0);
                 if (!reader.IsDBNull(1))
                 {
                     chunks.Add((reader.GetInt64(1), reader.GetBoolean(2), reader.GetInt32(3)));
@@ -265,24 +275,25 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
             }
         }
 
-        if (tenantId is null)
+        if (storedTenantId is null)
         {
             throw BulkStoreRules.UnknownJob(bulkJobId);
         }
 
-        await SqliteFiles.CopyBlobsAsync(database, connection, "bulk_chunk_results", column, tenantId,
+        await SqliteFiles.CopyBlobsAsync(database, connection, "bulk_chunk_results", column, storedTenantId,
             chunks.Select(c => (c.RowId, c.Sealed ? ResultPlace(kind, bulkJobId, c.ChunkIndex) : null)), destination, cancellationToken);
     }
 
-    public async Task DeleteBulkChunkInputsAsync(Guid bulkJobId, CancellationToken cancellationToken = default)
+    public async Task DeleteBulkChunkInputsAsync(string tenantId, Guid bulkJobId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await database.WriteAsync(connection, (connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
-            command.CommandText = "UPDATE bulk_chunk_inputs SET payload = NULL WHERE bulk_id = $id AND payload IS NOT NULL";
+            command.CommandText = "UPDATE bulk_chunk_inputs SET payload = NULL WHERE tenant_id = $tenant_id AND bulk_id = $id AND payload IS NOT NULL";
             command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+            command.Parameters.AddWithValue("$tenant_id", tenantId);
             command.ExecuteNonQuery();
         }, cancellationToken);
     }
@@ -295,24 +306,16 @@ public sealed class SqliteBulkStore(SqliteDatabase database) : IBulkStore
     /// <summary>A chunk's payload as stored: sealed under its tenant's key when encryption is on (the row's <c>sealed</c>
     /// flag says so) and there is something to seal: an empty payload stays empty, so that listings of non-empty chunks
     /// still skip it.</summary>
-    private byte[] SealChunk(SqliteConnection connection, SqliteTransaction transaction, Guid bulkJobId, string place, byte[] payload)
-    {
-        if (!database.Keys.Enabled || payload.Length == 0)
-        {
-            return payload;
-        }
+    private byte[] SealChunk(SqliteConnection connection, SqliteTransaction transaction, string tenantId, string place, byte[] payload) =>
+        database.Keys.Enabled && payload.Length > 0 ? database.Keys.Seal(connection, transaction, tenantId, place, payload) : payload;
 
-        using var tenant = Command(connection, transaction, "SELECT tenant_id FROM bulk_jobs WHERE id = $id", ("$id", JobCursor.GuidBytes(bulkJobId)));
-        var tenantId = tenant.ExecuteScalar() as string ?? throw BulkStoreRules.UnknownJob(bulkJobId);
-        return database.Keys.Seal(connection, transaction, tenantId, place, payload);
-    }
-
-    private static BulkProgress ReadProgress(SqliteConnection connection, SqliteTransaction transaction, Guid bulkJobId, bool recorded)
+    private static BulkProgress ReadProgress(SqliteConnection connection, SqliteTransaction transaction, string tenantId, Guid bulkJobId, bool recorded)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"SELECT {BulkProgressColumns} FROM bulk_jobs WHERE id = $id";
+        command.CommandText = $"SELECT {BulkProgressColumns} FROM bulk_jobs WHERE tenant_id = $tenant_id AND id = $id";
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(bulkJobId));
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         using var reader = command.ExecuteReader();
         if (!reader.Read())
         {

@@ -19,30 +19,28 @@ internal static class SqliteJobRows
         VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs, $explanation)
         """;
 
-    // A job's tenant is set by the write that creates it and never changed: ids are client-chosen, so a write for an id
-    // another tenant holds (a racing submission, or a worker running the other tenant's message) leaves that job alone.
+    // A job is keyed by (tenant_id, id): a write for an id another tenant holds lands on its own tenant's row and never
+    // touches the other's.
     public const string UpsertSql = $"""
         INSERT INTO jobs ({JobColumns}, outputs, explanation)
         VALUES ($id, $kind, $model, $model_version, $status, $submitted_at, $started_at, $completed_at, $device, $batch_size, $batch_id, $worker_id, $error, $tenant_id, $callback_url, $cached, $outputs, $explanation)
-        ON CONFLICT (id) DO UPDATE SET
+        ON CONFLICT (tenant_id, id) DO UPDATE SET
             kind = excluded.kind, model = excluded.model, model_version = excluded.model_version, status = excluded.status,
             submitted_at = excluded.submitted_at, started_at = excluded.started_at, completed_at = excluded.completed_at,
             device = excluded.device, batch_size = excluded.batch_size, batch_id = excluded.batch_id,
             worker_id = excluded.worker_id, error = excluded.error, cached = excluded.cached, outputs = excluded.outputs, explanation = excluded.explanation,
             -- The URL the job was first recorded with stays: it is the one it was submitted with.
             callback_url = COALESCE(jobs.callback_url, excluded.callback_url)
-        WHERE jobs.tenant_id = excluded.tenant_id
         """;
 
-    // The conflict branch updates only a job of the same tenant that is not final; RETURNING yields a row only for a job written.
+    // The conflict branch updates only a job that is not final; RETURNING yields a row only for a job written.
     public static readonly string CompleteSql = UpsertSql + $"""
-
-            AND jobs.status NOT IN ({SqliteCommands.SqlList(JobStoreRules.FinalStatuses)})
-        RETURNING id
+        WHERE jobs.status NOT IN ({SqliteCommands.SqlList(JobStoreRules.FinalStatuses)})
+        RETURNING tenant_id, id
         """;
 
-    public const string GetWithOutputsSql = $"SELECT {JobReadColumns}, outputs, explanation FROM jobs WHERE id = $id";
-    public const string GetWithoutOutputsSql = $"SELECT {JobReadColumns} FROM jobs WHERE id = $id";
+    public const string GetWithOutputsSql = $"SELECT {JobReadColumns}, outputs, explanation FROM jobs WHERE tenant_id = $tenant_id AND id = $id";
+    public const string GetWithoutOutputsSql = $"SELECT {JobReadColumns} FROM jobs WHERE tenant_id = $tenant_id AND id = $id";
 
     public static JobRecord ReadJob(SqliteDataReader reader, bool withOutputs, SqliteConnection connection, SqliteKeyRing keys) => new()
     {
@@ -73,18 +71,19 @@ internal static class SqliteJobRows
             : null,
     };
 
-    public static void UpdateJobRow(SqliteConnection connection, SqliteTransaction transaction, Guid id, JobStatus status,
+    public static void UpdateJobRow(SqliteConnection connection, SqliteTransaction transaction, string tenantId, Guid id, JobStatus status,
         DateTimeOffset now, string? workerId, string? error, bool completed)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = completed
-            ? "UPDATE jobs SET status = $status, completed_at = $now, worker_id = COALESCE($worker, worker_id), error = $error WHERE id = $id"
-            : "UPDATE jobs SET status = $status, started_at = $now, worker_id = COALESCE($worker, worker_id), error = $error WHERE id = $id";
+            ? "UPDATE jobs SET status = $status, completed_at = $now, worker_id = COALESCE($worker, worker_id), error = $error WHERE tenant_id = $tenant_id AND id = $id"
+            : "UPDATE jobs SET status = $status, started_at = $now, worker_id = COALESCE($worker, worker_id), error = $error WHERE tenant_id = $tenant_id AND id = $id";
         command.Parameters.AddWithValue("$status", status.ToString());
         command.Parameters.AddWithValue("$now", now.UtcTicks);
         command.Parameters.AddWithValue("$worker", (object?)workerId ?? DBNull.Value);
         command.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(id));
         command.ExecuteNonQuery();
     }

@@ -20,16 +20,16 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         return WriteJobsAsync(UpsertSql, jobs, cancellationToken);
     }
 
-    public async Task<IReadOnlySet<Guid>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlySet<JobKey>> CompleteAsync(IReadOnlyCollection<JobRecord> jobs, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jobs);
         if (jobs.Count == 0)
         {
-            return new HashSet<Guid>();
+            return new HashSet<JobKey>();
         }
 
         await using var connection = await database.OpenAsync(cancellationToken);
-        return await database.WriteAsync(connection, IReadOnlySet<Guid> (connection, transaction) =>
+        return await database.WriteAsync(connection, IReadOnlySet<JobKey> (connection, transaction) =>
         {
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
@@ -38,14 +38,14 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
 #pragma warning restore CA2100
             var parameters = new JobParameters(command, database.Keys);
             command.Prepare();
-            var written = new HashSet<Guid>();
+            var written = new HashSet<JobKey>();
             foreach (var job in jobs)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 parameters.Bind(job);
                 if (command.ExecuteScalar() is not null)
                 {
-                    written.Add(job.JobId);
+                    written.Add(JobKey.Of(job));
                 }
             }
 
@@ -77,21 +77,23 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         }, cancellationToken);
     }
 
-    public async Task<JobRecord?> GetAsync(Guid jobId, CancellationToken cancellationToken = default)
+    public async Task<JobRecord?> GetAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(tenantId);
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = GetWithOutputsSql;
+        command.Parameters.Add("$tenant_id", SqliteType.Text).Value = tenantId;
         command.Parameters.Add("$id", SqliteType.Blob).Value = JobCursor.GuidBytes(jobId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadJob(reader, withOutputs: true, connection, database.Keys) : null;
     }
 
     public async Task<IReadOnlyList<JobRecord>> GetManyAsync(
-        IReadOnlyCollection<Guid> jobIds, bool includeOutputs, CancellationToken cancellationToken = default)
+        IReadOnlyCollection<JobKey> keys, bool includeOutputs, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(jobIds);
-        if (jobIds.Count == 0)
+        ArgumentNullException.ThrowIfNull(keys);
+        if (keys.Count == 0)
         {
             return [];
         }
@@ -104,13 +106,15 @@ public sealed class SqliteJobStore(SqliteDatabase database) : IJobStore
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = includeOutputs ? GetWithOutputsSql : GetWithoutOutputsSql;
+        var tenant = command.Parameters.Add("$tenant_id", SqliteType.Text);
         var id = command.Parameters.Add("$id", SqliteType.Blob);
         command.Prepare();
 
-        var found = new List<JobRecord>(jobIds.Count);
-        foreach (var jobId in jobIds.Distinct())
+        var found = new List<JobRecord>(keys.Count);
+        foreach (var key in keys.Distinct())
         {
-            id.Value = JobCursor.GuidBytes(jobId);
+            tenant.Value = key.TenantId;
+            id.Value = JobCursor.GuidBytes(key.JobId);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken))
             {

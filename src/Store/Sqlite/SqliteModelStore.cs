@@ -33,7 +33,7 @@ public sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
             // process or another, can take the same number; the primary key would refuse it anyway.
             var version = await database.WriteAsync(connection, (connection, transaction) =>
             {
-                if (model.Training is { } training && FindVersionByTrainingJob(connection, transaction, training.TrainingJobId) is { } existing)
+                if (model.Training is { } training && FindVersionByTrainingJob(connection, transaction, model.Name, training.TrainingJobId) is { } existing)
                 {
                     return -existing;
                 }
@@ -191,21 +191,23 @@ public sealed class SqliteModelStore(SqliteDatabase database) : IModelStore
         Background = reader.IsDBNull(12) ? null : JsonSerializer.Deserialize<ExplanationBackground>(reader.GetString(12), StoreJson.Options),
     };
 
-    public async Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(Guid trainingJobId, CancellationToken cancellationToken = default)
+    public async Task<ModelVersionRecord?> GetVersionByTrainingJobAsync(string name, Guid trainingJobId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {ModelColumns} FROM model_versions WHERE training_job_id = $id";
+        command.CommandText = $"SELECT {ModelColumns} FROM model_versions WHERE name = $name AND training_job_id = $id";
+        command.Parameters.AddWithValue("$name", name);
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(trainingJobId));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         return await reader.ReadAsync(cancellationToken) ? ReadModel(reader) : null;
     }
 
-    private static int? FindVersionByTrainingJob(SqliteConnection connection, SqliteTransaction transaction, Guid trainingJobId)
+    private static int? FindVersionByTrainingJob(SqliteConnection connection, SqliteTransaction transaction, string name, Guid trainingJobId)
     {
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = "SELECT version FROM model_versions WHERE training_job_id = $id";
+        command.CommandText = "SELECT version FROM model_versions WHERE name = $name AND training_job_id = $id";
+        command.Parameters.AddWithValue("$name", name);
         command.Parameters.AddWithValue("$id", JobCursor.GuidBytes(trainingJobId));
         return command.ExecuteScalar() is long version ? checked((int)version) : null;
     }

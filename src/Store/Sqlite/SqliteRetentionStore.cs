@@ -95,13 +95,13 @@ public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionSt
                 }
             }
 
-            bytes += DeleteJobDependents(connection, transaction, ids);
+            bytes += DeleteJobDependents(connection, transaction, tenantId, ids);
             return new SweepBatch(ids.Count, bytes);
         }, cancellationToken);
     }
 
     /// <summary>Deletes what hangs off deleted jobs, each by its primary key or job index; returns the payload bytes removed.</summary>
-    private static long DeleteJobDependents(SqliteConnection connection, SqliteTransaction transaction, List<byte[]> jobIds)
+    private static long DeleteJobDependents(SqliteConnection connection, SqliteTransaction transaction, string tenantId, List<byte[]> jobIds)
     {
         if (jobIds.Count == 0)
         {
@@ -111,13 +111,14 @@ public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionSt
         using var command = connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = """
-            SELECT COALESCE((SELECT sum(length(payload)) FROM webhook_deliveries WHERE job_id = $id), 0)
-                 + COALESCE((SELECT sum(length(body)) FROM job_events WHERE job_id = $id), 0)
-                 + COALESCE((SELECT length(request) FROM train_jobs WHERE id = $id), 0);
-            DELETE FROM webhook_deliveries WHERE job_id = $id;
-            DELETE FROM job_events WHERE job_id = $id;
-            DELETE FROM train_jobs WHERE id = $id;
+            SELECT COALESCE((SELECT sum(length(payload)) FROM webhook_deliveries WHERE tenant_id = $tenant_id AND job_id = $id), 0)
+                 + COALESCE((SELECT sum(length(body)) FROM job_events WHERE tenant_id = $tenant_id AND job_id = $id), 0)
+                 + COALESCE((SELECT length(request) FROM train_jobs WHERE tenant_id = $tenant_id AND id = $id), 0);
+            DELETE FROM webhook_deliveries WHERE tenant_id = $tenant_id AND job_id = $id;
+            DELETE FROM job_events WHERE tenant_id = $tenant_id AND job_id = $id;
+            DELETE FROM train_jobs WHERE tenant_id = $tenant_id AND id = $id;
             """;
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         var id = command.Parameters.Add("$id", SqliteType.Blob);
         long bytes = 0;
         foreach (var jobId in jobIds)
@@ -196,14 +197,15 @@ public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionSt
             var batch = SweepBatch.None;
             foreach (var id in jobIds)
             {
-                batch += DeleteChunks(connection, transaction, "bulk_chunk_results", "COALESCE(length(output), 0) + COALESCE(length(errors), 0)", id, limit - batch.Count);
-                batch += DeleteChunks(connection, transaction, "bulk_chunk_inputs", "COALESCE(length(payload), 0)", id, limit - batch.Count);
+                batch += DeleteChunks(connection, transaction, "bulk_chunk_results", "COALESCE(length(output), 0) + COALESCE(length(errors), 0)", tenantId, id, limit - batch.Count);
+                batch += DeleteChunks(connection, transaction, "bulk_chunk_inputs", "COALESCE(length(payload), 0)", tenantId, id, limit - batch.Count);
                 if (batch.Count >= limit)
                 {
                     break;
                 }
 
-                Execute(connection, transaction, "UPDATE bulk_jobs SET outputs_expired_at = $at WHERE id = $id", ("$at", expiredAt.UtcTicks), ("$id", id));
+                Execute(connection, transaction, "UPDATE bulk_jobs SET outputs_expired_at = $at WHERE tenant_id = $tenant_id AND id = $id",
+                    ("$at", expiredAt.UtcTicks), ("$tenant_id", tenantId), ("$id", id));
             }
 
             return batch;
@@ -211,7 +213,7 @@ public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionSt
     }
 
     private static SweepBatch DeleteChunks(SqliteConnection connection, SqliteTransaction transaction, string table, string sizeExpression,
-        byte[] bulkId, int limit)
+        string tenantId, byte[] bulkId, int limit)
     {
         if (limit <= 0)
         {
@@ -220,9 +222,9 @@ public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionSt
 
         // Table and size expression are constants of this file.
         using var command = Command(connection, transaction, $"""
-            DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE bulk_id = $id LIMIT $limit)
+            DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE tenant_id = $tenant_id AND bulk_id = $id LIMIT $limit)
             RETURNING {sizeExpression}
-            """, ("$id", bulkId), ("$limit", limit));
+            """, ("$tenant_id", tenantId), ("$id", bulkId), ("$limit", limit));
         var batch = SweepBatch.None;
         using var reader = command.ExecuteReader();
         while (reader.Read())
@@ -268,14 +270,12 @@ public sealed class SqliteRetentionStore(SqliteDatabase database) : IRetentionSt
     {
         ArgumentNullException.ThrowIfNull(tenantId);
         await using var connection = await database.OpenAsync(cancellationToken);
-        // Files through their partial index; chunks through each of the tenant's bulk jobs' primary-key ranges. length() of a
-        // BLOB reads its record header, not its pages.
+        // Files through their partial index; chunks through the tenant's primary-key range (it leads with tenant_id). length()
+        // of a BLOB reads its record header, not its pages.
         await using var command = Command(connection, null, """
             SELECT COALESCE((SELECT sum(size_bytes) FROM datasets INDEXED BY ix_datasets_retention WHERE tenant_id = $tenant_id AND expired_at IS NULL), 0)
-                 + COALESCE((SELECT sum(COALESCE(length(r.output), 0) + COALESCE(length(r.errors), 0))
-                             FROM bulk_jobs j JOIN bulk_chunk_results r ON r.bulk_id = j.id WHERE j.tenant_id = $tenant_id), 0)
-                 + COALESCE((SELECT sum(COALESCE(length(i.payload), 0))
-                             FROM bulk_jobs j JOIN bulk_chunk_inputs i ON i.bulk_id = j.id WHERE j.tenant_id = $tenant_id), 0)
+                 + COALESCE((SELECT sum(COALESCE(length(output), 0) + COALESCE(length(errors), 0)) FROM bulk_chunk_results WHERE tenant_id = $tenant_id), 0)
+                 + COALESCE((SELECT sum(COALESCE(length(payload), 0)) FROM bulk_chunk_inputs WHERE tenant_id = $tenant_id), 0)
             """, ("$tenant_id", tenantId));
         return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
     }

@@ -256,6 +256,165 @@ internal static class SqliteSchema
         ALTER TABLE model_file_chunks ADD COLUMN sealed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE webhook_deliveries ADD COLUMN tenant_id TEXT NULL;
         """,
+
+        // 14: ids are unique per tenant (issue #13, finding 14). Every table keyed by a job or bulk job id is rebuilt with a
+        // primary key that starts with tenant_id, and its rows copied: a job's tenant from its own row, a train request's,
+        // event's and chunk's from their job's (until now ids were unique, so that lookup is unambiguous; it runs before the job
+        // tables are rebuilt, while the id is still their primary key). Sealed values
+        // are bound to their tenant and job id (or place), never to a row id, so they open after the copy as before.
+        // A webhook delivery keeps its id (the webhook-id already sent) and gets its tenant where it had none. A trained
+        // model version is found by its model name (per tenant) and its train job id.
+        $"""
+        CREATE TABLE train_jobs_14 (
+            tenant_id        TEXT    NOT NULL,
+            id               BLOB    NOT NULL,
+            request          TEXT    NOT NULL,             -- JSON: SubmitTrainJob, or a sealed BLOB
+            queued_at        INTEGER NOT NULL,
+            state            TEXT    NOT NULL,
+            attempts         INTEGER NOT NULL DEFAULT 0,
+            lease_owner      TEXT    NULL,
+            lease_until      INTEGER NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            last_error       TEXT    NULL,
+            PRIMARY KEY (tenant_id, id)
+        );
+        INSERT INTO train_jobs_14 (tenant_id, id, request, queued_at, state, attempts, lease_owner, lease_until, cancel_requested, last_error)
+        SELECT COALESCE((SELECT j.tenant_id FROM jobs j WHERE j.id = t.id), '{Tenants.DefaultTenantId}'),
+            t.id, t.request, t.queued_at, t.state, t.attempts, t.lease_owner, t.lease_until, t.cancel_requested, t.last_error FROM train_jobs t;
+        DROP TABLE train_jobs;
+        ALTER TABLE train_jobs_14 RENAME TO train_jobs;
+        CREATE INDEX ix_train_jobs_state ON train_jobs (state, queued_at);
+
+        CREATE TABLE job_events_14 (
+            tenant_id TEXT    NOT NULL,
+            job_id    BLOB    NOT NULL,
+            seq       INTEGER NOT NULL,
+            body      TEXT    NOT NULL,
+            PRIMARY KEY (tenant_id, job_id, seq)
+        );
+        INSERT INTO job_events_14 (tenant_id, job_id, seq, body)
+        SELECT COALESCE((SELECT j.tenant_id FROM jobs j WHERE j.id = e.job_id), '{Tenants.DefaultTenantId}'), e.job_id, e.seq, e.body FROM job_events e;
+        DROP TABLE job_events;
+        ALTER TABLE job_events_14 RENAME TO job_events;
+
+        UPDATE webhook_deliveries SET tenant_id = COALESCE(
+                (SELECT j.tenant_id FROM jobs j WHERE j.id = webhook_deliveries.job_id),
+                (SELECT b.tenant_id FROM bulk_jobs b WHERE b.id = webhook_deliveries.job_id),
+                '{Tenants.DefaultTenantId}')
+            WHERE tenant_id IS NULL;
+        DROP INDEX IF EXISTS ix_webhook_deliveries_job;
+        CREATE INDEX ix_webhook_deliveries_job ON webhook_deliveries (tenant_id, job_id, created_at);
+
+        CREATE TABLE jobs_14 (
+            tenant_id          TEXT    NOT NULL,
+            id                 BLOB    NOT NULL,
+            kind               TEXT    NOT NULL,
+            model              TEXT    NOT NULL,
+            model_version      INTEGER NULL,
+            status             TEXT    NOT NULL,
+            submitted_at       INTEGER NOT NULL,
+            started_at         INTEGER NULL,
+            completed_at       INTEGER NULL,
+            device             TEXT    NULL,
+            batch_size         INTEGER NULL,
+            batch_id           TEXT    NULL,
+            worker_id          TEXT    NULL,
+            error              TEXT    NULL,
+            outputs            TEXT    NULL,               -- JSON, or a sealed BLOB (TEXT affinity leaves a BLOB as it is)
+            callback_url       TEXT    NULL,
+            cached             INTEGER NOT NULL DEFAULT 0,
+            payload_expired_at INTEGER NULL,
+            explanation        TEXT    NULL,
+            PRIMARY KEY (tenant_id, id)
+        );
+        INSERT INTO jobs_14 (tenant_id, id, kind, model, model_version, status, submitted_at, started_at, completed_at, device,
+            batch_size, batch_id, worker_id, error, outputs, callback_url, cached, payload_expired_at, explanation)
+        SELECT tenant_id, id, kind, model, model_version, status, submitted_at, started_at, completed_at, device,
+            batch_size, batch_id, worker_id, error, outputs, callback_url, cached, payload_expired_at, explanation FROM jobs;
+        DROP TABLE jobs;
+        ALTER TABLE jobs_14 RENAME TO jobs;
+        CREATE INDEX ix_jobs_page   ON jobs (submitted_at DESC, id DESC);
+        CREATE INDEX ix_jobs_status ON jobs (status, submitted_at DESC, id DESC);
+        CREATE INDEX ix_jobs_model  ON jobs (model, submitted_at DESC, id DESC);
+        CREATE INDEX ix_jobs_kind   ON jobs (kind, submitted_at DESC, id DESC);
+        CREATE INDEX ix_jobs_tenant ON jobs (tenant_id, submitted_at DESC, id DESC);
+        CREATE INDEX ix_jobs_model_status ON jobs (model, status);
+        CREATE INDEX ix_jobs_payload_retention ON jobs (tenant_id, kind, completed_at)
+            WHERE completed_at IS NOT NULL AND payload_expired_at IS NULL;
+        CREATE INDEX ix_jobs_record_retention ON jobs (tenant_id, kind, completed_at) WHERE completed_at IS NOT NULL;
+
+        CREATE TABLE bulk_chunk_inputs_14 (
+            tenant_id   TEXT    NOT NULL,
+            bulk_id     BLOB    NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            records     INTEGER NOT NULL,
+            payload     BLOB    NULL,
+            sealed      INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (tenant_id, bulk_id, chunk_index)
+        );
+        INSERT INTO bulk_chunk_inputs_14 (tenant_id, bulk_id, chunk_index, records, payload, sealed)
+        SELECT COALESCE((SELECT b.tenant_id FROM bulk_jobs b WHERE b.id = i.bulk_id), '{Tenants.DefaultTenantId}'),
+            i.bulk_id, i.chunk_index, i.records, i.payload, i.sealed FROM bulk_chunk_inputs i;
+        DROP TABLE bulk_chunk_inputs;
+        ALTER TABLE bulk_chunk_inputs_14 RENAME TO bulk_chunk_inputs;
+
+        CREATE TABLE bulk_chunk_results_14 (
+            tenant_id   TEXT    NOT NULL,
+            bulk_id     BLOB    NOT NULL,
+            chunk_index INTEGER NOT NULL,
+            succeeded   INTEGER NOT NULL,
+            failed      INTEGER NOT NULL,
+            skipped     INTEGER NOT NULL,
+            output      BLOB    NULL,
+            errors      BLOB    NULL,
+            sealed      INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (tenant_id, bulk_id, chunk_index)
+        );
+        INSERT INTO bulk_chunk_results_14 (tenant_id, bulk_id, chunk_index, succeeded, failed, skipped, output, errors, sealed)
+        SELECT COALESCE((SELECT b.tenant_id FROM bulk_jobs b WHERE b.id = r.bulk_id), '{Tenants.DefaultTenantId}'),
+            r.bulk_id, r.chunk_index, r.succeeded, r.failed, r.skipped, r.output, r.errors, r.sealed FROM bulk_chunk_results r;
+        DROP TABLE bulk_chunk_results;
+        ALTER TABLE bulk_chunk_results_14 RENAME TO bulk_chunk_results;
+
+        CREATE TABLE bulk_jobs_14 (
+            tenant_id          TEXT    NOT NULL,
+            id                 BLOB    NOT NULL,
+            model              TEXT    NOT NULL,
+            model_version      INTEGER NULL,
+            status             TEXT    NOT NULL,
+            input_file_id      TEXT    NOT NULL,
+            format             TEXT    NULL,
+            chunk_size         INTEGER NULL,
+            callback_url       TEXT    NULL,
+            expires_at         INTEGER NULL,
+            submitted_at       INTEGER NOT NULL,
+            started_at         INTEGER NULL,
+            completed_at       INTEGER NULL,
+            error              TEXT    NULL,
+            total              INTEGER NOT NULL DEFAULT 0,
+            succeeded          INTEGER NOT NULL DEFAULT 0,
+            failed             INTEGER NOT NULL DEFAULT 0,
+            chunks_done        INTEGER NOT NULL DEFAULT 0,
+            chunks_skipped     INTEGER NOT NULL DEFAULT 0,
+            chunks_total       INTEGER NULL,
+            outputs_expired_at INTEGER NULL,
+            PRIMARY KEY (tenant_id, id)
+        );
+        INSERT INTO bulk_jobs_14 (tenant_id, id, model, model_version, status, input_file_id, format, chunk_size, callback_url,
+            expires_at, submitted_at, started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_skipped,
+            chunks_total, outputs_expired_at)
+        SELECT tenant_id, id, model, model_version, status, input_file_id, format, chunk_size, callback_url,
+            expires_at, submitted_at, started_at, completed_at, error, total, succeeded, failed, chunks_done, chunks_skipped,
+            chunks_total, outputs_expired_at FROM bulk_jobs;
+        DROP TABLE bulk_jobs;
+        ALTER TABLE bulk_jobs_14 RENAME TO bulk_jobs;
+        CREATE INDEX ix_bulk_jobs_page ON bulk_jobs (tenant_id, submitted_at DESC, id DESC);
+        CREATE INDEX ix_bulk_jobs_retention ON bulk_jobs (tenant_id, completed_at)
+            WHERE completed_at IS NOT NULL AND outputs_expired_at IS NULL;
+
+        DROP INDEX IF EXISTS ux_model_versions_training_job;
+        CREATE UNIQUE INDEX ux_model_versions_training_job ON model_versions (name, training_job_id) WHERE training_job_id IS NOT NULL;
+        """,
     ];
 
     /// <summary>The version this build writes: the number of migrations.</summary>

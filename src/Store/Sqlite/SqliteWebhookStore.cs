@@ -90,11 +90,12 @@ public sealed class SqliteWebhookStore(SqliteDatabase database) : IWebhookStore
         }, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(Guid jobId, CancellationToken cancellationToken = default)
+    public async Task<IReadOnlyList<WebhookDelivery>> ListWebhooksAsync(string tenantId, Guid jobId, CancellationToken cancellationToken = default)
     {
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {WebhookColumns} FROM webhook_deliveries WHERE job_id = $job_id ORDER BY created_at, id";
+        command.CommandText = $"SELECT {WebhookColumns} FROM webhook_deliveries WHERE tenant_id = $tenant_id AND job_id = $job_id ORDER BY created_at, id";
+        command.Parameters.AddWithValue("$tenant_id", tenantId);
         command.Parameters.AddWithValue("$job_id", JobCursor.GuidBytes(jobId));
         return ReadWebhooks(connection, command);
     }

@@ -135,7 +135,7 @@ internal sealed class BatchExecutor(
         var written = options.Value.PipelinedResultWrites
             ? await writer.CompleteAsync(records).ConfigureAwait(false)
             : await outage.WriteAsync(() => jobs.CompleteAsync(records), $"{records.Length} results of {model.Name} v{model.Version}").ConfigureAwait(false);
-        var stored = Enumerable.Range(0, records.Length).Where(i => written.Contains(records[i].JobId)).ToArray();
+        var stored = Enumerable.Range(0, records.Length).Where(i => written.Contains(JobKey.Of(records[i]))).ToArray();
         if (stored.Length < records.Length)
         {
             logger.LogInformation("{Count} jobs of batch {BatchId} were already finished elsewhere; their results were not written again",
@@ -261,7 +261,7 @@ internal sealed class BatchExecutor(
             Error = Consumers.PredictJobConsumer.ExpiredError(p.Job.ExpiresAt!.Value),
             CallbackUrl = p.Job.CallbackUrl,
         }).ToArray()).ConfigureAwait(false);
-        foreach (var prediction in expired.Where(p => written.Contains(p.Job.JobId)))
+        foreach (var prediction in expired.Where(p => written.Contains(new JobKey(p.TenantId, p.Job.JobId))))
         {
             metrics.JobCompleted("Predict", model.Name, nameof(JobStatus.Expired));
             events.Add(new JobFailed
@@ -281,25 +281,25 @@ internal sealed class BatchExecutor(
 
     private async Task<List<PendingPrediction>> WithoutFinishedJobsAsync(List<PendingPrediction> batch)
     {
-        var ids = new HashSet<Guid>(batch.Count);
+        var keys = new HashSet<JobKey>(batch.Count);
         foreach (var prediction in batch)
         {
-            ids.Add(prediction.Job.JobId);
+            keys.Add(new JobKey(prediction.TenantId, prediction.Job.JobId));
         }
 
-        var stored = (await jobs.GetManyAsync(ids, includeOutputs: false).ConfigureAwait(false)).ToDictionary(j => j.JobId);
-        var toRun = new List<PendingPrediction>(ids.Count);
+        var stored = (await jobs.GetManyAsync(keys, includeOutputs: false).ConfigureAwait(false)).ToDictionary(JobKey.Of);
+        var toRun = new List<PendingPrediction>(keys.Count);
         foreach (var prediction in batch)
         {
-            // A finished job is not run again, nor is a job whose id another tenant already holds (it is that tenant's).
-            // Remove as we go so that a JobId repeated inside one batch runs once.
-            var known = stored.GetValueOrDefault(prediction.Job.JobId);
-            if (known is not null && (known.IsFinal || known.TenantId != prediction.TenantId))
+            // A finished job is not run again; ids are per tenant, so another tenant's job under the same id is no concern.
+            // Remove as we go so that a job repeated inside one batch runs once.
+            var key = new JobKey(prediction.TenantId, prediction.Job.JobId);
+            if (stored.GetValueOrDefault(key) is { IsFinal: true })
             {
                 continue;
             }
 
-            if (ids.Remove(prediction.Job.JobId))
+            if (keys.Remove(key))
             {
                 toRun.Add(prediction);
             }

@@ -106,7 +106,7 @@ internal sealed class CachedAnswers : IAsyncDisposable
         {
             var written = await _outage.WriteAsync(() => _jobs.CompleteAsync([.. group.Select(a => a.Record)]),
                 $"{group.Count} answers from the response cache").ConfigureAwait(false);
-            var stored = group.FindAll(a => written.Contains(a.Record.JobId));
+            var stored = group.FindAll(a => written.Contains(JobKey.Of(a.Record)));
             foreach (var answer in stored)
             {
                 _metrics.JobStarted(answer.Model.Name, answer.Record.StartedAt!.Value - answer.Record.SubmittedAt);

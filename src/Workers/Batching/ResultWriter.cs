@@ -9,8 +9,8 @@ namespace AIaaS.Queue.Workers.Batching;
 /// each waiting for the store's single writer, with the model instance held meanwhile. Once batches hand their results
 /// here and let their instance go, they pile up while a write runs, and the next write takes them all.
 /// </summary>
-/// <remarks>Each caller gets back the ids that write stored, as from its own <c>CompleteAsync</c>; a write that fails (after
-/// waiting out a store outage) fails every batch in it, so none is acknowledged. Two batches holding the same JobId (a message
+/// <remarks>Each caller gets back the (tenant, id) keys that write stored, as from its own <c>CompleteAsync</c>; a write that fails (after
+/// waiting out a store outage) fails every batch in it, so none is acknowledged. Two batches holding the same job, the same tenant's JobId (a message
 /// redelivered while its first worker still held it) never share a write: only the first would be stored, and both would
 /// take the id as theirs, so the second waits for the next write and learns there that the job was already final.</remarks>
 internal sealed class ResultWriter
@@ -29,12 +29,12 @@ internal sealed class ResultWriter
         _ = Task.Run(RunAsync);
     }
 
-    private sealed record Pending(JobRecord[] Records, TaskCompletionSource<IReadOnlySet<Guid>> Written);
+    private sealed record Pending(JobRecord[] Records, TaskCompletionSource<IReadOnlySet<JobKey>> Written);
 
-    /// <summary>Stores the final state of <paramref name="records"/> with whatever else is waiting; answers the ids written.</summary>
-    public Task<IReadOnlySet<Guid>> CompleteAsync(JobRecord[] records)
+    /// <summary>Stores the final state of <paramref name="records"/> with whatever else is waiting; answers the keys written.</summary>
+    public Task<IReadOnlySet<JobKey>> CompleteAsync(JobRecord[] records)
     {
-        var pending = new Pending(records, new TaskCompletionSource<IReadOnlySet<Guid>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(records, new TaskCompletionSource<IReadOnlySet<JobKey>>(TaskCreationOptions.RunContinuationsAsynchronously));
         if (!_queue.Writer.TryWrite(pending))
         {
             pending.Written.TrySetException(new InvalidOperationException("The result writer has stopped."));
@@ -49,7 +49,7 @@ internal sealed class ResultWriter
         while (deferred.Count > 0 || await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
             var group = new List<Pending>();
-            var ids = new HashSet<Guid>();
+            var keys = new HashSet<JobKey>();
             var records = new List<JobRecord>();
             var carried = deferred;
             deferred = [];
@@ -87,7 +87,7 @@ internal sealed class ResultWriter
 
             void Take(Pending pending)
             {
-                if (Array.Exists(pending.Records, r => ids.Contains(r.JobId)))
+                if (Array.Exists(pending.Records, r => keys.Contains(JobKey.Of(r))))
                 {
                     deferred.Add(pending);
                     return;
@@ -95,7 +95,7 @@ internal sealed class ResultWriter
 
                 foreach (var record in pending.Records)
                 {
-                    ids.Add(record.JobId);
+                    keys.Add(JobKey.Of(record));
                 }
 
                 group.Add(pending);

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
@@ -22,7 +23,8 @@ internal sealed class BulkJobFinalizer(IBulkStore bulk, TimeProvider time, Store
     public async Task Consume(ConsumeContext<FinalizeBulkJob> context)
     {
         var cancellationToken = context.CancellationToken;
-        var job = await bulk.GetBulkJobAsync(context.Message.BulkJobId, cancellationToken).ConfigureAwait(false);
+        // Bulk job ids are per tenant; a message of an older worker names none and is read as the default tenant's.
+        var job = await bulk.GetBulkJobAsync(Tenants.OrDefault(context.Message.TenantId), context.Message.BulkJobId, cancellationToken).ConfigureAwait(false);
         if (job is null || job.IsFinal || !job.AllChunksDone)
         {
             return;
@@ -33,17 +35,17 @@ internal sealed class BulkJobFinalizer(IBulkStore bulk, TimeProvider time, Store
         {
             // What clients see while the job closes. A cancelled job goes straight to its final state, so that a
             // redelivery of this message still knows it was cancelled.
-            job = await bulk.TransitionBulkJobAsync(job.BulkJobId, Open, BulkJobStatus.Finalizing, cancellationToken: cancellationToken)
+            job = await bulk.TransitionBulkJobAsync(job.TenantId, job.BulkJobId, Open, BulkJobStatus.Finalizing, cancellationToken: cancellationToken)
                 .ConfigureAwait(false) ?? job;
         }
 
-        await bulk.DeleteBulkChunkInputsAsync(job.BulkJobId, cancellationToken).ConfigureAwait(false);
+        await bulk.DeleteBulkChunkInputsAsync(job.TenantId, job.BulkJobId, cancellationToken).ConfigureAwait(false);
         var error = final == BulkJobStatus.Expired
             ? $"The completion window ended at {job.ExpiresAt:O} before every record was scored; the output holds the {job.Succeeded} that were."
             : null;
         var ending = job with { Status = final, Error = error, CompletedAt = time.GetUtcNow() };
         await context.Publish(FinishedEvent(ending, ending.CompletedAt!.Value), cancellationToken).ConfigureAwait(false);
-        var finished = await outage.WriteAsync(() => bulk.TransitionBulkJobAsync(job.BulkJobId, Open, final, error: error, cancellationToken: cancellationToken),
+        var finished = await outage.WriteAsync(() => bulk.TransitionBulkJobAsync(job.TenantId, job.BulkJobId, Open, final, error: error, cancellationToken: cancellationToken),
             $"the end of bulk job {job.BulkJobId}").ConfigureAwait(false);
         logger.LogInformation("Bulk job {BulkJobId} {Status}: {Succeeded} scored, {Failed} failed of {Total}",
             job.BulkJobId, finished?.Status, finished?.Succeeded, finished?.Failed, finished?.Total);
@@ -55,6 +57,7 @@ internal sealed class BulkJobFinalizer(IBulkStore bulk, TimeProvider time, Store
     public static BulkJobFinished FinishedEvent(BulkJobRecord job, DateTimeOffset at) => new()
     {
         BulkJobId = job.BulkJobId,
+        TenantId = job.TenantId,
         Model = job.Model,
         ModelVersion = job.ModelVersion,
         Status = job.Status,

@@ -1,4 +1,5 @@
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
@@ -28,7 +29,8 @@ internal sealed class ScoreBulkChunkConsumer(
     {
         var message = context.Message;
         var cancellationToken = context.CancellationToken;
-        var job = await bulk.GetBulkJobAsync(message.BulkJobId, cancellationToken).ConfigureAwait(false)
+        var tenantId = Tenants.OfMessage(message.TenantId, message.Model);
+        var job = await bulk.GetBulkJobAsync(tenantId, message.BulkJobId, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidJobException($"Bulk job {message.BulkJobId} is not stored; its chunk {message.ChunkIndex} cannot be scored.");
         if (job.IsFinal)
         {
@@ -37,23 +39,23 @@ internal sealed class ScoreBulkChunkConsumer(
 
         var result = job.Status is BulkJobStatus.Cancelling || job.ExpiresAt <= time.GetUtcNow()
             ? BulkChunkResult.SkippedChunk
-            : await ScoreAsync(message, cancellationToken).ConfigureAwait(false);
+            : await ScoreAsync(tenantId, message, cancellationToken).ConfigureAwait(false);
         if (result is null)
         {
             return; // already recorded and its input removed: a late duplicate
         }
 
         var stage = System.Diagnostics.Stopwatch.GetTimestamp();
-        var progress = await outage.WriteAsync(() => bulk.SaveBulkChunkResultAsync(message.BulkJobId, message.ChunkIndex, result, cancellationToken),
+        var progress = await outage.WriteAsync(() => bulk.SaveBulkChunkResultAsync(tenantId, message.BulkJobId, message.ChunkIndex, result, cancellationToken),
             $"the results of chunk {message.ChunkIndex} of bulk job {message.BulkJobId}").ConfigureAwait(false);
         metrics.StageTimed("bulk.chunk_store_write", System.Diagnostics.Stopwatch.GetElapsedTime(stage));
-        await SubmitBulkJobConsumer.FinalizeIfDoneAsync(context, message.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
+        await SubmitBulkJobConsumer.FinalizeIfDoneAsync(context, tenantId, message.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
     }
 
-    private async Task<BulkChunkResult?> ScoreAsync(ScoreBulkChunk message, CancellationToken cancellationToken)
+    private async Task<BulkChunkResult?> ScoreAsync(string tenantId, ScoreBulkChunk message, CancellationToken cancellationToken)
     {
         var stage = System.Diagnostics.Stopwatch.GetTimestamp();
-        var payload = await bulk.GetBulkChunkInputAsync(message.BulkJobId, message.ChunkIndex, cancellationToken).ConfigureAwait(false);
+        var payload = await bulk.GetBulkChunkInputAsync(tenantId, message.BulkJobId, message.ChunkIndex, cancellationToken).ConfigureAwait(false);
         metrics.StageTimed("bulk.chunk_store_read", System.Diagnostics.Stopwatch.GetElapsedTime(stage));
         if (payload is null)
         {

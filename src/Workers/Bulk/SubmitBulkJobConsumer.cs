@@ -50,12 +50,6 @@ internal sealed class SubmitBulkJobConsumer(
         }
 
         var job = await GetOrCreateAsync(request, sender.TenantId, cancellationToken).ConfigureAwait(false);
-        if (job.TenantId != sender.TenantId)
-        {
-            // Another tenant's job id: never touched, whatever this message says.
-            logger.LogWarning("Bulk job {BulkJobId} belongs to another tenant than its message names; the message is ignored", request.BulkJobId);
-            return;
-        }
 
         if (SubmissionRules.ModelNameProblem(request.Model) is { } refusal)
         {
@@ -66,7 +60,7 @@ internal sealed class SubmitBulkJobConsumer(
         if (job.IsFinal || job.ChunksTotal is not null)
         {
             // Already split (this is a redelivery): make sure a job whose chunks are all done gets closed.
-            await FinalizeIfDoneAsync(context, job.BulkJobId, job.AllChunksDone).ConfigureAwait(false);
+            await FinalizeIfDoneAsync(context, job.TenantId, job.BulkJobId, job.AllChunksDone).ConfigureAwait(false);
             return;
         }
 
@@ -231,11 +225,12 @@ internal sealed class SubmitBulkJobConsumer(
         CancellationToken cancellationToken)
     {
         // Through a store outage the split waits with its place in the file, rather than starting over on redelivery.
-        await outage.WriteAsync(() => bulk.SaveBulkChunkInputAsync(job.BulkJobId, index, chunk.Count, chunk.ToPayload(), cancellationToken),
+        await outage.WriteAsync(() => bulk.SaveBulkChunkInputAsync(job.TenantId, job.BulkJobId, index, chunk.Count, chunk.ToPayload(), cancellationToken),
             $"chunk {index} of bulk job {job.BulkJobId}").ConfigureAwait(false);
         await context.Publish(new ScoreBulkChunk
         {
             BulkJobId = job.BulkJobId,
+            TenantId = job.TenantId,
             ChunkIndex = index,
             Model = model.Name,
             ModelVersion = model.Version,
@@ -249,7 +244,7 @@ internal sealed class SubmitBulkJobConsumer(
     private async Task<BulkJobRecord> StartAsync(BulkJobRecord job, LoadedModel model, BulkInputFormat format, CancellationToken cancellationToken)
     {
         logger.LogInformation("Bulk job {BulkJobId} running: {Format} file for {Model} v{Version}", job.BulkJobId, format, model.Name, model.Version);
-        return await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Validating], BulkJobStatus.Running, model.Version,
+        return await bulk.TransitionBulkJobAsync(job.TenantId, job.BulkJobId, [BulkJobStatus.Validating], BulkJobStatus.Running, model.Version,
             format: format, cancellationToken: cancellationToken).ConfigureAwait(false) ?? job;
     }
 
@@ -261,7 +256,7 @@ internal sealed class SubmitBulkJobConsumer(
             return BulkJobStatus.Expired;
         }
 
-        var current = await bulk.GetBulkJobAsync(job.BulkJobId, cancellationToken).ConfigureAwait(false);
+        var current = await bulk.GetBulkJobAsync(job.TenantId, job.BulkJobId, cancellationToken).ConfigureAwait(false);
         return current?.Status is BulkJobStatus.Cancelling or BulkJobStatus.Cancelled ? BulkJobStatus.Cancelled : null;
     }
 
@@ -273,7 +268,7 @@ internal sealed class SubmitBulkJobConsumer(
             why == BulkJobStatus.Expired ? "its completion window ended" : "it was cancelled");
         if (why == BulkJobStatus.Expired)
         {
-            await bulk.SaveBulkChunkResultAsync(job.BulkJobId, chunks++, BulkChunkResult.SkippedChunk, cancellationToken).ConfigureAwait(false);
+            await bulk.SaveBulkChunkResultAsync(job.TenantId, job.BulkJobId, chunks++, BulkChunkResult.SkippedChunk, cancellationToken).ConfigureAwait(false);
         }
 
         await CompleteSplitAsync(context, job, chunks, cancellationToken).ConfigureAwait(false);
@@ -281,13 +276,13 @@ internal sealed class SubmitBulkJobConsumer(
 
     private async Task CompleteSplitAsync(ConsumeContext context, BulkJobRecord job, int chunks, CancellationToken cancellationToken)
     {
-        var progress = await outage.WriteAsync(() => bulk.CompleteBulkSplitAsync(job.BulkJobId, chunks, cancellationToken),
+        var progress = await outage.WriteAsync(() => bulk.CompleteBulkSplitAsync(job.TenantId, job.BulkJobId, chunks, cancellationToken),
             $"the end of the split of bulk job {job.BulkJobId}").ConfigureAwait(false);
-        await FinalizeIfDoneAsync(context, job.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
+        await FinalizeIfDoneAsync(context, job.TenantId, job.BulkJobId, progress.AllChunksDone).ConfigureAwait(false);
     }
 
-    internal static Task FinalizeIfDoneAsync(ConsumeContext context, Guid bulkJobId, bool allChunksDone) =>
-        allChunksDone ? context.Publish(new FinalizeBulkJob { BulkJobId = bulkJobId }) : Task.CompletedTask;
+    internal static Task FinalizeIfDoneAsync(ConsumeContext context, string tenantId, Guid bulkJobId, bool allChunksDone) =>
+        allChunksDone ? context.Publish(new FinalizeBulkJob { BulkJobId = bulkJobId, TenantId = tenantId }) : Task.CompletedTask;
 
     private async Task<BulkJobRecord> GetOrCreateAsync(SubmitBulkJob request, string tenantId, CancellationToken cancellationToken)
     {
@@ -307,14 +302,14 @@ internal sealed class SubmitBulkJobConsumer(
             ExpiresAt = request.ExpiresAt,
             SubmittedAt = request.SubmittedAt,
         }, cancellationToken).ConfigureAwait(false);
-        return await bulk.GetBulkJobAsync(request.BulkJobId, cancellationToken).ConfigureAwait(false)
+        return await bulk.GetBulkJobAsync(tenantId, request.BulkJobId, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Bulk job {request.BulkJobId} was stored but cannot be read back.");
     }
 
     private async Task FailAsync(ConsumeContext context, BulkJobRecord job, string reason)
     {
         logger.LogInformation("Bulk job {BulkJobId} failed: {Reason}", job.BulkJobId, reason);
-        var failed = await bulk.TransitionBulkJobAsync(job.BulkJobId, [BulkJobStatus.Validating, BulkJobStatus.Running, BulkJobStatus.Cancelling],
+        var failed = await bulk.TransitionBulkJobAsync(job.TenantId, job.BulkJobId, [BulkJobStatus.Validating, BulkJobStatus.Running, BulkJobStatus.Cancelling],
             BulkJobStatus.Failed, error: reason, cancellationToken: context.CancellationToken).ConfigureAwait(false);
         if (failed is { Status: BulkJobStatus.Failed })
         {

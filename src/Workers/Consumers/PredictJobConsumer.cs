@@ -146,7 +146,7 @@ internal sealed class PredictJobConsumer(
         var record = await explanations.RunAsync(model, job, tenantId, request).ConfigureAwait(false);
         var written = await outage.WriteAsync(() => jobs.CompleteAsync([record], context.CancellationToken),
             $"the explained result of job {job.JobId}").ConfigureAwait(false);
-        if (!written.Contains(job.JobId))
+        if (!written.Contains(new JobKey(tenantId, job.JobId)))
         {
             return; // Already final: a redelivery, or a repeated JobId.
         }
@@ -181,14 +181,6 @@ internal sealed class PredictJobConsumer(
         JobStatus status = JobStatus.Failed)
     {
         var job = context.Message;
-        var existing = await jobs.GetAsync(job.JobId, context.CancellationToken).ConfigureAwait(false);
-
-        // Another tenant's job with the same id is not this message's to touch (a finished one of its own, CompleteAsync leaves).
-        if (existing is not null && existing.TenantId != tenantId)
-        {
-            return;
-        }
-
         var now = time.GetUtcNow();
         // Held through a store outage like a result: a failure not written would send the message to the error queue.
         var written = await outage.WriteAsync(() => jobs.CompleteAsync([new JobRecord

@@ -16,8 +16,8 @@ namespace AIaaS.Queue.Workers.Consumers;
 /// <see cref="SubmitPredictJob"/> or a <see cref="SubmitTrainJob"/> (a field missing, a number sent as a string: plain AMQP
 /// clients make such mistakes) would otherwise leave its job unknown for good. Where the raw body still names a job id and
 /// a sender that verifies, the job is stored Failed with the reason, so that the client polling it learns why. The message
-/// still goes to the error queue for operators. Nothing is stored for an unverified sender, nor over a job that is final
-/// or another tenant's.
+/// still goes to the error queue for operators. Nothing is stored for an unverified sender, nor over a job of the sender's
+/// tenant that is final (ids are per tenant: another tenant's job under the id is a different job).
 /// </summary>
 internal sealed class UnreadableJobRecorder(
     JobKind kind,
@@ -93,8 +93,8 @@ internal sealed class UnreadableJobRecorder(
             return;
         }
 
-        var existing = await jobs.GetAsync(jobId, context.CancellationToken).ConfigureAwait(false);
-        if (existing is not null && (existing.IsFinal || existing.TenantId != sender.TenantId))
+        var existing = await jobs.GetAsync(sender.TenantId, jobId, context.CancellationToken).ConfigureAwait(false);
+        if (existing is not null && existing.IsFinal)
         {
             return;
         }

@@ -9,8 +9,8 @@ namespace AIaaS.Queue.Workers.Training;
 
 /// <summary>Records a cancellation. A queued train job ends cancelled at once; a running one is flagged, and the worker
 /// running it ends its training process at its next heartbeat, or at once when that worker is this one. Only the job's
-/// own tenant can cancel it: a request for another tenant's job is dropped with a log line, and one whose sender does not
-/// verify is dead-lettered (<see cref="SenderRefusals"/>).</summary>
+/// own tenant can cancel it: the job is read under the verified sender's tenant (ids are per tenant), so a request names
+/// only that tenant's job, and one whose sender does not verify is dead-lettered (<see cref="SenderRefusals"/>).</summary>
 internal sealed class CancelJobConsumer(ITrainingQueue training, IJobStore jobs, TrainingRunner runner, SenderVerifier senders,
     SenderRefusals refusals, TimeProvider time, ILogger<CancelJobConsumer> logger) : IConsumer<CancelJob>
 {
@@ -23,15 +23,9 @@ internal sealed class CancelJobConsumer(ITrainingQueue training, IJobStore jobs,
             throw refusals.Refuse(nameof(CancelJob), request.JobId, sender);
         }
 
-        var job = await jobs.GetAsync(request.JobId, context.CancellationToken).ConfigureAwait(false);
-        if (job is not null && job.TenantId != sender.TenantId)
-        {
-            logger.LogWarning("Ignored cancel of job {JobId} from tenant {TenantId}: no such job of this tenant", request.JobId, sender.TenantId);
-            return;
-        }
-
+        var job = await jobs.GetAsync(sender.TenantId, request.JobId, context.CancellationToken).ConfigureAwait(false);
         var status = job is null || job.Kind == JobKind.Train
-            ? await training.RequestCancelAsync(context.Message.JobId, context.CancellationToken).ConfigureAwait(false)
+            ? await training.RequestCancelAsync(sender.TenantId, request.JobId, context.CancellationToken).ConfigureAwait(false)
             : null;
         if (status is null && (job is null || job.Kind == JobKind.Train))
         {
@@ -48,10 +42,10 @@ internal sealed class CancelJobConsumer(ITrainingQueue training, IJobStore jobs,
 
         if (status == JobStatus.Running)
         {
-            runner.CancelLocal(context.Message.JobId);
+            runner.CancelLocal(sender.TenantId, request.JobId);
         }
         else if (status == JobStatus.Cancelled && (job is null || job.Status == JobStatus.Queued)
-            && await training.GetTrainRequestAsync(request.JobId, context.CancellationToken).ConfigureAwait(false) is { } submitted)
+            && await training.GetTrainRequestAsync(sender.TenantId, request.JobId, context.CancellationToken).ConfigureAwait(false) is { } submitted)
         {
             // Cancelled before it ever ran: no worker will announce its end, so this does (the webhook, the SDK's wait).
             await StoredEventPublisher.PublishAsync(context, new TrainJobFinished

@@ -25,8 +25,7 @@ internal sealed class TrainJobConsumer(
     SenderRefusals refusals,
     StoreOutage outage,
     IOptions<WorkerOptions> options,
-    TimeProvider time,
-    ILogger<TrainJobConsumer> logger) : IConsumer<SubmitTrainJob>
+    TimeProvider time) : IConsumer<SubmitTrainJob>
 {
     public async Task Consume(ConsumeContext<SubmitTrainJob> context)
     {
@@ -44,7 +43,7 @@ internal sealed class TrainJobConsumer(
 
         if (SubmissionRules.TrainJobProblem(job, options.Value.MaxInputValues) is { } problem)
         {
-            // Insert-if-absent: never overwrites a job that has this id, whoever's it is.
+            // Insert-if-absent: never overwrites a job this tenant holds under this id.
             var failedAt = time.GetUtcNow();
             await outage.WriteAsync(() => jobs.InsertIfAbsentAsync([new JobRecord
             {
@@ -57,7 +56,7 @@ internal sealed class TrainJobConsumer(
                 CompletedAt = failedAt,
                 Error = problem,
             }], context.CancellationToken), $"the failure of train job {job.JobId}").ConfigureAwait(false);
-            await outage.WriteAsync(() => events.AppendJobEventsAsync(job.JobId,
+            await outage.WriteAsync(() => events.AppendJobEventsAsync(sender.TenantId, job.JobId,
                 [new JobEventView { Sequence = 0, Type = JobEventTypes.Failed, At = failedAt, Message = problem }], context.CancellationToken),
                 $"the failure event of train job {job.JobId}").ConfigureAwait(false);
 
@@ -66,12 +65,6 @@ internal sealed class TrainJobConsumer(
 
         // The queued request keeps the tenant and the qualified model name, not the proof: the runner needs nothing else.
         var accepted = job with { Model = Tenants.QualifyModel(sender.TenantId, job.Model), Sender = new TenantCredentials { TenantId = sender.TenantId } };
-        if (await jobs.GetAsync(job.JobId, context.CancellationToken).ConfigureAwait(false) is { } existing && existing.TenantId != sender.TenantId)
-        {
-            logger.LogWarning("Ignored train job {JobId}: another tenant's job has that id", job.JobId);
-            return;
-        }
-
         if (await outage.WriteAsync(() => training.EnqueueTrainJobAsync(accepted, context.CancellationToken), $"train job {job.JobId}").ConfigureAwait(false))
         {
             runner.Wake();

@@ -10,7 +10,7 @@ namespace AIaaS.Queue.Workers.Training;
 /// for elsewhere ends the attempt through <paramref name="cancel"/>. One store round per beat, however fast the child
 /// reports.
 /// </summary>
-internal sealed class TrainLeaseHeartbeat(ITrainingQueue training, IJobEventStore events, Guid jobId, string workerId, TrainingOptions options,
+internal sealed class TrainLeaseHeartbeat(ITrainingQueue training, IJobEventStore events, JobKey job, string workerId, TrainingOptions options,
     CancellationTokenSource cancel, ILogger logger)
 {
     private readonly Lock _gate = new();
@@ -35,7 +35,7 @@ internal sealed class TrainLeaseHeartbeat(ITrainingQueue training, IJobEventStor
     public async Task StopAsync()
     {
         await _loop.ConfigureAwait(false);
-        await events.AppendJobEventsAsync(jobId, Take(), CancellationToken.None).ConfigureAwait(false);
+        await events.AppendJobEventsAsync(job.TenantId, job.JobId, Take(), CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task BeatAsync(CancellationToken stop)
@@ -53,8 +53,8 @@ internal sealed class TrainLeaseHeartbeat(ITrainingQueue training, IJobEventStor
 
             try
             {
-                await events.AppendJobEventsAsync(jobId, Take(), CancellationToken.None).ConfigureAwait(false);
-                var lease = await training.RenewTrainLeaseAsync(jobId, workerId, options.Lease, CancellationToken.None).ConfigureAwait(false);
+                await events.AppendJobEventsAsync(job.TenantId, job.JobId, Take(), CancellationToken.None).ConfigureAwait(false);
+                var lease = await training.RenewTrainLeaseAsync(job.TenantId, job.JobId, workerId, options.Lease, CancellationToken.None).ConfigureAwait(false);
                 if (!lease.Held)
                 {
                     _lostLease = true;
@@ -67,7 +67,7 @@ internal sealed class TrainLeaseHeartbeat(ITrainingQueue training, IJobEventStor
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                logger.LogWarning(ex, "Train job {JobId}: heartbeat failed", jobId);
+                logger.LogWarning(ex, "Train job {JobId}: heartbeat failed", job.JobId);
             }
         }
     }

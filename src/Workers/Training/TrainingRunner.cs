@@ -36,7 +36,7 @@ internal sealed partial class TrainingRunner(
 {
 
     private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
-    private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _running = new();
+    private readonly ConcurrentDictionary<JobKey, CancellationTokenSource> _running = new();
     private readonly TrainingOptions _options = trainingOptions.Value;
     private string WorkerId => workerOptions.Value.WorkerId;
 
@@ -44,9 +44,9 @@ internal sealed partial class TrainingRunner(
     public void Wake() => _wake.Release();
 
     /// <summary>Ends the child of a job this worker runs; false when it runs elsewhere (its worker sees the store's flag).</summary>
-    public bool CancelLocal(Guid jobId)
+    public bool CancelLocal(string tenantId, Guid jobId)
     {
-        if (_running.TryGetValue(jobId, out var cancel))
+        if (_running.TryGetValue(new JobKey(tenantId, jobId), out var cancel))
         {
             cancel.Cancel();
             return true;
@@ -121,9 +121,13 @@ internal sealed partial class TrainingRunner(
     private async Task RunAsync(TrainJobClaim claim, CancellationToken stoppingToken)
     {
         var job = claim.Request;
-        var directory = Path.Combine(_options.WorkDirectory, $"{job.JobId:N}-{claim.Attempt}");
+        var key = KeyOf(job);
+
+        // Two tenants may each run a train job of one id: the directory names the tenant too (by a hash: a tenant id need
+        // not be a valid file name).
+        var directory = Path.Combine(_options.WorkDirectory, $"{TenantDirectoryPart(key.TenantId)}-{job.JobId:N}-{claim.Attempt}");
         using var cancel = new CancellationTokenSource();
-        _running[job.JobId] = cancel;
+        _running[key] = cancel;
         try
         {
             await RunAttemptAsync(claim, directory, cancel, stoppingToken).ConfigureAwait(false);
@@ -135,7 +139,7 @@ internal sealed partial class TrainingRunner(
         }
         finally
         {
-            _running.TryRemove(job.JobId, out _);
+            _running.TryRemove(key, out _);
             try
             {
                 Directory.Delete(directory, recursive: true);
@@ -154,7 +158,7 @@ internal sealed partial class TrainingRunner(
         var job = claim.Request;
 
         // An earlier attempt may have registered the model and died before finishing the job: the model stands.
-        if (await models.GetVersionByTrainingJobAsync(job.JobId, stoppingToken).ConfigureAwait(false) is { } registered)
+        if (await models.GetVersionByTrainingJobAsync(job.Model, job.JobId, stoppingToken).ConfigureAwait(false) is { } registered)
         {
             await FinishAsync(job, JobStatus.Succeeded, registered.Version, registered.Training?.Device, null, registered.Training?.Metrics).ConfigureAwait(false);
             return;
@@ -173,7 +177,7 @@ internal sealed partial class TrainingRunner(
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(job.TimeoutSeconds));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel.Token, timeout.Token, stoppingToken);
         using var kill = child.KillOn(stop.Token);
-        var heartbeat = new TrainLeaseHeartbeat(training, events, job.JobId, WorkerId, _options, cancel, logger);
+        var heartbeat = new TrainLeaseHeartbeat(training, events, KeyOf(job), WorkerId, _options, cancel, logger);
         heartbeat.Start(stop.Token);
         var (result, device) = await FollowAsync(job, child, heartbeat).ConfigureAwait(false);
         await stop.CancelAsync().ConfigureAwait(false);
@@ -273,10 +277,10 @@ internal sealed partial class TrainingRunner(
         var reason = child.ExitReason(claim.Attempt);
         if (claim.Attempt < _options.MaxAttempts)
         {
-            await events.AppendJobEventsAsync(job.JobId,
+            await events.AppendJobEventsAsync(KeyOf(job).TenantId, job.JobId,
                 [new JobEventView { Sequence = 0, Type = JobEventTypes.AttemptFailed, At = time.GetUtcNow(), Attempt = claim.Attempt, Message = reason + "; retrying" }],
                 CancellationToken.None).ConfigureAwait(false);
-            await training.ReleaseTrainJobAsync(job.JobId, WorkerId, reason, CancellationToken.None).ConfigureAwait(false);
+            await training.ReleaseTrainJobAsync(KeyOf(job).TenantId, job.JobId, WorkerId, reason, CancellationToken.None).ConfigureAwait(false);
             Wake();
         }
         else
@@ -320,6 +324,12 @@ internal sealed partial class TrainingRunner(
         await FinishAsync(job, JobStatus.Succeeded, version.Version, device, null, metrics).ConfigureAwait(false);
     }
 
+    /// <summary>A queued request names its tenant (the consumer set it from the verified sender): with the id, the job's key.</summary>
+    private static JobKey KeyOf(SubmitTrainJob job) => new(Tenants.OrDefault(job.Sender?.TenantId), job.JobId);
+
+    private static string TenantDirectoryPart(string tenantId) =>
+        Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(tenantId)).AsSpan(0, 8));
+
     private async Task FinishAsync(SubmitTrainJob job, JobStatus status, int? version, string? device, string? error,
         IReadOnlyDictionary<string, double>? metrics)
     {
@@ -330,7 +340,7 @@ internal sealed partial class TrainingRunner(
                 + (metrics is not null && metrics.TryGetValue("val_rmse", out var rmse) ? FormattableString.Invariant($", val RMSE {rmse:G4}") : ""),
             _ => error,
         };
-        if (!await training.FinishTrainJobAsync(job.JobId, WorkerId, status, version, device, error, message, CancellationToken.None).ConfigureAwait(false))
+        if (!await training.FinishTrainJobAsync(KeyOf(job).TenantId, job.JobId, WorkerId, status, version, device, error, message, CancellationToken.None).ConfigureAwait(false))
         {
             return; // the job moved to another worker meanwhile; that worker reports it
         }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using AIaaS.Queue.Store;
 
@@ -125,7 +126,7 @@ public abstract class BrokerRestartTests<TSystem>(TSystem system, ITestOutputHel
         if (lost > 0)
         {
             var missing = submitted.Where(id => !jobs.ContainsKey(id)).ToList();
-            var stored = await store.GetManyAsync(missing, includeOutputs: false, CancellationToken.None);
+            var stored = await store.GetManyAsync([.. missing.Select(id => new JobKey(Tenants.DefaultTenantId, id))], includeOutputs: false, CancellationToken.None);
             Log($"not final: {missing.Count}; stored as {string.Join(", ", stored.GroupBy(j => j.Status).Select(g => $"{g.Key} {g.Count()}"))}, " +
                 $"not stored at all {missing.Count - stored.Count}; confirmed before the crash {missing.Count(confirmed.Contains)}; " +
                 $"predict-jobs ready now {await system.ReadyCountAsync("predict-jobs", CancellationToken.None)}");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using AIaaS.Queue.Domain;
 using AIaaS.Queue.Store;
 
 namespace AIaaS.Queue.Integration.Tests.Faults;
@@ -7,7 +8,7 @@ namespace AIaaS.Queue.Integration.Tests.Faults;
 internal static class StoredJobs
 {
     public static async Task<IReadOnlyList<JobRecord>> FinalAsync(IJobStore store, IReadOnlyCollection<Guid> ids, CancellationToken ct) =>
-        [.. (await store.GetManyAsync(ids, includeOutputs: false, ct)).Where(j => j.IsFinal)];
+        [.. (await store.GetManyAsync([.. ids.Select(id => new JobKey(Tenants.DefaultTenantId, id))], includeOutputs: false, ct)).Where(j => j.IsFinal)];
 
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)
     {

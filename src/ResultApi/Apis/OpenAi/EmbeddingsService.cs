@@ -45,7 +45,7 @@ public sealed class EmbeddingsService(JobSubmitter submitter, JobCompletionWaite
 
         var limit = TimeSpan.FromSeconds(options.Value.InferWaitSeconds);
         var finals = await Task.WhenAll(submission.JobIds.Select(id =>
-            limit > TimeSpan.Zero ? waiter.WaitAsync(id, limit, cancellationToken) : Task.FromResult<JobRecord?>(null)));
+            limit > TimeSpan.Zero ? waiter.WaitAsync(caller.TenantId, id, limit, cancellationToken) : Task.FromResult<JobRecord?>(null)));
         return Answer(request, submission.JobIds, finals);
     }
 

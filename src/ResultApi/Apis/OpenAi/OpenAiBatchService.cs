@@ -101,7 +101,7 @@ public sealed class OpenAiBatchService(IBulkStore bulk, IDatasetStore files, IMo
             return OpenAiErrors.From(refused.ProblemDetails);
         }
 
-        var job = await bulk.GetBulkJobAsync(bulkJobId, cancellationToken);
+        var job = await bulk.GetBulkJobAsync(caller.TenantId, bulkJobId, cancellationToken);
         return job is null
             ? OpenAiErrors.Create(StatusCodes.Status500InternalServerError, $"Batch {batchId} was queued but is not stored.")
             : TypedResults.Ok(await RenderAsync(job, manifest, cancellationToken));
@@ -109,10 +109,7 @@ public sealed class OpenAiBatchService(IBulkStore bulk, IDatasetStore files, IMo
 
     /// <summary>The caller's batch (any bulk job, by its OpenAI id), or null.</summary>
     public async Task<BulkJobRecord?> FindAsync(string id, TenantCaller caller, CancellationToken cancellationToken) =>
-        OpenAiIds.TryParseBatch(id, out var bulkJobId) && await bulk.GetBulkJobAsync(bulkJobId, cancellationToken) is { } job
-            && job.TenantId == caller.TenantId
-            ? job
-            : null;
+        OpenAiIds.TryParseBatch(id, out var bulkJobId) ? await bulk.GetBulkJobAsync(caller.TenantId, bulkJobId, cancellationToken) : null;
 
     public async Task<Results<Ok<OpenAiBatch>, JsonHttpResult<OpenAiErrorResponse>>> CancelAsync(string id, TenantCaller caller,
         CancellationToken cancellationToken)
@@ -123,7 +120,7 @@ public sealed class OpenAiBatchService(IBulkStore bulk, IDatasetStore files, IMo
         }
 
         var job = before.Status is BulkJobStatus.Cancelling or BulkJobStatus.Cancelled ? before
-            : await bulk.TransitionBulkJobAsync(before.BulkJobId, [BulkJobStatus.Validating, BulkJobStatus.Running], BulkJobStatus.Cancelling,
+            : await bulk.TransitionBulkJobAsync(before.TenantId, before.BulkJobId, [BulkJobStatus.Validating, BulkJobStatus.Running], BulkJobStatus.Cancelling,
                 cancellationToken: cancellationToken) ?? before;
         return job.Status is BulkJobStatus.Cancelling or BulkJobStatus.Cancelled
             ? TypedResults.Ok(await RenderAsync(job, cancellationToken))
@@ -180,7 +177,7 @@ public sealed class OpenAiBatchService(IBulkStore bulk, IDatasetStore files, IMo
         var counting = new CountingWriteStream(destination);
         if (manifest is null)
         {
-            await bulk.CopyBulkResultsToAsync(job.BulkJobId, kind, counting, cancellationToken);
+            await bulk.CopyBulkResultsToAsync(job.TenantId, job.BulkJobId, kind, counting, cancellationToken);
             return counting.Count;
         }
 
@@ -190,7 +187,7 @@ public sealed class OpenAiBatchService(IBulkStore bulk, IDatasetStore files, IMo
             await files.CopyDatasetToAsync(job.TenantId, refused, counting, cancellationToken);
         }
 
-        await OpenAiFileStore.ReadLinesAsync(target => bulk.CopyBulkResultsToAsync(job.BulkJobId, kind, target, cancellationToken),
+        await OpenAiFileStore.ReadLinesAsync(target => bulk.CopyBulkResultsToAsync(job.TenantId, job.BulkJobId, kind, target, cancellationToken),
             lines => kind == BulkResultKind.Output
                 ? translator.TranslateOutputAsync(lines, counting, cancellationToken)
                 : translator.TranslateErrorsAsync(lines, counting, cancellationToken));
@@ -247,7 +244,7 @@ public sealed class OpenAiBatchService(IBulkStore bulk, IDatasetStore files, IMo
         }
 
         var failed = job.Failed == 0 ? 0 : await OpenAiFileStore.ReadLinesAsync(
-            target => bulk.CopyBulkResultsToAsync(job.BulkJobId, BulkResultKind.Errors, target, cancellationToken),
+            target => bulk.CopyBulkResultsToAsync(job.TenantId, job.BulkJobId, BulkResultKind.Errors, target, cancellationToken),
             lines => new BatchResultTranslator(OpenAiIds.Batch(job.BulkJobId), manifest.Model).TranslateErrorsAsync(lines, Stream.Null, cancellationToken));
         var completed = job.Status == BulkJobStatus.Succeeded ? valid - failed
             : Math.Clamp(job.Succeeded - (manifest.Records - valid), 0, valid - failed);
