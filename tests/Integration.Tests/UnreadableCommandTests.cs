@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.RegularExpressions;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Integration.Tests.Infrastructure;
 using RabbitMQ.Client;
@@ -89,22 +90,11 @@ public sealed class UnreadableCommandTests(DistributedSystem system) : IClassFix
         {
         }
 
-        var refusals = system.Workers.Sum(w => CountOf(w.Output, $"Refused SubmitPredictJob {jobId}"));
+        var refusals = system.Workers.Sum(w => Regex.Count(w.Output, Regex.Escape($"Refused SubmitPredictJob {jobId}")));
         Assert.True(deadLettered, $"not in predict-jobs_error within 60 s; refused {refusals} times");
         Assert.Equal(1, refusals);
         Assert.Null(await system.Client.GetJobAsync(jobId, ct));
         Assert.All(system.Workers, w => Assert.False(w.HasExited));
-    }
-
-    private static int CountOf(string text, string part)
-    {
-        var count = 0;
-        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
-        {
-            count++;
-        }
-
-        return count;
     }
 
     [Fact]

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using AIaaS.Queue.Contracts;
-using AIaaS.Queue.Domain;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using MassTransit;
@@ -249,18 +248,17 @@ public sealed partial class JobCompletionWaiter(IJobStore jobs, IReceiveEndpoint
                     (endpoint as IRabbitMqReceiveEndpointConfigurator)?.HearEveryTenantThroughClientEvents();
                     endpoint.Handler<PredictBatchCompleted>(context =>
                     {
-                        var tenantId = Tenants.OfMessage(context.Message.TenantId, context.Message.Model);
-                        Notify(context.Message.Jobs.Select(j => new JobKey(tenantId, j.JobId)));
+                        Notify(CompletionEventKeys.Of(context.Message));
                         return Task.CompletedTask;
                     });
                     endpoint.Handler<JobFailed>(context =>
                     {
-                        Notify([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)]);
+                        Notify(CompletionEventKeys.Of(context.Message));
                         return Task.CompletedTask;
                     });
                     endpoint.Handler<TrainJobFinished>(context =>
                     {
-                        Notify([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)]);
+                        Notify(CompletionEventKeys.Of(context.Message));
                         return Task.CompletedTask;
                     });
                 });

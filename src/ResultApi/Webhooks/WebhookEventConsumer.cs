@@ -19,18 +19,12 @@ internal sealed class WebhookEventConsumer(IJobStore jobs, ITrainingQueue traini
     IOptions<WebhookOptions> options, ILogger<WebhookEventConsumer> logger)
     : IConsumer<PredictBatchCompleted>, IConsumer<JobFailed>, IConsumer<TrainJobFinished>, IConsumer<BulkJobFinished>
 {
-    // Ids are per tenant: an event names its jobs' tenant (an older worker's event, its model's), and the jobs are read by both.
-    public Task Consume(ConsumeContext<PredictBatchCompleted> context)
-    {
-        var tenantId = Tenants.OfMessage(context.Message.TenantId, context.Message.Model);
-        return ScheduleJobsAsync(context.Message.Jobs.Select(j => new JobKey(tenantId, j.JobId)).ToList(), context.CancellationToken);
-    }
+    public Task Consume(ConsumeContext<PredictBatchCompleted> context) =>
+        ScheduleJobsAsync(CompletionEventKeys.Of(context.Message), context.CancellationToken);
 
-    public Task Consume(ConsumeContext<JobFailed> context) =>
-        ScheduleJobsAsync([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)], context.CancellationToken);
+    public Task Consume(ConsumeContext<JobFailed> context) => ScheduleJobsAsync(CompletionEventKeys.Of(context.Message), context.CancellationToken);
 
-    public Task Consume(ConsumeContext<TrainJobFinished> context) =>
-        ScheduleJobsAsync([new JobKey(Tenants.OfMessage(context.Message.TenantId, context.Message.Model), context.Message.JobId)], context.CancellationToken);
+    public Task Consume(ConsumeContext<TrainJobFinished> context) => ScheduleJobsAsync(CompletionEventKeys.Of(context.Message), context.CancellationToken);
 
     public async Task Consume(ConsumeContext<BulkJobFinished> context)
     {

@@ -261,7 +261,7 @@ internal sealed class BatchExecutor(
             Error = Consumers.PredictJobConsumer.ExpiredError(p.Job.ExpiresAt!.Value),
             CallbackUrl = p.Job.CallbackUrl,
         }).ToArray()).ConfigureAwait(false);
-        foreach (var prediction in expired.Where(p => written.Contains(new JobKey(p.TenantId, p.Job.JobId))))
+        foreach (var prediction in expired.Where(p => written.Contains(p.Key)))
         {
             metrics.JobCompleted("Predict", model.Name, nameof(JobStatus.Expired));
             events.Add(new JobFailed
@@ -284,7 +284,7 @@ internal sealed class BatchExecutor(
         var keys = new HashSet<JobKey>(batch.Count);
         foreach (var prediction in batch)
         {
-            keys.Add(new JobKey(prediction.TenantId, prediction.Job.JobId));
+            keys.Add(prediction.Key);
         }
 
         var stored = (await jobs.GetManyAsync(keys, includeOutputs: false).ConfigureAwait(false)).ToDictionary(JobKey.Of);
@@ -293,7 +293,7 @@ internal sealed class BatchExecutor(
         {
             // A finished job is not run again; ids are per tenant, so another tenant's job under the same id is no concern.
             // Remove as we go so that a job repeated inside one batch runs once.
-            var key = new JobKey(prediction.TenantId, prediction.Job.JobId);
+            var key = prediction.Key;
             if (stored.GetValueOrDefault(key) is { IsFinal: true })
             {
                 continue;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Inference;
 
 namespace AIaaS.Queue.Workers.Batching;
@@ -11,6 +12,9 @@ internal sealed class PendingPrediction(SubmitPredictJob job, string tenantId, P
 
     /// <summary>The tenant the consumer verified the job's sender as: whose job it is, and whose records it may touch.</summary>
     public string TenantId { get; } = tenantId;
+
+    /// <summary>The job's key in the store: ids are unique per tenant.</summary>
+    public JobKey Key => new(TenantId, Job.JobId);
 
     /// <summary>The job's inputs, checked against the model and read into tensors.</summary>
     public PreparedRequest Request { get; } = request;
