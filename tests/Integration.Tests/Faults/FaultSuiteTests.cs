@@ -25,6 +25,7 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
     private static readonly TimeSpan BrokerOutage = TimeSpan.FromSeconds(8);
     // Longer than the embedded store's 30 s busy timeout, so that workers' writes fail instead of only waiting.
     private static readonly TimeSpan StoreOutage = TimeSpan.FromSeconds(35);
+    private static readonly TimeSpan LongestStoreOutage = TimeSpan.FromSeconds(70);
     private readonly Stopwatch _elapsed = Stopwatch.StartNew();
 
     [Fact]
@@ -68,18 +69,21 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         Log($"fault {faults}: broker unreachable for {BrokerOutage.TotalSeconds} s; submits failed visibly so far: {load.FailedVisibly.Count}");
 
         // 3. The store is locked for writing (another process holds SQLite's write lock): no acknowledgement may reach
-        //    the broker while results cannot be stored, and work resumes when the lock is released.
-        final = (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count;
-        await WaitForFinalAsync(store, load, final + 400, ct);
-        var (acknowledged, acknowledgedWithoutResult, finalBefore, finalDuring) = await LockStoreAsync(store, load, ct);
+        //    the broker while results cannot be stored, and work resumes when the lock is released. It is locked only
+        //    once jobs submitted after the outage are being finished: the backlog alone can be drained before the
+        //    client's publisher is back, and then no worker would write while the store is locked.
+        var afterOutage = load.Submitted.Count;
+        await StoredJobs.WaitUntilAsync(async () =>
+            (await StoredJobs.FinalAsync(store, [.. load.Submitted.Skip(afterOutage)], ct)).Count >= 200, ct);
+        var (acknowledged, acknowledgedWithoutResult, finalBefore, finalDuring, locked) = await LockStoreAsync(store, load, ct);
         faults++;
-        Log($"fault {faults}: store write-locked for {StoreOutage.TotalSeconds} s: {acknowledged} job messages acknowledged meanwhile, " +
+        Log($"fault {faults}: store write-locked for {locked.TotalSeconds:0.0} s: {acknowledged} job messages acknowledged meanwhile, " +
             $"{acknowledgedWithoutResult} of them without a stored result; final jobs {finalBefore} → {finalDuring}");
         Assert.Equal(0, acknowledgedWithoutResult);
         Assert.Equal(finalBefore, finalDuring);
-        var failedWrites = system.Workers.Sum(w => StoreWriteFailures().Count(w.Output));
+        var failedWrites = FailedStoreWrites();
         Log($"store writes that failed and were retried with the results held: {failedWrites}");
-        Assert.True(failedWrites > 0, "The lock should have outlasted the store's busy timeout, so that writes failed.");
+        Assert.True(failedWrites > 0, $"No write failed in {locked.TotalSeconds:0} s of lock: the store's busy timeout is 30 s.");
         await WaitForFinalAsync(store, load, finalDuring + 200, ct);
 
         // 4. Poison: each fails its own job with a reason, or lands in the error queue with the reason; none is retried
@@ -139,9 +143,10 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
     /// <summary>Holds SQLite's write lock on a connection of its own, as another process would (WAL readers go on), and
     /// returns how many job messages were acknowledged meanwhile, and how many of those had no final result stored.
     /// Acknowledging a redelivery of a job already finished is right; acknowledging any other job is a lost job.</summary>
-    private async Task<(int Acknowledged, int WithoutResult, int FinalBefore, int FinalDuring)> LockStoreAsync(
+    private async Task<(int Acknowledged, int WithoutResult, int FinalBefore, int FinalDuring, TimeSpan Locked)> LockStoreAsync(
         IJobStore store, SteadyLoad load, CancellationToken ct)
     {
+        var failedBefore = FailedStoreWrites();
         await using var connection = new SqliteConnection($"Data Source={system.StorePath}");
         await connection.OpenAsync(ct);
         await using var begin = connection.CreateCommand();
@@ -149,8 +154,16 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         await begin.ExecuteNonQueryAsync(ct);
         var mark = system.Proxy.AcknowledgedCount;
         var finalBefore = (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count;
+        var locked = Stopwatch.StartNew();
 
+        // At least the outage, and on until a worker's write has failed: the first write may begin a few seconds into
+        // the lock (a worker between batches) and then waits out the whole busy timeout.
         await Task.Delay(StoreOutage, ct);
+        while (FailedStoreWrites() == failedBefore && locked.Elapsed < LongestStoreOutage)
+        {
+            await Task.Delay(250, ct);
+        }
+
         var acknowledged = system.Proxy.AcknowledgedSince(mark).Select(Guid.Parse).ToHashSet();
         var withResult = (await StoredJobs.FinalAsync(store, acknowledged, ct)).Count;
         var finalDuring = (await StoredJobs.FinalAsync(store, load.Submitted, ct)).Count;
@@ -158,8 +171,10 @@ public sealed partial class FaultSuiteTests(FaultSystem system, ITestOutputHelpe
         await using var rollback = connection.CreateCommand();
         rollback.CommandText = "ROLLBACK";
         await rollback.ExecuteNonQueryAsync(ct);
-        return (acknowledged.Count, acknowledged.Count - withResult, finalBefore, finalDuring);
+        return (acknowledged.Count, acknowledged.Count - withResult, finalBefore, finalDuring, locked.Elapsed);
     }
+
+    private int FailedStoreWrites() => system.Workers.Sum(w => StoreWriteFailures().Count(w.Output));
 
     /// <summary>Publishes a body that is not JSON, with a plain AMQP client, and returns the reason MassTransit recorded
     /// when it moved the message to the error queue.</summary>
