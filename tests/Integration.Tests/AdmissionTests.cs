@@ -66,6 +66,7 @@ public sealed class ExpiryAndPriorityTests(DistributedSystem system) : IClassFix
         Assert.True(waiting.Length >= 64,
             $"Only {waiting.Length} of {normal.Count} normal jobs were unfinished when the high-priority job was submitted: no backlog to judge priority by.");
         var overtook = waiting.Count(j => j.CompletedAt < highJob.CompletedAt);
+        TestContext.Current.TestOutputHelper?.WriteLine($"{overtook} of the {waiting.Length} normal jobs still waiting finished ahead of the high-priority job");
         Assert.True(overtook < Math.Max(16, waiting.Length / 4),
             $"{overtook} of the {waiting.Length} normal jobs still waiting when the high-priority job was submitted finished ahead of it.");
     }

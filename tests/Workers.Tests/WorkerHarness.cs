@@ -27,8 +27,9 @@ internal sealed class WorkerHarness : IAsyncDisposable
 
     /// <param name="configureBus">More configuration of the in-memory bus (a publish filter), before its endpoints.</param>
     /// <param name="settings">Configuration beyond the harness's own (a worker option).</param>
+    /// <param name="services">Registrations made before the worker's own, which then keep them (a store of the test's).</param>
     public static async Task<WorkerHarness> StartAsync(Action<IInMemoryBusFactoryConfigurator>? configureBus = null,
-        IReadOnlyDictionary<string, string?>? settings = null)
+        IReadOnlyDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null)
     {
         var worker = new WorkerHarness();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
@@ -37,15 +38,16 @@ internal sealed class WorkerHarness : IAsyncDisposable
             ["Workers:ModelCacheDirectory"] = Path.Combine(worker._folder, "models"),
             ["Training:Enabled"] = "false",
         }).AddInMemoryCollection(settings ?? new Dictionary<string, string?>()).Build();
-        var services = new ServiceCollection();
-        services.AddSingleton<IConfiguration>(configuration);
-        services.AddLogging();
-        services.AddMetrics();
-        services.AddSingleton<AiaasMetrics>();
-        services.AddSingleton<IHostApplicationLifetime, TestLifetime>();
-        services.AddAiaasStore();
-        services.AddWorkerServices();
-        services.AddMassTransitTestHarness(x =>
+        var collection = new ServiceCollection();
+        services?.Invoke(collection);
+        collection.AddSingleton<IConfiguration>(configuration);
+        collection.AddLogging();
+        collection.AddMetrics();
+        collection.AddSingleton<AiaasMetrics>();
+        collection.AddSingleton<IHostApplicationLifetime, TestLifetime>();
+        collection.AddAiaasStore();
+        collection.AddWorkerServices();
+        collection.AddMassTransitTestHarness(x =>
         {
             x.AddConsumer<PredictJobConsumer, PredictJobConsumerDefinition>();
             x.UsingInMemory((context, bus) =>
@@ -54,7 +56,7 @@ internal sealed class WorkerHarness : IAsyncDisposable
                 bus.ConfigureEndpoints(context);
             });
         });
-        worker.Services = services.BuildServiceProvider(validateScopes: true);
+        worker.Services = collection.BuildServiceProvider(validateScopes: true);
         worker.Harness = worker.Services.GetRequiredService<ITestHarness>();
         worker.Harness.TestTimeout = Wait;
         await worker.Harness.Start();

@@ -30,12 +30,11 @@ internal sealed class BatchExecutor(
 
     /// <summary>Runs the batch and stores its results, then lets every consumer acknowledge; should anything fail before
     /// the results are stored, nothing is acknowledged: the consumers fail and the broker redelivers, so no job is lost.
-    /// <paramref name="releaseInstance"/> gives the model instance back: right after the model call when result writes are
-    /// pipelined (<see cref="WorkerOptions.PipelinedResultWrites"/>), so that the next batch runs while this one is stored;
-    /// else the caller does once this returns.</summary>
-    public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch, Action releaseInstance)
+    /// <paramref name="modelCallDone"/> is called once the model call is done and before the results are stored: the
+    /// batcher may give the model instance back then, so that the next batch runs while this one is stored
+    /// (<see cref="WorkerOptions.PipelinedResultWrites"/>).</summary>
+    public async Task ExecuteAsync(LoadedModel model, List<PendingPrediction> batch, Action modelCallDone)
     {
-        var pipelined = options.Value.PipelinedResultWrites;
         var events = new List<object>();
         try
         {
@@ -50,10 +49,7 @@ internal sealed class BatchExecutor(
                 stage = Stopwatch.GetTimestamp();
                 var run = await RunAsync(model, toRun, startedAt).ConfigureAwait(false);
                 metrics.StageTimed("batch.model", Stopwatch.GetElapsedTime(stage));
-                if (pipelined)
-                {
-                    releaseInstance();
-                }
+                modelCallDone();
 
                 stage = Stopwatch.GetTimestamp();
                 var stored = await StoreAsync(model, run).ConfigureAwait(false);

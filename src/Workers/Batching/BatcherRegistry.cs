@@ -35,6 +35,7 @@ internal sealed class BatcherRegistry : IHostedService, IAsyncDisposable
     public DynamicBatcher For(LoadedModel model) =>
         _batchers.GetOrAdd(model, m => new Lazy<DynamicBatcher>(() =>
             new DynamicBatcher(m, _options.Value.ModelInstances,
+                _options.Value.PipelinedResultWrites ? _options.Value.MaxBatchesAheadOfWrites : 0,
                 TimeSpan.FromMilliseconds(_options.Value.PriorityAgingMilliseconds), _executor, _loggers.CreateLogger<DynamicBatcher>()))).Value;
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -27,19 +27,26 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     private readonly BatchExecutor _executor;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _instances;
+    // Batches that gave their instance back after the model call and whose results are not stored yet: a bound on how
+    // far the model runs ahead of the store (see WorkerOptions.MaxBatchesAheadOfWrites); null when none may.
+    private readonly SemaphoreSlim? _aheadOfWrites;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Task _loop;
     private CancellationTokenSource _wait = new();
     private readonly long _agingTicks;
     private int _running;
 
-    public DynamicBatcher(LoadedModel model, int instances, TimeSpan priorityAging, BatchExecutor executor, ILogger logger)
+    /// <summary>Starts the batching loop for <paramref name="model"/> with <paramref name="instances"/> model instances;
+    /// <paramref name="batchesAheadOfWrites"/> batches may give their instance back once their model call is done, before
+    /// their results are stored (0: every batch holds its instance through its write).</summary>
+    public DynamicBatcher(LoadedModel model, int instances, int batchesAheadOfWrites, TimeSpan priorityAging, BatchExecutor executor, ILogger logger)
     {
         _model = model;
         _agingTicks = (long)(priorityAging.TotalSeconds * Stopwatch.Frequency);
         _executor = executor;
         _logger = logger;
         _instances = new SemaphoreSlim(instances, instances);
+        _aheadOfWrites = batchesAheadOfWrites > 0 ? new SemaphoreSlim(batchesAheadOfWrites, batchesAheadOfWrites) : null;
         _loop = Task.Run(() => RunAsync(_stopping.Token));
         executor.Metrics.ModelLoaded(model.Name, model.Version, model.Device);
     }
@@ -148,22 +155,41 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     private async Task RunBatchAsync(List<PendingPrediction> batch)
     {
         var released = 0;
+        var ahead = false;
         void Release()
         {
-            // Once only: the executor may give the instance back early, and this finally gives it back in any case.
+            // Once only: the instance goes back after the model call if the batch may run ahead of its write, and in the
+            // finally below in any case.
             if (Interlocked.Exchange(ref released, 1) == 0)
             {
                 _instances.Release();
             }
         }
 
+        void ModelCallDone()
+        {
+            // A batch that gets no slot keeps its instance until its results are stored, so that the model never runs
+            // through every job the worker holds while writes lag: those jobs would all finish before a high-priority job
+            // that waits in the broker for a prefetch slot, which only an acknowledgement, after a write, frees.
+            if (_aheadOfWrites?.Wait(0) == true)
+            {
+                ahead = true;
+                Release();
+            }
+        }
+
         try
         {
-            await _executor.ExecuteAsync(_model, batch, Release).ConfigureAwait(false);
+            await _executor.ExecuteAsync(_model, batch, ModelCallDone).ConfigureAwait(false);
         }
         finally
         {
             Release();
+            if (ahead)
+            {
+                _aheadOfWrites!.Release();
+            }
+
             // Counted until the results are stored, which may be after the instance went back: disposal waits for both.
             Interlocked.Decrement(ref _running);
         }
@@ -184,5 +210,6 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         _stopping.Dispose();
         _wait.Dispose();
         _instances.Dispose();
+        _aheadOfWrites?.Dispose();
     }
 }
