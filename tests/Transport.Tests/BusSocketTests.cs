@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using AIaaS.Queue.Producer;
 using AIaaS.Queue.ServiceDefaults;
 using MassTransit.RabbitMqTransport.Configuration;
 using MassTransit.Transports;
@@ -8,12 +9,22 @@ using RabbitMQ.Client;
 
 namespace AIaaS.Queue.Transport.Tests;
 
-/// <summary>The hosts' bus (the workers', the ResultApi's) connects through
+/// <summary>Every bus the system opens to a broker, the SDK's own as well as the hosts', connects through
 /// <see cref="BrokerSocket"/>: a connection the broker dropped must not leave its acks and publishes waiting forever.</summary>
 public sealed class BusSocketTests
 {
     // Nothing listens there, and nothing connects: the buses are built, never started.
     private static readonly Uri Broker = new("amqp://127.0.0.1:1/");
+
+    [Fact]
+    public async Task TheSdksOwnBusConnectsThroughTheBrokerSocket()
+    {
+        var services = new ServiceCollection();
+        services.AddAiaasClient(o => o.RabbitMqUri = Broker);
+        await using var provider = services.BuildServiceProvider();
+
+        await AssertConnectsThroughBrokerSocketAsync(provider.GetRequiredService<IBusInstance<IAiaasBus>>());
+    }
 
     [Fact]
     public async Task TheHostsBusConnectsThroughTheBrokerSocket()
