@@ -1,3 +1,4 @@
+using AIaaS.Queue.Transport;
 using MassTransit;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -86,12 +87,7 @@ public static class BusRegistration
                     cfg.Host(transport.RabbitMqUri!, h =>
                     {
                         h.ConnectionName(AppDomain.CurrentDomain.FriendlyName);
-                        // A broken connection must not hang its acks and publishes, nor with them MassTransit's reconnect.
-                        h.OnRefreshConnectionFactory = factory =>
-                        {
-                            factory.SocketFactory = BrokerSocket.Create;
-                            return Task.CompletedTask;
-                        };
+                        h.UseBrokerSocket();
                     });
 
                     // Error and skipped queues are declared by MassTransit when their first message arrives; bounding them

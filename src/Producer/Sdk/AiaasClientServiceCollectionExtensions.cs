@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Transport;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -55,7 +56,13 @@ public static class AiaasClientServiceCollectionExtensions
 
                 x.UsingRabbitMq((context, cfg) =>
                 {
-                    cfg.Host(broker, h => h.ConnectionName("aiaas-client"));
+                    cfg.Host(broker, h =>
+                    {
+                        h.ConnectionName("aiaas-client");
+                        // The publishes and completion-event acks of a connection the broker dropped must not wait forever
+                        // for a dead socket: they would hold up MassTransit's reconnect, and every submit would time out after.
+                        h.UseBrokerSocket();
+                    });
                     cfg.ConfigureJsonSerializerOptions(json =>
                     {
                         json.NumberHandling |= WireJson.NumberHandling;

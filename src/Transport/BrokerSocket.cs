@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using RabbitMQ.Client;
 
-namespace AIaaS.Queue.ServiceDefaults;
+namespace AIaaS.Queue.Transport;
 
 /// <summary>
 /// The socket of a broker connection whose writes, once the connection has failed, are dropped instead of thrown, and whose
@@ -19,7 +19,7 @@ namespace AIaaS.Queue.ServiceDefaults;
 /// never published. With the loop alive, the queue drains into a socket that drops what it is given, as the broken
 /// connection would have lost it anyway: an unacknowledged message is redelivered, an unconfirmed publish fails.
 /// </remarks>
-public sealed class BrokerSocket(Socket socket) : TcpClientAdapter(socket)
+internal sealed class BrokerSocket(Socket socket) : TcpClientAdapter(socket)
 {
     /// <summary>For <see cref="ConnectionFactoryBase.SocketFactory"/>: the client's default socket, with this stream.</summary>
     public static ITcpClient Create(AddressFamily addressFamily) =>

@@ -1,9 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using AIaaS.Queue.ServiceDefaults;
 using RabbitMQ.Client;
 
-namespace AIaaS.Queue.Workers.Tests;
+namespace AIaaS.Queue.Transport.Tests;
 
 /// <summary>The broker connection's socket after the broker reset it (as a killed broker's sockets are): writes are dropped
 /// rather than thrown, so that RabbitMQ.Client's write loop lives on and drains its frame queue, and the reader sees the end.</summary>
