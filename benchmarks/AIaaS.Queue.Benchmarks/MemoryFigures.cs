@@ -52,7 +52,7 @@ internal static class MemoryFigures
     {
         await using var broker = new RabbitMqBroker();
         await broker.InitializeAsync();
-        await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, cancellationToken, workerSettings);
+        await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, cancellationToken, workerSettings, warmUp: false);
         var worker = cluster.Workers[0];
         var client = cluster.Client;
 
@@ -93,7 +93,7 @@ internal static class MemoryFigures
     {
         await using var broker = new RabbitMqBroker();
         await broker.InitializeAsync();
-        await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, cancellationToken);
+        await using var cluster = await Cluster.StartAsync(broker.Uri, workers: 1, cancellationToken, warmUp: false);
         var worker = cluster.Workers[0];
         var warm = MlpModel.CreateRandom(4, [8], 2, Activation.Relu, OutputActivation.Softmax, seed: 1);
         await cluster.Client.RegisterModelAsync("memory-warm", new MemoryStream(OnnxModelWriter.Write(warm)), cancellationToken: cancellationToken);

@@ -111,15 +111,15 @@ public sealed class WorkerOptions
 
     /// <summary>A batch may let its model instance go once the model call is done, and its results are stored together
     /// with those of the batches that finished meanwhile, in one store write (<see cref="Batching.ResultWriter"/>); at most
-    /// <see cref="MaxBatchesAheadOfWrites"/> batches per model do so at a time. False holds the instance until the batch's
-    /// own write is done, one write per batch (the design before; measured beside it in figure 2).</summary>
-    /// <remarks>It was off by default until the model's run-ahead was bounded. Unbounded, the model ran ahead of slow
-    /// store writes through every job the worker held, and a high-priority job that waits in the broker for a free
-    /// prefetch slot (freed only by an acknowledgement, after a write) finished behind 128 to 248 of 400 normal jobs
-    /// (ExpiryAndPriorityTests). Earlier, the quorum-queue broker restart test hung with it on; that was not this option
-    /// but RabbitMQ.Client's frame queue behind a dead socket (fixed by <c>BrokerSocket</c>) and the store-outage wait
-    /// repeating canceled writes (fixed in <see cref="StoreOutage"/>).</remarks>
-    public bool PipelinedResultWrites { get; set; } = true;
+    /// <see cref="MaxBatchesAheadOfWrites"/> batches per model do so at a time. False (the default) holds the instance
+    /// until the batch's own write is done, one write per batch; the benchmark measures both side by side (figure 2).</summary>
+    /// <remarks>Off by default because it does not pay on warm processes: against the default, figure 2 measured 1.06-1.17
+    /// on workers that had run a few hundred jobs, still compiling their code, and 0.78-0.90 in three runs on workers
+    /// warmed up with 9,000 jobs. Its model run-ahead is bounded so that it keeps priority: unbounded, the model ran
+    /// through every job the worker held while writes lagged, and a high-priority job that waits in the broker for a free
+    /// prefetch slot (freed only by an acknowledgement, after a write) finished behind 128 to 248 of 400 normal jobs;
+    /// bounded, 8 to 16 (ExpiryAndPriorityTests, run with it on).</remarks>
+    public bool PipelinedResultWrites { get; set; }
 
     /// <summary>With <see cref="PipelinedResultWrites"/>: how many batches per model may have let their instance go while
     /// their results wait to be stored. A further batch keeps its instance until its own write is done, so the model runs at
