@@ -8,7 +8,7 @@
 #
 # Roles (users aiaas-client, aiaas-workers, aiaas-api unless AIAAS_BROKER_*_USER says otherwise):
 #   client   SDK and CLI processes of the default tenant (the open deployment). Writes only to the command exchanges
-#            (SubmitPredictJob, SubmitTrainJob, SubmitBulkJob, CancelJob); reads only its own completion queue
+#            (SubmitPredictJob, JobsQueued, SubmitTrainJob, SubmitBulkJob, CancelJob); reads only its own completion queue
 #            (aiaas-client-<tenant>-<id>, exclusive to its connection), which it binds to the clients' event exchange
 #            aiaas.client-events with its tenant as key: RabbitMQ's topic permissions let this user bind only "default".
 #   tenant   (--tenant T, user aiaas-client-T) the client role of one tenant: its own queues (aiaas-client-T-<id>) only,
@@ -41,7 +41,7 @@ ctl="${RABBITMQCTL:-rabbitmqctl}"
 p="${AIAAS_ENDPOINT_PREFIX:-}"
 
 # ---- the patterns (tests/Integration.Tests/BrokerRolesTests.cs reads them from this file: keep one per line) ----
-commands='AIaaS\.Queue\.Contracts:(SubmitPredictJob|SubmitTrainJob|SubmitBulkJob|CancelJob)'
+commands='AIaaS\.Queue\.Contracts:(SubmitPredictJob|JobsQueued|SubmitTrainJob|SubmitBulkJob|CancelJob)'
 events='AIaaS\.Queue\.Contracts:(PredictBatchCompleted|JobFailed|TrainJobFinished|BulkJobFinished|TrainingProgressed)'
 internal='AIaaS\.Queue\.Contracts:(ScoreBulkChunk|FinalizeBulkJob)'
 faults='MassTransit:Fault(--.*--)?'

@@ -105,9 +105,17 @@ public sealed class WorkerOptions
     /// prefetch. Keep it well under RabbitMQ's consumer acknowledgement timeout (30 minutes by default).</summary>
     public TimeSpan StoreOutageLimit { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>Record each submitted job as queued as soon as it reaches the broker, so that status shows
-    /// jobs still waiting in the queue. Costs one extra delivery per job, consumed in batches.</summary>
+    /// <summary>Record submitted jobs as queued while they wait in the broker, so that their status shows them before they
+    /// run: the SDK sends a registration for each group of submits the broker confirmed (<c>JobsQueued</c>), one delivery
+    /// per group; the API's HTTP submissions record themselves. False: a job submitted over AMQP is unknown to the API until
+    /// it has run.</summary>
     public bool RegisterQueuedJobs { get; set; } = true;
+
+    /// <summary>Also record every <c>SubmitPredictJob</c> from a copy of the command (the registry's design before
+    /// <c>JobsQueued</c>), for publishers over plain AMQP that send no registration. It costs a second delivery per job,
+    /// which halved throughput in the benchmark (figure 2). Set it alike on every worker: a worker started with it off
+    /// removes the registry's binding to the command exchange.</summary>
+    public bool RegisterEveryCommand { get; set; }
 
     /// <summary>A batch may let its model instance go once the model call is done, and its results are stored together
     /// with those of the batches that finished meanwhile, in one store write (<see cref="Batching.ResultWriter"/>); at most

@@ -25,6 +25,7 @@ public static class WorkersExtensions
         builder.Services.AddWorkerServices();
         builder.Services.AddAiaasBus(builder.Configuration, x => x.AddWorkerConsumers(builder.Configuration));
         builder.Services.AddHostedService<WorkerStartupLog>();
+        builder.Services.AddHostedService<LegacyRegistryBinding>();
         return builder;
     }
 
@@ -45,6 +46,7 @@ public static class WorkersExtensions
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.TryAddSingleton<SenderVerifier>();
         services.TryAddSingleton<SenderRefusals>();
+        services.TryAddSingleton<JobRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<BatcherRegistry>());
         services.AddTrainingServices();
         return services;
@@ -62,6 +64,10 @@ public static class WorkersExtensions
         if (configuration.GetValue($"{WorkerOptions.SectionName}:{nameof(WorkerOptions.RegisterQueuedJobs)}", true))
         {
             bus.AddConsumer<JobRegistrationConsumer, JobRegistrationConsumerDefinition>();
+            if (configuration.GetValue($"{WorkerOptions.SectionName}:{nameof(WorkerOptions.RegisterEveryCommand)}", false))
+            {
+                bus.AddConsumer<CommandRegistrationConsumer, CommandRegistrationConsumerDefinition>();
+            }
         }
     }
 }

@@ -91,6 +91,15 @@ public sealed class RabbitMqBroker : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<QueueCounts>(cancellationToken))!;
     }
 
+    /// <summary>Where an exchange routes to: the names of the exchanges and queues bound to it.</summary>
+    public async Task<IReadOnlyList<string>> GetBindingDestinationsAsync(string exchange, CancellationToken cancellationToken)
+    {
+        var response = await _management!.GetAsync($"api/exchanges/{VirtualHost}/{Uri.EscapeDataString(exchange)}/bindings/source", cancellationToken);
+        response.EnsureSuccessStatusCode();
+        var bindings = await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement[]>(cancellationToken);
+        return [.. bindings!.Select(b => b.GetProperty("destination").GetString()!)];
+    }
+
     /// <summary>Messages ready in a queue right now (a passive declare: no lag, unlike the management statistics).</summary>
     public async Task<uint> GetReadyCountAsync(string queue, CancellationToken cancellationToken)
     {
@@ -133,6 +142,17 @@ public sealed record QueueCounts
 
     [System.Text.Json.Serialization.JsonPropertyName("consumers")]
     public int Consumers { get; init; }
+
+    [System.Text.Json.Serialization.JsonPropertyName("message_stats")]
+    public QueueMessageStats? MessageStats { get; init; }
+}
+
+/// <summary>A queue's message counts since it was declared (the management API's <c>message_stats</c>).</summary>
+public sealed record QueueMessageStats
+{
+    /// <summary>Messages routed into the queue.</summary>
+    [System.Text.Json.Serialization.JsonPropertyName("publish")]
+    public long Published { get; init; }
 }
 
 /// <summary>A RabbitMQ user's configure, write and read patterns on one virtual host.</summary>

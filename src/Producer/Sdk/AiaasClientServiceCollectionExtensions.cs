@@ -4,6 +4,8 @@ using AIaaS.Queue.Transport;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace AIaaS.Queue.Producer;
@@ -72,7 +74,8 @@ public static class AiaasClientServiceCollectionExtensions
                 });
             });
             services.AddSingleton<IJobPublisher>(sp => new BusJobPublisher(sp.GetRequiredService<IAiaasBus>(), options.PublishTimeout,
-                options.MaxPublishConcurrency, options.MaxMessageBytes));
+                options.MaxPublishConcurrency,
+                sp.GetService<ILoggerFactory>()?.CreateLogger<BusJobPublisher>() ?? NullLogger<BusJobPublisher>.Instance, options.MaxMessageBytes));
         }
         else if (options.Transport == AiaasTransport.Http)
         {

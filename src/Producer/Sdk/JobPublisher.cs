@@ -1,6 +1,8 @@
 using System.Text.Json;
 using AIaaS.Queue.Contracts;
 using MassTransit;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AIaaS.Queue.Producer;
 
@@ -24,27 +26,34 @@ internal interface IJobPublisher
     Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class;
 }
 
-/// <summary>Publishes on a bus: the SDK's own RabbitMQ bus, or the host's bus in the embedded default.</summary>
-internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, int maxConcurrency, int maxMessageBytes = 0) : IJobPublisher
+/// <summary>Publishes on a bus: the SDK's own RabbitMQ bus, or the host's bus in the embedded default. Predict jobs the
+/// broker confirmed are registered as queued a group at a time (<see cref="QueuedJobRegistrar"/>).</summary>
+internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, int maxConcurrency, ILogger logger, int maxMessageBytes = 0)
+    : IJobPublisher, IAsyncDisposable
 {
+    private readonly QueuedJobRegistrar _registrar = new(bus, timeout, logger);
+
     public bool DecidesAdmission => false;
 
     public Task PublishManyAsync(IReadOnlyList<SubmitPredictJob> jobs, CancellationToken cancellationToken) =>
         Parallel.ForAsync(0, jobs.Count, new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = cancellationToken },
             async (i, ct) => await PublishAsync(jobs[i], ct).ConfigureAwait(false));
 
-    public Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken)
+    public async Task PublishAsync(SubmitPredictJob job, CancellationToken cancellationToken)
     {
         CheckSize(job);
-        return WithinTimeoutAsync(job.JobId, token => bus.Publish(job, context =>
+        await WithinTimeoutAsync(job.JobId, token => bus.Publish(job, context =>
         {
             // Message id = job id: the broker-level duplicate of a retried publish is recognisable downstream.
             context.MessageId = job.JobId;
             Mandatory(context);
             // RabbitMQ message priority; ignored unless the predict queue was declared with x-max-priority.
             context.TrySetPriority(job.Priority == JobPriority.High ? (byte)1 : (byte)0);
-        }, token), cancellationToken);
+        }, token), cancellationToken).ConfigureAwait(false);
+        _registrar.Confirmed(job);
     }
+
+    public ValueTask DisposeAsync() => _registrar.DisposeAsync();
 
     /// <summary>MassTransit's envelope around the message: ids, types, addresses and headers, generously.</summary>
     private const int EnvelopeBytes = 4096;
@@ -139,10 +148,11 @@ internal sealed class BusJobPublisher(IPublishEndpoint bus, TimeSpan timeout, in
 /// without MassTransit gets <paramref name="fallback"/> (HTTP, with <see cref="AiaasTransport.Auto"/>), or an error when
 /// there is none (<see cref="AiaasTransport.Broker"/>).</summary>
 internal sealed class HostBusJobPublisher(IServiceProvider services, TimeSpan timeout, int maxConcurrency, Func<IJobPublisher>? fallback)
-    : IJobPublisher
+    : IJobPublisher, IAsyncDisposable
 {
     private readonly Lazy<IJobPublisher> _publisher = new(() => (IBus?)services.GetService(typeof(IBus)) is { } bus
-        ? new BusJobPublisher(bus, timeout, maxConcurrency)
+        ? new BusJobPublisher(bus, timeout, maxConcurrency,
+            ((ILoggerFactory?)services.GetService(typeof(ILoggerFactory)))?.CreateLogger<BusJobPublisher>() ?? NullLogger<BusJobPublisher>.Instance)
         : fallback?.Invoke() ?? throw new AiaasException(
             "No broker to publish to: set AiaasClientOptions.RabbitMqUri, add MassTransit to the host, or use AiaasTransport.Http (or Auto) to submit over HTTP."));
 
@@ -156,4 +166,7 @@ internal sealed class HostBusJobPublisher(IServiceProvider services, TimeSpan ti
 
     public Task PublishAsync<T>(T message, Guid messageId, CancellationToken cancellationToken) where T : class =>
         _publisher.Value.PublishAsync(message, messageId, cancellationToken);
+
+    public ValueTask DisposeAsync() =>
+        _publisher.IsValueCreated && _publisher.Value is IAsyncDisposable created ? created.DisposeAsync() : ValueTask.CompletedTask;
 }

@@ -8,25 +8,44 @@ using MassTransit;
 
 namespace AIaaS.Queue.Workers.Consumers;
 
-/// <summary>Records submitted jobs as queued while they still wait in the broker, many per store write.
-/// Insert-if-absent, so a late registration never overwrites a job a worker already finished. A message whose sender
-/// does not verify is left out: nothing is stored for it, and the predict consumer counts, logs and dead-letters it.
-/// The write waits out a store outage with the batch unacknowledged (<see cref="StoreOutage"/>): giving up after the
-/// retry policy's few seconds would move the registrations to the error queue, and the jobs would be unknown until they ran.</summary>
-internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier senders, StoreOutage outage, AiaasMetrics metrics) : IConsumer<Batch<SubmitPredictJob>>
+/// <summary>Records submitted jobs as queued while they still wait in the broker: the groups the SDK sends once the
+/// broker confirmed their submits (<see cref="JobsQueued"/>), one store write each.</summary>
+internal sealed class JobRegistrationConsumer(JobRegistry registry) : IConsumer<JobsQueued>
 {
-    public async Task Consume(ConsumeContext<Batch<SubmitPredictJob>> context)
+    public Task Consume(ConsumeContext<JobsQueued> context) =>
+        registry.RecordAsync(context.Message.Jobs ?? [], context.CancellationToken);
+}
+
+/// <summary>With <see cref="WorkerOptions.RegisterEveryCommand"/>: records every <see cref="SubmitPredictJob"/> as queued from
+/// a copy of the command, many per store write, for publishers over plain AMQP that send no <see cref="JobsQueued"/>. It
+/// costs a second delivery per job.</summary>
+internal sealed class CommandRegistrationConsumer(JobRegistry registry) : IConsumer<Batch<SubmitPredictJob>>
+{
+    public Task Consume(ConsumeContext<Batch<SubmitPredictJob>> context) =>
+        registry.RecordAsync([.. context.Message.Select(item => QueuedJob.Of(item.Message))], context.CancellationToken);
+}
+
+/// <summary>Writes registrations: insert-if-absent, so a late registration never overwrites a job a worker already finished.
+/// An entry whose sender does not verify is left out: nothing is stored for it (the predict consumer counts, logs and
+/// dead-letters its command). The write waits out a store outage with the message unacknowledged (<see cref="StoreOutage"/>):
+/// giving up after the retry policy's few seconds would move the registrations to the error queue, and the jobs would be
+/// unknown until they ran.</summary>
+internal sealed class JobRegistry(IJobStore jobs, SenderVerifier senders, StoreOutage outage, AiaasMetrics metrics)
+{
+    /// <summary>The registry's endpoint (before the transport's <c>EndpointPrefix</c>).</summary>
+    public const string EndpointName = "job-registry";
+
+    public async Task RecordAsync(IReadOnlyList<QueuedJob> queued, CancellationToken cancellationToken)
     {
-        var records = new List<JobRecord>(context.Message.Length);
-        foreach (var item in context.Message)
+        var records = new List<JobRecord>(queued.Count);
+        foreach (var job in queued)
         {
-            var job = item.Message;
-            if (job.JobId == Guid.Empty)
+            if (job is null || job.JobId == Guid.Empty || string.IsNullOrWhiteSpace(job.Model))
             {
                 continue;
             }
 
-            var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.PredictPurpose, job.JobId, context.CancellationToken).ConfigureAwait(false);
+            var sender = await senders.VerifyAsync(job.Sender, ApiKeyFormat.PredictPurpose, job.JobId, cancellationToken).ConfigureAwait(false);
             if (!sender.Accepted)
             {
                 continue;
@@ -48,7 +67,7 @@ internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier sen
         if (records.Count > 0)
         {
             var started = Stopwatch.GetTimestamp();
-            await outage.WriteAsync(() => jobs.InsertIfAbsentAsync(records, context.CancellationToken), $"{records.Count} job registrations").ConfigureAwait(false);
+            await outage.WriteAsync(() => jobs.InsertIfAbsentAsync(records, cancellationToken), $"{records.Count} job registrations").ConfigureAwait(false);
             metrics.StageTimed("registry.write", Stopwatch.GetElapsedTime(started));
         }
     }
@@ -56,15 +75,28 @@ internal sealed class JobRegistrationConsumer(IJobStore jobs, SenderVerifier sen
 
 internal sealed class JobRegistrationConsumerDefinition : ConsumerDefinition<JobRegistrationConsumer>
 {
-    private const int BatchLimit = 200;
-
     public JobRegistrationConsumerDefinition()
     {
-        EndpointName = "job-registry";
+        EndpointName = JobRegistry.EndpointName;
+        ConcurrentMessageLimit = 2;
     }
 
     protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
-        IConsumerConfigurator<JobRegistrationConsumer> consumerConfigurator, IRegistrationContext context)
+        IConsumerConfigurator<JobRegistrationConsumer> consumerConfigurator, IRegistrationContext context) =>
+        endpointConfigurator.UseTransientRetry();
+}
+
+internal sealed class CommandRegistrationConsumerDefinition : ConsumerDefinition<CommandRegistrationConsumer>
+{
+    private const int BatchLimit = 200;
+
+    public CommandRegistrationConsumerDefinition()
+    {
+        EndpointName = JobRegistry.EndpointName;
+    }
+
+    protected override void ConfigureConsumer(IReceiveEndpointConfigurator endpointConfigurator,
+        IConsumerConfigurator<CommandRegistrationConsumer> consumerConfigurator, IRegistrationContext context)
     {
         // Prefetch above the batch limit, else the batch never fills (MassTransit's batching guidance).
         endpointConfigurator.PrefetchCount = BatchLimit * 2;
