@@ -18,6 +18,7 @@ using Microsoft.ML.OnnxRuntime;
 //        [-- --text-ceiling-only] (figure 12 only)
 //        [-- --bulk-only] (figure 3 only, with the bulk profile)
 //        [-- --memory-only] (figure 13 only: worker memory under the adversarial review's reproductions)
+//        [-- --store-only] (figure 14 only: the embedded store's writes per predict job, registered or not)
 var quick = args.Contains("--quick");
 var explainOnly = args.Contains("--explain-only");
 var textEncoderOnly = args.Contains("--text-encoder-only");
@@ -30,6 +31,7 @@ var encryptionOnly = args.Contains("--encryption-only");
 var textCeilingOnly = args.Contains("--text-ceiling-only");
 var bulkOnly = args.Contains("--bulk-only");
 var memoryOnly = args.Contains("--memory-only");
+var storeOnly = args.Contains("--store-only");
 var jobs = quick ? 600 : 3000;
 var rounds = quick ? 1 : 2;
 // Bounded: figures 2, 3 and 12 run their before/after and ceiling sides too, so a full run takes about 12 minutes here.
@@ -49,6 +51,12 @@ int[] sweep = [1, 2, 4, 8, 16, 32, 64];
 if (memoryOnly)
 {
     await MemoryFigures.RunAsync(report, models: quick ? 10 : 30, ct);
+    return 0;
+}
+
+if (storeOnly)
+{
+    await StoreFigure.RunAsync(report, quick ? 1 : 5, ct);
     return 0;
 }
 
@@ -280,6 +288,8 @@ var twoWorkers = await Throughput($"big-{MaxBatch}", big, jobs);
 report.Figure("5. scale-out, 32-512-512-512-10 MLP: 2 worker processes / 1", $"{twoWorkers:F0} vs {oneWorker:F0} jobs/s", twoWorkers / oneWorker, null);
 report.Figure("5. peak memory: worker / ResultApi (MiB)",
     $"{Mib(cluster.Workers[0].PeakMemoryBytes())} / {Mib(cluster.Api.PeakMemoryBytes())}", null, null);
+
+await StoreFigure.RunAsync(report, rounds, ct);
 
 report.Write(jobs, rounds, curve, p, bound);
 return 0;
