@@ -139,18 +139,8 @@ public sealed class ModelBudgetTests : IAsyncLifetime
         Assert.InRange(_cache.LoadedBytes, SmallCost, Budget);
     }
 
-    private async Task RegisterAsync(string name, byte[] onnx)
-    {
-        var signature = OnnxModelInspector.Inspect(onnx);
-        using var file = new MemoryStream(onnx);
-        await _worker.Services.GetRequiredService<IModelStore>().AddVersionAsync(new NewModelVersion
-        {
-            Name = name,
-            Inputs = signature.Inputs,
-            Outputs = signature.Outputs,
-            Batching = new BatchingSettings { MaxBatchSize = 4, MaxQueueDelayMilliseconds = 1 },
-        }, file, Ct);
-    }
+    private Task RegisterAsync(string name, byte[] onnx) =>
+        _worker.RegisterModelAsync(name, onnx, new BatchingSettings { MaxBatchSize = 4, MaxQueueDelayMilliseconds = 1 }, Ct);
 
     private async Task<JobRecord> FinalAsync(Guid jobId)
     {

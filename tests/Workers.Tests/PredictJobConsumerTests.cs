@@ -187,16 +187,8 @@ public sealed class PredictJobConsumerTests : IAsyncLifetime
 
     private async Task<string> RegisterAsync(string name, int maxBatchSize, double maxDelayMilliseconds)
     {
-        var (_, onnx) = TestModels.Classifier();
-        var signature = OnnxModelInspector.Inspect(onnx);
-        using var file = new MemoryStream(onnx);
-        await _provider.GetRequiredService<IModelStore>().AddVersionAsync(new NewModelVersion
-        {
-            Name = name,
-            Inputs = signature.Inputs,
-            Outputs = signature.Outputs,
-            Batching = new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxDelayMilliseconds },
-        }, file, TestContext.Current.CancellationToken);
+        await _worker.RegisterModelAsync(name, TestModels.Classifier().Onnx,
+            new BatchingSettings { MaxBatchSize = maxBatchSize, MaxQueueDelayMilliseconds = maxDelayMilliseconds }, TestContext.Current.CancellationToken);
         return name;
     }
 

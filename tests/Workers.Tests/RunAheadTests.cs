@@ -1,7 +1,6 @@
 using System.Diagnostics.Metrics;
 using AIaaS.Queue.Contracts;
 using AIaaS.Queue.Domain;
-using AIaaS.Queue.Onnx;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using MassTransit.Testing;
@@ -34,7 +33,8 @@ public sealed class RunAheadTests
             services: services => services.AddSingleton<IJobStore>(sp =>
                 new HeldWrites(new SqliteJobStore(sp.GetRequiredService<SqliteDatabase>()), writes.Task)));
         var model = $"ahead-{Guid.NewGuid():N}";
-        await RegisterAsync(worker, model, ct);
+        // One job per model call, so that calls count batches.
+        await worker.RegisterModelAsync(model, TestModels.Classifier().Onnx, new BatchingSettings { MaxBatchSize = 1, MaxQueueDelayMilliseconds = 0 }, ct);
         using var calls = new ModelCalls(model);
 
         var jobs = Enumerable.Range(0, Jobs).Select(i => new SubmitPredictJob
@@ -60,21 +60,6 @@ public sealed class RunAheadTests
         await WaitUntilAsync(async () => (await store.GetManyAsync([.. jobs.Select(j => new JobKey(Tenants.DefaultTenantId, j.JobId))], false, ct))
             .Count(j => j.Status == JobStatus.Succeeded) == Jobs, ct);
         Assert.Equal(Jobs, calls.Count);
-    }
-
-    private static async Task RegisterAsync(WorkerHarness worker, string name, CancellationToken ct)
-    {
-        var (_, onnx) = TestModels.Classifier();
-        var signature = OnnxModelInspector.Inspect(onnx);
-        using var file = new MemoryStream(onnx);
-        await worker.Services.GetRequiredService<IModelStore>().AddVersionAsync(new NewModelVersion
-        {
-            Name = name,
-            Inputs = signature.Inputs,
-            Outputs = signature.Outputs,
-            // One job per model call, so that calls count batches.
-            Batching = new BatchingSettings { MaxBatchSize = 1, MaxQueueDelayMilliseconds = 0 },
-        }, file, ct);
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, CancellationToken ct)

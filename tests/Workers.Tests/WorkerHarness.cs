@@ -1,3 +1,5 @@
+using AIaaS.Queue.Contracts;
+using AIaaS.Queue.Onnx;
 using AIaaS.Queue.ServiceDefaults;
 using AIaaS.Queue.Store;
 using AIaaS.Queue.Workers.Consumers;
@@ -61,6 +63,21 @@ internal sealed class WorkerHarness : IAsyncDisposable
         worker.Harness.TestTimeout = Wait;
         await worker.Harness.Start();
         return worker;
+    }
+
+    /// <summary>Registers <paramref name="onnx"/> as the first version of <paramref name="name"/> in the harness's store, with
+    /// the inputs and outputs the file declares.</summary>
+    public async Task RegisterModelAsync(string name, byte[] onnx, BatchingSettings batching, CancellationToken cancellationToken)
+    {
+        var signature = OnnxModelInspector.Inspect(onnx);
+        using var file = new MemoryStream(onnx);
+        await Services.GetRequiredService<IModelStore>().AddVersionAsync(new NewModelVersion
+        {
+            Name = name,
+            Inputs = signature.Inputs,
+            Outputs = signature.Outputs,
+            Batching = batching,
+        }, file, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
