@@ -63,7 +63,9 @@ public static class TelemetryRegistration
             .ConfigureResource(r => r.AddService(options.ServiceName ?? AppDomain.CurrentDomain.FriendlyName))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(AiaasTelemetry.Name, AiaasTelemetry.MassTransitName);
+                // And .NET's own runtime meter: GC, JIT, thread pool, exceptions and locks (dotnet.jit.compiled_methods
+                // is how the benchmark knows a process has finished compiling its hot code).
+                metrics.AddMeter(AiaasTelemetry.Name, AiaasTelemetry.MassTransitName, "System.Runtime");
                 if (options.Prometheus)
                 {
                     metrics.AddPrometheusExporter(o => o.ScrapeEndpointPath = options.PrometheusPath);
